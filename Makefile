@@ -1,0 +1,43 @@
+# Two set-up commands: `make demo` and `make test`. Everything installs into .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: demo test dev bench check install dev-install clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+dev-install: $(VENV)/.dev-installed
+
+$(DAGSTER_HOME):
+	mkdir -p $(DAGSTER_HOME)
+
+demo: install $(DAGSTER_HOME)
+	$(PY) -m monitoring_assets.demo
+
+dev: install $(DAGSTER_HOME)
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+test: dev-install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) benchmarks/bench_profile_drift.py
+
+check: dev-install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) data .dagster_home

@@ -1,0 +1,207 @@
+"""Monitor spec -> Dagster definitions: assets, checks, jobs and a schedule per monitor."""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+
+import datetime as dt
+import os
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+
+import dagster as dg
+
+from monitoring_assets import _pipeline
+from monitoring_assets._metadata import drift_metadata, profile_metadata
+from monitoring_assets.core.evaluate import DatasetDrift
+from monitoring_assets.spec import MonitorSpec, load_specs
+from resources._store import Audit
+from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, WarehouseResource
+
+POOL = "monitoring_warehouse"  # limit it to 1 in dagster.yaml for a DuckDB file (one writer)
+WAREHOUSE_KEY = "warehouse"
+
+
+def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
+    return [dt.date.fromisoformat(k) for k in context.partition_keys]
+
+
+def _audit(context: dg.AssetExecutionContext, spec: MonitorSpec) -> Audit:
+    return Audit(context.run.run_id, spec.spec_hash())
+
+
+def _range_check(
+    results: dict[dt.date, DatasetDrift], failed_on: dict[dt.date, list[str]], name: str, severity: dg.AssetCheckSeverity,
+    what: str,
+) -> dg.AssetCheckResult:
+    """One verdict for the partitions of this run: a check result has no partition of its own,
+    so a multi-day backfill reports the days that failed (per-day detail is in the table)."""
+    bad = sorted(d for d, cols in failed_on.items() if cols)
+    if len(results) == 1:
+        (day,) = results
+        description = f"{what} on {day}: {', '.join(failed_on[day])}" if bad else f"no {what} on {day}"
+    else:
+        description = f"{what} on {len(bad)} of {len(results)} days" + (f": {', '.join(d.isoformat() for d in bad)}" if bad else "")
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not bad,
+        severity=severity,
+        description=description,
+        metadata={"failed_days": len(bad), "days": len(results),
+                  "first_failed_day": bad[0].isoformat() if bad else "", "last_failed_day": bad[-1].isoformat() if bad else ""},
+    )
+
+
+def build_monitor_definitions(*, spec: MonitorSpec) -> dg.Definitions:
+    """Assets, checks, jobs and the daily schedule of one monitor, under key prefix ``spec.name``."""
+    with warnings.catch_warnings():
+        # BackfillPolicy is marked beta; single-run backfills are the point, so do not nag users.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _build_monitor_definitions(spec)
+
+
+def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
+    name = spec.name
+    group = name
+    partitions = dg.DailyPartitionsDefinition(
+        start_date=spec.partitions.start_date.isoformat(),
+        end_date=spec.partitions.end_date.isoformat() if spec.partitions.end_date else None,
+        timezone=spec.partitions.timezone,
+    )
+    single_run = dg.BackfillPolicy.single_run()  # a backfill of N days is one run, not N processes
+    ref_key = dg.AssetKey([name, "reference_profile"])
+    daily_key = dg.AssetKey([name, "daily_profile"])
+    feature_key = dg.AssetKey([name, "feature_drift"])
+    prediction_key = dg.AssetKey([name, "prediction_drift"])
+    source_note = f"Source `{spec.source.table}` (timestamp `{spec.source.timestamp_column}`)."
+
+    @dg.asset(
+        key=ref_key,
+        group_name=group,
+        kinds={"sql"},
+        pool=POOL,
+        description=f"Profile of the reference for {name}: fixes histogram bins and top-K categories. "
+        f"Rows in monitoring.profile_metrics / profile_bins with profile = 'reference'.",
+    )
+    def reference_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+        with warehouse.open() as wh:
+            ref = _pipeline.build_reference(wh, spec, _audit(context, spec))
+        meta = profile_metadata(ref.profile)
+        meta["reference_days"] = dg.MetadataValue.int(len(ref.windows))
+        return dg.MaterializeResult(metadata=meta)
+
+    @dg.asset(
+        key=daily_key,
+        deps=[ref_key],
+        group_name=group,
+        kinds={"sql"},
+        pool=POOL,
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        description=f"Daily profile of {name}'s inputs and score, computed in the warehouse. {source_note}",
+    )
+    def daily_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+        days = _days(context)
+        started = time.monotonic()
+        with warehouse.open() as wh:
+            profiles = _pipeline.build_daily_profiles(wh, spec, days, _audit(context, spec), context.log.info)
+        for day, profile in profiles.items():
+            context.add_asset_metadata(profile_metadata(profile), partition_key=day.isoformat())
+        context.log.info(f"profiled {len(days)} day(s) in {time.monotonic() - started:.1f}s")
+        return dg.MaterializeResult()
+
+    def drift_asset(
+        key: dg.AssetKey, scope: str, checks: Sequence[tuple[str, dg.AssetCheckSeverity, str]], description: str
+    ) -> dg.AssetsDefinition:
+        @dg.asset(
+            key=key,
+            deps=[daily_key, ref_key],
+            group_name=group,
+            kinds={"scipy"},
+            pool=POOL,
+            partitions_def=partitions,
+            backfill_policy=single_run,
+            check_specs=[dg.AssetCheckSpec(n, asset=key, description=d) for n, _, d in checks],
+            description=description,
+        )
+        def _drift(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
+            days = _days(context)
+            with warehouse.open() as wh:
+                results = _pipeline.compute_drift(wh, spec, days, scope, _audit(context, spec))
+            for day, result in results.items():
+                context.add_asset_metadata(drift_metadata(result, scope == "feature"), partition_key=day.isoformat())
+                if len(days) <= 7 or result.drifted:
+                    context.log.info(f"{day}: {result.n_drifted}/{result.n_features} drifted, dataset drift={result.drifted}")
+            yield dg.MaterializeResult()
+            for check_name, severity, what in checks:
+                if check_name.endswith("dataset_drift"):
+                    failed = {d: ([f"share {r.share:.2f} >= {r.drift_share}"] if r.drifted else []) for d, r in results.items()}
+                else:
+                    failed = {d: [f.feature for f in r.features if f.drifted] for d, r in results.items()}
+                yield _range_check(results, failed, check_name, severity, what.split(":")[0])
+
+        return _drift
+
+    feature_drift = drift_asset(
+        feature_key,
+        "feature",
+        [("no_feature_drift", dg.AssetCheckSeverity.WARN, "feature drift: WARN when any single feature drifts"),
+         ("no_dataset_drift", dg.AssetCheckSeverity.ERROR,
+          f"dataset drift: ERROR when the share of drifted features >= {spec.drift.drift_share}")],
+        f"Drift of each feature of {name} against the reference; rows in monitoring.drift_metrics (scope 'feature').",
+    )
+    prediction_drift = drift_asset(
+        prediction_key,
+        "prediction",
+        [("no_prediction_drift", dg.AssetCheckSeverity.WARN,
+          f"prediction drift: WARN when the score `{spec.prediction.score_column}` drifts")],
+        f"Drift of {name}'s prediction score against the reference; rows in monitoring.drift_metrics (scope 'prediction').",
+    )
+
+    daily_job = dg.define_asset_job(
+        f"{name}_daily_monitoring",
+        selection=dg.AssetSelection.assets(daily_key, feature_key, prediction_key),
+        description=f"Daily profile and drift of {name}; one run covers any range of days.",
+    )
+    reference_job = dg.define_asset_job(
+        f"{name}_reference", selection=dg.AssetSelection.assets(ref_key),
+        description=f"Rebuild {name}'s reference profile (after changing the reference or the bins).",
+    )
+
+    @dg.schedule(
+        job=daily_job,
+        name=f"{name}_daily_schedule",
+        cron_schedule=spec.partitions.schedule,
+        execution_timezone=spec.partitions.timezone,
+        description=f"Monitors the last complete day of {name} ({spec.partitions.schedule}, {spec.partitions.timezone}).",
+    )
+    def schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        # Partitions stay midnight-to-midnight; the cron only says when the previous day is done.
+        assert context.scheduled_execution_time is not None
+        day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
+        if not partitions.has_partition_key(day):
+            return dg.SkipReason(f"{day} is outside {name}'s partitions")
+        return dg.RunRequest(run_key=f"{name}:{day}", partition_key=day)
+    return dg.Definitions(
+        assets=[reference_profile, daily_profile, feature_drift, prediction_drift],
+        jobs=[daily_job, reference_job],
+        schedules=[schedule],
+    )
+
+
+def warehouse_resource() -> WarehouseResource:
+    """``$MONITORING_WAREHOUSE_URL`` through dg.EnvVar (kept out of the UI), else the demo DuckDB file."""
+    if WAREHOUSE_URL_ENV in os.environ:
+        return WarehouseResource(url=dg.EnvVar(WAREHOUSE_URL_ENV))
+    return WarehouseResource(url=DEFAULT_WAREHOUSE_URL)
+
+
+def build_definitions(*, specs: Sequence[MonitorSpec] | None = None) -> dg.Definitions:
+    """Definitions for every monitor spec (default: all specs in ``$MONITORING_SPECS_DIR``)."""
+    specs = load_specs() if specs is None else specs
+    warehouse_url = os.environ.get(WAREHOUSE_URL_ENV, DEFAULT_WAREHOUSE_URL)
+    # DuckDB allows one writer per file: run steps in one process unless the warehouse is a server.
+    executor = dg.in_process_executor if warehouse_url.startswith("duckdb") else dg.multiprocess_executor
+    return dg.Definitions.merge(
+        *(build_monitor_definitions(spec=s) for s in specs),
+        dg.Definitions(resources={WAREHOUSE_KEY: warehouse_resource()}, executor=executor),
+    )

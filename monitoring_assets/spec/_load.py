@@ -1,0 +1,101 @@
+"""Reading spec files and turning a spec into drift rules."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from monitoring_assets.core.evaluate import ColumnRule
+from monitoring_assets.core.thresholds import CalibratedThreshold, ConstantThreshold, Threshold
+from monitoring_assets.errors import SpecError
+from monitoring_assets.spec._model import (
+    CalibratedThresholdSpec,
+    ConstantThresholdSpec,
+    MonitorSpec,
+    ThresholdSpec,
+)
+
+SPECS_DIR_ENV = "MONITORING_SPECS_DIR"
+
+
+def _format_errors(path: Path | str, error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        field = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("function-", "constant", "calibrated")))
+        reason = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            reason = "unknown key"
+        parts.append(f"{field or '<root>'}: {reason}")
+    return f"{path}: " + "; ".join(parts)
+
+
+def parse_spec(data: object, source: Path | str = "<spec>") -> MonitorSpec:
+    """Validate a parsed YAML document; errors name the source, the field and the reason on one line."""
+    try:
+        return MonitorSpec.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(_format_errors(source, e)) from None
+
+
+def load_spec(path: Path | str) -> MonitorSpec:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{path}:{where} not valid YAML: {getattr(e, 'problem', e)}") from None
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read spec: {e.strerror}") from None
+    return parse_spec(data, path)
+
+
+def specs_dir() -> Path:
+    """``$MONITORING_SPECS_DIR`` or ``monitors/`` in the current directory."""
+    return Path(os.environ.get(SPECS_DIR_ENV, "monitors"))
+
+
+def load_specs(directory: Path | str | None = None) -> list[MonitorSpec]:
+    """Every ``*.yaml`` / ``*.yml`` spec in ``directory`` (sorted by file name); names must be unique."""
+    directory = Path(directory) if directory is not None else specs_dir()
+    if not directory.is_dir():
+        raise SpecError(f"{directory}: monitor spec directory not found (set {SPECS_DIR_ENV})")
+    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    specs = [load_spec(f) for f in files]
+    seen: dict[str, Path] = {}
+    for spec, f in zip(specs, files, strict=True):
+        if spec.name in seen:
+            raise SpecError(f"{f}: name: monitor {spec.name!r} is already defined in {seen[spec.name]}")
+        seen[spec.name] = f
+    return specs
+
+
+def _threshold(spec: float | ThresholdSpec) -> Threshold:
+    if isinstance(spec, CalibratedThresholdSpec):
+        return CalibratedThreshold(k=spec.k)
+    if isinstance(spec, ConstantThresholdSpec):
+        return ConstantThreshold(spec.value)
+    return ConstantThreshold(float(spec))
+
+
+def drift_rules(spec: MonitorSpec) -> dict[str, ColumnRule]:
+    """Method and threshold for every feature (in spec order) and the prediction score.
+
+    Precedence: per-feature override, then the method's entry in ``drift.thresholds``, then the
+    method's registered default threshold.
+    """
+    from monitoring_assets.core.drift import DRIFT_METHODS
+
+    rules: dict[str, ColumnRule] = {}
+    kinds = [(c, "numeric") for c in spec.numeric_columns] + [(c, "categorical") for c in spec.categorical_columns]
+    for column, kind in kinds:
+        override = spec.drift.features.get(column)
+        method = (override.method if override else None) or getattr(spec.drift.methods, kind)
+        threshold = override.threshold if override and override.threshold is not None else None
+        if threshold is None:
+            threshold = spec.drift.thresholds.get(method, DRIFT_METHODS[method].default_threshold)
+        rules[column] = ColumnRule(method, _threshold(threshold))
+    return rules

@@ -1,0 +1,218 @@
+"""The monitor spec: one YAML file per monitored model, validated by pydantic.
+
+The spec names tables and columns, never SQL fragments: every name must be a plain identifier
+(letters, digits, underscore; tables may be schema-qualified as ``schema.table``), and the
+warehouse layer quotes them. Shaped so that it can later be the attributes of a Dagster Component.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from monitoring_assets.core.drift import DEFAULT_METHODS, DRIFT_METHODS
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _check_identifier(value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a plain identifier (letters, digits and _, not starting with a digit, "
+            "at most 63 characters)"
+        )
+    return value
+
+
+def _check_table(value: str) -> str:
+    parts = value.split(".")
+    if not 1 <= len(parts) <= 3:
+        raise ValueError(f"{value!r} must be table, schema.table or database.schema.table")
+    for part in parts:
+        _check_identifier(part)
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_check_identifier)]
+TableName = Annotated[str, AfterValidator(_check_table)]
+MethodName = Literal["psi", "jensenshannon", "hellinger", "kl_divergence", "linf", "chisquare", "ks", "wasserstein"]
+assert set(MethodName.__args__) == set(DRIFT_METHODS)  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Strict):
+    """The inference log: one row per prediction."""
+
+    table: TableName
+    timestamp_column: Identifier
+    id_column: Identifier | None = None
+    model_version_column: Identifier | None = None
+
+
+class FeaturesSpec(_Strict):
+    numeric: list[Identifier] = Field(default_factory=list)
+    categorical: list[Identifier] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _some_features(self) -> Self:
+        if not self.numeric and not self.categorical:
+            raise ValueError("declare at least one numeric or categorical feature")
+        both = set(self.numeric) & set(self.categorical)
+        if both:
+            raise ValueError(f"columns listed as both numeric and categorical: {sorted(both)}")
+        return self
+
+
+class PredictionSpec(_Strict):
+    task: Literal["binary_classification", "regression"]
+    score_column: Identifier
+    label_column: Identifier | None = None
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class LabelsSpec(_Strict):
+    """Ground truth: in the source table (no ``table``) or a separate table joined on id."""
+
+    table: TableName | None = None
+    id_column: Identifier | None = None
+    label_column: Identifier
+    arrived_at_column: Identifier | None = None
+
+
+class WindowSpec(_Strict):
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end < self.start:
+            raise ValueError(f"window end {self.end} is before start {self.start}")
+        return self
+
+
+class ReferenceSpec(_Strict):
+    """Either a separate table (e.g. the training data) or a window [start, end] of the source.
+
+    ``timestamp_column`` lets the reference be cut into daily sub-windows for calibrated
+    thresholds; it defaults to the source's timestamp column.
+    """
+
+    table: TableName | None = None
+    window: WindowSpec | None = None
+    timestamp_column: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.table is None) == (self.window is None):
+            raise ValueError("give exactly one of reference.table or reference.window")
+        return self
+
+
+class PartitionsSpec(_Strict):
+    start_date: dt.date
+    end_date: dt.date | None = None
+    schedule: str = "0 3 * * *"
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _valid(self) -> Self:
+        if len(self.schedule.split()) != 5:
+            raise ValueError(f"schedule {self.schedule!r} is not a 5-field cron expression")
+        if self.end_date is not None and self.end_date <= self.start_date:
+            raise ValueError("partitions.end_date must be after start_date")
+        return self
+
+
+class ConstantThresholdSpec(_Strict):
+    type: Literal["constant"]
+    value: float
+
+
+class CalibratedThresholdSpec(_Strict):
+    type: Literal["calibrated"]
+    k: float = Field(default=3.0, gt=0)
+
+
+ThresholdSpec = Annotated[ConstantThresholdSpec | CalibratedThresholdSpec, Field(discriminator="type")]
+
+
+class FeatureDriftSpec(_Strict):
+    method: MethodName | None = None
+    threshold: float | ThresholdSpec | None = None
+
+
+class MethodsSpec(_Strict):
+    numeric: MethodName = DEFAULT_METHODS["numeric"]  # type: ignore[assignment]
+    categorical: MethodName = DEFAULT_METHODS["categorical"]  # type: ignore[assignment]
+
+
+class DriftSpec(_Strict):
+    drift_share: float = Field(default=0.5, gt=0.0, le=1.0)
+    methods: MethodsSpec = Field(default_factory=MethodsSpec)
+    thresholds: dict[MethodName, float | ThresholdSpec] = Field(default_factory=dict)
+    features: dict[Identifier, FeatureDriftSpec] = Field(default_factory=dict)
+    n_bins: int = Field(default=1000, ge=10, le=100_000)
+    top_k: int = Field(default=50, ge=1, le=1000)
+
+
+class ModelSpec(_Strict):
+    registry_name: str = Field(min_length=1, max_length=256)
+
+
+class MonitorSpec(_Strict):
+    """One monitored model."""
+
+    name: Identifier
+    description: str = ""
+    source: SourceSpec
+    features: FeaturesSpec
+    prediction: PredictionSpec
+    labels: LabelsSpec | None = None
+    slices: list[Identifier] = Field(default_factory=list)
+    reference: ReferenceSpec
+    partitions: PartitionsSpec
+    drift: DriftSpec = Field(default_factory=DriftSpec)
+    model: ModelSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        numeric, categorical = set(self.features.numeric), set(self.features.categorical)
+        score = self.prediction.score_column
+        if score in numeric | categorical:
+            raise ValueError(f"prediction.score_column {score!r} is also listed as a feature")
+        for feature, override in self.drift.features.items():
+            if feature not in numeric | categorical:
+                raise ValueError(f"drift.features.{feature}: not a declared feature")
+            kind = "numeric" if feature in numeric else "categorical"
+            if override.method and kind not in DRIFT_METHODS[override.method].column_kinds:
+                raise ValueError(f"drift.features.{feature}: method {override.method!r} does not apply to {kind} columns")
+        for kind in ("numeric", "categorical"):
+            method = getattr(self.drift.methods, kind)
+            if kind not in DRIFT_METHODS[method].column_kinds:
+                raise ValueError(f"drift.methods.{kind}: {method!r} does not apply to {kind} columns")
+        for method, threshold in self.drift.thresholds.items():
+            if isinstance(threshold, CalibratedThresholdSpec) and DRIFT_METHODS[method].drift_when == "below":
+                raise ValueError(f"drift.thresholds.{method}: a p-value threshold cannot be calibrated")
+        return self
+
+    def spec_hash(self) -> str:
+        """Short, stable hash of the validated spec; stored on every metric row."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        """Numeric columns profiled: the numeric features, then the prediction score."""
+        return [*self.features.numeric, self.prediction.score_column]
+
+    @property
+    def categorical_columns(self) -> list[str]:
+        return list(self.features.categorical)

@@ -1,0 +1,296 @@
+"""SQL that profiles rows inside the warehouse.
+
+Identifiers come from a validated spec and are quoted again here with the engine's own quoting;
+every value (dates, bin ranges, category lists) is a bound parameter.
+
+Engines:
+
+* DuckDB: one scan. Scalars and histograms come from one ``SELECT`` using DuckDB's
+  ``histogram()`` aggregate (a map of cell -> count) per column.
+* PostgreSQL and any other SQLAlchemy warehouse: two scans. One ``SELECT`` of scalars, one
+  ``GROUP BY`` over a ``CROSS JOIN LATERAL (VALUES ...)`` that unpivots each row into one
+  (column, cell) pair per profiled column.
+
+Both produce the same numbers: bins are computed by the same double-precision expression
+``1 + least(greatest(floor((x - lo) / w), -1), n_bins)`` with ``lo`` and ``w`` bound from Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from monitoring_assets.core.profile import (
+    CategoricalBins,
+    CategoricalProfile,
+    ColumnProfile,
+    NumericBins,
+    NumericProfile,
+    Profile,
+    ProfileLayout,
+)
+from monitoring_assets.errors import ProfileError
+
+DAY = "day__"  # alias of the per-day grouping key; cannot collide with a quoted user column
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Rows to profile: a table, optionally restricted to ``start <= timestamp < end``."""
+
+    table: str
+    timestamp_column: str | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+
+class SqlBuilder:
+    """Quoting and dialect-specific expressions for one engine."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._preparer = dialect.identifier_preparer
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.dialect.name == "duckdb"
+
+    def col(self, name: str) -> str:
+        return self._preparer.quote_identifier(name)
+
+    def table(self, dotted: str) -> str:
+        return ".".join(self._preparer.quote_identifier(part) for part in dotted.split("."))
+
+    def finite(self, expr: str) -> str:
+        if self.is_duckdb:
+            return f"isfinite({expr})"
+        # PostgreSQL has no isfinite(float8); NaN = NaN is true there, so NOT IN excludes it.
+        return (
+            f"{expr} NOT IN (CAST('NaN' AS DOUBLE PRECISION), CAST('Infinity' AS DOUBLE PRECISION), "
+            "CAST('-Infinity' AS DOUBLE PRECISION))"
+        )
+
+    def where(self, rel: Relation, params: dict[str, Any]) -> str:
+        clauses = []
+        if rel.timestamp_column and rel.start is not None:
+            clauses.append(f"{self.col(rel.timestamp_column)} >= :w_start")
+            params["w_start"] = rel.start
+        if rel.timestamp_column and rel.end is not None:
+            clauses.append(f"{self.col(rel.timestamp_column)} < :w_end")
+            params["w_end"] = rel.end
+        return f" WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def _num(x: object) -> float:
+    return math.nan if x is None else float(x)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ProfileQuery:
+    """Profile ``relation`` under ``layout``; optionally one profile per calendar day."""
+
+    sql: SqlBuilder
+    layout: ProfileLayout
+    model_version_column: str | None = None
+    by_day: bool = False
+
+    def _inner(self, rel: Relation, params: dict[str, Any]) -> str:
+        q = self.sql
+        cols: list[str] = []
+        if self.by_day:
+            if not rel.timestamp_column:
+                raise ProfileError("per-day profiles need a timestamp column")
+            cols.append(f"CAST({q.col(rel.timestamp_column)} AS DATE) AS {DAY}")
+        for i, (name, bins) in enumerate(self.layout.numeric.items()):
+            raw = f"CAST({q.col(name)} AS DOUBLE PRECISION)"
+            finite = f"CASE WHEN {q.finite(raw)} THEN {raw} END"
+            params[f"lo{i}"], params[f"w{i}"], params[f"nb{i}"] = bins.lo, bins.width, bins.n_bins
+            # least/greatest skip NULLs in both engines, so guard the whole cell with the CASE.
+            cell = (
+                f"CASE WHEN {q.finite(raw)} THEN CAST(least(greatest(floor(({raw} - CAST(:lo{i} AS DOUBLE PRECISION)) "
+                f"/ CAST(:w{i} AS DOUBLE PRECISION)), -1), :nb{i}) + 1 AS INTEGER) END"
+            )
+            cols += [f"{raw} AS r{i}", f"{finite} AS f{i}", f"{cell} AS h{i}"]
+        for j, name in enumerate(self.layout.categorical):
+            cols.append(f"CAST({q.col(name)} AS VARCHAR) AS c{j}")
+        if self.model_version_column:
+            cols.append(f"CAST({q.col(self.model_version_column)} AS VARCHAR) AS mv")
+        return f"SELECT {', '.join(cols)} FROM {q.table(rel.table)}{q.where(rel, params)}"
+
+    def _top_k(self, j: int) -> str:
+        return f"CASE WHEN s.c{j} IN :cats{j} THEN s.c{j} END"
+
+    def _bind_categories(self, stmt: sa.TextClause, params: dict[str, Any]) -> sa.TextClause:
+        for j, bins in enumerate(self.layout.categorical.values()):
+            params[f"cats{j}"] = list(bins.categories)
+        names = [f"cats{j}" for j in range(len(self.layout.categorical)) if f":cats{j} " in stmt.text + " "]
+        return stmt.bindparams(*(sa.bindparam(n, expanding=True) for n in names)) if names else stmt
+
+    def scalar_statement(self, rel: Relation) -> tuple[sa.TextClause, dict[str, Any]]:
+        params: dict[str, Any] = {}
+        inner = self._inner(rel, params)
+        aggs = ["count(*) AS n_rows"]
+        if self.by_day:
+            aggs.insert(0, f"s.{DAY}")
+        maps = self.sql.is_duckdb
+        for i in range(len(self.layout.numeric)):
+            aggs += [f"count(s.r{i})", f"count(s.f{i})", f"min(s.f{i})", f"max(s.f{i})", f"avg(s.f{i})",
+                     f"var_pop(s.f{i})"]
+            if maps:
+                aggs.append(f"histogram(s.h{i})")
+        for j in range(len(self.layout.categorical)):
+            aggs.append(f"count(s.c{j})")
+            if maps:
+                aggs.append(f"histogram({self._top_k(j)})")
+        if maps and self.model_version_column:
+            aggs.append("histogram(s.mv)")
+        group = f" GROUP BY s.{DAY}" if self.by_day else ""
+        stmt = sa.text(f"SELECT {', '.join(aggs)} FROM ({inner}) AS s{group}")
+        return self._bind_categories(stmt, params), params
+
+    def unpivot_statement(self, rel: Relation) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Histogram counts as rows (column index, cell, category) for engines without maps."""
+        params: dict[str, Any] = {}
+        inner = self._inner(rel, params)
+        rows = [f"({i}, s.h{i}, CAST(NULL AS VARCHAR))" for i in range(len(self.layout.numeric))]
+        offset = len(self.layout.numeric)
+        rows += [f"({offset + j}, CAST(NULL AS INTEGER), {self._top_k(j)})" for j in range(len(self.layout.categorical))]
+        if self.model_version_column:
+            rows.append("(-1, CAST(NULL AS INTEGER), s.mv)")
+        day = f"s.{DAY}, " if self.by_day else ""
+        stmt = sa.text(
+            f"SELECT {day}k.col, k.cell, k.val, count(*) AS n FROM ({inner}) AS s "
+            f"CROSS JOIN LATERAL (VALUES {', '.join(rows)}) AS k(col, cell, val) "
+            f"WHERE k.cell IS NOT NULL OR k.val IS NOT NULL GROUP BY {day}k.col, k.cell, k.val"
+        )
+        return self._bind_categories(stmt, params), params
+
+    def run(self, conn: sa.Connection, rel: Relation) -> dict[dt.date | None, Profile]:
+        """Execute and assemble profiles, keyed by day (``None`` when not grouped by day)."""
+        stmt, params = self.scalar_statement(rel)
+        scalar_rows = conn.execute(stmt, params).fetchall()
+        maps: dict[tuple[dt.date | None, int], dict[Any, int]] = {}
+        if not self.sql.is_duckdb:
+            stmt, params = self.unpivot_statement(rel)
+            for row in conn.execute(stmt, params):
+                day, (col, cell, val, n) = (row[0], row[1:]) if self.by_day else (None, row)
+                key = cell if cell is not None else val
+                maps.setdefault((day, col), {})[key] = int(n)
+        out: dict[dt.date | None, Profile] = {}
+        for row in scalar_rows:
+            values = list(row)
+            day = values.pop(0) if self.by_day else None
+            if isinstance(day, dt.datetime):
+                day = day.date()
+            if self.by_day and day is None:
+                continue  # rows without a timestamp belong to no day
+            out[day] = self._assemble(day, values, maps)
+        return out
+
+    def _assemble(self, day: dt.date | None, values: list[Any], maps: Mapping[tuple[dt.date | None, int], Mapping[Any, int]]) -> Profile:
+        it = iter(values)
+        n_rows = int(next(it))
+        duck = self.sql.is_duckdb
+        columns: dict[str, ColumnProfile] = {}
+        for i, (name, bins) in enumerate(self.layout.numeric.items()):
+            nonnull, count = int(next(it)), int(next(it))
+            lo, hi, mean, var = (_num(next(it)) for _ in range(4))
+            hist_map = (next(it) or {}) if duck else maps.get((day, i), {})
+            columns[name] = NumericProfile(
+                bins=bins,
+                count=count,
+                null_count=n_rows - nonnull,
+                nonfinite_count=nonnull - count,
+                min=lo,
+                max=hi,
+                mean=mean,
+                m2=var * count if count else 0.0,
+                hist=_dense(hist_map, bins),
+            )
+        offset = len(self.layout.numeric)
+        for j, (name, cbins) in enumerate(self.layout.categorical.items()):
+            nonnull = int(next(it))
+            top = (next(it) or {}) if duck else maps.get((day, offset + j), {})
+            counts = np.array([top.get(c, 0) for c in cbins.categories] + [0], dtype=np.int64)
+            counts[-1] = nonnull - int(counts.sum())
+            columns[name] = CategoricalProfile(cbins, counts, n_rows - nonnull)
+        versions: Mapping[Any, int] = {}
+        if self.model_version_column:
+            versions = (next(it) or {}) if duck else maps.get((day, -1), {})
+        return Profile(n_rows, columns, {str(k): int(v) for k, v in versions.items()})
+
+
+def _dense(cells: Mapping[Any, int], bins: NumericBins) -> np.ndarray:
+    hist = np.zeros(bins.n_cells, dtype=np.int64)
+    for cell, n in cells.items():
+        hist[int(cell)] += int(n)
+    return hist
+
+
+def numeric_bins_statement(
+    sql: SqlBuilder, rel: Relation, columns: Sequence[str], quantiles: tuple[float, float]
+) -> tuple[sa.TextClause, dict[str, Any]]:
+    """Exact quantiles (linear interpolation) of the finite values of each numeric column."""
+    params: dict[str, Any] = {"q_lo": quantiles[0], "q_hi": quantiles[1]}
+    parts = []
+    for i, name in enumerate(columns):
+        raw = f"CAST({sql.col(name)} AS DOUBLE PRECISION)"
+        finite = f"CASE WHEN {sql.finite(raw)} THEN {raw} END"
+        if sql.is_duckdb:
+            parts += [f"quantile_cont({finite}, CAST(:q_lo AS DOUBLE)) AS lo{i}",
+                      f"quantile_cont({finite}, CAST(:q_hi AS DOUBLE)) AS hi{i}"]
+        else:
+            parts += [f"percentile_cont(CAST(:q_lo AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY {finite}) AS lo{i}",
+                      f"percentile_cont(CAST(:q_hi AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY {finite}) AS hi{i}"]
+    return sa.text(f"SELECT {', '.join(parts)} FROM {sql.table(rel.table)}{sql.where(rel, params)}"), params
+
+
+def top_k_statement(sql: SqlBuilder, rel: Relation, column: str, k: int) -> tuple[sa.TextClause, dict[str, Any]]:
+    """The ``k`` most frequent non-null values as text, ties broken by byte order of the value."""
+    params: dict[str, Any] = {"k": k}
+    value = f"CAST({sql.col(column)} AS VARCHAR)"
+    collate = "" if sql.is_duckdb else ' COLLATE "C"'
+    where = sql.where(rel, params)
+    where = f"{where} AND" if where else " WHERE"
+    stmt = (
+        f"SELECT {value} AS v, count(*) AS n FROM {sql.table(rel.table)}{where} {sql.col(column)} IS NOT NULL "
+        f"GROUP BY 1 ORDER BY n DESC, {value}{collate} LIMIT :k"
+    )
+    return sa.text(stmt), params
+
+
+def build_layout(
+    conn: sa.Connection,
+    sql: SqlBuilder,
+    rel: Relation,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    n_bins: int,
+    top_k: int,
+    quantiles: tuple[float, float] = (0.001, 0.999),
+) -> ProfileLayout:
+    """Fix the bins from the reference: numeric range = reference quantiles, categories = top K."""
+    numeric_bins: dict[str, NumericBins] = {}
+    if numeric:
+        stmt, params = numeric_bins_statement(sql, rel, numeric, quantiles)
+        row = conn.execute(stmt, params).one()
+        for i, name in enumerate(numeric):
+            lo, hi = row[2 * i], row[2 * i + 1]
+            if lo is None or hi is None:
+                raise ProfileError(f"reference column {name!r} has no finite values in {rel.table}: cannot fix bins")
+            numeric_bins[name] = NumericBins.from_range(float(lo), float(hi), n_bins)
+    categorical_bins: dict[str, CategoricalBins] = {}
+    for name in categorical:
+        stmt, params = top_k_statement(sql, rel, name, top_k)
+        rows = conn.execute(stmt, params).fetchall()
+        if not rows:
+            raise ProfileError(f"reference column {name!r} has no non-null values in {rel.table}: cannot fix categories")
+        categorical_bins[name] = CategoricalBins(tuple(str(v) for v, _ in rows))
+    return ProfileLayout(numeric_bins, categorical_bins)

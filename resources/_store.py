@@ -1,0 +1,288 @@
+"""The metric tables in schema ``monitoring``: a contract users query from BI tools.
+
+All tables are long-format. Each write replaces the rows of one (monitor, profile kind or scope,
+partition_date) in one transaction, so a re-run never duplicates. Every row carries ``run_id``
+(the Dagster run), ``spec_hash`` (the monitor spec that produced it), ``model_version`` (the model
+version(s) seen in the rows, comma-separated) and ``computed_at`` (UTC).
+
+``profile_metrics``  scalar profile metrics per column. ``profile`` is ``daily`` (one partition),
+                     ``reference`` (``partition_date`` NULL) or ``reference_window`` (one day of
+                     the reference, used to calibrate thresholds). ``column_name = '__table__'``
+                     holds ``row_count``. Numeric columns: count (finite values), null_count,
+                     nonfinite_count, min, max, mean, variance (population), std; the reference
+                     also stores its bins as bins_lo, bins_hi, n_bins. Categorical columns:
+                     count (non-null), null_count.
+``profile_bins``     histogram counts, one row per non-empty cell. Numeric: ``cell`` 0 is the
+                     underflow (``lower`` NULL, ``upper`` = bins_lo), cells 1..n_bins are
+                     ``[lower, upper)``, cell n_bins+1 the overflow (``upper`` NULL).
+                     Categorical: ``category`` is the value, ``cell`` its rank in the reference's
+                     top K, and the last cell is ``__other__``. The reference keeps every category.
+``drift_metrics``    one row per feature (``scope = 'feature'``) or prediction column
+                     (``scope = 'prediction'``): method, value, threshold, drifted. The dataset
+                     verdict is ``feature = '__dataset__'``, ``method = 'drift_share'``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from monitoring_assets.core.evaluate import DatasetDrift
+from monitoring_assets.core.profile import (
+    OTHER,
+    CategoricalBins,
+    CategoricalProfile,
+    ColumnProfile,
+    NumericBins,
+    NumericProfile,
+    Profile,
+    ProfileLayout,
+)
+from monitoring_assets.errors import WarehouseError
+
+SCHEMA = "monitoring"
+TABLE_ROW = "__table__"
+DATASET_ROW = "__dataset__"
+
+metadata = sa.MetaData(schema=SCHEMA)
+
+
+def _audit() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("spec_hash", sa.String(64), nullable=False),
+        sa.Column("model_version", sa.String(256)),
+        sa.Column("computed_at", sa.DateTime, nullable=False),
+    ]
+
+
+profile_metrics = sa.Table(
+    "profile_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("profile", sa.String(32), nullable=False),
+    sa.Column("partition_date", sa.Date),
+    sa.Column("column_name", sa.String(63), nullable=False),
+    sa.Column("metric", sa.String(63), nullable=False),
+    sa.Column("value", sa.Float(53)),
+    *_audit(),
+)
+
+profile_bins = sa.Table(
+    "profile_bins",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("profile", sa.String(32), nullable=False),
+    sa.Column("partition_date", sa.Date),
+    sa.Column("column_name", sa.String(63), nullable=False),
+    sa.Column("cell", sa.Integer, nullable=False),
+    sa.Column("lower", sa.Float(53)),
+    sa.Column("upper", sa.Float(53)),
+    sa.Column("category", sa.String),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    *_audit(),
+)
+
+drift_metrics = sa.Table(
+    "drift_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("feature", sa.String(63), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("value", sa.Float(53)),
+    sa.Column("threshold", sa.Float(53)),
+    sa.Column("drifted", sa.Boolean, nullable=False),
+    *_audit(),
+)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Provenance stamped on every row."""
+
+    run_id: str
+    spec_hash: str
+    model_version: str | None = None
+    computed_at: dt.datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        at = self.computed_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return {"run_id": self.run_id, "spec_hash": self.spec_hash, "model_version": self.model_version,
+                "computed_at": at}
+
+
+def model_version_label(versions: Mapping[str, int], limit: int = 256) -> str | None:
+    """Versions seen in a profile, most rows first, comma-separated (cut to fit the column)."""
+    if not versions:
+        return None
+    ordered = sorted(versions, key=lambda v: (-versions[v], v))
+    return ",".join(ordered)[:limit]
+
+
+def _clean(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    metrics: list[dict[str, Any]] = [{"column_name": TABLE_ROW, "metric": "row_count", "value": float(profile.n_rows)}]
+    bins: list[dict[str, Any]] = []
+    for name, col in profile.columns.items():
+        if isinstance(col, NumericProfile):
+            values = {"count": col.count, "null_count": col.null_count, "nonfinite_count": col.nonfinite_count,
+                      "min": col.min, "max": col.max, "mean": col.mean, "variance": col.variance, "std": col.std}
+            if include_layout:
+                values |= {"bins_lo": col.bins.lo, "bins_hi": col.bins.hi, "n_bins": col.bins.n_bins}
+            edges = col.bins.inner_edges()
+            for cell in np.flatnonzero(col.hist):
+                c = int(cell)
+                bins.append({"column_name": name, "cell": c, "category": None, "count": int(col.hist[c]),
+                             "lower": float(edges[c - 1]) if c >= 1 else None,
+                             "upper": float(edges[c]) if c <= col.bins.n_bins else None})
+        else:
+            values = {"count": col.count, "null_count": col.null_count}
+            for c, label in enumerate(col.bins.labels()):
+                if include_layout or col.counts[c]:
+                    bins.append({"column_name": name, "cell": c, "category": label, "count": int(col.counts[c]),
+                                 "lower": None, "upper": None})
+        metrics += [{"column_name": name, "metric": k, "value": _clean(float(v))} for k, v in values.items()]
+    return metrics, bins
+
+
+def _replace(conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool], rows: Sequence[dict[str, Any]]) -> None:
+    conn.execute(table.delete().where(where))
+    if rows:
+        conn.execute(table.insert(), list(rows))
+
+
+def _date_is(column: sa.ColumnElement[Any], day: dt.date | None) -> sa.ColumnElement[bool]:
+    return column.is_(None) if day is None else column == day
+
+
+def replace_profiles(
+    conn: sa.Connection, monitor: str, kind: str, profiles: Mapping[dt.date | None, Profile], audit: Audit,
+    *, clear_kind: bool = False,
+) -> None:
+    """Write profiles of one kind, replacing the same (monitor, kind, date) rows.
+
+    ``clear_kind`` first drops every row of that kind (the reference's sub-windows are replaced
+    as a whole, so stale days do not linger).
+    """
+    for table in (profile_metrics, profile_bins):
+        if clear_kind:
+            conn.execute(table.delete().where((table.c.monitor == monitor) & (table.c.profile == kind)))
+    for day, profile in profiles.items():
+        stamp = Audit(audit.run_id, audit.spec_hash, model_version_label(profile.model_versions), audit.computed_at).row()
+        metrics, bins = _profile_rows(profile, include_layout=kind == "reference")
+        key = {"monitor": monitor, "profile": kind, "partition_date": day, **stamp}
+        for table, rows in ((profile_metrics, metrics), (profile_bins, bins)):
+            where = (table.c.monitor == monitor) & (table.c.profile == kind) & _date_is(table.c.partition_date, day)
+            _replace(conn, table, where, [{**key, **r} for r in rows])
+
+
+def read_layout(conn: sa.Connection, monitor: str) -> ProfileLayout:
+    """The bins fixed by the stored reference profile."""
+    m = profile_metrics.c
+    rows = conn.execute(
+        sa.select(m.column_name, m.metric, m.value).where(
+            (m.monitor == monitor) & (m.profile == "reference") & m.metric.in_(["bins_lo", "bins_hi", "n_bins"])
+        )
+    ).fetchall()
+    parts: dict[str, dict[str, float]] = {}
+    for column, metric, value in rows:
+        parts.setdefault(column, {})[metric] = value
+    numeric = {c: NumericBins(p["bins_lo"], p["bins_hi"], int(p["n_bins"])) for c, p in parts.items()}
+    b = profile_bins.c
+    cat_rows = conn.execute(
+        sa.select(b.column_name, b.cell, b.category)
+        .where((b.monitor == monitor) & (b.profile == "reference") & b.category.is_not(None))
+        .order_by(b.column_name, b.cell)
+    ).fetchall()
+    cats: dict[str, list[str]] = {}
+    for column, _cell, category in cat_rows:
+        cats.setdefault(column, []).append(category)
+    categorical = {c: CategoricalBins(tuple(v[:-1])) for c, v in cats.items() if v and v[-1] == OTHER}
+    if not numeric and not categorical:
+        raise WarehouseError(
+            f"no reference profile stored for monitor {monitor!r}: materialize {monitor}/reference_profile first"
+        )
+    return ProfileLayout(numeric, categorical)
+
+
+def read_profiles(
+    conn: sa.Connection, monitor: str, kind: str, layout: ProfileLayout, days: Iterable[dt.date] | None = None,
+    columns: Sequence[str] | None = None,
+) -> dict[dt.date | None, Profile]:
+    """Rebuild stored profiles of one kind (all of them, or the given days) under ``layout``."""
+    m, b = profile_metrics.c, profile_bins.c
+    wanted = list(columns) if columns is not None else [*layout.numeric, *layout.categorical]
+    cond_m = (m.monitor == monitor) & (m.profile == kind) & m.column_name.in_([*wanted, TABLE_ROW])
+    cond_b = (b.monitor == monitor) & (b.profile == kind) & b.column_name.in_(wanted)
+    if days is not None:
+        day_list = list(days)
+        cond_m &= m.partition_date.in_(day_list)
+        cond_b &= b.partition_date.in_(day_list)
+    scalars: dict[dt.date | None, dict[str, dict[str, float]]] = {}
+    versions: dict[dt.date | None, str | None] = {}
+    for day, column, metric, value, version in conn.execute(
+        sa.select(m.partition_date, m.column_name, m.metric, m.value, m.model_version).where(cond_m)
+    ):
+        scalars.setdefault(day, {}).setdefault(column, {})[metric] = math.nan if value is None else value
+        versions[day] = version
+    cells: dict[tuple[dt.date | None, str], dict[int, int]] = {}
+    for day, column, cell, count in conn.execute(sa.select(b.partition_date, b.column_name, b.cell, b.count).where(cond_b)):
+        cells.setdefault((day, column), {})[int(cell)] = int(count)
+    out: dict[dt.date | None, Profile] = {}
+    for day, per_col in scalars.items():
+        cols: dict[str, ColumnProfile] = {}
+        for name in wanted:
+            s = per_col.get(name)
+            if s is None:
+                raise WarehouseError(f"stored {kind} profile of {monitor!r} for {day} lacks column {name!r}: re-materialize it")
+            got = cells.get((day, name), {})
+            if name in layout.numeric:
+                nb = layout.numeric[name]
+                hist = np.zeros(nb.n_cells, dtype=np.int64)
+                for cell, n in got.items():
+                    hist[cell] = n
+                count = int(s["count"])
+                cols[name] = NumericProfile(nb, count, int(s["null_count"]), int(s["nonfinite_count"]), s["min"],
+                                            s["max"], s["mean"], s["variance"] * count if count else 0.0, hist)
+            else:
+                cb = layout.categorical[name]
+                counts = np.array([got.get(c, 0) for c in range(cb.n_cells)], dtype=np.int64)
+                cols[name] = CategoricalProfile(cb, counts, int(s["null_count"]))
+        n_rows = int(per_col[TABLE_ROW]["row_count"])
+        label = versions.get(day)  # the stored label stands for the versions; counts are not kept
+        out[day] = Profile(n_rows, cols, {label: n_rows} if label else {})
+    return out
+
+
+def replace_drift(
+    conn: sa.Connection, monitor: str, day: dt.date, scope: str, result: DatasetDrift, audit: Audit,
+    *, include_dataset_row: bool,
+) -> None:
+    rows = [
+        {"feature": f.feature, "method": f.method, "value": _clean(f.value), "threshold": _clean(f.threshold),
+         "drifted": bool(f.drifted)}
+        for f in result.features
+    ]
+    if include_dataset_row:
+        rows.append({"feature": DATASET_ROW, "method": "drift_share", "value": _clean(result.share),
+                     "threshold": result.drift_share, "drifted": bool(result.drifted)})
+    key = {"monitor": monitor, "partition_date": day, "scope": scope, **audit.row()}
+    d = drift_metrics.c
+    _replace(conn, drift_metrics, (d.monitor == monitor) & (d.partition_date == day) & (d.scope == scope),
+             [{**key, **r} for r in rows])
+
+
+def ensure_tables(conn: sa.Connection) -> None:
+    conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote_identifier(SCHEMA)}"))
+    metadata.create_all(conn, checkfirst=True)

@@ -1,0 +1,192 @@
+"""The warehouse adapter: profiles computed in SQL, metric tables written back.
+
+``Warehouse`` does the work over one SQLAlchemy engine; ``WarehouseResource`` is the Dagster
+resource that configures it. Raw rows never leave the warehouse here: only aggregates do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+from sqlalchemy.pool import NullPool
+
+from monitoring_assets.core.profile import Profile, ProfileLayout, empty_profile
+from monitoring_assets.errors import WarehouseError
+from monitoring_assets.spec import MonitorSpec
+from resources import _store
+from resources._sql import ProfileQuery, Relation, SqlBuilder, build_layout
+
+WAREHOUSE_URL_ENV = "MONITORING_WAREHOUSE_URL"
+DEFAULT_WAREHOUSE_URL = "duckdb:///data/demo_warehouse.duckdb"
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """The reference: its bins, its whole profile, and its daily sub-window profiles."""
+
+    layout: ProfileLayout
+    profile: Profile
+    windows: dict[dt.date, Profile]
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time())
+
+
+class Warehouse:
+    """Profiles and metric tables over one SQLAlchemy URL (DuckDB, PostgreSQL, ...)."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = sa.make_url(url)
+        except sa.exc.ArgumentError:
+            raise WarehouseError(f"{WAREHOUSE_URL_ENV} is not a SQLAlchemy URL (expected e.g. "
+                                 "duckdb:///path.duckdb or postgresql+psycopg2://user@host/db)") from None
+        if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # NullPool: no connection outlives its use, so a DuckDB file lock is never held idle.
+            self.engine = sa.create_engine(parsed, poolclass=NullPool)
+        except NoSuchModuleError as e:
+            raise WarehouseError(f"no SQLAlchemy driver for {parsed.drivername!r}: install it ({e})") from None
+        self.sql = SqlBuilder(self.engine.dialect)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password masked, for logs and metadata."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """One transaction; database errors become WarehouseError naming the (masked) URL."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except DBAPIError as e:
+            raise WarehouseError(f"warehouse {self.safe_url} rejected a query: {e.orig}") from e
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- relations ---------------------------------------------------------------------------
+
+    @staticmethod
+    def reference_relation(spec: MonitorSpec) -> Relation:
+        ref = spec.reference
+        if ref.window is not None:
+            return Relation(spec.source.table, ref.timestamp_column or spec.source.timestamp_column,
+                            _day_start(ref.window.start), _day_start(ref.window.end + dt.timedelta(days=1)))
+        assert ref.table is not None
+        return Relation(ref.table, ref.timestamp_column)
+
+    @staticmethod
+    def days_relation(spec: MonitorSpec, first: dt.date, last: dt.date) -> Relation:
+        """Source rows of the days ``first..last`` inclusive (timestamps as stored, half-open)."""
+        return Relation(spec.source.table, spec.source.timestamp_column, _day_start(first),
+                        _day_start(last + dt.timedelta(days=1)))
+
+    # -- profiles ----------------------------------------------------------------------------
+
+    def profile_reference(self, spec: MonitorSpec) -> ReferenceProfile:
+        """Fix bins on the reference, then profile it (per day when it has a timestamp column)."""
+        rel = self.reference_relation(spec)
+        with self.begin() as conn:
+            layout = build_layout(conn, self.sql, rel, spec.numeric_columns, spec.categorical_columns,
+                                  spec.drift.n_bins, spec.drift.top_k)
+            by_day = rel.timestamp_column is not None
+            query = ProfileQuery(self.sql, layout, spec.source.model_version_column if spec.reference.window else None,
+                                 by_day=by_day)
+            profiles = query.run(conn, rel)
+        windows = {d: p for d, p in profiles.items() if d is not None}
+        if by_day:
+            whole = empty_profile(layout)
+            for p in windows.values():
+                whole = whole.merge(p)
+        else:
+            whole = profiles[None]
+        if whole.n_rows == 0:
+            raise WarehouseError(f"the reference of monitor {spec.name!r} ({rel.table}) has no rows")
+        return ReferenceProfile(layout, whole, windows)
+
+    def profile_days(self, spec: MonitorSpec, layout: ProfileLayout, days: Sequence[dt.date]) -> dict[dt.date, Profile]:
+        """Profile each day of ``days`` (consecutive) in one query; days without rows get empty profiles."""
+        first, last = min(days), max(days)
+        rel = self.days_relation(spec, first, last)
+        query = ProfileQuery(self.sql, layout, spec.source.model_version_column, by_day=len(days) > 1)
+        with self.begin() as conn:
+            found = query.run(conn, rel)
+        if len(days) == 1:
+            return {first: found[None]}
+        return {d: found.get(d) or empty_profile(layout) for d in days}
+
+    # -- metric tables -----------------------------------------------------------------------
+
+    def ensure_tables(self) -> None:
+        with self.begin() as conn:
+            _store.ensure_tables(conn)
+
+    def write_reference(self, spec: MonitorSpec, ref: ReferenceProfile, audit: _store.Audit) -> None:
+        with self.begin() as conn:
+            _store.ensure_tables(conn)
+            _store.replace_profiles(conn, spec.name, "reference", {None: ref.profile}, audit, clear_kind=True)
+            _store.replace_profiles(conn, spec.name, "reference_window", dict(ref.windows), audit, clear_kind=True)
+
+    def write_daily_profiles(self, spec: MonitorSpec, profiles: dict[dt.date, Profile], audit: _store.Audit) -> None:
+        with self.begin() as conn:
+            _store.ensure_tables(conn)
+            _store.replace_profiles(conn, spec.name, "daily", dict(profiles), audit)
+
+    def read_reference(self, spec: MonitorSpec, columns: Sequence[str]) -> ReferenceProfile:
+        with self.begin() as conn:
+            _store.ensure_tables(conn)
+            layout = _store.read_layout(conn, spec.name)
+            missing = [c for c in columns if c not in layout.numeric and c not in layout.categorical]
+            if missing:
+                raise WarehouseError(f"stored reference of {spec.name!r} lacks columns {missing}: "
+                                     f"re-materialize {spec.name}/reference_profile")
+            whole = _store.read_profiles(conn, spec.name, "reference", layout, columns=columns)[None]
+            windows = _store.read_profiles(conn, spec.name, "reference_window", layout, columns=columns)
+        return ReferenceProfile(layout, whole, {d: p for d, p in windows.items() if d is not None})
+
+    def read_daily_profiles(self, spec: MonitorSpec, layout: ProfileLayout, days: Sequence[dt.date],
+                            columns: Sequence[str]) -> dict[dt.date, Profile]:
+        with self.begin() as conn:
+            found = _store.read_profiles(conn, spec.name, "daily", layout, days, columns=columns)
+        missing = [d.isoformat() for d in days if d not in found]
+        if missing:
+            raise WarehouseError(f"no daily profile stored for {spec.name!r} on {', '.join(missing)}: "
+                                 f"materialize {spec.name}/daily_profile for those partitions first")
+        return {d: p for d, p in found.items() if d is not None}
+
+    def write_drift(self, spec: MonitorSpec, day: dt.date, scope: str, result: _store.DatasetDrift,
+                    audit: _store.Audit) -> None:
+        with self.begin() as conn:
+            _store.ensure_tables(conn)
+            _store.replace_drift(conn, spec.name, day, scope, result, audit, include_dataset_row=scope == "feature")
+
+
+class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Dagster resource for the monitored warehouse.
+
+    ``url`` is a SQLAlchemy URL. In definitions it comes from ``$MONITORING_WAREHOUSE_URL``
+    through ``dg.EnvVar`` (so the UI shows the variable, not a password), defaulting to the demo
+    DuckDB file.
+    """
+
+    url: str = Field(default=DEFAULT_WAREHOUSE_URL, description="SQLAlchemy URL of the warehouse")
+
+    @contextmanager
+    def open(self) -> Iterator[Warehouse]:
+        warehouse = Warehouse(self.url)
+        try:
+            yield warehouse
+        finally:
+            warehouse.dispose()
