@@ -157,7 +157,8 @@ def hellinger(reference: ColumnProfile, current: ColumnProfile) -> float:
     if props is None:
         return math.nan
     r, c = props
-    return float(math.sqrt(max(1.0 - float(np.sum(np.sqrt(r * c))), 0.0)))
+    # The norm form: 1 - sum sqrt(r * c) cancels catastrophically near 0 (identical inputs gave ~1e-8).
+    return float(min(math.sqrt(0.5 * float(np.sum((np.sqrt(r) - np.sqrt(c)) ** 2))), 1.0))
 
 
 def linf(reference: ColumnProfile, current: ColumnProfile) -> float:

@@ -1,0 +1,339 @@
+"""Benchmark: one day's ``daily_profile`` + ``feature_drift`` against a bare aggregate scan.
+
+Run as ``make bench`` (``.venv/bin/python benchmarks/bench_profile_drift.py``). ``BENCH_ROWS``
+(default 10,000,000) sets the rows of the profiled day.
+
+What it does:
+
+1. A child process (so its memory does not count in the measured peak RSS) generates, inside
+   DuckDB with SQL, a temporary warehouse file with
+
+   * ``inference_log``: ``BENCH_ROWS`` rows, all on 2024-02-01 (the daily partition profiled),
+     20 numeric features ``f00..f19``, 5 categorical features ``c0..c4`` (``c4`` has ~200
+     values, so the reference's top-K = 50 + ``__other__`` matters), a ``score`` in [0, 1] and
+     a ``model_version``; a few features drift (shifted mean / scale / category mix);
+   * ``reference_data``: min(1,000,000, BENCH_ROWS / 10) rows over 2024-01-01..2024-01-28,
+     same distributions without the drift;
+
+   then builds and stores the reference profile with ``_pipeline.build_reference`` (reported as
+   ``reference_seconds``, not part of the timed figure).
+
+2. This process times, on the same warehouse file:
+
+   * ``seconds``: ``_pipeline.build_daily_profiles`` + ``_pipeline.compute_drift(scope="feature")``
+     for that one day, exactly what the two Dagster assets call (reading the stored reference,
+     the profile query, writing the metric tables), best of ``PROFILE_REPS`` runs;
+   * ``bare_scan_seconds``: ``SELECT sum(c) ...`` over every profiled numeric column (the 20
+     features and the score) of the same rows, through the same SQLAlchemy engine, best of
+     ``SCAN_REPS`` runs.
+
+   ``ratio = seconds / bare_scan_seconds``. ``peak_rss_mb`` is this process's peak resident set
+   (``ru_maxrss``), DuckDB's own memory included, at DuckDB's default settings.
+
+The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_seconds``, ``ratio``,
+``peak_rss_mb`` and extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20,
+peak RSS <= 1 GB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlalchemy as sa
+
+from monitoring_assets import _pipeline
+from monitoring_assets.spec import parse_spec
+from resources._store import Audit
+from resources.warehouse import Warehouse
+
+DEFAULT_ROWS = 10_000_000
+MAX_REFERENCE_ROWS = 1_000_000
+PROFILE_REPS = 2
+SCAN_REPS = 3
+
+SOURCE_TABLE = "inference_log"
+REFERENCE_TABLE = "reference_data"
+TIMESTAMP = "scored_at"
+DAY = dt.date(2024, 2, 1)
+REFERENCE_START = dt.date(2024, 1, 1)
+REFERENCE_DAYS = 28
+
+NUMERIC = [f"f{i:02d}" for i in range(20)]
+CATEGORICAL = [f"c{j}" for j in range(5)]
+SCORE = "score"
+# Features that drift on the profiled day (see _numeric_expr / _categorical_expr).
+DRIFTING = ["f00", "f05", "f10", "c1"]
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident set size in MB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(who).ru_maxrss
+    return peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024
+
+
+# -- data --------------------------------------------------------------------------------------
+
+NORMAL = "(sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))"  # Box-Muller, one N(0, 1) draw
+
+
+def _numeric_expr(i: int, drift: bool) -> str:
+    """Four families (normal, log-normal, uniform, exponential), some with NULLs."""
+    family = i % 4
+    if family == 0:  # normal, mean i, sd 1 + i/10; f00 drifts by +0.5 sd
+        sd = 1 + i / 10
+        shift = 0.5 * sd if drift and i == 0 else 0.0
+        expr = f"({i} + {shift} + {sd} * {NORMAL})"
+    elif family == 1:  # log-normal; f05 drifts by a wider spread
+        sigma = 0.75 if drift and i == 5 else 0.5
+        expr = f"exp(1 + {sigma} * {NORMAL})"
+    elif family == 2:  # uniform [0, 100); f10 drifts to [10, 110)
+        lo = 10 if drift and i == 10 else 0
+        expr = f"({lo} + 100 * random())"
+    else:  # exponential with mean i + 1
+        expr = f"(-ln(1 - random()) * {i + 1})"
+    if i % 7 == 3:  # ~1% NULLs in f03, f10, f17
+        expr = f"CASE WHEN random() < 0.01 THEN NULL ELSE {expr} END"
+    return f"{expr} AS {NUMERIC[i]}"
+
+
+def _categorical_expr(j: int, drift: bool) -> str:
+    """c0..c3: ~10 skewed values; c4: ~200 values with a long tail (top-50 + other matters)."""
+    if j == 4:
+        expr = "'k' || lpad(CAST(CAST(floor(200 * pow(random(), 3)) AS INTEGER) AS VARCHAR), 3, '0')"
+    else:
+        power = 1 if drift and j == 1 else 2  # c1 drifts from skewed to uniform
+        expr = f"'v' || CAST(CAST(floor(10 * pow(random(), {power})) AS INTEGER) AS VARCHAR)"
+    if j == 3:  # ~2% NULLs
+        expr = f"CASE WHEN random() < 0.02 THEN NULL ELSE {expr} END"
+    return f"{expr} AS {CATEGORICAL[j]}"
+
+
+def _table_sql(table: str, n_rows: int, start: dt.date, n_days: int, drift: bool) -> str:
+    """``CREATE TABLE`` generating ``n_rows`` rows spread evenly (time-ordered) over ``n_days``."""
+    span_us = n_days * 86_400_000_000
+    version = "CASE WHEN range % 10 = 0 THEN 'v2' ELSE 'v1' END" if drift else "'v1'"
+    cols = [
+        f"TIMESTAMP '{start.isoformat()}' + to_microseconds(CAST(range * {span_us} // {n_rows} AS BIGINT)) "
+        f"AS {TIMESTAMP}",
+        f"{version} AS model_version",
+        *(_numeric_expr(i, drift) for i in range(len(NUMERIC))),
+        *(_categorical_expr(j, drift) for j in range(len(CATEGORICAL))),
+    ]
+    # The score depends on a few features plus noise, so it moves when they drift.
+    logit = f"0.8 * (f00 - 0) + 0.03 * (f02 - 50) - 0.2 * (ln(f05) - 1) + 0.5 * {NORMAL}"
+    return (
+        f"CREATE OR REPLACE TABLE {table} AS "
+        f"SELECT *, 1 / (1 + exp(-({logit}))) AS {SCORE} FROM (SELECT {', '.join(cols)} FROM range({n_rows}))"
+    )
+
+
+def spec_dict() -> dict[str, Any]:
+    return {
+        "name": "bench",
+        "description": "benchmark monitor",
+        "source": {"table": SOURCE_TABLE, "timestamp_column": TIMESTAMP, "model_version_column": "model_version"},
+        "features": {"numeric": NUMERIC, "categorical": CATEGORICAL},
+        "prediction": {"task": "binary_classification", "score_column": SCORE},
+        "reference": {"table": REFERENCE_TABLE, "timestamp_column": TIMESTAMP},
+        "partitions": {"start_date": (REFERENCE_START).isoformat()},
+        "drift": {
+            "drift_share": 0.5,
+            "methods": {"numeric": "wasserstein", "categorical": "jensenshannon"},
+            "thresholds": {"wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.2},
+            # A few other methods, and one calibrated threshold (reads the reference sub-windows).
+            "features": {
+                "f01": {"method": "psi"},
+                "f02": {"method": "ks", "threshold": 0.1},
+                "f03": {"method": "hellinger"},
+                "c0": {"threshold": {"type": "calibrated", "k": 3.0}},
+            },
+        },
+    }
+
+
+def setup(db_path: str, n_rows: int, ref_rows: int) -> None:
+    """Child process: generate both tables in DuckDB, then build and store the reference profile."""
+    t0 = time.perf_counter()
+    con = duckdb.connect(db_path)
+    try:
+        con.execute("SELECT setseed(0.17)")
+        log(f"generating {REFERENCE_TABLE}: {ref_rows:,} rows over {REFERENCE_DAYS} days of January 2024")
+        con.execute(_table_sql(REFERENCE_TABLE, ref_rows, REFERENCE_START, REFERENCE_DAYS, drift=False))
+        log(f"generating {SOURCE_TABLE}: {n_rows:,} rows on {DAY} (this can take a while)")
+        con.execute("SELECT setseed(0.42)")
+        con.execute(_table_sql(SOURCE_TABLE, n_rows, DAY, 1, drift=True))
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    generate_seconds = time.perf_counter() - t0
+    log(f"generated in {generate_seconds:.1f} s; building the reference profile")
+
+    spec = parse_spec(spec_dict())
+    wh = Warehouse(f"duckdb:///{db_path}")
+    try:
+        t0 = time.perf_counter()
+        _pipeline.build_reference(wh, spec, Audit("bench-reference", spec.spec_hash()))
+        reference_seconds = time.perf_counter() - t0
+    finally:
+        wh.dispose()
+    log(f"reference profile built in {reference_seconds:.1f} s")
+    print(
+        json.dumps(
+            {
+                "generate_seconds": generate_seconds,
+                "reference_seconds": reference_seconds,
+                "setup_peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
+
+
+# -- timing ------------------------------------------------------------------------------------
+
+
+def run_setup(db_path: Path, n_rows: int, ref_rows: int) -> dict[str, float]:
+    child = subprocess.run(
+        [sys.executable, __file__, "--setup", str(db_path), str(n_rows), str(ref_rows)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    n_rows = int(os.environ.get("BENCH_ROWS", DEFAULT_ROWS))
+    if n_rows < 1000:
+        raise SystemExit("BENCH_ROWS must be at least 1000")
+    ref_rows = min(MAX_REFERENCE_ROWS, n_rows // 10)
+
+    with tempfile.TemporaryDirectory(prefix="bench_profile_drift_") as tmp:
+        db_path = Path(tmp) / "warehouse.duckdb"
+        setup_info = run_setup(db_path, n_rows, ref_rows)
+        db_size_mb = db_path.stat().st_size / 2**20
+
+        spec = parse_spec(spec_dict())
+        wh = Warehouse(f"duckdb:///{db_path}")
+        audit = Audit("bench-run", spec.spec_hash())
+        rss_start = peak_rss_mb()
+
+        # (a) daily_profile + feature_drift for the one day, as the assets do it.
+        runs: list[tuple[float, float]] = []
+        results: dict[dt.date, Any] = {}
+        profiles: dict[dt.date, Any] = {}
+        for rep in range(PROFILE_REPS):
+            t0 = time.perf_counter()
+            profiles = _pipeline.build_daily_profiles(wh, spec, [DAY], audit)
+            t1 = time.perf_counter()
+            results = _pipeline.compute_drift(wh, spec, [DAY], "feature", audit)
+            t2 = time.perf_counter()
+            runs.append((t1 - t0, t2 - t1))
+            log(
+                f"profile+drift run {rep + 1}/{PROFILE_REPS}: {t2 - t0:.2f} s "
+                f"(daily profile {t1 - t0:.2f} s, drift {t2 - t1:.2f} s)"
+            )
+        rss_after_profile = peak_rss_mb()
+        profile_s, drift_s = min(runs, key=sum)
+        seconds = profile_s + drift_s
+
+        # (b) the bare aggregate scan over the same rows, same engine and connection type.
+        scan_columns = spec.numeric_columns
+        scan = sa.text(
+            f"SELECT {', '.join(f'sum({wh.sql.col(c)})' for c in scan_columns)} FROM {wh.sql.table(SOURCE_TABLE)}"
+        )
+        scans: list[float] = []
+        for rep in range(SCAN_REPS):
+            t0 = time.perf_counter()
+            with wh.begin() as conn:
+                conn.execute(scan).one()
+            scans.append(time.perf_counter() - t0)
+            log(f"bare scan run {rep + 1}/{SCAN_REPS}: {scans[-1]:.3f} s")
+        bare = min(scans)
+        wh.dispose()
+        rss_peak = peak_rss_mb()
+
+    # Sanity: the profile saw every row and the planted drift was found.
+    profile = profiles[DAY]
+    if profile.n_rows != n_rows:
+        raise SystemExit(f"daily profile counted {profile.n_rows} rows, expected {n_rows}")
+    drift = results[DAY]
+    drifted = sorted(f.feature for f in drift.features if f.drifted)
+    missed = sorted(set(DRIFTING) - set(drifted))
+
+    ratio = seconds / bare
+    rows_table = [
+        ("rows profiled (one day)", f"{n_rows:,}"),
+        ("columns", f"{len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical + score + model_version"),
+        ("reference rows", f"{ref_rows:,} over {REFERENCE_DAYS} days"),
+        ("warehouse file", f"{db_size_mb:,.0f} MB (DuckDB {duckdb.__version__})"),
+        ("data generation (child, untimed)", f"{setup_info['generate_seconds']:.2f} s"),
+        ("reference profile (child, untimed)", f"{setup_info['reference_seconds']:.2f} s"),
+        (f"daily_profile + feature_drift (best of {PROFILE_REPS})", f"{seconds:.3f} s"),
+        ("  of which build_daily_profiles", f"{profile_s:.3f} s"),
+        ("  of which compute_drift", f"{drift_s:.3f} s"),
+        (f"bare sum() scan, {len(scan_columns)} numeric cols (best of {SCAN_REPS})", f"{bare:.3f} s"),
+        ("ratio (target <= 20)", f"{ratio:.1f}x"),
+        ("peak RSS, this process (target <= 1024 MB)", f"{rss_peak:,.0f} MB"),
+        ("  before timing / after profile+drift", f"{rss_start:,.0f} MB / {rss_after_profile:,.0f} MB"),
+        ("peak RSS, setup child", f"{setup_info['setup_peak_rss_mb']:,.0f} MB"),
+        ("features drifted", f"{drift.n_drifted}/{drift.n_features}: {', '.join(drifted) or '-'}"),
+    ]
+    width = max(len(k) for k, _ in rows_table)
+    print(f"Profile + drift benchmark ({n_rows:,} rows; times are the minimum over repetitions)")
+    print("-" * (width + 30))
+    for key, value in rows_table:
+        print(f"{key:<{width}}  {value}")
+    print("-" * (width + 30))
+    if missed:
+        print(f"WARNING: planted drift not flagged for {missed}")
+
+    print(
+        json.dumps(
+            {
+                "rows": n_rows,
+                "seconds": round(seconds, 4),
+                "bare_scan_seconds": round(bare, 4),
+                "ratio": round(ratio, 2),
+                "peak_rss_mb": round(rss_peak, 1),
+                "profile_seconds": round(profile_s, 4),
+                "drift_seconds": round(drift_s, 4),
+                "profile_drift_runs_seconds": [round(sum(r), 4) for r in runs],
+                "bare_scan_runs_seconds": [round(s, 4) for s in scans],
+                "timing": f"min of {PROFILE_REPS} profile+drift runs and {SCAN_REPS} bare scans",
+                "peak_rss_mb_after_profile_drift": round(rss_after_profile, 1),
+                "peak_rss_mb_before_timing": round(rss_start, 1),
+                "reference_rows": ref_rows,
+                "reference_seconds": round(setup_info["reference_seconds"], 4),
+                "generate_seconds": round(setup_info["generate_seconds"], 4),
+                "setup_peak_rss_mb": round(setup_info["setup_peak_rss_mb"], 1),
+                "numeric_columns": len(NUMERIC),
+                "categorical_columns": len(CATEGORICAL),
+                "bare_scan_columns": len(scan_columns),
+                "features_drifted": drifted,
+                "db_size_mb": round(db_size_mb, 1),
+                "duckdb_version": duckdb.__version__,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--setup":
+        setup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        main()

@@ -1,0 +1,149 @@
+"""Synthetic credit-scoring data for the demo: a real scikit-learn model scoring daily traffic.
+
+What the warehouse gets (DuckDB):
+
+* ``training_data``: the reference, December 2023, with the true ``defaulted`` label. The model
+  is trained on it; its ``score`` column holds out-of-fold (5-fold) scores of the same model
+  class, so the reference scores look like scores on unseen data.
+* ``inference_log``: one row per scored application from ``START`` for ``days`` days, scored by
+  that model (``score`` = predicted probability of default, ``predicted_label`` = score >= 0.5).
+* ``loan_outcomes``: the true outcome of each application, ``labeled_at`` 7 days after scoring.
+
+From ``DRIFT_START`` (2024-02-01) the applicant population shifts (covariate drift): incomes
+fall by 35 %, debt-to-income and loan amounts rise, and more applicants are self-employed or
+unemployed. Age and region do not change. Before that day every day is drawn from the same
+distribution as the reference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import cross_val_predict
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+START = dt.date(2024, 1, 1)
+DRIFT_START = dt.date(2024, 2, 1)
+REFERENCE_START = dt.date(2023, 12, 1)
+LABEL_DELAY = dt.timedelta(days=7)
+
+NUMERIC = ["income", "debt_to_income", "age", "loan_amount"]
+CATEGORICAL = ["employment_type", "region"]
+EMPLOYMENT = ["salaried", "self_employed", "unemployed", "retired", "student"]
+EMPLOYMENT_P = np.array([0.62, 0.14, 0.06, 0.12, 0.06])
+EMPLOYMENT_P_DRIFTED = np.array([0.40, 0.30, 0.16, 0.08, 0.06])
+REGIONS = ["north", "south", "east", "west", "central"]
+REGIONS_P = np.array([0.22, 0.25, 0.18, 0.20, 0.15])
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    rows_per_day: int = 2000
+    days: int = 60
+    reference_rows: int = 20_000
+    seed: int = 7
+
+
+def _applicants(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
+    age = rng.integers(18, 76, size=n)
+    income = rng.lognormal(mean=10.8, sigma=0.45, size=n) * (0.65 if drifted else 1.0)
+    dti = rng.beta(2.0, 5.0, size=n) + (0.12 if drifted else 0.0)
+    loan = rng.lognormal(mean=9.3, sigma=0.5, size=n) * (1.5 if drifted else 1.0)
+    employment = rng.choice(EMPLOYMENT, size=n, p=EMPLOYMENT_P_DRIFTED if drifted else EMPLOYMENT_P)
+    region = rng.choice(REGIONS, size=n, p=REGIONS_P)
+    sex = rng.choice(["F", "M"], size=n)
+    age_band = pd.cut(age, [17, 29, 44, 59, 120], labels=["18-29", "30-44", "45-59", "60+"]).astype(str)
+    return pd.DataFrame({
+        "income": income.round(2), "debt_to_income": dti.round(4), "age": age, "loan_amount": loan.round(2),
+        "employment_type": employment, "region": region, "sex": sex, "age_band": age_band,
+    })
+
+
+def _true_default(rng: np.random.Generator, df: pd.DataFrame) -> np.ndarray:
+    """The ground truth: a logistic function of the applicant (what the model has to learn)."""
+    logit = (
+        -2.2
+        + 3.5 * (df["debt_to_income"] - 0.3)
+        - 1.1 * (np.log(df["income"]) - 10.8)
+        + 0.6 * (np.log(df["loan_amount"]) - 9.3)
+        - 0.02 * (df["age"] - 45)
+        + df["employment_type"].map({"salaried": 0.0, "self_employed": 0.4, "unemployed": 1.2,
+                                     "retired": 0.1, "student": 0.6}).to_numpy()
+    )
+    return (rng.uniform(size=len(df)) < 1 / (1 + np.exp(-logit))).astype(int)
+
+
+def train_model_unfitted() -> Pipeline:
+    return Pipeline([
+        ("encode", ColumnTransformer(
+            [("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)], remainder="passthrough")),
+        ("clf", HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)),
+    ])
+
+
+def train_model(training: pd.DataFrame) -> Pipeline:
+    model = train_model_unfitted()
+    model.fit(training[NUMERIC + CATEGORICAL], training["defaulted"])
+    return model
+
+
+def _timestamps(rng: np.random.Generator, day: dt.date, n: int) -> pd.Series:
+    seconds = np.sort(rng.integers(0, 86_400, size=n))
+    return pd.Timestamp(day) + pd.to_timedelta(seconds, unit="s")
+
+
+def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
+    """All three tables, deterministic for a given config."""
+    rng = np.random.default_rng(config.seed)
+    ref_days = 31
+    per_day = config.reference_rows // ref_days
+    training = pd.concat(
+        [_applicants(rng, per_day, drifted=False).assign(
+            scored_at=_timestamps(rng, REFERENCE_START + dt.timedelta(days=i), per_day)) for i in range(ref_days)],
+        ignore_index=True,
+    )
+    training["defaulted"] = _true_default(rng, training)
+    model = train_model(training)
+    # The reference needs the model's scores too (prediction drift compares them). Out-of-fold
+    # scores look like scores on fresh data; in-sample ones would be over-confident.
+    oof = cross_val_predict(train_model_unfitted(), training[NUMERIC + CATEGORICAL], training["defaulted"],
+                            cv=5, method="predict_proba")[:, 1]
+    training["score"] = oof.round(6)
+    training["predicted_label"] = (training["score"] >= 0.5).astype(int)
+
+    days = []
+    for i in range(config.days):
+        day = START + dt.timedelta(days=i)
+        df = _applicants(rng, config.rows_per_day, drifted=day >= DRIFT_START)
+        df["scored_at"] = _timestamps(rng, day, len(df))
+        days.append(df)
+    log = pd.concat(days, ignore_index=True)
+    log.insert(0, "request_id", np.arange(1, len(log) + 1))
+    log["score"] = model.predict_proba(log[NUMERIC + CATEGORICAL])[:, 1].round(6)
+    log["predicted_label"] = (log["score"] >= 0.5).astype(int)
+    log["model_version"] = "1"
+    outcomes = pd.DataFrame({
+        "request_id": log["request_id"],
+        "defaulted": _true_default(rng, log),
+        "labeled_at": log["scored_at"] + pd.Timedelta(LABEL_DELAY),
+    })
+    return {"training_data": training, "inference_log": log, "loan_outcomes": outcomes}
+
+
+def write_duckdb(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    """Replace the demo tables in the DuckDB file at ``path``."""
+    import duckdb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        for name, df in tables.items():
+            con.register("frame", df)
+            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM frame')
+            con.unregister("frame")

@@ -1,0 +1,127 @@
+"""Shared fixtures: warehouses (DuckDB file, PostgreSQL database), specs, a Dagster instance.
+
+PostgreSQL: ``$MONITORING_TEST_PG_URL`` (default the local server at 127.0.0.1:5432, database
+``postgres`` for admin). Each test session creates its own throwaway database. When the server
+is unreachable the PostgreSQL tests skip with the reason, except under ``CI=true`` where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from monitoring_assets.spec import MonitorSpec, parse_spec
+
+PG_ADMIN_URL = os.environ.get("MONITORING_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pg_unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required under CI=true but unavailable: {reason}")
+    pytest.skip(f"PostgreSQL not reachable ({reason}); set MONITORING_TEST_PG_URL or start the server")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test session (dropped afterwards)."""
+    admin = sa.create_engine(PG_ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    name = f"monitoring_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as e:
+        _pg_unavailable(str(e.orig).strip().splitlines()[0])
+    url = sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def duckdb_url(tmp_path: Path) -> str:
+    return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+
+
+def small_spec(**overrides: object) -> MonitorSpec:
+    """A monitor over table ``t`` (ts, x, y, score, c, mv) with a window reference on 2024-01-01."""
+    data: dict[str, object] = {
+        "name": "m",
+        "source": {"table": "t", "timestamp_column": "ts", "model_version_column": "mv"},
+        "features": {"numeric": ["x", "y"], "categorical": ["c"]},
+        "prediction": {"task": "binary_classification", "score_column": "score"},
+        "reference": {"window": {"start": "2024-01-01", "end": "2024-01-03"}},
+        "partitions": {"start_date": "2024-01-04", "end_date": "2024-01-10"},
+        "drift": {"n_bins": 100, "top_k": 3},
+    }
+    data.update(overrides)
+    return parse_spec(data)
+
+
+
+def write_table(url: str, table: str, frame: pd.DataFrame) -> None:
+    """Create ``table`` (optionally schema.table) from a DataFrame with explicit SQL types.
+
+    None becomes NULL; a float NaN stays NaN (SQL keeps the two apart).
+    """
+    types = []
+    for name, dtype in frame.dtypes.items():
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            sql_type = "TIMESTAMP"
+        elif pd.api.types.is_integer_dtype(dtype):
+            sql_type = "BIGINT"
+        elif pd.api.types.is_float_dtype(dtype) or name in frame.attrs.get("numeric", ()):
+            sql_type = "DOUBLE PRECISION"
+        else:
+            sql_type = "VARCHAR"
+        types.append(f'"{name}" {sql_type}')
+    quoted = ".".join(f'"{p}"' for p in table.split("."))
+    text_columns = {i for i, t in enumerate(types) if t.endswith("VARCHAR")}
+
+    def cell(i: int, v: object) -> object:
+        if isinstance(v, pd.Timestamp):
+            return v.to_pydatetime()
+        if i in text_columns and isinstance(v, float):
+            return None  # pandas 3 stores a missing string as NaN
+        return v
+
+    rows = [{f"p{i}": cell(i, v) for i, v in enumerate(row)} for row in frame.astype(object).itertuples(index=False)]
+    engine = sa.create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        if "." in table:
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{table.split(".")[0]}"')
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
+        conn.exec_driver_sql(f"CREATE TABLE {quoted} ({', '.join(types)})")
+        placeholders = ", ".join(f":p{i}" for i in range(len(frame.columns)))
+        conn.execute(sa.text(f"INSERT INTO {quoted} VALUES ({placeholders})"), rows)
+    engine.dispose()
+
+
+def sample_frame(seed: int = 0, days: int = 9, per_day: int = 400) -> pd.DataFrame:
+    """Rows for ``small_spec`` from 2024-01-01: ``x`` has NULLs, NaN and +-inf; ``c`` has NULLs and
+    six categories (more than ``top_k = 3``, so ``other`` is exercised)."""
+    rng = np.random.default_rng(seed)
+    n = days * per_day
+    seconds = np.repeat(np.arange(days), per_day) * 86_400 + rng.integers(0, 86_400, n)
+    x = rng.normal(10, 2, n).astype(object)
+    x[rng.choice(n, 30, replace=False)] = None
+    x[rng.choice(n, 10, replace=False)] = float("nan")
+    x[rng.choice(n, 5, replace=False)] = float("inf")
+    x[rng.choice(n, 5, replace=False)] = float("-inf")
+    c = rng.choice(["a", "b", "c", "d", "e", "f"], n, p=[0.3, 0.25, 0.2, 0.1, 0.1, 0.05]).astype(object)
+    c[rng.choice(n, 20, replace=False)] = None
+    frame = pd.DataFrame({
+        "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s"),
+        "x": x, "y": rng.exponential(3.0, n), "score": rng.uniform(0, 1, n), "c": c, "mv": rng.choice(["1", "2"], n),
+    })
+    frame.attrs["numeric"] = ("x",)
+    return frame

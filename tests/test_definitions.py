@@ -1,0 +1,95 @@
+"""The code location: definitions load from specs, with the expected assets, checks, job and schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from monitoring_assets import build_definitions
+from monitoring_assets.errors import SpecError
+from monitoring_assets.spec import load_specs
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    return build_definitions(specs=load_specs(REPO / "monitors"))
+
+
+def test_code_location_module_loads_every_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITORING_SPECS_DIR", str(REPO / "monitors"))
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c",
+         "from monitoring_assets.definitions import defs; "
+         "print(sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()))"],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )
+    assert result.stdout.strip() == str(sorted(
+        f"credit_default/{a}" for a in ("daily_profile", "feature_drift", "prediction_drift", "reference_profile")))
+
+
+def test_assets_groups_partitions_and_single_run_backfills(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    daily = dg.AssetKey(["credit_default", "daily_profile"])
+    node = graph.get(daily)
+    assert node.group_name == "credit_default"
+    partitions = node.partitions_def
+    assert isinstance(partitions, dg.DailyPartitionsDefinition)
+    keys = partitions.get_partition_keys()
+    assert keys[0] == "2024-01-01" and keys[-1] == "2024-02-29"
+    for name in ("daily_profile", "feature_drift", "prediction_drift"):
+        assert graph.get(dg.AssetKey(["credit_default", name])).backfill_policy == dg.BackfillPolicy.single_run()
+    assert graph.get(dg.AssetKey(["credit_default", "reference_profile"])).partitions_def is None
+
+
+def test_asset_checks_carry_the_documented_names(defs: dg.Definitions) -> None:
+    checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+    assert checks == {
+        ("credit_default/feature_drift", "no_feature_drift"),
+        ("credit_default/feature_drift", "no_dataset_drift"),
+        ("credit_default/prediction_drift", "no_prediction_drift"),
+    }
+
+
+def test_daily_schedule_requests_the_previous_day(defs: dg.Definitions) -> None:
+    schedule = defs.resolve_schedule_def("credit_default_daily_schedule")
+    assert schedule.cron_schedule == "0 3 * * *"
+    assert schedule.job_name == "credit_default_daily_monitoring"
+    repo = defs.get_repository_def()
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2024, 1, 5, 3, 0, tzinfo=dt.UTC), repository_def=repo)
+    requests = list(schedule.evaluate_tick(ctx).run_requests or [])
+    assert [r.partition_key for r in requests] == ["2024-01-04"]
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2023, 6, 1, 3, 0, tzinfo=dt.UTC), repository_def=repo)
+    result = schedule.evaluate_tick(ctx)
+    assert not result.run_requests and "outside" in (result.skip_message or "")
+
+
+def test_jobs_resolve(defs: dg.Definitions) -> None:
+    daily = defs.resolve_job_def("credit_default_daily_monitoring")
+    assert {k.path[-1] for k in daily.asset_layer.executable_asset_keys} == {
+        "daily_profile", "feature_drift", "prediction_drift"}
+    defs.resolve_job_def("credit_default_reference")
+
+
+def test_bad_spec_stops_definitions_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (REPO / "monitors" / "credit_default.yaml").read_text().replace("numeric: wasserstein", "numeric: wassersteen")
+    (tmp_path / "broken.yaml").write_text(text)
+    monkeypatch.setenv("MONITORING_SPECS_DIR", str(tmp_path))
+    with pytest.raises(SpecError) as info:
+        build_definitions()
+    assert str(info.value).startswith(f"{tmp_path / 'broken.yaml'}: drift.methods.numeric: ")
+    assert "\n" not in str(info.value)
+
+
+def test_pure_core_and_spec_import_without_dagster_sql_or_pandas() -> None:
+    code = ("import sys, monitoring_assets.core, monitoring_assets.spec; "
+            "print(sorted({'dagster', 'sqlalchemy', 'pandas'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,154 @@
+"""Profiles computed by SQL in the warehouse, checked against numpy on the same raw rows, and
+DuckDB against PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy.engine import default
+
+from monitoring_assets.core.profile import NumericProfile, Profile, ProfileLayout, profile_from_values
+from monitoring_assets.errors import WarehouseError
+from resources._sql import SqlBuilder
+from resources.warehouse import Warehouse
+from tests.conftest import sample_frame, small_spec, write_table
+
+DAY = dt.date(2024, 1, 5)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue("duckdb_url" if request.param == "duckdb" else "pg_url")
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return sample_frame()
+
+
+def _numpy_profile(layout: ProfileLayout, rows: pd.DataFrame) -> Profile:
+    data = {c: rows[c].tolist() for c in [*layout.numeric, *layout.categorical]}
+    return profile_from_values(layout, data, rows["mv"].value_counts().to_dict())
+
+
+def assert_same_profile(got: Profile, want: Profile, rel: float = 1e-9) -> None:
+    """Counts exactly; floats to ``rel`` (sums run in a different order in each engine)."""
+    assert got.n_rows == want.n_rows
+    assert dict(got.model_versions) == dict(want.model_versions)
+    assert set(got.columns) == set(want.columns)
+    for name, g in got.columns.items():
+        w = want.columns[name]
+        assert g.null_count == w.null_count, name
+        if isinstance(g, NumericProfile):
+            assert isinstance(w, NumericProfile)
+            assert (g.count, g.nonfinite_count) == (w.count, w.nonfinite_count), name
+            np.testing.assert_array_equal(g.hist, w.hist, err_msg=name)
+            for attr in ("min", "max", "mean", "m2"):
+                assert math.isclose(getattr(g, attr), getattr(w, attr), rel_tol=rel, abs_tol=1e-12), (name, attr)
+        else:
+            np.testing.assert_array_equal(g.counts, w.counts, err_msg=name)  # type: ignore[union-attr]
+
+
+def test_reference_bins_are_reference_quantiles_and_top_k(url: str, frame: pd.DataFrame) -> None:
+    write_table(url, "t", frame)
+    spec = small_spec()
+    ref = Warehouse(url).profile_reference(spec)
+    rows = frame[frame.ts < pd.Timestamp("2024-01-04")]
+    for col in ("x", "y", "score"):
+        values = pd.to_numeric(rows[col]).to_numpy(dtype=float)
+        lo, hi = np.quantile(values[np.isfinite(values)], [0.001, 0.999])  # numpy's default is linear
+        bins = ref.layout.numeric[col]
+        assert math.isclose(bins.lo, lo, rel_tol=1e-12) and math.isclose(bins.hi, hi, rel_tol=1e-12)
+        assert bins.n_bins == 100
+    counts = rows["c"].dropna().value_counts()
+    expected = sorted(counts.index, key=lambda v: (-counts[v], v))[:3]
+    assert ref.layout.categorical["c"].categories == tuple(expected)
+    # The reference window spans 3 days: one sub-window per day, and they merge to the whole.
+    assert sorted(ref.windows) == [dt.date(2024, 1, d) for d in (1, 2, 3)]
+    assert_same_profile(ref.profile, _numpy_profile(ref.layout, rows))
+
+
+def test_daily_profile_matches_numpy_on_the_same_rows(url: str, frame: pd.DataFrame) -> None:
+    write_table(url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(url)
+    layout = wh.profile_reference(spec).layout
+    got = wh.profile_days(spec, layout, [DAY])[DAY]
+    rows = frame[(frame.ts >= pd.Timestamp(DAY)) & (frame.ts < pd.Timestamp(DAY + dt.timedelta(days=1)))]
+    want = _numpy_profile(layout, rows)
+    assert want.columns["x"].nonfinite_count > 0 and want.columns["x"].null_count > 0  # the edge cases are there
+    assert_same_profile(got, want)
+
+
+def test_range_query_by_day_equals_one_query_per_day(url: str, frame: pd.DataFrame) -> None:
+    write_table(url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(url)
+    layout = wh.profile_reference(spec).layout
+    days = [dt.date(2024, 1, d) for d in (4, 5, 6)]
+    together = wh.profile_days(spec, layout, days)
+    for day in days:
+        assert_same_profile(together[day], wh.profile_days(spec, layout, [day])[day])
+
+
+def test_days_without_rows_get_empty_profiles(duckdb_url: str, frame: pd.DataFrame) -> None:
+    write_table(duckdb_url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(duckdb_url)
+    layout = wh.profile_reference(spec).layout
+    profiles = wh.profile_days(spec, layout, [dt.date(2024, 1, 9), dt.date(2024, 1, 10)])
+    assert profiles[dt.date(2024, 1, 9)].n_rows == 400
+    assert profiles[dt.date(2024, 1, 10)].n_rows == 0
+    assert wh.profile_days(spec, layout, [dt.date(2024, 1, 10)])[dt.date(2024, 1, 10)].n_rows == 0
+
+
+@pytest.mark.postgres
+def test_duckdb_and_postgres_give_the_same_profile(duckdb_url: str, pg_url: str, frame: pd.DataFrame) -> None:
+    spec = small_spec()
+    results = []
+    for url in (duckdb_url, pg_url):
+        write_table(url, "t", frame)
+        wh = Warehouse(url)
+        ref = wh.profile_reference(spec)
+        results.append((ref, wh.profile_days(spec, ref.layout, [DAY, DAY + dt.timedelta(days=1)])))
+    (duck_ref, duck_days), (pg_ref, pg_days) = results
+    for name, bins in duck_ref.layout.numeric.items():
+        other = pg_ref.layout.numeric[name]
+        assert math.isclose(bins.lo, other.lo, rel_tol=1e-9) and math.isclose(bins.hi, other.hi, rel_tol=1e-9)
+    assert duck_ref.layout.categorical == pg_ref.layout.categorical
+    assert_same_profile(duck_ref.profile, pg_ref.profile)
+    for day in duck_days:
+        assert_same_profile(duck_days[day], pg_days[day])
+
+
+def test_schema_qualified_tables_work(url: str, frame: pd.DataFrame) -> None:
+    write_table(url, "analytics.t", frame)
+    spec = small_spec(source={"table": "analytics.t", "timestamp_column": "ts"})
+    ref = Warehouse(url).profile_reference(spec)
+    assert ref.profile.n_rows == 1200
+
+
+def test_missing_column_is_a_clear_error(duckdb_url: str, frame: pd.DataFrame) -> None:
+    write_table(duckdb_url, "t", frame)
+    spec = small_spec(features={"numeric": ["x", "not_there"]})
+    with pytest.raises(WarehouseError, match="not_there"):
+        Warehouse(duckdb_url).profile_reference(spec)
+
+
+def test_identifiers_are_quoted_with_embedded_quotes_escaped() -> None:
+    sql = SqlBuilder(default.DefaultDialect())
+    assert sql.col("income") == '"income"'
+    assert sql.col('x"; DROP TABLE t; --') == '"x""; DROP TABLE t; --"'
+    assert sql.table("analytics.inference_log") == '"analytics"."inference_log"'
+
+
+def test_password_is_masked_in_errors() -> None:
+    wh = Warehouse("postgresql+psycopg2://bob:s3cret@127.0.0.1:1/nowhere")
+    assert "s3cret" not in wh.safe_url
+    with pytest.raises(WarehouseError) as info:
+        wh.ensure_tables()
+    assert "s3cret" not in str(info.value)
