@@ -32,7 +32,7 @@ _LAZY = {"build_definitions", "build_monitor_definitions"}
 def __getattr__(name: str) -> Any:
     # Dagster is imported only when the wiring is asked for, so the pure core stays Dagster-free.
     if name in _LAZY:
-        from monitoring_assets import _factory
+        from monitoring_assets import _factory  # noqa: PLC0415  (lazy on purpose, see above)
 
         return getattr(_factory, name)
     raise AttributeError(f"module 'monitoring_assets' has no attribute {name!r}")

@@ -30,7 +30,10 @@ def _audit(context: dg.AssetExecutionContext, spec: MonitorSpec) -> Audit:
 
 
 def _range_check(
-    results: dict[dt.date, DatasetDrift], failed_on: dict[dt.date, list[str]], name: str, severity: dg.AssetCheckSeverity,
+    results: dict[dt.date, DatasetDrift],
+    failed_on: dict[dt.date, list[str]],
+    name: str,
+    severity: dg.AssetCheckSeverity,
     what: str,
 ) -> dg.AssetCheckResult:
     """One verdict for the partitions of this run: a check result has no partition of its own,
@@ -40,14 +43,20 @@ def _range_check(
         (day,) = results
         description = f"{what} on {day}: {', '.join(failed_on[day])}" if bad else f"no {what} on {day}"
     else:
-        description = f"{what} on {len(bad)} of {len(results)} days" + (f": {', '.join(d.isoformat() for d in bad)}" if bad else "")
+        description = f"{what} on {len(bad)} of {len(results)} days" + (
+            f": {', '.join(d.isoformat() for d in bad)}" if bad else ""
+        )
     return dg.AssetCheckResult(
         check_name=name,
         passed=not bad,
         severity=severity,
         description=description,
-        metadata={"failed_days": len(bad), "days": len(results),
-                  "first_failed_day": bad[0].isoformat() if bad else "", "last_failed_day": bad[-1].isoformat() if bad else ""},
+        metadata={
+            "failed_days": len(bad),
+            "days": len(results),
+            "first_failed_day": bad[0].isoformat() if bad else "",
+            "last_failed_day": bad[-1].isoformat() if bad else "",
+        },
     )
 
 
@@ -123,18 +132,25 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
             check_specs=[dg.AssetCheckSpec(n, asset=key, description=d) for n, _, d in checks],
             description=description,
         )
-        def _drift(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
+        def _drift(
+            context: dg.AssetExecutionContext, warehouse: WarehouseResource
+        ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
             days = _days(context)
             with warehouse.open() as wh:
                 results = _pipeline.compute_drift(wh, spec, days, scope, _audit(context, spec))
             for day, result in results.items():
                 context.add_asset_metadata(drift_metadata(result, scope == "feature"), partition_key=day.isoformat())
                 if len(days) <= 7 or result.drifted:
-                    context.log.info(f"{day}: {result.n_drifted}/{result.n_features} drifted, dataset drift={result.drifted}")
+                    context.log.info(
+                        f"{day}: {result.n_drifted}/{result.n_features} drifted, dataset drift={result.drifted}"
+                    )
             yield dg.MaterializeResult()
             for check_name, severity, what in checks:
                 if check_name.endswith("dataset_drift"):
-                    failed = {d: ([f"share {r.share:.2f} >= {r.drift_share}"] if r.drifted else []) for d, r in results.items()}
+                    failed = {
+                        d: ([f"share {r.share:.2f} >= {r.drift_share}"] if r.drifted else [])
+                        for d, r in results.items()
+                    }
                 else:
                     failed = {d: [f.feature for f in r.features if f.drifted] for d, r in results.items()}
                 yield _range_check(results, failed, check_name, severity, what.split(":")[0])
@@ -144,17 +160,28 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
     feature_drift = drift_asset(
         feature_key,
         "feature",
-        [("no_feature_drift", dg.AssetCheckSeverity.WARN, "feature drift: WARN when any single feature drifts"),
-         ("no_dataset_drift", dg.AssetCheckSeverity.ERROR,
-          f"dataset drift: ERROR when the share of drifted features >= {spec.drift.drift_share}")],
+        [
+            ("no_feature_drift", dg.AssetCheckSeverity.WARN, "feature drift: WARN when any single feature drifts"),
+            (
+                "no_dataset_drift",
+                dg.AssetCheckSeverity.ERROR,
+                f"dataset drift: ERROR when the share of drifted features >= {spec.drift.drift_share}",
+            ),
+        ],
         f"Drift of each feature of {name} against the reference; rows in monitoring.drift_metrics (scope 'feature').",
     )
     prediction_drift = drift_asset(
         prediction_key,
         "prediction",
-        [("no_prediction_drift", dg.AssetCheckSeverity.WARN,
-          f"prediction drift: WARN when the score `{spec.prediction.score_column}` drifts")],
-        f"Drift of {name}'s prediction score against the reference; rows in monitoring.drift_metrics (scope 'prediction').",
+        [
+            (
+                "no_prediction_drift",
+                dg.AssetCheckSeverity.WARN,
+                f"prediction drift: WARN when the score `{spec.prediction.score_column}` drifts",
+            )
+        ],
+        f"Drift of {name}'s prediction score against the reference; "
+        "rows in monitoring.drift_metrics (scope 'prediction').",
     )
 
     daily_job = dg.define_asset_job(
@@ -163,7 +190,8 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         description=f"Daily profile and drift of {name}; one run covers any range of days.",
     )
     reference_job = dg.define_asset_job(
-        f"{name}_reference", selection=dg.AssetSelection.assets(ref_key),
+        f"{name}_reference",
+        selection=dg.AssetSelection.assets(ref_key),
         description=f"Rebuild {name}'s reference profile (after changing the reference or the bins).",
     )
 
@@ -172,7 +200,8 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         name=f"{name}_daily_schedule",
         cron_schedule=spec.partitions.schedule,
         execution_timezone=spec.partitions.timezone,
-        description=f"Monitors the last complete day of {name} ({spec.partitions.schedule}, {spec.partitions.timezone}).",
+        description=f"Monitors the last complete day of {name} "
+        f"({spec.partitions.schedule}, {spec.partitions.timezone}).",
     )
     def schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         # Partitions stay midnight-to-midnight; the cron only says when the previous day is done.
@@ -181,6 +210,7 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         if not partitions.has_partition_key(day):
             return dg.SkipReason(f"{day} is outside {name}'s partitions")
         return dg.RunRequest(run_key=f"{name}:{day}", partition_key=day)
+
     return dg.Definitions(
         assets=[reference_profile, daily_profile, feature_drift, prediction_drift],
         jobs=[daily_job, reference_job],

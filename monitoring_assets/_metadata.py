@@ -26,8 +26,10 @@ def profile_metadata(profile: Profile) -> dict[str, Any]:
         null_rate = col.null_count / col.n_rows if col.n_rows else math.nan
         worst_null = max(worst_null, 0.0 if math.isnan(null_rate) else null_rate)
         if isinstance(col, NumericProfile):
-            lines.append(f"| {name} | numeric | {col.count} | {_fmt(null_rate)} | {col.nonfinite_count} "
-                         f"| {_fmt(col.mean)} | {_fmt(col.std)} |")
+            lines.append(
+                f"| {name} | numeric | {col.count} | {_fmt(null_rate)} | {col.nonfinite_count} "
+                f"| {_fmt(col.mean)} | {_fmt(col.std)} |"
+            )
         else:
             lines.append(f"| {name} | categorical | {col.count} | {_fmt(null_rate)} | - | - | - |")
     return {
@@ -45,8 +47,9 @@ def _verdict(f: FeatureDrift) -> str:
 
 def drift_metadata(result: DatasetDrift, include_dataset: bool) -> dict[str, Any]:
     lines = ["| column | method | value | threshold | verdict |", "|---|---|---|---|---|"]
-    lines += [f"| {f.feature} | {f.method} | {_fmt(f.value)} | {_fmt(f.threshold)} | {_verdict(f)} |"
-              for f in result.features]
+    lines += [
+        f"| {f.feature} | {f.method} | {_fmt(f.value)} | {_fmt(f.threshold)} | {_verdict(f)} |" for f in result.features
+    ]
     finite = [f for f in result.features if math.isfinite(f.value) and f.threshold > 0]
     largest = max(finite, key=lambda f: f.value / f.threshold, default=None)
     meta: dict[str, Any] = {

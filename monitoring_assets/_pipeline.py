@@ -72,10 +72,10 @@ def compute_drift(
         )
     daily = wh.read_daily_profiles(spec, ref.layout, days, columns)
     windows = list(ref.windows.values()) if needs_windows else []
-    results: dict[dt.date, DatasetDrift] = {}
+    results: dict[dt.date, tuple[DatasetDrift, Audit]] = {}
     for day in sorted(days):
         result = evaluate_drift(rules, ref.profile, daily[day], spec.drift.drift_share, windows)
         stamped = Audit(audit.run_id, audit.spec_hash, next(iter(daily[day].model_versions), None), audit.computed_at)
-        wh.write_drift(spec, day, scope, result, stamped)
-        results[day] = result
-    return results
+        results[day] = (result, stamped)
+    wh.write_drift(spec, scope, results)
+    return {day: result for day, (result, _) in results.items()}

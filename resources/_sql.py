@@ -141,8 +141,14 @@ class ProfileQuery:
             aggs.insert(0, f"s.{DAY}")
         maps = self.sql.is_duckdb
         for i in range(len(self.layout.numeric)):
-            aggs += [f"count(s.r{i})", f"count(s.f{i})", f"min(s.f{i})", f"max(s.f{i})", f"avg(s.f{i})",
-                     f"var_pop(s.f{i})"]
+            aggs += [
+                f"count(s.r{i})",
+                f"count(s.f{i})",
+                f"min(s.f{i})",
+                f"max(s.f{i})",
+                f"avg(s.f{i})",
+                f"var_pop(s.f{i})",
+            ]
             if maps:
                 aggs.append(f"histogram(s.h{i})")
         for j in range(len(self.layout.categorical)):
@@ -161,7 +167,9 @@ class ProfileQuery:
         inner = self._inner(rel, params)
         rows = [f"({i}, s.h{i}, CAST(NULL AS VARCHAR))" for i in range(len(self.layout.numeric))]
         offset = len(self.layout.numeric)
-        rows += [f"({offset + j}, CAST(NULL AS INTEGER), {self._top_k(j)})" for j in range(len(self.layout.categorical))]
+        rows += [
+            f"({offset + j}, CAST(NULL AS INTEGER), {self._top_k(j)})" for j in range(len(self.layout.categorical))
+        ]
         if self.model_version_column:
             rows.append("(-1, CAST(NULL AS INTEGER), s.mv)")
         day = f"s.{DAY}, " if self.by_day else ""
@@ -194,7 +202,9 @@ class ProfileQuery:
             out[day] = self._assemble(day, values, maps)
         return out
 
-    def _assemble(self, day: dt.date | None, values: list[Any], maps: Mapping[tuple[dt.date | None, int], Mapping[Any, int]]) -> Profile:
+    def _assemble(
+        self, day: dt.date | None, values: list[Any], maps: Mapping[tuple[dt.date | None, int], Mapping[Any, int]]
+    ) -> Profile:
         it = iter(values)
         n_rows = int(next(it))
         duck = self.sql.is_duckdb
@@ -244,11 +254,15 @@ def numeric_bins_statement(
         raw = f"CAST({sql.col(name)} AS DOUBLE PRECISION)"
         finite = f"CASE WHEN {sql.finite(raw)} THEN {raw} END"
         if sql.is_duckdb:
-            parts += [f"quantile_cont({finite}, CAST(:q_lo AS DOUBLE)) AS lo{i}",
-                      f"quantile_cont({finite}, CAST(:q_hi AS DOUBLE)) AS hi{i}"]
+            parts += [
+                f"quantile_cont({finite}, CAST(:q_lo AS DOUBLE)) AS lo{i}",
+                f"quantile_cont({finite}, CAST(:q_hi AS DOUBLE)) AS hi{i}",
+            ]
         else:
-            parts += [f"percentile_cont(CAST(:q_lo AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY {finite}) AS lo{i}",
-                      f"percentile_cont(CAST(:q_hi AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY {finite}) AS hi{i}"]
+            parts += [
+                f"percentile_cont(CAST(:q_lo AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY {finite}) AS lo{i}",
+                f"percentile_cont(CAST(:q_hi AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY {finite}) AS hi{i}",
+            ]
     return sa.text(f"SELECT {', '.join(parts)} FROM {sql.table(rel.table)}{sql.where(rel, params)}"), params
 
 
@@ -268,6 +282,7 @@ def top_k_statement(sql: SqlBuilder, rel: Relation, column: str, k: int) -> tupl
 
 def build_layout(
     conn: sa.Connection,
+    *,
     sql: SqlBuilder,
     rel: Relation,
     numeric: Sequence[str],
@@ -291,6 +306,8 @@ def build_layout(
         stmt, params = top_k_statement(sql, rel, name, top_k)
         rows = conn.execute(stmt, params).fetchall()
         if not rows:
-            raise ProfileError(f"reference column {name!r} has no non-null values in {rel.table}: cannot fix categories")
+            raise ProfileError(
+                f"reference column {name!r} has no non-null values in {rel.table}: cannot fix categories"
+            )
         categorical_bins[name] = CategoricalBins(tuple(str(v) for v, _ in rows))
     return ProfileLayout(numeric_bins, categorical_bins)

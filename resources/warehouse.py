@@ -7,7 +7,7 @@ resource that configures it. Raw rows never leave the warehouse here: only aggre
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from pydantic import Field
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
+from monitoring_assets.core.evaluate import DatasetDrift
 from monitoring_assets.core.profile import Profile, ProfileLayout, empty_profile
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
@@ -48,8 +49,10 @@ class Warehouse:
         try:
             parsed = sa.make_url(url)
         except sa.exc.ArgumentError:
-            raise WarehouseError(f"{WAREHOUSE_URL_ENV} is not a SQLAlchemy URL (expected e.g. "
-                                 "duckdb:///path.duckdb or postgresql+psycopg2://user@host/db)") from None
+            raise WarehouseError(
+                f"{WAREHOUSE_URL_ENV} is not a SQLAlchemy URL (expected e.g. "
+                "duckdb:///path.duckdb or postgresql+psycopg2://user@host/db)"
+            ) from None
         if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -58,6 +61,7 @@ class Warehouse:
         except NoSuchModuleError as e:
             raise WarehouseError(f"no SQLAlchemy driver for {parsed.drivername!r}: install it ({e})") from None
         self.sql = SqlBuilder(self.engine.dialect)
+        self._tables_ready = False
 
     @property
     def safe_url(self) -> str:
@@ -82,16 +86,21 @@ class Warehouse:
     def reference_relation(spec: MonitorSpec) -> Relation:
         ref = spec.reference
         if ref.window is not None:
-            return Relation(spec.source.table, ref.timestamp_column or spec.source.timestamp_column,
-                            _day_start(ref.window.start), _day_start(ref.window.end + dt.timedelta(days=1)))
+            return Relation(
+                spec.source.table,
+                ref.timestamp_column or spec.source.timestamp_column,
+                _day_start(ref.window.start),
+                _day_start(ref.window.end + dt.timedelta(days=1)),
+            )
         assert ref.table is not None
         return Relation(ref.table, ref.timestamp_column)
 
     @staticmethod
     def days_relation(spec: MonitorSpec, first: dt.date, last: dt.date) -> Relation:
         """Source rows of the days ``first..last`` inclusive (timestamps as stored, half-open)."""
-        return Relation(spec.source.table, spec.source.timestamp_column, _day_start(first),
-                        _day_start(last + dt.timedelta(days=1)))
+        return Relation(
+            spec.source.table, spec.source.timestamp_column, _day_start(first), _day_start(last + dt.timedelta(days=1))
+        )
 
     # -- profiles ----------------------------------------------------------------------------
 
@@ -99,11 +108,19 @@ class Warehouse:
         """Fix bins on the reference, then profile it (per day when it has a timestamp column)."""
         rel = self.reference_relation(spec)
         with self.begin() as conn:
-            layout = build_layout(conn, self.sql, rel, spec.numeric_columns, spec.categorical_columns,
-                                  spec.drift.n_bins, spec.drift.top_k)
+            layout = build_layout(
+                conn,
+                sql=self.sql,
+                rel=rel,
+                numeric=spec.numeric_columns,
+                categorical=spec.categorical_columns,
+                n_bins=spec.drift.n_bins,
+                top_k=spec.drift.top_k,
+            )
             by_day = rel.timestamp_column is not None
-            query = ProfileQuery(self.sql, layout, spec.source.model_version_column if spec.reference.window else None,
-                                 by_day=by_day)
+            query = ProfileQuery(
+                self.sql, layout, spec.source.model_version_column if spec.reference.window else None, by_day=by_day
+            )
             profiles = query.run(conn, rel)
         windows = {d: p for d, p in profiles.items() if d is not None}
         if by_day:
@@ -131,46 +148,73 @@ class Warehouse:
 
     def ensure_tables(self) -> None:
         with self.begin() as conn:
+            self._ensure_tables(conn)
+
+    def _ensure_tables(self, conn: sa.Connection) -> None:
+        if not self._tables_ready:
             _store.ensure_tables(conn)
+            self._tables_ready = True
 
     def write_reference(self, spec: MonitorSpec, ref: ReferenceProfile, audit: _store.Audit) -> None:
         with self.begin() as conn:
-            _store.ensure_tables(conn)
-            _store.replace_profiles(conn, spec.name, "reference", {None: ref.profile}, audit, clear_kind=True)
-            _store.replace_profiles(conn, spec.name, "reference_window", dict(ref.windows), audit, clear_kind=True)
+            self._ensure_tables(conn)
+            _store.replace_profiles(conn, spec.name, "reference", [(None, ref.profile)], audit, clear_kind=True)
+            _store.replace_profiles(conn, spec.name, "reference_window", ref.windows.items(), audit, clear_kind=True)
 
     def write_daily_profiles(self, spec: MonitorSpec, profiles: dict[dt.date, Profile], audit: _store.Audit) -> None:
         with self.begin() as conn:
-            _store.ensure_tables(conn)
-            _store.replace_profiles(conn, spec.name, "daily", dict(profiles), audit)
+            self._ensure_tables(conn)
+            _store.replace_profiles(conn, spec.name, "daily", profiles.items(), audit)
 
     def read_reference(self, spec: MonitorSpec, columns: Sequence[str]) -> ReferenceProfile:
         with self.begin() as conn:
-            _store.ensure_tables(conn)
+            self._ensure_tables(conn)
             layout = _store.read_layout(conn, spec.name)
             missing = [c for c in columns if c not in layout.numeric and c not in layout.categorical]
             if missing:
-                raise WarehouseError(f"stored reference of {spec.name!r} lacks columns {missing}: "
-                                     f"re-materialize {spec.name}/reference_profile")
-            whole = _store.read_profiles(conn, spec.name, "reference", layout, columns=columns)[None]
-            windows = _store.read_profiles(conn, spec.name, "reference_window", layout, columns=columns)
+                raise WarehouseError(
+                    f"stored reference of {spec.name!r} lacks columns {missing}: "
+                    f"re-materialize {spec.name}/reference_profile"
+                )
+            whole = _store.read_profiles(conn, monitor=spec.name, kind="reference", layout=layout, columns=columns)[
+                None
+            ]
+            windows = _store.read_profiles(
+                conn, monitor=spec.name, kind="reference_window", layout=layout, columns=columns
+            )
         return ReferenceProfile(layout, whole, {d: p for d, p in windows.items() if d is not None})
 
-    def read_daily_profiles(self, spec: MonitorSpec, layout: ProfileLayout, days: Sequence[dt.date],
-                            columns: Sequence[str]) -> dict[dt.date, Profile]:
+    def read_daily_profiles(
+        self, spec: MonitorSpec, layout: ProfileLayout, days: Sequence[dt.date], columns: Sequence[str]
+    ) -> dict[dt.date, Profile]:
         with self.begin() as conn:
-            found = _store.read_profiles(conn, spec.name, "daily", layout, days, columns=columns)
+            found = _store.read_profiles(
+                conn, monitor=spec.name, kind="daily", layout=layout, days=days, columns=columns
+            )
         missing = [d.isoformat() for d in days if d not in found]
         if missing:
-            raise WarehouseError(f"no daily profile stored for {spec.name!r} on {', '.join(missing)}: "
-                                 f"materialize {spec.name}/daily_profile for those partitions first")
+            raise WarehouseError(
+                f"no daily profile stored for {spec.name!r} on {', '.join(missing)}: "
+                f"materialize {spec.name}/daily_profile for those partitions first"
+            )
         return {d: p for d, p in found.items() if d is not None}
 
-    def write_drift(self, spec: MonitorSpec, day: dt.date, scope: str, result: _store.DatasetDrift,
-                    audit: _store.Audit) -> None:
+    def write_drift(
+        self, spec: MonitorSpec, scope: str, results: Mapping[dt.date, tuple[DatasetDrift, _store.Audit]]
+    ) -> None:
+        """Replace the drift rows of every given day in one transaction."""
         with self.begin() as conn:
-            _store.ensure_tables(conn)
-            _store.replace_drift(conn, spec.name, day, scope, result, audit, include_dataset_row=scope == "feature")
+            self._ensure_tables(conn)
+            for day, (result, audit) in results.items():
+                _store.replace_drift(
+                    conn,
+                    monitor=spec.name,
+                    day=day,
+                    scope=scope,
+                    result=result,
+                    audit=audit,
+                    include_dataset_row=scope == "feature",
+                )
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -67,7 +67,6 @@ def small_spec(**overrides: object) -> MonitorSpec:
     return parse_spec(data)
 
 
-
 def write_table(url: str, table: str, frame: pd.DataFrame) -> None:
     """Create ``table`` (optionally schema.table) from a DataFrame with explicit SQL types.
 
@@ -98,7 +97,7 @@ def write_table(url: str, table: str, frame: pd.DataFrame) -> None:
     engine = sa.create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
         if "." in table:
-            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{table.split(".")[0]}"')
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{table.split(".", maxsplit=1)[0]}"')
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
         conn.exec_driver_sql(f"CREATE TABLE {quoted} ({', '.join(types)})")
         placeholders = ", ".join(f":p{i}" for i in range(len(frame.columns)))
@@ -119,9 +118,15 @@ def sample_frame(seed: int = 0, days: int = 9, per_day: int = 400) -> pd.DataFra
     x[rng.choice(n, 5, replace=False)] = float("-inf")
     c = rng.choice(["a", "b", "c", "d", "e", "f"], n, p=[0.3, 0.25, 0.2, 0.1, 0.1, 0.05]).astype(object)
     c[rng.choice(n, 20, replace=False)] = None
-    frame = pd.DataFrame({
-        "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s"),
-        "x": x, "y": rng.exponential(3.0, n), "score": rng.uniform(0, 1, n), "c": c, "mv": rng.choice(["1", "2"], n),
-    })
+    frame = pd.DataFrame(
+        {
+            "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s"),
+            "x": x,
+            "y": rng.exponential(3.0, n),
+            "score": rng.uniform(0, 1, n),
+            "c": c,
+            "mv": rng.choice(["1", "2"], n),
+        }
+    )
     frame.attrs["numeric"] = ("x",)
     return frame

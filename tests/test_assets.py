@@ -38,8 +38,9 @@ def tables() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, spec: MonitorSpec,
-        tables: dict[str, pd.DataFrame]) -> Iterator[tuple[dg.Definitions, str, dg.DagsterInstance]]:
+def env(
+    tmp_path: Path, spec: MonitorSpec, tables: dict[str, pd.DataFrame]
+) -> Iterator[tuple[dg.Definitions, str, dg.DagsterInstance]]:
     path = tmp_path / "wh.duckdb"
     write_duckdb(tables, path)
     url = f"duckdb:///{path}"
@@ -54,7 +55,8 @@ def env(tmp_path: Path, spec: MonitorSpec,
 
 def _run_day(defs: dg.Definitions, instance: dg.DagsterInstance, day: str) -> dg.ExecuteInProcessResult:
     result = defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
-        instance=instance, partition_key=day, raise_on_error=False)
+        instance=instance, partition_key=day, raise_on_error=False
+    )
     assert result.success
     return result
 
@@ -62,8 +64,11 @@ def _run_day(defs: dg.Definitions, instance: dg.DagsterInstance, day: str) -> dg
 def _drift_rows(url: str, day: str) -> pd.DataFrame:
     d = _store.drift_metrics.c
     with Warehouse(url).begin() as conn:
-        rows = conn.execute(sa.select(d.scope, d.feature, d.method, d.value, d.threshold, d.drifted, d.run_id)
-                            .where(d.partition_date == dt.date.fromisoformat(day))).fetchall()
+        rows = conn.execute(
+            sa.select(d.scope, d.feature, d.method, d.value, d.threshold, d.drifted, d.run_id).where(
+                d.partition_date == dt.date.fromisoformat(day)
+            )
+        ).fetchall()
     return pd.DataFrame(rows, columns=["scope", "feature", "method", "value", "threshold", "drifted", "run_id"])
 
 
@@ -73,14 +78,22 @@ def _day_rows(tables: dict[str, pd.DataFrame], day: str) -> pd.DataFrame:
     return log[(log.scored_at >= start) & (log.scored_at < start + pd.Timedelta(days=1))]
 
 
-def test_one_partition_end_to_end(env: tuple[dg.Definitions, str, dg.DagsterInstance],
-                                  tables: dict[str, pd.DataFrame]) -> None:
+def test_one_partition_end_to_end(
+    env: tuple[dg.Definitions, str, dg.DagsterInstance], tables: dict[str, pd.DataFrame]
+) -> None:
     defs, url, instance = env
     result = _run_day(defs, instance, DAY)
     rows = _drift_rows(url, DAY)
     features = rows[rows.scope == "feature"].set_index("feature")
-    assert set(features.index) == {"income", "debt_to_income", "age", "loan_amount", "employment_type", "region",
-                                   "__dataset__"}
+    assert set(features.index) == {
+        "income",
+        "debt_to_income",
+        "age",
+        "loan_amount",
+        "employment_type",
+        "region",
+        "__dataset__",
+    }
     assert rows[rows.scope == "prediction"].feature.tolist() == ["score"]
     assert set(rows.run_id) == {result.run_id}
 
@@ -122,8 +135,11 @@ def test_rematerialization_replaces_rows(env: tuple[dg.Definitions, str, dg.Dags
     assert set(second.run_id) == {second_run.run_id}
     p = _store.profile_metrics.c
     with Warehouse(url).begin() as conn:
-        n = conn.execute(sa.select(sa.func.count()).where(
-            (p.partition_date == dt.date.fromisoformat(DAY)) & (p.metric == "row_count"))).scalar()
+        n = conn.execute(
+            sa.select(sa.func.count()).where(
+                (p.partition_date == dt.date.fromisoformat(DAY)) & (p.metric == "row_count")
+            )
+        ).scalar()
     assert n == 1
 
 
@@ -138,14 +154,19 @@ def test_range_backfill_is_one_run_with_per_day_metadata(env: tuple[dg.Definitio
     assert len(instance.get_run_records()) == 2  # the reference run and this one
     events = result.asset_materializations_for_node("credit_default__feature_drift")
     share = {e.partition: e.metadata["drift_share"].value for e in events}
-    assert share == {"2024-01-30": 0.0, "2024-01-31": 0.0, "2024-02-01": pytest.approx(4 / 6),
-                     "2024-02-02": pytest.approx(4 / 6)}
+    assert share == {
+        "2024-01-30": 0.0,
+        "2024-01-31": 0.0,
+        "2024-02-01": pytest.approx(4 / 6),
+        "2024-02-02": pytest.approx(4 / 6),
+    }
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}["no_dataset_drift"]
     assert not check.passed and "2 of 4 days" in (check.description or "")
 
 
-def test_drift_before_reference_is_a_clear_error(tmp_path: Path, spec: MonitorSpec,
-                                                 tables: dict[str, pd.DataFrame]) -> None:
+def test_drift_before_reference_is_a_clear_error(
+    tmp_path: Path, spec: MonitorSpec, tables: dict[str, pd.DataFrame]
+) -> None:
     path = tmp_path / "wh.duckdb"
     write_duckdb(tables, path)
     defs = dg.Definitions.merge(
@@ -154,7 +175,8 @@ def test_drift_before_reference_is_a_clear_error(tmp_path: Path, spec: MonitorSp
     )
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
-            instance=instance, partition_key=DAY, raise_on_error=False)
+            instance=instance, partition_key=DAY, raise_on_error=False
+        )
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert failure is not None and failure.cause is not None

@@ -24,13 +24,24 @@ def defs() -> dg.Definitions:
 def test_code_location_module_loads_every_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MONITORING_SPECS_DIR", str(REPO / "monitors"))
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c",
-         "from monitoring_assets.definitions import defs; "
-         "print(sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()))"],
-        capture_output=True, text=True, cwd=REPO, check=True,
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            "from monitoring_assets.definitions import defs; "
+            "print(sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
     )
-    assert result.stdout.strip() == str(sorted(
-        f"credit_default/{a}" for a in ("daily_profile", "feature_drift", "prediction_drift", "reference_profile")))
+    assert result.stdout.strip() == str(
+        sorted(
+            f"credit_default/{a}" for a in ("daily_profile", "feature_drift", "prediction_drift", "reference_profile")
+        )
+    )
 
 
 def test_assets_groups_partitions_and_single_run_backfills(defs: dg.Definitions) -> None:
@@ -62,11 +73,13 @@ def test_daily_schedule_requests_the_previous_day(defs: dg.Definitions) -> None:
     assert schedule.job_name == "credit_default_daily_monitoring"
     repo = defs.get_repository_def()
     ctx = dg.build_schedule_context(
-        scheduled_execution_time=dt.datetime(2024, 1, 5, 3, 0, tzinfo=dt.UTC), repository_def=repo)
+        scheduled_execution_time=dt.datetime(2024, 1, 5, 3, 0, tzinfo=dt.UTC), repository_def=repo
+    )
     requests = list(schedule.evaluate_tick(ctx).run_requests or [])
     assert [r.partition_key for r in requests] == ["2024-01-04"]
     ctx = dg.build_schedule_context(
-        scheduled_execution_time=dt.datetime(2023, 6, 1, 3, 0, tzinfo=dt.UTC), repository_def=repo)
+        scheduled_execution_time=dt.datetime(2023, 6, 1, 3, 0, tzinfo=dt.UTC), repository_def=repo
+    )
     result = schedule.evaluate_tick(ctx)
     assert not result.run_requests and "outside" in (result.skip_message or "")
 
@@ -74,12 +87,17 @@ def test_daily_schedule_requests_the_previous_day(defs: dg.Definitions) -> None:
 def test_jobs_resolve(defs: dg.Definitions) -> None:
     daily = defs.resolve_job_def("credit_default_daily_monitoring")
     assert {k.path[-1] for k in daily.asset_layer.executable_asset_keys} == {
-        "daily_profile", "feature_drift", "prediction_drift"}
+        "daily_profile",
+        "feature_drift",
+        "prediction_drift",
+    }
     defs.resolve_job_def("credit_default_reference")
 
 
 def test_bad_spec_stops_definitions_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (REPO / "monitors" / "credit_default.yaml").read_text().replace("numeric: wasserstein", "numeric: wassersteen")
+    text = (
+        (REPO / "monitors" / "credit_default.yaml").read_text().replace("numeric: wasserstein", "numeric: wassersteen")
+    )
     (tmp_path / "broken.yaml").write_text(text)
     monkeypatch.setenv("MONITORING_SPECS_DIR", str(tmp_path))
     with pytest.raises(SpecError) as info:
@@ -89,7 +107,9 @@ def test_bad_spec_stops_definitions_with_one_line(tmp_path: Path, monkeypatch: p
 
 
 def test_pure_core_and_spec_import_without_dagster_sql_or_pandas() -> None:
-    code = ("import sys, monitoring_assets.core, monitoring_assets.spec; "
-            "print(sorted({'dagster', 'sqlalchemy', 'pandas'} & set(sys.modules)))")
+    code = (
+        "import sys, monitoring_assets.core, monitoring_assets.spec; "
+        "print(sorted({'dagster', 'sqlalchemy', 'pandas'} & set(sys.modules)))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "[]"

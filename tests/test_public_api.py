@@ -6,22 +6,56 @@ import monitoring_assets.core
 
 def test_package_exports() -> None:
     assert monitoring_assets.__all__ == [
-        "MonitorError", "MonitorSpec", "ProfileError", "SpecError", "WarehouseError",
-        "build_definitions", "build_monitor_definitions", "load_spec", "load_specs",
+        "MonitorError",
+        "MonitorSpec",
+        "ProfileError",
+        "SpecError",
+        "WarehouseError",
+        "build_definitions",
+        "build_monitor_definitions",
+        "load_spec",
+        "load_specs",
     ]
     for name in monitoring_assets.__all__:
         assert getattr(monitoring_assets, name) is not None
 
 
 def test_core_exports() -> None:
-    assert sorted(monitoring_assets.core.__all__) == sorted([
-        "DEFAULT_METHODS", "DRIFT_METHODS", "OTHER", "CalibratedThreshold", "CategoricalBins", "CategoricalProfile",
-        "ColumnRule", "ConstantThreshold", "DatasetDrift", "DriftMethod", "FeatureDrift", "NumericBins",
-        "NumericProfile", "Profile", "ProfileLayout", "Threshold", "empty_profile", "evaluate_drift", "get_method",
-        "merge_profiles", "profile_from_values",
-    ])
+    assert sorted(monitoring_assets.core.__all__) == sorted(
+        [
+            "DEFAULT_METHODS",
+            "DRIFT_METHODS",
+            "OTHER",
+            "CalibratedThreshold",
+            "CategoricalBins",
+            "CategoricalProfile",
+            "ColumnRule",
+            "ConstantThreshold",
+            "DatasetDrift",
+            "DriftMethod",
+            "FeatureDrift",
+            "NumericBins",
+            "NumericProfile",
+            "Profile",
+            "ProfileLayout",
+            "Threshold",
+            "empty_profile",
+            "evaluate_drift",
+            "get_method",
+            "merge_profiles",
+            "profile_from_values",
+        ]
+    )
     assert set(monitoring_assets.core.DRIFT_METHODS) == {
-        "psi", "jensenshannon", "hellinger", "kl_divergence", "linf", "chisquare", "ks", "wasserstein"}
+        "psi",
+        "jensenshannon",
+        "hellinger",
+        "kl_divergence",
+        "linf",
+        "chisquare",
+        "ks",
+        "wasserstein",
+    }
 
 
 def test_errors_form_one_hierarchy() -> None:

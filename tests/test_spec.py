@@ -104,11 +104,19 @@ def test_repo_specs_load() -> None:
         ({"features.numeric": ['x"; DROP TABLE t; --']}, (), "features.numeric.0", "not a plain identifier"),
         ({"source.table": "a.b.c.d"}, (), "source.table", "schema.table"),
         ({"drift.features": {"nope": {"method": "psi"}}}, (), "drift.features.nope", "not a declared feature"),
-        ({"reference": {"table": "t", "window": {"start": "2024-01-01", "end": "2024-01-02"}}}, (), "reference",
-         "exactly one"),
+        (
+            {"reference": {"table": "t", "window": {"start": "2024-01-01", "end": "2024-01-02"}}},
+            (),
+            "reference",
+            "exactly one",
+        ),
         ({"partitions.schedule": "daily"}, (), "partitions", "cron"),
-        ({"drift.thresholds": {"chisquare": {"type": "calibrated"}}}, (), "drift.thresholds.chisquare",
-         "cannot be calibrated"),
+        (
+            {"drift.thresholds": {"chisquare": {"type": "calibrated"}}},
+            (),
+            "drift.thresholds.chisquare",
+            "cannot be calibrated",
+        ),
     ],
 )
 def test_bad_spec_fails_on_one_line_with_file_field_and_reason(

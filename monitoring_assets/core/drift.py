@@ -33,7 +33,6 @@ from typing import Literal
 
 import numpy as np
 from scipy import stats
-from scipy.spatial import distance
 
 from monitoring_assets.core.profile import (
     CategoricalProfile,
@@ -243,16 +242,33 @@ DRIFT_METHODS: Mapping[str, DriftMethod] = {
     m.name: m
     for m in (
         DriftMethod("psi", _BOTH, 0.2, "above", True, (0.0, math.inf), psi, "population stability index"),
-        DriftMethod("jensenshannon", _BOTH, 0.1, "above", True, (0.0, 1.0), jensenshannon,
-                    "Jensen-Shannon distance, base 2"),
+        DriftMethod(
+            "jensenshannon", _BOTH, 0.1, "above", True, (0.0, 1.0), jensenshannon, "Jensen-Shannon distance, base 2"
+        ),
         DriftMethod("hellinger", _BOTH, 0.1, "above", True, (0.0, 1.0), hellinger, "Hellinger distance"),
-        DriftMethod("kl_divergence", _BOTH, 0.1, "above", False, (0.0, math.inf), kl_divergence,
-                    "KL(reference || current), natural log"),
+        DriftMethod(
+            "kl_divergence",
+            _BOTH,
+            0.1,
+            "above",
+            False,
+            (0.0, math.inf),
+            kl_divergence,
+            "KL(reference || current), natural log",
+        ),
         DriftMethod("linf", _BOTH, 0.1, "above", True, (0.0, 1.0), linf, "largest cell-proportion gap"),
         DriftMethod("chisquare", _CAT, 0.05, "below", True, (0.0, 1.0), chisquare, "chi-square test p-value"),
         DriftMethod("ks", _NUM, 0.1, "above", True, (0.0, 1.0), ks, "Kolmogorov-Smirnov statistic"),
-        DriftMethod("wasserstein", _NUM, 0.1, "above", False, (0.0, math.inf), wasserstein,
-                    "Wasserstein-1 distance / reference std"),
+        DriftMethod(
+            "wasserstein",
+            _NUM,
+            0.1,
+            "above",
+            False,
+            (0.0, math.inf),
+            wasserstein,
+            "Wasserstein-1 distance / reference std",
+        ),
     )
 }
 

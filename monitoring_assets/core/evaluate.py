@@ -55,9 +55,7 @@ def is_drift(method: str, value: float, threshold: float) -> bool:
     return value > threshold
 
 
-def resolve_threshold(
-    rule: ColumnRule, reference: ColumnProfile, windows: Sequence[ColumnProfile]
-) -> float:
+def resolve_threshold(rule: ColumnRule, reference: ColumnProfile, windows: Sequence[ColumnProfile]) -> float:
     """The threshold's number; a calibrated threshold is fitted on the reference sub-windows."""
     if isinstance(rule.threshold, CalibratedThreshold):
         method = get_method(rule.method)

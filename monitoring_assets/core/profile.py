@@ -223,12 +223,9 @@ class Profile:
         columns: dict[str, ColumnProfile] = {}
         for name, mine in self.columns.items():
             theirs = other.columns[name]
-            if isinstance(mine, NumericProfile) and isinstance(theirs, NumericProfile):
-                columns[name] = mine.merge(theirs)
-            elif isinstance(mine, CategoricalProfile) and isinstance(theirs, CategoricalProfile):
-                columns[name] = mine.merge(theirs)
-            else:
+            if type(mine) is not type(theirs):
                 raise ProfileError(f"column {name!r} is numeric in one profile and categorical in the other")
+            columns[name] = mine.merge(theirs)  # type: ignore[arg-type]  # same type, checked above
         versions = dict(self.model_versions)
         for version, n in other.model_versions.items():
             versions[version] = versions.get(version, 0) + n
@@ -287,7 +284,7 @@ def profile_from_values(
             hist=hist,
         )
     for name, cb in layout.categorical.items():
-        values = list(data[name])  # type: ignore[call-overload]
+        values = np.asarray(data[name], dtype=object).tolist()
         n_rows = len(values)
         index = {c: i for i, c in enumerate(cb.categories)}
         counts = np.zeros(cb.n_cells, dtype=np.int64)

@@ -27,8 +27,10 @@ def main() -> int:
     else:
         print("DAGSTER_HOME is not set: runs go to a throwaway instance and will not show in `make dev`.")
         instance = dg.DagsterInstance.ephemeral()
-    print(f"Generating {config.days} days x {config.rows_per_day} scored applications into {WAREHOUSE_PATH} "
-          f"(covariate drift injected from {DRIFT_START}) ...")
+    print(
+        f"Generating {config.days} days x {config.rows_per_day} scored applications into {WAREHOUSE_PATH} "
+        f"(covariate drift injected from {DRIFT_START}) ..."
+    )
     summaries = run_demo(spec=spec, warehouse_path=WAREHOUSE_PATH, instance=instance, config=config)
     print()
     print(format_summary(summaries))
@@ -36,9 +38,11 @@ def main() -> int:
     drifted_days = [s.day for s in summaries if s.dataset_drift]
     early = [d for d in drifted_days if d < DRIFT_START]
     missed = [s.day for s in summaries if s.day >= DRIFT_START and not s.dataset_drift]
-    print(f"Dataset drift on {len(drifted_days)} of {len(summaries)} days; first on "
-          f"{drifted_days[0] if drifted_days else 'none'} (injected from {DRIFT_START}). "
-          f"Finished in {time.monotonic() - started:.0f}s.")
+    print(
+        f"Dataset drift on {len(drifted_days)} of {len(summaries)} days; first on "
+        f"{drifted_days[0] if drifted_days else 'none'} (injected from {DRIFT_START}). "
+        f"Finished in {time.monotonic() - started:.0f}s."
+    )
     if early or missed:
         print(f"UNEXPECTED: drift before the injection day on {early}, missed after it on {missed}")
         return 1

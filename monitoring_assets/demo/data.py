@@ -21,6 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -60,10 +61,18 @@ def _applicants(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame
     region = rng.choice(REGIONS, size=n, p=REGIONS_P)
     sex = rng.choice(["F", "M"], size=n)
     age_band = pd.cut(age, [17, 29, 44, 59, 120], labels=["18-29", "30-44", "45-59", "60+"]).astype(str)
-    return pd.DataFrame({
-        "income": income.round(2), "debt_to_income": dti.round(4), "age": age, "loan_amount": loan.round(2),
-        "employment_type": employment, "region": region, "sex": sex, "age_band": age_band,
-    })
+    return pd.DataFrame(
+        {
+            "income": income.round(2),
+            "debt_to_income": dti.round(4),
+            "age": age,
+            "loan_amount": loan.round(2),
+            "employment_type": employment,
+            "region": region,
+            "sex": sex,
+            "age_band": age_band,
+        }
+    )
 
 
 def _true_default(rng: np.random.Generator, df: pd.DataFrame) -> np.ndarray:
@@ -74,18 +83,26 @@ def _true_default(rng: np.random.Generator, df: pd.DataFrame) -> np.ndarray:
         - 1.1 * (np.log(df["income"]) - 10.8)
         + 0.6 * (np.log(df["loan_amount"]) - 9.3)
         - 0.02 * (df["age"] - 45)
-        + df["employment_type"].map({"salaried": 0.0, "self_employed": 0.4, "unemployed": 1.2,
-                                     "retired": 0.1, "student": 0.6}).to_numpy()
+        + df["employment_type"]
+        .map({"salaried": 0.0, "self_employed": 0.4, "unemployed": 1.2, "retired": 0.1, "student": 0.6})
+        .to_numpy()
     )
-    return (rng.uniform(size=len(df)) < 1 / (1 + np.exp(-logit))).astype(int)
+    p_default = 1 / (1 + np.exp(-np.asarray(logit, dtype=float)))
+    return np.asarray(rng.uniform(size=len(df)) < p_default, dtype=int)
 
 
 def train_model_unfitted() -> Pipeline:
-    return Pipeline([
-        ("encode", ColumnTransformer(
-            [("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)], remainder="passthrough")),
-        ("clf", HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)),
-    ])
+    return Pipeline(
+        [
+            (
+                "encode",
+                ColumnTransformer(
+                    [("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)], remainder="passthrough"
+                ),
+            ),
+            ("clf", HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)),
+        ]
+    )
 
 
 def train_model(training: pd.DataFrame) -> Pipeline:
@@ -94,7 +111,7 @@ def train_model(training: pd.DataFrame) -> Pipeline:
     return model
 
 
-def _timestamps(rng: np.random.Generator, day: dt.date, n: int) -> pd.Series:
+def _timestamps(rng: np.random.Generator, day: dt.date, n: int) -> pd.DatetimeIndex:
     seconds = np.sort(rng.integers(0, 86_400, size=n))
     return pd.Timestamp(day) + pd.to_timedelta(seconds, unit="s")
 
@@ -105,16 +122,21 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
     ref_days = 31
     per_day = config.reference_rows // ref_days
     training = pd.concat(
-        [_applicants(rng, per_day, drifted=False).assign(
-            scored_at=_timestamps(rng, REFERENCE_START + dt.timedelta(days=i), per_day)) for i in range(ref_days)],
+        [
+            _applicants(rng, per_day, drifted=False).assign(
+                scored_at=_timestamps(rng, REFERENCE_START + dt.timedelta(days=i), per_day)
+            )
+            for i in range(ref_days)
+        ],
         ignore_index=True,
     )
     training["defaulted"] = _true_default(rng, training)
     model = train_model(training)
     # The reference needs the model's scores too (prediction drift compares them). Out-of-fold
     # scores look like scores on fresh data; in-sample ones would be over-confident.
-    oof = cross_val_predict(train_model_unfitted(), training[NUMERIC + CATEGORICAL], training["defaulted"],
-                            cv=5, method="predict_proba")[:, 1]
+    oof = cross_val_predict(
+        train_model_unfitted(), training[NUMERIC + CATEGORICAL], training["defaulted"], cv=5, method="predict_proba"
+    )[:, 1]
     training["score"] = oof.round(6)
     training["predicted_label"] = (training["score"] >= 0.5).astype(int)
 
@@ -129,18 +151,18 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
     log["score"] = model.predict_proba(log[NUMERIC + CATEGORICAL])[:, 1].round(6)
     log["predicted_label"] = (log["score"] >= 0.5).astype(int)
     log["model_version"] = "1"
-    outcomes = pd.DataFrame({
-        "request_id": log["request_id"],
-        "defaulted": _true_default(rng, log),
-        "labeled_at": log["scored_at"] + pd.Timedelta(LABEL_DELAY),
-    })
+    outcomes = pd.DataFrame(
+        {
+            "request_id": log["request_id"],
+            "defaulted": _true_default(rng, log),
+            "labeled_at": log["scored_at"] + pd.Timedelta(LABEL_DELAY),
+        }
+    )
     return {"training_data": training, "inference_log": log, "loan_outcomes": outcomes}
 
 
 def write_duckdb(tables: dict[str, pd.DataFrame], path: Path) -> None:
     """Replace the demo tables in the DuckDB file at ``path``."""
-    import duckdb
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         for name, df in tables.items():

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from monitoring_assets.core.drift import DRIFT_METHODS
 from monitoring_assets.core.evaluate import ColumnRule
 from monitoring_assets.core.thresholds import CalibratedThreshold, ConstantThreshold, Threshold
 from monitoring_assets.errors import SpecError
@@ -87,8 +88,6 @@ def drift_rules(spec: MonitorSpec) -> dict[str, ColumnRule]:
     Precedence: per-feature override, then the method's entry in ``drift.thresholds``, then the
     method's registered default threshold.
     """
-    from monitoring_assets.core.drift import DRIFT_METHODS
-
     rules: dict[str, ColumnRule] = {}
     kinds = [(c, "numeric") for c in spec.numeric_columns] + [(c, "categorical") for c in spec.categorical_columns]
     for column, kind in kinds:

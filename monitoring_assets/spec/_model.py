@@ -193,7 +193,9 @@ class MonitorSpec(_Strict):
                 raise ValueError(f"drift.features.{feature}: not a declared feature")
             kind = "numeric" if feature in numeric else "categorical"
             if override.method and kind not in DRIFT_METHODS[override.method].column_kinds:
-                raise ValueError(f"drift.features.{feature}: method {override.method!r} does not apply to {kind} columns")
+                raise ValueError(
+                    f"drift.features.{feature}: method {override.method!r} does not apply to {kind} columns"
+                )
         for kind in ("numeric", "categorical"):
             method = getattr(self.drift.methods, kind)
             if kind not in DRIFT_METHODS[method].column_kinds:

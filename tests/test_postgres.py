@@ -1,0 +1,73 @@
+"""Production layout on the local PostgreSQL server: Dagster instance storage through
+dagster-postgres (deploy/dagster.yaml, as README documents it) and the warehouse on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from monitoring_assets import build_monitor_definitions
+from monitoring_assets._factory import WAREHOUSE_KEY
+from monitoring_assets.demo import DemoConfig, generate
+from monitoring_assets.spec import load_spec
+from resources import _store
+from resources.warehouse import WarehouseResource
+from tests.conftest import REPO, write_table
+
+pytestmark = pytest.mark.postgres
+
+CONFIG = DemoConfig(rows_per_day=500, days=33, reference_rows=3100)
+
+
+def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = generate(CONFIG)
+    for name, frame in tables.items():
+        write_table(pg_url, name, frame)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+
+    spec = load_spec(REPO / "monitors" / "credit_default.yaml")
+    defs = dg.Definitions.merge(
+        build_monitor_definitions(spec=spec),
+        dg.Definitions(resources={WAREHOUSE_KEY: WarehouseResource(url=pg_url)}),
+    )
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert defs.resolve_job_def("credit_default_reference").execute_in_process(instance=instance).success
+        result = defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": "2024-01-31",
+                "dagster/asset_partition_range_end": "2024-02-02",
+            },
+        )
+        assert result.success
+        run_ids = {r.dagster_run.run_id for r in instance.get_run_records()}
+        assert result.run_id in run_ids and len(run_ids) == 2
+
+    engine = sa.create_engine(pg_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        # Dagster's own tables live in the same PostgreSQL database, and hold this run.
+        stored = conn.execute(sa.text("SELECT count(*) FROM runs WHERE run_id = :r"), {"r": result.run_id}).scalar()
+        d = _store.drift_metrics.c
+        drift = pd.DataFrame(
+            conn.execute(
+                sa.select(d.partition_date, d.feature, d.drifted).where(d.feature == _store.DATASET_ROW)
+            ).fetchall(),
+            columns=["day", "feature", "drifted"],
+        )
+    engine.dispose()
+    assert stored == 1
+    verdicts = dict(zip(drift.day, drift.drifted, strict=True))
+    assert verdicts == {dt.date(2024, 1, 31): False, dt.date(2024, 2, 1): True, dt.date(2024, 2, 2): True}
