@@ -271,6 +271,20 @@ def test_chisquare_matches_scipy_contingency_on_raw(name: str) -> None:
     assert drift.chisquare(case.ref, case.cur) == pytest.approx(want, rel=FORMULA_REL, abs=FORMULA_ABS)
 
 
+def test_chisquare_on_two_cells_has_no_yates_correction() -> None:
+    """A 2 x 2 table is where scipy would apply Yates' correction by default; the documented test has none."""
+    rng = np.random.default_rng(8)
+    raw_ref = rng.choice(["a", "b"], size=400, p=[0.5, 0.5]).tolist()
+    raw_cur = rng.choice(["a", "b"], size=300, p=[0.43, 0.57]).tolist()
+    layout = ProfileLayout(numeric={}, categorical={"c": CategoricalBins(("a",))})  # cells: a, OTHER
+    ref = profile_from_values(layout, {"c": raw_ref}).columns["c"]
+    cur = profile_from_values(layout, {"c": raw_cur}).columns["c"]
+    table = np.array([[raw_ref.count("a"), raw_ref.count("b")], [raw_cur.count("a"), raw_cur.count("b")]])
+    want = stats.chi2_contingency(table, correction=False).pvalue
+    assert abs(want - stats.chi2_contingency(table, correction=True).pvalue) > 1e-3  # the case can tell
+    assert drift.chisquare(ref, cur) == pytest.approx(want, rel=FORMULA_REL, abs=FORMULA_ABS)
+
+
 def test_chisquare_pvalue_is_calibrated_under_the_null() -> None:
     """Under H0 the p-value is uniform, so the false-alarm rate at 0.05 must be about 5 %.
 
@@ -323,12 +337,13 @@ def test_ks_is_exact_when_each_cell_holds_one_distinct_value() -> None:
     assert drift.ks(ref, cur) == pytest.approx(exact, abs=1e-12)
 
 
-# Inner fine cells are ~6 sd / 1000 wide and hold ~20 rows each. Inside a cell the empirical CDF
-# wanders around its chord like a Brownian bridge of height ~sqrt(m)/n with a random sign, so the
-# per-cell errors of the uniform-within-cell integral cancel: their sum is ~sqrt(1000) * w *
-# sqrt(20) / 20000 ~ 1e-4 reference sds (observed <= 1e-4). 2e-3 leaves >10x margin yet is ~10x
-# below the rigorous bound (~1.7e-2) and below the ~6e-3 error of a one-cell shift of either CDF.
-# It holds for continuous data only: a point mass is the worst case of "uniform within a cell".
+# Practical tolerance. Inner fine cells are ~6 sd / 1000 wide and hold ~20 rows each. Inside a
+# cell the empirical CDF wanders around its chord like a Brownian bridge of height ~sqrt(m) / n
+# with a random sign, so the per-cell errors of the uniform-within-cell integral mostly cancel:
+# their sum is ~sqrt(1000) * w * sqrt(20) / 20000 ~ 1e-4 reference sds (observed 1e-5..5e-5).
+# 2e-3 leaves >10x margin, yet is ~10x below the rigorous bound (~1.5e-2) and below w / sd
+# (~6e-3), the most that misplacing one CDF by one cell can move the result. It holds for
+# continuous data only: a point mass is the worst case of "uniform within a cell".
 WASSERSTEIN_PRACTICAL_TOL = 2e-3
 
 
@@ -368,6 +383,45 @@ def test_wasserstein_inner_cells_alone_meet_practical_tolerance() -> None:
     assert cur.hist[0] == 0 and cur.hist[-1] == 0
     exact = stats.wasserstein_distance(raw_ref, raw_cur) / np.std(raw_ref)
     assert abs(drift.wasserstein(ref, cur) - exact) <= WASSERSTEIN_PRACTICAL_TOL
+
+
+EVEN_A = [5_000, 10_000, 40_000, 10_000, 35_000, 0]  # underflow, four unit cells, overflow
+EVEN_B = [0, 30_000, 10_000, 35_000, 10_000, 15_000]
+
+
+@pytest.mark.parametrize(("ref_counts", "cur_counts"), [(EVEN_A, EVEN_B), (EVEN_B, EVEN_A)], ids=["a-b", "b-a"])
+def test_wasserstein_is_exact_for_values_spread_evenly_within_cells(
+    ref_counts: list[int], cur_counts: list[int]
+) -> None:
+    """With values spread evenly inside each cell, "uniform within a cell" is (almost) true, so the
+    piecewise-linear integral must match scipy on the raw rows up to the staircase error alone.
+
+    Cells: underflow [-2, 0), four unit cells, overflow [4, 7]. Only one sample has underflow and
+    only the other has overflow, so the outer cells must be closed at the min / max observed over
+    *both* samples. F_ref - F_cur changes sign inside four cells, where the integral of |D| is not a
+    trapezoid. Staircase bound: k points at a + j * (width / k) (right-aligned in the overflow,
+    which ends at 7) differ from the linear CDF of the cell by at most its mass / k = 1 / n, so the
+    error is at most sum_i width_i * (1 / n_ref + 1 / n_cur), divided by the reference std.
+    """
+    starts, widths = [-2.0, 0.0, 1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 1.0, 1.0, 1.0, 3.0]
+
+    def spread(counts: list[int]) -> np.ndarray:
+        parts = [a + w * np.arange(k) / k for a, w, k in zip(starts[:-1], widths[:-1], counts[:-1], strict=True)]
+        parts.append(starts[-1] + widths[-1] * np.arange(1, counts[-1] + 1) / counts[-1])
+        return np.concatenate(parts)
+
+    raw_ref, raw_cur = spread(ref_counts), spread(cur_counts)
+    layout = ProfileLayout(numeric={"x": NumericBins(0.0, 4.0, 4)}, categorical={})
+    ref = profile_from_values(layout, {"x": raw_ref}).columns["x"]
+    cur = profile_from_values(layout, {"x": raw_cur}).columns["x"]
+    assert isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile)
+    assert ref.hist.tolist() == ref_counts and cur.hist.tolist() == cur_counts
+    assert min(ref.min, cur.min) == -2.0 and max(ref.max, cur.max) == 7.0
+    d = np.cumsum(ref_counts) / sum(ref_counts) - np.cumsum(cur_counts) / sum(cur_counts)
+    assert (np.sign(d[:-2]) != np.sign(d[1:-1])).sum() == 4  # sign changes inside four inner cells
+    exact = stats.wasserstein_distance(raw_ref, raw_cur) / np.std(raw_ref)
+    staircase = sum(widths) * (1 / raw_ref.size + 1 / raw_cur.size) / np.std(raw_ref)
+    assert abs(drift.wasserstein(ref, cur) - exact) <= staircase
 
 
 # --------------------------------------------------------------------------------------------------
@@ -547,7 +601,7 @@ def test_is_drift_sides_and_missing_values() -> None:
         is_drift("no-such-method", 1.0, 0.1)
 
 
-DATASET_LAYOUT_BINS = {"a": 0.35, "b": 0.25, "c": 0.2, "d": 0.2}
+DATASET_REF_PROBS = {"a": 0.35, "b": 0.25, "c": 0.2, "d": 0.2}
 
 
 def dataset_profiles(rng: np.random.Generator, x2_empty: bool = False) -> tuple[Profile, Profile]:
@@ -555,7 +609,7 @@ def dataset_profiles(rng: np.random.Generator, x2_empty: bool = False) -> tuple[
     ref_data = {
         "x1": rng.normal(0, 1, n),
         "x2": rng.normal(5, 2, n),
-        "c": categorical_sample(rng, n, DATASET_LAYOUT_BINS),
+        "c": categorical_sample(rng, n, DATASET_REF_PROBS),
     }
     cur_data = {
         "x1": rng.normal(1, 1, n),  # shifted by one sd: drifted
@@ -654,8 +708,8 @@ def test_calibrated_threshold_in_evaluate_uses_reference_windows() -> None:
     cur = profile_from_values(layout, {"x": rng.normal(0.5, 1, 2_000)})
     rule = ColumnRule("wasserstein", CalibratedThreshold(k=3))
     result = evaluate_drift({"x": rule}, ref, cur, drift_share=0.5, reference_windows=windows)
-    # Each window's value is checked against scipy on its raw rows (within the rigorous bound of
-    # the test above, loosely here), and the threshold against numpy on those values.
+    # Each window's value is checked against scipy on its raw rows (continuous data, windows inside
+    # the reference's range: the practical tolerance applies), the threshold against numpy.
     window_values = [drift.wasserstein(ref.columns["x"], w.columns["x"]) for w in windows]
     exact = [stats.wasserstein_distance(raw_ref, day) / np.std(raw_ref) for day in np.split(raw_ref, 7)]
     np.testing.assert_allclose(window_values, exact, atol=WASSERSTEIN_PRACTICAL_TOL)

@@ -11,8 +11,10 @@ Binning contract (the same for every engine, fixed once by the reference):
   few extreme values cannot squeeze all the mass into one cell. The histogram has
   ``n_bins + 2`` cells: cell 0 holds finite values ``x < lo`` (underflow), cell ``k`` in
   ``1..n_bins`` holds ``lo + (k-1)*w <= x < lo + k*w`` with ``w = (hi - lo) / n_bins``, and cell
-  ``n_bins + 1`` holds ``x >= hi`` (overflow). The cell of ``x`` is
-  ``1 + clamp(floor((x - lo) / w), -1, n_bins)``, computed in SQL in double precision.
+  ``n_bins + 1`` holds ``x >= hi`` (overflow). The contract is the formula: the cell of ``x`` is
+  ``1 + clamp(floor((x - lo) / w), -1, n_bins)`` in double precision, evaluated identically by
+  numpy and by every SQL engine, so a value within rounding of a boundary (e.g. exactly ``hi``)
+  may land in the cell just below it; the mapping is monotone in ``x``.
   Nulls and non-finite values (NaN, +-inf) are counted separately and never binned.
 * Categorical column: ``CategoricalBins(categories)``: the reference's top K values by count
   (ties broken by value), compared as text. The counts vector has ``K + 1`` cells, the last one
