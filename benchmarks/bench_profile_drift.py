@@ -28,7 +28,10 @@ What it does:
      ``SCAN_REPS`` runs.
 
    ``ratio = seconds / bare_scan_seconds``. ``peak_rss_mb`` is this process's peak resident set
-   (``ru_maxrss``), DuckDB's own memory included, at DuckDB's default settings.
+   (``ru_maxrss``), DuckDB's own memory included, at DuckDB's default settings (or
+   ``$MONITORING_DUCKDB_MEMORY_LIMIT`` when set; the JSON says which). ``bare_scan_peak_rss_mb``
+   is the peak of a fresh process that only runs the bare scan: DuckDB caches the column blocks
+   it reads, so that is the floor for any computation reading those columns.
 
 The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_seconds``, ``ratio``,
 ``peak_rss_mb`` and extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20,
@@ -55,7 +58,7 @@ import sqlalchemy as sa
 from monitoring_assets import _pipeline
 from monitoring_assets.spec import parse_spec
 from resources._store import Audit
-from resources.warehouse import Warehouse
+from resources.warehouse import DUCKDB_MEMORY_ENV, Warehouse
 
 DEFAULT_ROWS = 10_000_000
 MAX_REFERENCE_ROWS = 1_000_000
@@ -80,10 +83,25 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident set size in MB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(who).ru_maxrss
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024
+
+
+def child_peak_rss_mb() -> float:
+    """Peak RSS of a spawned child, from ``VmHWM`` where available.
+
+    On Linux a child's ``ru_maxrss`` starts at its parent's RSS at spawn time (carried across
+    fork/exec), so it would overstate a small child of a large parent; ``VmHWM`` is per process image.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -197,7 +215,7 @@ def setup(db_path: str, n_rows: int, ref_rows: int) -> None:
             {
                 "generate_seconds": generate_seconds,
                 "reference_seconds": reference_seconds,
-                "setup_peak_rss_mb": peak_rss_mb(),
+                "setup_peak_rss_mb": child_peak_rss_mb(),
             }
         )
     )
@@ -216,11 +234,39 @@ def run_setup(db_path: Path, n_rows: int, ref_rows: int) -> dict[str, float]:
     return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def bare_scan_statement(wh: Warehouse, columns: list[str]) -> sa.TextClause:
+    sums = ", ".join(f"sum({wh.sql.col(c)})" for c in columns)
+    return sa.text(f"SELECT {sums} FROM {wh.sql.table(SOURCE_TABLE)}")
+
+
+def bare_scan_rss(db_path: str) -> None:
+    """Child process: one bare scan in a fresh process; prints its peak RSS.
+
+    DuckDB keeps the column blocks a query read in its buffer pool (up to ``memory_limit``), so
+    this is the memory floor of reading those columns at all, whatever the profile does.
+    """
+    spec = parse_spec(spec_dict())
+    wh = Warehouse(f"duckdb:///{db_path}")
+    before = child_peak_rss_mb()
+    with wh.begin() as conn:
+        conn.execute(bare_scan_statement(wh, spec.numeric_columns)).one()
+    wh.dispose()
+    print(json.dumps({"bare_scan_peak_rss_mb": child_peak_rss_mb(), "imports_rss_mb": before}))
+
+
+def run_bare_scan_rss(db_path: Path) -> dict[str, float]:
+    child = subprocess.run(
+        [sys.executable, __file__, "--bare-scan-rss", str(db_path)], stdout=subprocess.PIPE, text=True, check=True
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def main() -> None:
     n_rows = int(os.environ.get("BENCH_ROWS", DEFAULT_ROWS))
     if n_rows < 1000:
         raise SystemExit("BENCH_ROWS must be at least 1000")
     ref_rows = min(MAX_REFERENCE_ROWS, n_rows // 10)
+    memory_limit = os.environ.get(DUCKDB_MEMORY_ENV) or "default (80% of RAM)"
 
     with tempfile.TemporaryDirectory(prefix="bench_profile_drift_") as tmp:
         db_path = Path(tmp) / "warehouse.duckdb"
@@ -253,9 +299,7 @@ def main() -> None:
 
         # (b) the bare aggregate scan over the same rows, same engine and connection type.
         scan_columns = spec.numeric_columns
-        scan = sa.text(
-            f"SELECT {', '.join(f'sum({wh.sql.col(c)})' for c in scan_columns)} FROM {wh.sql.table(SOURCE_TABLE)}"
-        )
+        scan = bare_scan_statement(wh, scan_columns)
         scans: list[float] = []
         for rep in range(SCAN_REPS):
             t0 = time.perf_counter()
@@ -266,6 +310,8 @@ def main() -> None:
         bare = min(scans)
         wh.dispose()
         rss_peak = peak_rss_mb()
+        floor = run_bare_scan_rss(db_path)
+        log(f"bare scan alone in a fresh process: peak RSS {floor['bare_scan_peak_rss_mb']:,.0f} MB")
 
     # Sanity: the profile saw every row and the planted drift was found.
     profile = profiles[DAY]
@@ -290,6 +336,11 @@ def main() -> None:
         ("ratio (target <= 20)", f"{ratio:.1f}x"),
         ("peak RSS, this process (target <= 1024 MB)", f"{rss_peak:,.0f} MB"),
         ("  before timing / after profile+drift", f"{rss_start:,.0f} MB / {rss_after_profile:,.0f} MB"),
+        (
+            "  bare scan alone, fresh process (floor)",
+            f"{floor['bare_scan_peak_rss_mb']:,.0f} MB (imports alone {floor['imports_rss_mb']:,.0f} MB)",
+        ),
+        ("DuckDB memory_limit", memory_limit),
         ("peak RSS, setup child", f"{setup_info['setup_peak_rss_mb']:,.0f} MB"),
         ("features drifted", f"{drift.n_drifted}/{drift.n_features}: {', '.join(drifted) or '-'}"),
     ]
@@ -326,6 +377,9 @@ def main() -> None:
                 "bare_scan_columns": len(scan_columns),
                 "features_drifted": drifted,
                 "db_size_mb": round(db_size_mb, 1),
+                "bare_scan_peak_rss_mb": round(floor["bare_scan_peak_rss_mb"], 1),
+                "imports_rss_mb": round(floor["imports_rss_mb"], 1),
+                "duckdb_memory_limit": memory_limit,
                 "duckdb_version": duckdb.__version__,
             }
         )
@@ -335,5 +389,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--setup":
         setup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--bare-scan-rss":
+        bare_scan_rss(sys.argv[2])
     else:
         main()
