@@ -36,7 +36,7 @@ def build_daily_profiles(
     wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit, progress: Progress = _quiet
 ) -> dict[dt.date, Profile]:
     """Profile ``days`` in chunks of CHUNK_DAYS (one query each) and write them."""
-    layout = wh.read_reference(spec, [*spec.numeric_columns, *spec.categorical_columns]).layout
+    layout = wh.read_layout(spec, [*spec.numeric_columns, *spec.categorical_columns])
     ordered = sorted(days)
     out: dict[dt.date, Profile] = {}
     for i in range(0, len(ordered), CHUNK_DAYS):
@@ -64,14 +64,14 @@ def compute_drift(
     rules = scope_rules(spec, scope)
     columns = list(rules)
     needs_windows = any(isinstance(r.threshold, CalibratedThreshold) for r in rules.values())
-    ref = wh.read_reference(spec, columns)
+    ref = wh.read_reference(spec, columns, with_windows=needs_windows)
     if needs_windows and len(ref.windows) < 2:
         raise ProfileError(
             f"monitor {spec.name!r} calibrates thresholds on reference sub-windows but its reference has "
             f"{len(ref.windows)} days; set reference.timestamp_column or use constant thresholds"
         )
     daily = wh.read_daily_profiles(spec, ref.layout, days, columns)
-    windows = list(ref.windows.values()) if needs_windows else []
+    windows = list(ref.windows.values())  # empty unless a threshold is calibrated
     results: dict[dt.date, tuple[DatasetDrift, Audit]] = {}
     for day in sorted(days):
         result = evaluate_drift(rules, ref.profile, daily[day], spec.drift.drift_share, windows)

@@ -173,21 +173,33 @@ class Warehouse:
             self._ensure_tables(conn)
             _store.replace_profiles(conn, spec.name, "daily", profiles.items(), audit)
 
-    def read_reference(self, spec: MonitorSpec, columns: Sequence[str]) -> ReferenceProfile:
+    def _read_layout(self, conn: sa.Connection, spec: MonitorSpec, columns: Sequence[str]) -> ProfileLayout:
+        self._ensure_tables(conn)
+        layout = _store.read_layout(conn, spec.name)
+        missing = [c for c in columns if c not in layout.numeric and c not in layout.categorical]
+        if missing:
+            raise WarehouseError(
+                f"stored reference of {spec.name!r} lacks columns {missing}: "
+                f"re-materialize {spec.name}/reference_profile"
+            )
+        return layout
+
+    def read_layout(self, spec: MonitorSpec, columns: Sequence[str]) -> ProfileLayout:
+        """Only the bins of the stored reference (no profile rows are read)."""
         with self.begin() as conn:
-            self._ensure_tables(conn)
-            layout = _store.read_layout(conn, spec.name)
-            missing = [c for c in columns if c not in layout.numeric and c not in layout.categorical]
-            if missing:
-                raise WarehouseError(
-                    f"stored reference of {spec.name!r} lacks columns {missing}: "
-                    f"re-materialize {spec.name}/reference_profile"
-                )
+            return self._read_layout(conn, spec, columns)
+
+    def read_reference(self, spec: MonitorSpec, columns: Sequence[str], *, with_windows: bool) -> ReferenceProfile:
+        """The stored reference; its daily sub-windows only when asked (calibrated thresholds)."""
+        with self.begin() as conn:
+            layout = self._read_layout(conn, spec, columns)
             whole = _store.read_profiles(conn, monitor=spec.name, kind="reference", layout=layout, columns=columns)[
                 None
             ]
-            windows = _store.read_profiles(
-                conn, monitor=spec.name, kind="reference_window", layout=layout, columns=columns
+            windows = (
+                _store.read_profiles(conn, monitor=spec.name, kind="reference_window", layout=layout, columns=columns)
+                if with_windows
+                else {}
             )
         return ReferenceProfile(layout, whole, {d: p for d, p in windows.items() if d is not None})
 
