@@ -9,13 +9,16 @@ import warnings
 from collections.abc import Iterator, Sequence
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from monitoring_assets import _pipeline
-from monitoring_assets._metadata import drift_metadata, profile_metadata
+from monitoring_assets._metadata import drift_metadata, fairness_metadata, performance_metadata, profile_metadata
 from monitoring_assets.core.evaluate import DatasetDrift
+from monitoring_assets.core.fairness import DisparityVerdict
 from monitoring_assets.spec import MonitorSpec, load_specs
 from resources._store import Audit
 from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, WarehouseResource
+from sensors.labels import build_label_sensor
 
 POOL = "monitoring_warehouse"  # limit it to 1 in dagster.yaml for a DuckDB file (one writer)
 WAREHOUSE_KEY = "warehouse"
@@ -58,6 +61,150 @@ def _range_check(
             "last_failed_day": bad[-1].isoformat() if bad else "",
         },
     )
+
+
+def _graded_check(name: str, findings: dict[dt.date, tuple[str, str]], what: str) -> dg.AssetCheckResult:
+    """One check result over the run's days from per-day (level, reason) findings: ERROR when any
+    day is at "error", WARN when any is at "warn", passed otherwise (reasons say why)."""
+    bad = {d: f for d, f in sorted(findings.items()) if f[0] in ("warn", "error")}
+    worst = "error" if any(level == "error" for level, _ in bad.values()) else "warn"
+    if len(findings) == 1:
+        ((day, (_, reason)),) = findings.items()
+        description = f"{what} on {day}: {reason}"
+    else:
+        description = f"{what}: {len(bad)} of {len(findings)} days failed" + (
+            "; " + "; ".join(f"{d}: {reason}" for d, (_, reason) in list(bad.items())[:10]) if bad else ""
+        )
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.ERROR if worst == "error" else dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "failed_days": len(bad),
+            "days": len(findings),
+            "first_failed_day": min(bad).isoformat() if bad else "",
+            "last_failed_day": max(bad).isoformat() if bad else "",
+        },
+    )
+
+
+def _performance_finding(day: _pipeline.PerformanceDay, min_labeled: int) -> tuple[str, str]:
+    if day.too_few_labels:
+        return "ok", f"too few labels ({int(day.metrics['n_labeled'])} labeled, minimum {min_labeled})"
+    failing = [v for v in day.verdicts if v.level in ("warn", "error")]
+    if not failing:
+        checked = ", ".join(f"{v.metric} {v.value:.4g} (reference {v.reference:.4g})" for v in day.verdicts)
+        return "ok", f"within tolerance: {checked}" if checked else "no reference performance to compare with"
+    level = "error" if any(v.level == "error" for v in failing) else "warn"
+    return level, ", ".join(
+        f"{v.metric} {v.value:.4g} vs reference {v.reference:.4g} ({v.level.upper()})" for v in failing
+    )
+
+
+def _fairness_finding(verdicts: list[DisparityVerdict]) -> tuple[str, str]:
+    failing = [v for v in verdicts if v.level in ("warn", "error")]
+    if not failing:
+        return "ok", "disparities within limits"
+    level = "error" if any(v.level == "error" for v in failing) else "warn"
+    return level, ", ".join(
+        f"{v.column} {v.disparity} {v.value:.3f} (limit {v.error if v.level == 'error' else v.warn})" for v in failing
+    )
+
+
+def _labels_definitions(
+    spec: MonitorSpec, partitions: dg.PartitionsDefinition, daily_key: dg.AssetKey, ref_key: dg.AssetKey
+) -> tuple[list[dg.AssetsDefinition], UnresolvedAssetJobDefinition]:
+    """labeled_performance and fairness_slices, and the job the label sensor re-runs."""
+    name = spec.name
+    perf_key = dg.AssetKey([name, "labeled_performance"])
+    fair_key = dg.AssetKey([name, "fairness_slices"])
+    single_run = dg.BackfillPolicy.single_run()
+    rolling = _pipeline.rolling_window_name(spec)
+    tol = ", ".join(
+        f"{m}: WARN beyond {t.warn}, ERROR beyond {t.error}{' (relative)' if t.relative else ''}"
+        for m, t in spec.performance.effective_tolerances(spec.prediction.task).items()
+    )
+
+    @dg.asset(
+        key=perf_key,
+        deps=[daily_key, ref_key],
+        group_name=name,
+        kinds={"sql"},
+        pool=POOL,
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        check_specs=[
+            dg.AssetCheckSpec(
+                "performance_vs_reference",
+                asset=perf_key,
+                description=f"Daily labeled performance against the reference ({tol}); passes with "
+                f"'too few labels' under {spec.performance.min_labeled} labeled rows.",
+            )
+        ],
+        description=f"Labeled performance of {name} per scoring day with the labels arrived so far, and the "
+        f"{rolling} window merged from daily aggregates. Rows in monitoring.performance_metrics.",
+    )
+    def labeled_performance(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
+        days = _days(context)
+        with warehouse.open() as wh:
+            results = _pipeline.compute_performance(wh, spec, days, _audit(context, spec), context.log.info)
+            reference = wh.read_performance(spec, "reference").get(None, {})
+        for day, result in results.items():
+            context.add_asset_metadata(
+                performance_metadata(spec.prediction.task, result, reference), partition_key=day.isoformat()
+            )
+        yield dg.MaterializeResult()
+        findings = {d: _performance_finding(r, spec.performance.min_labeled) for d, r in results.items()}
+        yield _graded_check("performance_vs_reference", findings, "performance")
+
+    fairness_assets: list[dg.AssetsDefinition] = []
+    if spec.slices and spec.prediction.task == "binary_classification":
+        limits = ", ".join(f"{n}: WARN {t.warn}, ERROR {t.error}" for n, t in spec.fairness.thresholds.items())
+
+        @dg.asset(
+            key=fair_key,
+            deps=[daily_key, ref_key],
+            group_name=name,
+            kinds={"sql"},
+            pool=POOL,
+            partitions_def=partitions,
+            backfill_policy=single_run,
+            check_specs=[
+                dg.AssetCheckSpec(
+                    "fairness_disparity",
+                    asset=fair_key,
+                    description=f"Disparities per slice column ({limits}).",
+                )
+            ],
+            description=f"Metrics of {name} per group of {', '.join(spec.slices)} and their disparities; groups "
+            f"under {spec.fairness.min_slice_size} rows are suppressed. Rows in monitoring.fairness_metrics.",
+        )
+        def fairness_slices(
+            context: dg.AssetExecutionContext, warehouse: WarehouseResource
+        ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
+            days = _days(context)
+            with warehouse.open() as wh:
+                reports = _pipeline.compute_fairness(wh, spec, days, _audit(context, spec), context.log.info)
+            findings = {}
+            for day, per_column in reports.items():
+                verdicts = _pipeline.disparity_verdicts(spec, per_column)
+                context.add_asset_metadata(fairness_metadata(per_column, verdicts), partition_key=day.isoformat())
+                findings[day] = _fairness_finding(verdicts)
+            yield dg.MaterializeResult()
+            yield _graded_check("fairness_disparity", findings, "fairness")
+
+        fairness_assets.append(fairness_slices)
+
+    job = dg.define_asset_job(
+        f"{name}_labeled_monitoring",
+        selection=dg.AssetSelection.assets(perf_key, *(a.key for a in fairness_assets)),
+        description=f"Labeled performance and fairness of {name}; the label sensor re-runs the days whose "
+        "labels arrived.",
+    )
+    return [labeled_performance, *fairness_assets], job
 
 
 def build_monitor_definitions(*, spec: MonitorSpec) -> dg.Definitions:
@@ -184,9 +331,12 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         "rows in monitoring.drift_metrics (scope 'prediction').",
     )
 
+    labels_assets, labels_job = (
+        _labels_definitions(spec, partitions, daily_key, ref_key) if spec.labels is not None else ([], None)
+    )
     daily_job = dg.define_asset_job(
         f"{name}_daily_monitoring",
-        selection=dg.AssetSelection.assets(daily_key, feature_key, prediction_key),
+        selection=dg.AssetSelection.assets(daily_key, feature_key, prediction_key, *(a.key for a in labels_assets)),
         description=f"Daily profile and drift of {name}; one run covers any range of days.",
     )
     reference_job = dg.define_asset_job(
@@ -212,9 +362,10 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         return dg.RunRequest(run_key=f"{name}:{day}", partition_key=day)
 
     return dg.Definitions(
-        assets=[reference_profile, daily_profile, feature_drift, prediction_drift],
-        jobs=[daily_job, reference_job],
+        assets=[reference_profile, daily_profile, feature_drift, prediction_drift, *labels_assets],
+        jobs=[daily_job, reference_job, *([labels_job] if labels_job else [])],
         schedules=[schedule],
+        sensors=[build_label_sensor(spec, labels_job)] if labels_job else [],
     )
 
 

@@ -7,12 +7,18 @@ Only aggregates go here (counts, rates, means, drift values); never raw values, 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
+from monitoring_assets.core.fairness import DisparityVerdict, SliceReport
+from monitoring_assets.core.performance import PRIMARY_METRIC, TASK_METRICS
 from monitoring_assets.core.profile import NumericProfile, Profile
+
+if TYPE_CHECKING:
+    from monitoring_assets._pipeline import PerformanceDay
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -66,3 +72,63 @@ def drift_metadata(result: DatasetDrift, include_dataset: bool) -> dict[str, Any
         if math.isfinite(f.value):
             meta[f"{f.feature}/{f.method}"] = dg.MetadataValue.float(f.value)
     return meta
+
+
+def performance_metadata(task: str, day: PerformanceDay, reference: Mapping[str, float]) -> dict[str, Any]:
+    """Primary metric, label coverage and counts as plottable numbers; all metrics as a table
+    (daily, rolling window, reference)."""
+    primary = PRIMARY_METRIC[task]
+    lines = ["| metric | daily | rolling | reference |", "|---|---|---|---|"]
+    for metric in TASK_METRICS[task]:
+        lines.append(
+            f"| {metric} | {_fmt(day.metrics.get(metric, math.nan))} | {_fmt(day.rolling.get(metric, math.nan))} "
+            f"| {_fmt(reference.get(metric, math.nan))} |"
+        )
+    meta: dict[str, Any] = {
+        "n_scored": dg.MetadataValue.int(int(day.metrics["n_scored"])),
+        "n_labeled": dg.MetadataValue.int(int(day.metrics["n_labeled"])),
+        "label_coverage": dg.MetadataValue.float(_finite(day.metrics["label_coverage"])),
+        "too_few_labels": dg.MetadataValue.bool(day.too_few_labels),
+        "metrics": dg.MetadataValue.md("\n".join(lines)),
+    }
+    # NaN cannot be plotted; leave a metric out on days it is undefined (e.g. no labels yet).
+    for key, value in ((primary, day.metrics.get(primary)), (f"rolling_{primary}", day.rolling.get(primary))):
+        if value is not None and math.isfinite(value):
+            meta[key] = dg.MetadataValue.float(value)
+    return meta
+
+
+def fairness_metadata(reports: Mapping[str, SliceReport], verdicts: list[DisparityVerdict]) -> dict[str, Any]:
+    """Per-group metrics of unsuppressed groups only; suppressed groups are counted, never shown."""
+    lines = [
+        "| slice | group | n | selection rate | TPR | FPR | precision | accuracy |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    suppressed = 0
+    for column, report in reports.items():
+        for group, v in report.groups.items():
+            lines.append(
+                f"| {column} | {group} | {int(v['n'])} | {_fmt(v['selection_rate'])} | "
+                f"{_fmt(v['true_positive_rate'])} | {_fmt(v['false_positive_rate'])} | {_fmt(v['precision'])} | "
+                f"{_fmt(v['accuracy'])} |"
+            )
+        suppressed += len(report.suppressed)
+    lines += ["", "| slice | disparity | value | compared |", "|---|---|---|---|"]
+    for column, report in reports.items():
+        lines += [
+            f"| {column} | {name} | {_fmt(value)} | {report.compared} |" for name, value in report.disparities.items()
+        ]
+    meta: dict[str, Any] = {
+        "suppressed_groups": dg.MetadataValue.int(suppressed),
+        "groups": dg.MetadataValue.md("\n".join(lines)),
+        "failed_disparities": dg.MetadataValue.int(sum(v.level in ("warn", "error") for v in verdicts)),
+    }
+    for name in ("demographic_parity_difference", "equalized_odds_difference"):
+        values = [r.disparities[name] for r in reports.values() if math.isfinite(r.disparities.get(name, math.nan))]
+        if values:
+            meta[f"worst_{name}"] = dg.MetadataValue.float(max(values))
+    return meta
+
+
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else 0.0

@@ -6,15 +6,31 @@ Assets are thin wrappers over these functions; the benchmark calls them directly
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from monitoring_assets.core.evaluate import ColumnRule, DatasetDrift, evaluate_drift
+from monitoring_assets.core.fairness import (
+    DisparityVerdict,
+    GroupCounts,
+    SliceReport,
+    evaluate_disparities,
+    slice_report,
+)
+from monitoring_assets.core.performance import (
+    MetricVerdict,
+    PerformanceAggregate,
+    Tolerance,
+    evaluate_performance,
+    merge_aggregates,
+    performance_metrics,
+)
 from monitoring_assets.core.profile import Profile
 from monitoring_assets.core.thresholds import CalibratedThreshold
 from monitoring_assets.errors import ProfileError
 from monitoring_assets.spec import MonitorSpec, drift_rules
 from resources._store import Audit
-from resources.warehouse import ReferenceProfile, Warehouse
+from resources.warehouse import ReferenceProfile, Warehouse, empty_aggregate
 
 # Days profiled per query in a backfill: keeps each query bounded and gives progress to log.
 CHUNK_DAYS = 31
@@ -27,16 +43,109 @@ def _quiet(_: str) -> None:
 
 
 def build_reference(wh: Warehouse, spec: MonitorSpec, audit: Audit) -> ReferenceProfile:
+    """Profile the reference, and measure performance on it when it has labels."""
     ref = wh.profile_reference(spec)
     wh.write_reference(spec, ref, audit)
+    agg = wh.reference_performance(spec)
+    if agg is not None:
+        wh.write_performance(spec, aggregates={}, metrics={("reference", None): performance_metrics(agg)}, audit=audit)
     return ref
+
+
+def _chunks(days: Sequence[dt.date]) -> Iterator[list[dt.date]]:
+    ordered = sorted(days)
+    for i in range(0, len(ordered), CHUNK_DAYS):
+        yield ordered[i : i + CHUNK_DAYS]
+
+
+@dataclass(frozen=True)
+class PerformanceDay:
+    """One scoring day: its metrics, those of the rolling window ending that day, the verdicts."""
+
+    metrics: dict[str, float]
+    rolling: dict[str, float]
+    verdicts: list[MetricVerdict]
+    too_few_labels: bool
+
+
+def rolling_window_name(spec: MonitorSpec) -> str:
+    return f"rolling_{spec.performance.rolling_days}d"
+
+
+def tolerances(spec: MonitorSpec) -> dict[str, Tolerance]:
+    return {
+        m: Tolerance(t.warn, t.error, t.relative)
+        for m, t in spec.performance.effective_tolerances(spec.prediction.task).items()
+    }
+
+
+def compute_performance(
+    wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit, progress: Progress = _quiet
+) -> dict[dt.date, PerformanceDay]:
+    """Aggregate each day's labeled rows in the warehouse, then merge stored daily aggregates into
+    rolling windows. A day's new labels also change the windows of the ``rolling_days - 1`` days
+    after it, so those stored windows are rewritten too (from aggregates, without a rescan)."""
+    width = spec.performance.rolling_days
+    rolling = rolling_window_name(spec)
+    daily: dict[dt.date, PerformanceAggregate] = {}
+    for chunk in _chunks(days):
+        daily |= wh.performance_aggregates(spec, chunk)
+        progress(f"aggregated labeled rows of {len(daily)}/{len(days)} days (through {chunk[-1].isoformat()})")
+    first, last = min(daily), max(daily)
+    span = dt.timedelta(days=width - 1)
+    stored = wh.read_performance_aggregates(spec, first - span, last + span) | daily
+    affected = {d + dt.timedelta(days=i) for d in daily for i in range(width)} & stored.keys()
+    metrics: dict[tuple[str, dt.date | None], dict[str, float]] = {
+        ("daily", d): performance_metrics(a) for d, a in daily.items()
+    }
+    for day in sorted(affected):
+        window = [stored[w] for i in range(width) if (w := day - dt.timedelta(days=i)) in stored]
+        metrics[(rolling, day)] = performance_metrics(merge_aggregates(window, empty_aggregate(spec)))
+    versions = wh.model_versions(spec, sorted(affected | daily.keys()))
+    wh.write_performance(spec, aggregates=daily, metrics=metrics, audit=audit, versions=versions)
+    reference = wh.read_performance(spec, "reference").get(None, {})
+    tol = tolerances(spec)
+    out = {}
+    for day, agg in sorted(daily.items()):
+        too_few = agg.n_valid < spec.performance.min_labeled
+        values = metrics[("daily", day)]
+        verdicts = [] if too_few else evaluate_performance(values, reference, tol)
+        out[day] = PerformanceDay(values, metrics[(rolling, day)], verdicts, too_few)
+    return out
+
+
+def compute_fairness(
+    wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit, progress: Progress = _quiet
+) -> dict[dt.date, dict[str, SliceReport]]:
+    """Group counts per slice column in the warehouse, then group metrics and disparities."""
+    layout = wh.read_layout(spec, spec.slices)
+    counts: dict[dt.date, dict[str, dict[str, GroupCounts]]] = {}
+    for chunk in _chunks(days):
+        counts |= wh.slice_counts(spec, layout, chunk)
+        progress(f"counted slices of {len(counts)}/{len(days)} days (through {chunk[-1].isoformat()})")
+    f = spec.fairness
+    reports = {
+        day: {
+            column: slice_report(column, per_column.get(column, {}), f.min_slice_size, f.reference_groups.get(column))
+            for column in spec.slices
+        }
+        for day, per_column in counts.items()
+    }
+    versions = wh.model_versions(spec, list(reports))
+    wh.write_fairness(spec, reports, audit, versions)
+    return reports
+
+
+def disparity_verdicts(spec: MonitorSpec, reports: Mapping[str, SliceReport]) -> list[DisparityVerdict]:
+    limits = {str(name): (t.warn, t.error) for name, t in spec.fairness.thresholds.items()}
+    return evaluate_disparities(reports, limits)
 
 
 def build_daily_profiles(
     wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit, progress: Progress = _quiet
 ) -> dict[dt.date, Profile]:
     """Profile ``days`` in chunks of CHUNK_DAYS (one query each) and write them."""
-    layout = wh.read_layout(spec, [*spec.numeric_columns, *spec.categorical_columns])
+    layout = wh.read_layout(spec, [*spec.numeric_columns, *spec.profiled_categorical_columns])
     ordered = sorted(days)
     out: dict[dt.date, Profile] = {}
     for i in range(0, len(ordered), CHUNK_DAYS):

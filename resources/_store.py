@@ -20,6 +20,17 @@ version(s) seen in the rows, comma-separated) and ``computed_at`` (UTC).
 ``drift_metrics``    one row per feature (``scope = 'feature'``) or prediction column
                      (``scope = 'prediction'``): method, value, threshold, drifted. The dataset
                      verdict is ``feature = '__dataset__'``, ``method = 'drift_share'``.
+``performance_metrics``  labeled performance per scoring day. ``window`` is ``daily`` (that day's
+                     rows), ``rolling_<N>d`` (the N days ending that day, merged from the daily
+                     aggregates) or ``reference`` (``partition_date`` NULL). Every row repeats
+                     ``n_labeled`` and ``label_coverage`` of its window.
+``performance_aggregates``  the mergeable aggregates behind ``performance_metrics`` (one day each):
+                     ``stat`` names a field of the aggregate; ``label`` and ``cell`` index its
+                     arrays (for ``confusion``, ``cell`` is the predicted label).
+``fairness_metrics`` per scoring day, slice column and group (``slice_value``): n and the group
+                     metrics; the disparities of a column have ``slice_value = '__all__'``.
+                     Suppressed groups have one row, ``metric = 'suppressed'``, with ``value`` and
+                     ``n`` NULL.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -35,6 +46,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from monitoring_assets.core.evaluate import DatasetDrift
+from monitoring_assets.core.fairness import SliceReport
+from monitoring_assets.core.performance import PerformanceAggregate
 from monitoring_assets.core.profile import (
     OTHER,
     CategoricalBins,
@@ -105,6 +118,48 @@ drift_metrics = sa.Table(
 )
 
 
+performance_metrics = sa.Table(
+    "performance_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date),
+    sa.Column("window", sa.String(32), nullable=False),
+    sa.Column("metric", sa.String(63), nullable=False),
+    sa.Column("value", sa.Float(53)),
+    sa.Column("n_labeled", sa.BigInteger, nullable=False),
+    sa.Column("label_coverage", sa.Float(53)),
+    *_audit(),
+)
+
+performance_aggregates = sa.Table(
+    "performance_aggregates",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("stat", sa.String(32), nullable=False),
+    sa.Column("label", sa.Integer),
+    sa.Column("cell", sa.Integer),
+    sa.Column("value", sa.Float(53), nullable=False),
+    *_audit(),
+)
+
+fairness_metrics = sa.Table(
+    "fairness_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("slice_column", sa.String(63), nullable=False),
+    sa.Column("slice_value", sa.String),
+    sa.Column("metric", sa.String(63), nullable=False),
+    sa.Column("value", sa.Float(53)),
+    sa.Column("n", sa.BigInteger),
+    sa.Column("suppressed", sa.Boolean, nullable=False),
+    *_audit(),
+)
+
+ALL_GROUPS = "__all__"
+
+
 @dataclass(frozen=True)
 class Audit:
     """Provenance stamped on every row."""
@@ -113,6 +168,9 @@ class Audit:
     spec_hash: str
     model_version: str | None = None
     computed_at: dt.datetime | None = None
+
+    def with_version(self, model_version: str | None) -> Audit:
+        return Audit(self.run_id, self.spec_hash, model_version, self.computed_at)
 
     def row(self) -> dict[str, Any]:
         at = self.computed_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -378,6 +436,170 @@ def replace_drift(
         (d.monitor == monitor) & (d.partition_date == day) & (d.scope == scope),
         [{**key, **r} for r in rows],
     )
+
+
+def read_model_versions(conn: sa.Connection, *, monitor: str, days: Sequence[dt.date]) -> dict[dt.date, str | None]:
+    m = profile_metrics.c
+    rows = conn.execute(
+        sa.select(m.partition_date, m.model_version).where(
+            (m.monitor == monitor)
+            & (m.profile == "daily")
+            & (m.column_name == TABLE_ROW)
+            & m.partition_date.in_(list(days))
+        )
+    )
+    return {day: version for day, version in rows}
+
+
+def replace_performance(
+    conn: sa.Connection, *, monitor: str, window: str, day: dt.date | None, values: Mapping[str, float], audit: Audit
+) -> None:
+    """Replace one (monitor, window, day) of performance metrics; ``values`` holds n_labeled etc."""
+    n_labeled = int(values.get("n_labeled", 0))
+    coverage = _clean(values.get("label_coverage", math.nan))
+    key = {
+        "monitor": monitor,
+        "partition_date": day,
+        "window": window,
+        "n_labeled": n_labeled,
+        "label_coverage": coverage,
+        **audit.row(),
+    }
+    t = performance_metrics.c
+    _replace(
+        conn,
+        performance_metrics,
+        (t.monitor == monitor) & (t.window == window) & _date_is(t.partition_date, day),
+        [{**key, "metric": k, "value": _clean(v)} for k, v in values.items()],
+    )
+
+
+def read_performance(
+    conn: sa.Connection,
+    *,
+    monitor: str,
+    window: str,
+    days: Iterable[dt.date] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> dict[dt.date | None, dict[str, float]]:
+    t = performance_metrics.c
+    cond = (t.monitor == monitor) & (t.window == window)
+    if days is not None:
+        cond &= t.partition_date.in_(list(days))
+    if metrics is not None:
+        cond &= t.metric.in_(list(metrics))
+    out: dict[dt.date | None, dict[str, float]] = {}
+    for day, metric, value in conn.execute(sa.select(t.partition_date, t.metric, t.value).where(cond)):
+        out.setdefault(day, {})[metric] = math.nan if value is None else float(value)
+    return out
+
+
+def _aggregate_rows(agg: PerformanceAggregate) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for f in fields(agg):
+        value = getattr(agg, f.name)
+        if f.name == "n_bins":
+            continue
+        if isinstance(value, np.ndarray):
+            labels, cells = np.nonzero(value)
+            rows += [
+                {"stat": f.name, "label": int(lab), "cell": int(c), "value": float(value[lab, c])}
+                for lab, c in zip(labels, cells, strict=True)
+            ]
+        else:
+            rows.append({"stat": f.name, "label": None, "cell": None, "value": float(value)})
+    return rows
+
+
+def replace_performance_aggregates(
+    conn: sa.Connection, *, monitor: str, aggregates: Mapping[dt.date, PerformanceAggregate], audit: Audit
+) -> None:
+    t = performance_aggregates.c
+    for day, agg in aggregates.items():
+        key = {"monitor": monitor, "partition_date": day, **audit.row()}
+        _replace(
+            conn,
+            performance_aggregates,
+            (t.monitor == monitor) & (t.partition_date == day),
+            [{**key, **r} for r in _aggregate_rows(agg)],
+        )
+
+
+def read_performance_aggregates(
+    conn: sa.Connection, *, monitor: str, first: dt.date, last: dt.date, empty: PerformanceAggregate
+) -> dict[dt.date, PerformanceAggregate]:
+    """Stored daily aggregates of ``first..last``, rebuilt on the shape of ``empty``."""
+    t = performance_aggregates.c
+    parts: dict[dt.date, dict[str, Any]] = {}
+    template = {f.name: getattr(empty, f.name) for f in fields(empty)}
+    for day, stat, label, cell, value in conn.execute(
+        sa.select(t.partition_date, t.stat, t.label, t.cell, t.value).where(
+            (t.monitor == monitor) & (t.partition_date >= first) & (t.partition_date <= last)
+        )
+    ):
+        if stat not in template:
+            raise WarehouseError(
+                f"performance_aggregates of {monitor!r} on {day} has unknown stat {stat!r}: "
+                "re-materialize labeled_performance for that day"
+            )
+        d = parts.setdefault(day, {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in template.items()})
+        if isinstance(d[stat], np.ndarray):
+            if d[stat].shape[1] <= cell:
+                raise WarehouseError(
+                    f"performance_aggregates of {monitor!r} on {day} were stored with other score bins: "
+                    "re-materialize labeled_performance for that day"
+                )
+            d[stat][label, cell] = value
+        else:
+            d[stat] = type(template[stat])(value)
+    return {day: type(empty)(**p) for day, p in parts.items()}
+
+
+def replace_fairness(
+    conn: sa.Connection, *, monitor: str, day: dt.date, reports: Mapping[str, SliceReport], audit: Audit
+) -> None:
+    """Group metrics of unsuppressed groups, one marker row per suppressed group, disparities."""
+    rows: list[dict[str, Any]] = []
+    for column, report in reports.items():
+        for group, values in report.groups.items():
+            n = int(values["n"])
+            rows += [
+                {
+                    "slice_column": column,
+                    "slice_value": group,
+                    "metric": m,
+                    "value": _clean(v),
+                    "n": n,
+                    "suppressed": False,
+                }
+                for m, v in values.items()
+                if m != "n"
+            ]
+        rows += [
+            {
+                "slice_column": column,
+                "slice_value": group,
+                "metric": "suppressed",
+                "value": None,
+                "n": None,
+                "suppressed": True,
+            }
+            for group in report.suppressed
+        ]
+        rows += [
+            {
+                "slice_column": column,
+                "slice_value": ALL_GROUPS,
+                "metric": m,
+                "value": _clean(v),
+                "n": None,
+                "suppressed": False,
+            }
+            for m, v in report.disparities.items()
+        ]
+    key = {"monitor": monitor, "partition_date": day, **audit.row()}
+    t = fairness_metrics.c
+    _replace(conn, fairness_metrics, (t.monitor == monitor) & (t.partition_date == day), [{**key, **r} for r in rows])
 
 
 def ensure_tables(conn: sa.Connection) -> None:

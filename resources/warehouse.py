@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
@@ -20,10 +21,18 @@ from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
 from monitoring_assets.core.evaluate import DatasetDrift
+from monitoring_assets.core.fairness import GroupCounts, SliceReport
+from monitoring_assets.core.performance import (
+    BinaryAggregate,
+    PerformanceAggregate,
+    RegressionAggregate,
+    merge_aggregates,
+)
 from monitoring_assets.core.profile import Profile, ProfileLayout, empty_profile
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources import _store
+from resources._labels_sql import LabeledRows
 from resources._sql import ProfileQuery, Relation, SqlBuilder, build_layout
 
 WAREHOUSE_URL_ENV = "MONITORING_WAREHOUSE_URL"
@@ -120,7 +129,7 @@ class Warehouse:
                 sql=self.sql,
                 rel=rel,
                 numeric=spec.numeric_columns,
-                categorical=spec.categorical_columns,
+                categorical=spec.profiled_categorical_columns,
                 n_bins=spec.drift.n_bins,
                 top_k=spec.drift.top_k,
             )
@@ -234,6 +243,172 @@ class Warehouse:
                     audit=audit,
                     include_dataset_row=scope == "feature",
                 )
+
+    # -- labeled performance and fairness ----------------------------------------------------
+
+    def _labeled_rows(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> LabeledRows:
+        if spec.labels is None:
+            raise WarehouseError(f"monitor {spec.name!r} has no labels section: nothing to measure performance on")
+        return LabeledRows.for_days(spec, first, last)
+
+    def _aggregates(self, conn: sa.Connection, rows: LabeledRows, spec: MonitorSpec) -> dict[Any, PerformanceAggregate]:
+        if spec.prediction.task == "binary_classification":
+            return dict(rows.binary_aggregates(conn, self.sql, spec.performance.score_bins))
+        return dict(rows.regression_aggregates(conn, self.sql))
+
+    def performance_aggregates(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[dt.date, PerformanceAggregate]:
+        """Aggregate each day's scored rows with the labels that have arrived (one query)."""
+        rows = self._labeled_rows(spec, min(days), max(days))
+        with self.begin() as conn:
+            found = self._aggregates(conn, rows, spec)
+        empty = empty_aggregate(spec)
+        return {d: found.get(d, empty) for d in days}
+
+    def reference_performance(self, spec: MonitorSpec) -> PerformanceAggregate | None:
+        """Performance on the reference when it has labels (None when it has none)."""
+        if spec.labels is None:
+            return None
+        ref = spec.reference
+        if ref.window is not None:
+            rows = self._labeled_rows(spec, ref.window.start, ref.window.end)
+        else:
+            assert ref.table is not None
+            needed = {spec.labels.label_column, spec.prediction.score_column}
+            if spec.prediction.label_column:
+                needed.add(spec.prediction.label_column)
+            with self.begin() as conn:
+                # An empty SELECT names the columns on every engine (duckdb-engine's reflection
+                # queries pg_catalog tables DuckDB lacks).
+                present = set(conn.execute(sa.text(f"SELECT * FROM {self.sql.table(ref.table)} WHERE 1 = 0")).keys())
+            if not needed <= present:
+                return None
+            rows = LabeledRows(
+                Relation(ref.table),
+                spec.prediction.task,
+                spec.prediction.score_column,
+                spec.prediction.label_column,
+                spec.prediction.threshold,
+                spec.labels.label_column,
+            )
+        with self.begin() as conn:
+            found = self._aggregates(conn, rows, spec)
+        return merge_aggregates(found.values(), empty_aggregate(spec))
+
+    def write_performance(
+        self,
+        spec: MonitorSpec,
+        *,
+        aggregates: Mapping[dt.date, PerformanceAggregate],
+        metrics: Mapping[tuple[str, dt.date | None], Mapping[str, float]],
+        audit: _store.Audit,
+        versions: Mapping[dt.date, str | None] | None = None,
+    ) -> None:
+        """Daily aggregates and the metric rows of any windows, in one transaction. ``versions``
+        gives each day's model version label (from its daily profile)."""
+        versions = versions or {}
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            for day, agg in aggregates.items():
+                stamp = audit.with_version(versions.get(day))
+                _store.replace_performance_aggregates(conn, monitor=spec.name, aggregates={day: agg}, audit=stamp)
+            for (window, when), values in metrics.items():
+                stamp = audit.with_version(versions.get(when) if when else None)
+                _store.replace_performance(conn, monitor=spec.name, window=window, day=when, values=values, audit=stamp)
+
+    def model_versions(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[dt.date, str | None]:
+        """The model version label stored with each day's profile (days not profiled are absent)."""
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            return _store.read_model_versions(conn, monitor=spec.name, days=days)
+
+    def read_performance_aggregates(
+        self, spec: MonitorSpec, first: dt.date, last: dt.date
+    ) -> dict[dt.date, PerformanceAggregate]:
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            return _store.read_performance_aggregates(
+                conn, monitor=spec.name, first=first, last=last, empty=empty_aggregate(spec)
+            )
+
+    def read_performance(
+        self,
+        spec: MonitorSpec,
+        window: str,
+        days: Sequence[dt.date] | None = None,
+        metrics: Sequence[str] | None = None,
+    ) -> dict[dt.date | None, dict[str, float]]:
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            return _store.read_performance(conn, monitor=spec.name, window=window, days=days, metrics=metrics)
+
+    def slice_counts(
+        self, spec: MonitorSpec, layout: ProfileLayout, days: Sequence[dt.date]
+    ) -> dict[dt.date, dict[str, dict[str, GroupCounts]]]:
+        """Per day and slice column, counts per group (the reference's top K, other, null)."""
+        rows = self._labeled_rows(spec, min(days), max(days))
+        slices = {c: layout.categorical[c].categories for c in spec.slices}
+        with self.begin() as conn:
+            found = rows.slice_counts(conn, self.sql, slices)
+        return {d: found.get(d, {c: {} for c in spec.slices}) for d in days}
+
+    def write_fairness(
+        self,
+        spec: MonitorSpec,
+        reports: Mapping[dt.date, Mapping[str, SliceReport]],
+        audit: _store.Audit,
+        versions: Mapping[dt.date, str | None],
+    ) -> None:
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            for day, per_column in reports.items():
+                stamp = audit.with_version(versions.get(day))
+                _store.replace_fairness(conn, monitor=spec.name, day=day, reports=per_column, audit=stamp)
+
+    def label_arrivals(
+        self, spec: MonitorSpec, after: dt.datetime | None, first: dt.date, last: dt.date
+    ) -> tuple[dict[dt.date, int], dt.datetime | None]:
+        """Labels that arrived after ``after`` for rows scored on ``first..last``: count per scoring
+        day, and the latest arrival time seen (the sensor's next cursor)."""
+        assert spec.labels is not None and spec.labels.arrived_at_column is not None
+        rows = self._labeled_rows(spec, first, last)
+        arrived = f"{'s' if spec.labels.table is None else 'l'}.{self.sql.col(spec.labels.arrived_at_column)}"
+        params: dict[str, Any] = {}
+        if after is not None:
+            params["after"] = after
+        cond = f"{arrived} > :after" if after is not None else f"{arrived} IS NOT NULL"
+        source = rows.from_clause(self.sql, params, [cond])
+        stmt = sa.text(
+            f"SELECT CAST(s.{self.sql.col(spec.source.timestamp_column)} AS DATE), count(*), max({arrived}) "
+            f"FROM {source} GROUP BY 1"
+        )
+        with self.begin() as conn:
+            result = conn.execute(stmt, params).fetchall()
+        counts = {_as_date(d): int(n) for d, n, _ in result}
+        latest = max((m for *_, m in result if m is not None), default=None)
+        return counts, latest
+
+    def labeled_counts(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> dict[dt.date, int]:
+        """Rows with a label per scoring day in ``first..last``, as the warehouse has them now."""
+        rows = self._labeled_rows(spec, first, last)
+        params: dict[str, Any] = {}
+        source = rows.from_clause(self.sql, params)
+        label = rows.label_expr(self.sql)
+        stmt = sa.text(
+            f"SELECT CAST(s.{self.sql.col(spec.source.timestamp_column)} AS DATE), count({label}) "
+            f"FROM {source} GROUP BY 1"
+        )
+        with self.begin() as conn:
+            return {_as_date(d): int(n) for d, n in conn.execute(stmt, params)}
+
+
+def _as_date(value: object) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value  # type: ignore[return-value]
+
+
+def empty_aggregate(spec: MonitorSpec) -> PerformanceAggregate:
+    if spec.prediction.task == "binary_classification":
+        return BinaryAggregate.empty(spec.performance.score_bins)
+    return RegressionAggregate.empty()
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]

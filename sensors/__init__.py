@@ -1,4 +1,4 @@
-"""Sensors and retraining jobs (label arrival, drift-triggered retraining, alerts).
+"""Sensors and the jobs they launch.
 
-Empty for now: the monitoring core provides the assets and checks these sensors will watch.
+``labels``: re-materializes labeled performance and fairness when late labels arrive.
 """

@@ -39,7 +39,15 @@ def test_code_location_module_loads_every_spec(monkeypatch: pytest.MonkeyPatch) 
     )
     assert result.stdout.strip() == str(
         sorted(
-            f"credit_default/{a}" for a in ("daily_profile", "feature_drift", "prediction_drift", "reference_profile")
+            f"credit_default/{a}"
+            for a in (
+                "daily_profile",
+                "fairness_slices",
+                "feature_drift",
+                "labeled_performance",
+                "prediction_drift",
+                "reference_profile",
+            )
         )
     )
 
@@ -53,7 +61,7 @@ def test_assets_groups_partitions_and_single_run_backfills(defs: dg.Definitions)
     assert isinstance(partitions, dg.DailyPartitionsDefinition)
     keys = partitions.get_partition_keys()
     assert keys[0] == "2024-01-01" and keys[-1] == "2024-02-29"
-    for name in ("daily_profile", "feature_drift", "prediction_drift"):
+    for name in ("daily_profile", "feature_drift", "prediction_drift", "labeled_performance", "fairness_slices"):
         assert graph.get(dg.AssetKey(["credit_default", name])).backfill_policy == dg.BackfillPolicy.single_run()
     assert graph.get(dg.AssetKey(["credit_default", "reference_profile"])).partitions_def is None
 
@@ -64,6 +72,8 @@ def test_asset_checks_carry_the_documented_names(defs: dg.Definitions) -> None:
         ("credit_default/feature_drift", "no_feature_drift"),
         ("credit_default/feature_drift", "no_dataset_drift"),
         ("credit_default/prediction_drift", "no_prediction_drift"),
+        ("credit_default/labeled_performance", "performance_vs_reference"),
+        ("credit_default/fairness_slices", "fairness_disparity"),
     }
 
 
@@ -90,7 +100,11 @@ def test_jobs_resolve(defs: dg.Definitions) -> None:
         "daily_profile",
         "feature_drift",
         "prediction_drift",
+        "labeled_performance",
+        "fairness_slices",
     }
+    labeled = defs.resolve_job_def("credit_default_labeled_monitoring")
+    assert {k.path[-1] for k in labeled.asset_layer.executable_asset_keys} == {"labeled_performance", "fairness_slices"}
     defs.resolve_job_def("credit_default_reference")
 
 

@@ -16,6 +16,8 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from monitoring_assets.core.drift import DEFAULT_METHODS, DRIFT_METHODS
+from monitoring_assets.core.fairness import DISPARITIES
+from monitoring_assets.core.performance import HIGHER_IS_BETTER, TASK_METRICS
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -42,6 +44,31 @@ Identifier = Annotated[str, AfterValidator(_check_identifier)]
 TableName = Annotated[str, AfterValidator(_check_table)]
 MethodName = Literal["psi", "jensenshannon", "hellinger", "kl_divergence", "linf", "chisquare", "ks", "wasserstein"]
 assert set(MethodName.__args__) == set(DRIFT_METHODS)  # type: ignore[attr-defined]
+PerformanceMetricName = Literal[
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "false_positive_rate",
+    "false_negative_rate",
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+    "brier_score",
+    "expected_calibration_error",
+    "mae",
+    "rmse",
+    "mape",
+    "r2",
+]
+assert set(PerformanceMetricName.__args__) == set(HIGHER_IS_BETTER)  # type: ignore[attr-defined]
+DisparityName = Literal[
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equal_opportunity_difference",
+]
+assert set(DisparityName.__args__) == set(DISPARITIES)  # type: ignore[attr-defined]
 
 
 class _Strict(BaseModel):
@@ -163,6 +190,84 @@ class DriftSpec(_Strict):
     top_k: int = Field(default=50, ge=1, le=1000)
 
 
+class ToleranceSpec(_Strict):
+    """How far a metric may fall short of its reference before a check fails (WARN, then ERROR).
+
+    Degradation is measured in the metric's bad direction (below for ROC AUC, above for MAE);
+    ``relative`` makes the tolerances fractions of the reference value.
+    """
+
+    warn: float = Field(ge=0)
+    error: float = Field(ge=0)
+    relative: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.error < self.warn:
+            raise ValueError(f"error tolerance {self.error} is smaller than warn tolerance {self.warn}")
+        return self
+
+
+class PerformanceSpec(_Strict):
+    """Labeled performance. ``tolerances`` replaces the task's defaults (see ``default_tolerances``)."""
+
+    min_labeled: int = Field(default=100, ge=1)
+    rolling_days: int = Field(default=7, ge=1, le=366)
+    score_bins: int = Field(default=10_000, ge=100, le=1_000_000)
+    tolerances: dict[PerformanceMetricName, ToleranceSpec] | None = None
+    label_lookback_days: int = Field(default=90, ge=1)
+
+    @model_validator(mode="after")
+    def _bins(self) -> Self:
+        if self.score_bins % 10:
+            raise ValueError("score_bins must be a multiple of 10 (calibration uses 10 bins of whole cells)")
+        return self
+
+    def effective_tolerances(self, task: str) -> dict[str, ToleranceSpec]:
+        if self.tolerances is not None:
+            return {str(k): v for k, v in self.tolerances.items()}
+        return dict(DEFAULT_TOLERANCES[task])
+
+
+class DisparityThresholdSpec(_Strict):
+    """Disparity limits: a difference fails above them, a ratio below them."""
+
+    warn: float = Field(ge=0)
+    error: float = Field(ge=0)
+
+
+class FairnessSpec(_Strict):
+    """Fairness slices. A slice column listed in ``reference_groups`` compares every group with
+    that named group; the others compare the extreme groups (largest minus smallest rate)."""
+
+    min_slice_size: int = Field(default=30, ge=1)
+    reference_groups: dict[Identifier, str] = Field(default_factory=dict)
+    thresholds: dict[DisparityName, DisparityThresholdSpec] = Field(
+        default_factory=lambda: dict(DEFAULT_DISPARITY_THRESHOLDS)  # type: ignore[arg-type]
+    )
+
+    @model_validator(mode="after")
+    def _directions(self) -> Self:
+        for name, limit in self.thresholds.items():
+            if name.endswith("_ratio") and limit.error > limit.warn:
+                raise ValueError(f"thresholds.{name}: a ratio fails below its limits, so error must be <= warn")
+            if not name.endswith("_ratio") and limit.error < limit.warn:
+                raise ValueError(f"thresholds.{name}: error must be >= warn")
+        return self
+
+
+# Documented in README ("Performance and fairness"). Daily values on a few thousand labeled rows
+# move by about 0.02 in ROC AUC from sampling alone, hence the 0.025 / 0.05 steps.
+DEFAULT_TOLERANCES: dict[str, dict[str, ToleranceSpec]] = {
+    "binary_classification": {"roc_auc": ToleranceSpec(warn=0.025, error=0.05)},
+    "regression": {"mae": ToleranceSpec(warn=0.1, error=0.25, relative=True)},
+}
+DEFAULT_DISPARITY_THRESHOLDS: dict[str, DisparityThresholdSpec] = {
+    "demographic_parity_difference": DisparityThresholdSpec(warn=0.1, error=0.2),
+    "equalized_odds_difference": DisparityThresholdSpec(warn=0.15, error=0.25),
+}
+
+
 class ModelSpec(_Strict):
     registry_name: str = Field(min_length=1, max_length=256)
 
@@ -181,6 +286,29 @@ class MonitorSpec(_Strict):
     partitions: PartitionsSpec
     drift: DriftSpec = Field(default_factory=DriftSpec)
     model: ModelSpec | None = None
+    performance: PerformanceSpec = Field(default_factory=PerformanceSpec)
+    fairness: FairnessSpec = Field(default_factory=FairnessSpec)
+
+    @model_validator(mode="after")
+    def _labels_and_slices(self) -> Self:
+        numeric, score = set(self.features.numeric), self.prediction.score_column
+        for column in self.slices:
+            if column in numeric or column == score:
+                raise ValueError(f"slices: {column!r} is numeric; slice on a categorical column (e.g. a band)")
+        for column in self.fairness.reference_groups:
+            if column not in self.slices:
+                raise ValueError(f"fairness.reference_groups.{column}: not a slice column")
+        if (
+            self.labels is not None
+            and self.labels.table is not None
+            and not (self.source.id_column and self.labels.id_column)
+        ):
+            raise ValueError("labels in a separate table need source.id_column and labels.id_column to join on")
+        task_metrics = TASK_METRICS[self.prediction.task]
+        for metric in self.performance.effective_tolerances(self.prediction.task):
+            if metric not in task_metrics:
+                raise ValueError(f"performance.tolerances.{metric}: not a {self.prediction.task} metric")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -218,3 +346,9 @@ class MonitorSpec(_Strict):
     @property
     def categorical_columns(self) -> list[str]:
         return list(self.features.categorical)
+
+    @property
+    def profiled_categorical_columns(self) -> list[str]:
+        """Categorical features, then slice columns that are not features (their top K are fixed
+        by the reference like any category)."""
+        return [*self.features.categorical, *(s for s in self.slices if s not in self.features.categorical)]

@@ -1,0 +1,249 @@
+"""SQL that aggregates scored rows with their labels inside the warehouse.
+
+Each scored row of the source is ``LEFT JOIN``-ed to its label (in the source itself, or in the
+labels table on the id columns), so unlabeled rows still count in ``n_scored``. Queries group by
+day and return small aggregates (see ``monitoring_assets.core.performance`` and ``.fairness``);
+rows never leave the warehouse. Identifiers are quoted, values bound, as in ``_sql``.
+
+A label row is expected once per id: duplicated ids in the labels table count once per label row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from monitoring_assets.core.fairness import NULL_GROUP, OTHER_GROUP, GroupCounts
+from monitoring_assets.core.performance import EPS, BinaryAggregate, RegressionAggregate
+from monitoring_assets.spec import MonitorSpec
+from resources._sql import DAY, Relation, SqlBuilder
+
+
+@dataclass(frozen=True)
+class LabeledRows:
+    """Where a monitor's scored rows and their labels are, and how to read them."""
+
+    relation: Relation
+    task: str
+    score_column: str
+    predicted_column: str | None
+    threshold: float
+    label_column: str
+    labels_table: str | None = None  # None: the label is a column of the relation itself
+    source_id: str | None = None
+    labels_id: str | None = None
+
+    @classmethod
+    def for_days(cls, spec: MonitorSpec, first: dt.date, last: dt.date) -> LabeledRows:
+        assert spec.labels is not None
+        start = dt.datetime.combine(first, dt.time())
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
+        return cls(
+            Relation(spec.source.table, spec.source.timestamp_column, start, end),
+            spec.prediction.task,
+            spec.prediction.score_column,
+            spec.prediction.label_column,
+            spec.prediction.threshold,
+            spec.labels.label_column,
+            spec.labels.table,
+            spec.source.id_column,
+            spec.labels.id_column,
+        )
+
+    def from_clause(self, q: SqlBuilder, params: dict[str, Any], extra: Sequence[str] = ()) -> str:
+        """``FROM`` source ``s`` (``LEFT JOIN`` labels ``l``) ``WHERE`` the window and ``extra``."""
+        where = ""
+        rel = self.relation
+        clauses = list(extra)
+        if rel.timestamp_column and rel.start is not None:
+            clauses.append(f"s.{q.col(rel.timestamp_column)} >= :w_start")
+            params["w_start"] = rel.start
+        if rel.timestamp_column and rel.end is not None:
+            clauses.append(f"s.{q.col(rel.timestamp_column)} < :w_end")
+            params["w_end"] = rel.end
+        if clauses:
+            where = f" WHERE {' AND '.join(clauses)}"
+        source = f"{q.table(rel.table)} AS s"
+        if self.labels_table is None:
+            return f"{source}{where}"
+        assert self.source_id and self.labels_id
+        join = f" LEFT JOIN {q.table(self.labels_table)} AS l ON s.{q.col(self.source_id)} = l.{q.col(self.labels_id)}"
+        return f"{source}{join}{where}"
+
+    def label_expr(self, q: SqlBuilder) -> str:
+        owner = "s" if self.labels_table is None else "l"
+        return f"{owner}.{q.col(self.label_column)}"
+
+    def _day(self, q: SqlBuilder) -> str:
+        if self.relation.timestamp_column is None:
+            return "CAST(NULL AS DATE)"
+        return f"CAST(s.{q.col(self.relation.timestamp_column)} AS DATE)"
+
+    def _finite_score(self, q: SqlBuilder) -> str:
+        raw = f"CAST(s.{q.col(self.score_column)} AS DOUBLE PRECISION)"
+        return f"CASE WHEN {q.finite(raw)} THEN {raw} END"
+
+    def _predicted(self, q: SqlBuilder, score: str, params: dict[str, Any]) -> str:
+        if self.predicted_column:
+            return f"CAST(s.{q.col(self.predicted_column)} AS INTEGER)"
+        params["threshold"] = self.threshold
+        return f"CASE WHEN {score} IS NULL THEN NULL WHEN {score} >= :threshold THEN 1 ELSE 0 END"
+
+    # -- binary classification ------------------------------------------------------------------
+
+    def binary_statement(self, q: SqlBuilder, n_bins: int) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Per (day, label, predicted, score cell): rows, score sum, log-loss sum, squared-error sum."""
+        params: dict[str, Any] = {"nb": n_bins, "nb_last": n_bins - 1, "eps": EPS, "one_eps": 1 - EPS}
+        score = self._finite_score(q)
+        inner = (
+            f"SELECT {self._day(q)} AS {DAY}, CAST({self.label_expr(q)} AS INTEGER) AS y, "
+            f"{self._predicted(q, score, params)} AS yhat, {score} AS p FROM {self.from_clause(q, params)}"
+        )
+        clipped = "least(greatest(r.p, CAST(:eps AS DOUBLE PRECISION)), CAST(:one_eps AS DOUBLE PRECISION))"
+        cell = (
+            "CASE WHEN r.p IS NOT NULL THEN CAST(least(greatest(floor(r.p * CAST(:nb AS DOUBLE PRECISION)), 0), "
+            ":nb_last) AS INTEGER) END"
+        )
+        stmt = (
+            f"SELECT r.{DAY}, r.y, r.yhat, {cell} AS cell, count(*) AS n, sum(r.p) AS score_sum, "
+            f"sum(CASE WHEN r.y = 1 THEN -ln({clipped}) WHEN r.y = 0 THEN -ln(1 - {clipped}) END) AS log_loss, "
+            "sum((r.p - r.y) * (r.p - r.y)) AS sq_err "
+            f"FROM ({inner}) AS r GROUP BY r.{DAY}, r.y, r.yhat, 4"
+        )
+        return sa.text(stmt), params
+
+    def binary_aggregates(
+        self, conn: sa.Connection, q: SqlBuilder, n_bins: int
+    ) -> dict[dt.date | None, BinaryAggregate]:
+        stmt, params = self.binary_statement(q, n_bins)
+        parts: dict[dt.date | None, dict[str, Any]] = {}
+        for day, y, yhat, cell, rows, score_sum, log_loss, sq_err in conn.execute(stmt, params):
+            d = parts.setdefault(_date(day), _binary_parts(n_bins))
+            n = int(rows)
+            d["n_scored"] += n
+            if yhat in (0, 1):
+                d["n_predicted"] += n
+                d["n_predicted_positive"] += n if yhat == 1 else 0
+            if y is None:
+                continue
+            d["n_labeled"] += n
+            if y not in (0, 1) or yhat not in (0, 1) or cell is None:
+                d["n_invalid"] += n
+                continue
+            d["confusion"][y, yhat] += n
+            d["hist"][y, cell] += n
+            d["score_sum"][y, cell] += float(score_sum)
+            d["log_loss_sum"] += float(log_loss)
+            d["squared_error_sum"] += float(sq_err)
+        return {day: BinaryAggregate(n_bins=n_bins, **p) for day, p in parts.items()}
+
+    # -- regression -----------------------------------------------------------------------------
+
+    def regression_aggregates(self, conn: sa.Connection, q: SqlBuilder) -> dict[dt.date | None, RegressionAggregate]:
+        params: dict[str, Any] = {}
+        target = f"CAST({self.label_expr(q)} AS DOUBLE PRECISION)"
+        pred = self._finite_score(q)
+        inner = (
+            f"SELECT {self._day(q)} AS {DAY}, {target} AS y, "
+            f"CASE WHEN {q.finite(target)} THEN {target} END AS yf, {pred} AS p FROM {self.from_clause(q, params)}"
+        )
+        valid = "r.yf IS NOT NULL AND r.p IS NOT NULL"
+        err = f"CASE WHEN {valid} THEN r.p - r.yf END"
+        stmt = (
+            f"SELECT r.{DAY}, count(*), count(r.y), count({err}), sum({err}), sum(abs({err})), "
+            f"sum(({err}) * ({err})), avg(CASE WHEN {valid} THEN r.yf END), "
+            f"var_pop(CASE WHEN {valid} THEN r.yf END), "
+            f"sum(CASE WHEN {valid} AND r.yf <> 0 THEN abs(r.p - r.yf) / abs(r.yf) END), "
+            f"count(CASE WHEN {valid} AND r.yf = 0 THEN 1 END) "
+            f"FROM ({inner}) AS r GROUP BY r.{DAY}"
+        )
+        out: dict[dt.date | None, RegressionAggregate] = {}
+        for day, n_scored, n_labeled, valid_rows, e, ae, se, mean, var, ape, zeros in conn.execute(
+            sa.text(stmt), params
+        ):
+            count = int(valid_rows)
+            out[_date(day)] = RegressionAggregate(
+                int(n_scored),
+                int(n_labeled),
+                int(n_labeled) - count,
+                count,
+                float(e or 0.0),
+                float(ae or 0.0),
+                float(se or 0.0),
+                float(mean or 0.0),
+                float(var or 0.0) * count,
+                float(ape or 0.0),
+                int(zeros),
+            )
+        return out
+
+    # -- fairness -------------------------------------------------------------------------------
+
+    def slice_counts(
+        self, conn: sa.Connection, q: SqlBuilder, slices: Mapping[str, Sequence[str]]
+    ) -> dict[dt.date | None, dict[str, dict[str, GroupCounts]]]:
+        """Per day, slice column and group: rows, predictions and labeled confusion counts.
+
+        ``slices`` maps each slice column to its known values (the reference's top K); other values
+        become ``__other__`` and NULL ``__null__``. One scan: GROUPING SETS, one set per column.
+        """
+        params: dict[str, Any] = {"other": OTHER_GROUP, "null": NULL_GROUP}
+        columns = list(slices)
+        groups = []
+        for i, name in enumerate(columns):
+            value = f"CAST(s.{q.col(name)} AS VARCHAR)"
+            params[f"sv{i}"] = list(slices[name])
+            groups.append(
+                f"CASE WHEN s.{q.col(name)} IS NULL THEN :null "
+                f"WHEN {value} IN :sv{i} THEN {value} ELSE :other END AS g{i}"
+            )
+        score = self._finite_score(q)
+        inner = (
+            f"SELECT {self._day(q)} AS {DAY}, CAST({self.label_expr(q)} AS INTEGER) AS y, "
+            f"{self._predicted(q, score, params)} AS yhat, {', '.join(groups)} FROM {self.from_clause(q, params)}"
+        )
+        keys = ", ".join(f"r.g{i}" for i in range(len(columns)))
+        sets = ", ".join(f"(r.{DAY}, r.g{i}, r.y, r.yhat)" for i in range(len(columns)))
+        stmt = sa.text(
+            f"SELECT r.{DAY}, {keys}, r.y, r.yhat, count(*) FROM ({inner}) AS r GROUP BY GROUPING SETS ({sets})"
+        ).bindparams(*(sa.bindparam(f"sv{i}", expanding=True) for i in range(len(columns))))
+        out: dict[dt.date | None, dict[str, dict[str, GroupCounts]]] = {}
+        for row in conn.execute(stmt, params):
+            day, values, (y, yhat, n) = _date(row[0]), row[1 : 1 + len(columns)], row[1 + len(columns) :]
+            # Real NULLs were mapped to __null__, so the one non-NULL key names this row's column.
+            i = next(i for i, v in enumerate(values) if v is not None)
+            per_col = out.setdefault(day, {c: {} for c in columns})[columns[i]]
+            g = per_col.get(values[i], GroupCounts())
+            confusion = np.zeros((2, 2), np.int64)
+            if y in (0, 1) and yhat in (0, 1):
+                confusion[y, yhat] = n
+            per_col[values[i]] = g.merge(
+                GroupCounts(int(n), int(n) if yhat in (0, 1) else 0, int(n) if yhat == 1 else 0, confusion)
+            )
+        return out
+
+
+def _binary_parts(n_bins: int) -> dict[str, Any]:
+    return {
+        "n_scored": 0,
+        "n_predicted": 0,
+        "n_predicted_positive": 0,
+        "n_labeled": 0,
+        "n_invalid": 0,
+        "confusion": np.zeros((2, 2), np.int64),
+        "hist": np.zeros((2, n_bins), np.int64),
+        "score_sum": np.zeros((2, n_bins), np.float64),
+        "log_loss_sum": 0.0,
+        "squared_error_sum": 0.0,
+    }
+
+
+def _date(value: object) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else None
