@@ -9,8 +9,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from monitoring_assets.demo.data import DRIFT_START, DemoConfig
-from monitoring_assets.demo.run import format_summary, run_demo
+from monitoring_assets.demo.data import CONCEPT_START, DRIFT_START, FAIRNESS_START, LABEL_DELAY, DemoConfig
+from monitoring_assets.demo.run import DaySummary, format_summary, run_demo
 from monitoring_assets.spec import load_spec
 
 WAREHOUSE_PATH = Path("data/demo_warehouse.duckdb")
@@ -29,7 +29,8 @@ def main() -> int:
         instance = dg.DagsterInstance.ephemeral()
     print(
         f"Generating {config.days} days x {config.rows_per_day} scored applications into {WAREHOUSE_PATH} "
-        f"(covariate drift injected from {DRIFT_START}) ..."
+        f"(covariate drift from {DRIFT_START}, a fairness regression from {FAIRNESS_START}, concept drift "
+        f"from {CONCEPT_START}; labels arrive {LABEL_DELAY.days} days after scoring) ..."
     )
     summaries = run_demo(spec=spec, warehouse_path=WAREHOUSE_PATH, instance=instance, config=config)
     print()
@@ -43,12 +44,37 @@ def main() -> int:
         f"{drifted_days[0] if drifted_days else 'none'} (injected from {DRIFT_START}). "
         f"Finished in {time.monotonic() - started:.0f}s."
     )
+    problems = []
     if early or missed:
-        print(f"UNEXPECTED: drift before the injection day on {early}, missed after it on {missed}")
+        problems.append(f"drift before the injection day on {early}, missed after it on {missed}")
+    problems += _label_problems(summaries, config)
+    if problems:
+        print("UNEXPECTED: " + "; ".join(problems))
         return 1
-    print("As designed: no drift before the injection day, dataset drift on every day from it on.")
+    print(
+        "As designed: no drift before the injection day, dataset drift on every day from it on; performance "
+        f"within tolerance until {FAIRNESS_START}, ERROR on every labeled day from {CONCEPT_START}; the parity "
+        f"check failing from {FAIRNESS_START} and passing before; label coverage below 100% on the last "
+        f"{LABEL_DELAY.days} days."
+    )
     print("Open the Dagster UI with `make dev` (http://127.0.0.1:3000) to browse assets, checks and plots.")
     return 0
+
+
+def _label_problems(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
+    """What the performance and fairness columns must show; each entry is a broken expectation."""
+    problems = []
+    last_labeled = config.now.date() - LABEL_DELAY  # days after this one are not fully labeled
+    for s in summaries:
+        if s.day < FAIRNESS_START and s.performance not in ("ok", "too_few_labels"):
+            problems.append(f"performance {s.performance} on {s.day}, before any injected problem")
+        if s.day >= CONCEPT_START and s.performance not in ("error", "too_few_labels"):
+            problems.append(f"performance {s.performance} on {s.day}, after the concept drift")
+        if (s.fairness in ("warn", "error")) != (s.day >= FAIRNESS_START):
+            problems.append(f"fairness {s.fairness} on {s.day}")
+        if (s.label_coverage < 1) != (s.day >= last_labeled):
+            problems.append(f"label coverage {s.label_coverage:.0%} on {s.day}")
+    return problems
 
 
 if __name__ == "__main__":

@@ -9,10 +9,20 @@ What the warehouse gets (DuckDB):
   that model (``score`` = predicted probability of default, ``predicted_label`` = score >= 0.5).
 * ``loan_outcomes``: the true outcome of each application, ``labeled_at`` 7 days after scoring.
 
-From ``DRIFT_START`` (2024-02-01) the applicant population shifts (covariate drift): incomes
-fall by 35 %, debt-to-income and loan amounts rise, and more applicants are self-employed or
-unemployed. Age and region do not change. Before that day every day is drawn from the same
-distribution as the reference.
+Three things go wrong, each from a day README names:
+
+* ``DRIFT_START`` (2024-02-01), covariate drift: incomes fall by 35 %, debt-to-income and loan
+  amounts rise, and more applicants are self-employed or unemployed. Age and region do not change.
+* ``FAIRNESS_START`` (2024-02-08), a fairness regression in one slice: for female applicants an
+  upstream join adds a co-applicant's debt to ``debt_to_income`` as the model sees it (+0.3), so
+  their scores rise and more of them are flagged; their true risk is unchanged.
+* ``CONCEPT_START`` (2024-02-15), concept drift: what predicts default changes (debt and income
+  matter less, the region and the loan size more), so the model's ranking gets worse.
+
+Before ``DRIFT_START`` every day is drawn from the same distribution as the reference. Outcomes
+arrive ``LABEL_DELAY`` (7 days) after scoring; ``loan_outcomes`` holds only those that have
+arrived by ``DemoConfig.now`` (noon of the day after the last scoring day), so the last days
+are only partly labeled or not at all.
 """
 
 from __future__ import annotations
@@ -32,6 +42,9 @@ from sklearn.preprocessing import OneHotEncoder
 
 START = dt.date(2024, 1, 1)
 DRIFT_START = dt.date(2024, 2, 1)
+FAIRNESS_START = dt.date(2024, 2, 8)
+CONCEPT_START = dt.date(2024, 2, 15)
+DECISION_THRESHOLD = 0.25  # the lender flags an application when P(default) >= 0.25
 REFERENCE_START = dt.date(2023, 12, 1)
 LABEL_DELAY = dt.timedelta(days=7)
 
@@ -46,10 +59,15 @@ REGIONS_P = np.array([0.22, 0.25, 0.18, 0.20, 0.15])
 
 @dataclass(frozen=True)
 class DemoConfig:
-    rows_per_day: int = 2000
+    rows_per_day: int = 10_000
     days: int = 60
     reference_rows: int = 20_000
     seed: int = 7
+
+    @property
+    def now(self) -> dt.datetime:
+        """When the demo "runs": labels that arrive later are not in the warehouse yet."""
+        return dt.datetime.combine(START + dt.timedelta(days=self.days), dt.time(12))
 
 
 def _applicants(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
@@ -75,19 +93,31 @@ def _applicants(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame
     )
 
 
-def _true_default(rng: np.random.Generator, df: pd.DataFrame) -> np.ndarray:
-    """The ground truth: a logistic function of the applicant (what the model has to learn)."""
+def _true_default(rng: np.random.Generator, df: pd.DataFrame, concept_drifted: np.ndarray | None = None) -> np.ndarray:
+    """The ground truth: a logistic function of the applicant (what the model has to learn);
+    rows flagged ``concept_drifted`` follow the changed relationship instead."""
     logit = (
         -2.2
         + 3.5 * (df["debt_to_income"] - 0.3)
         - 1.1 * (np.log(df["income"]) - 10.8)
         + 0.6 * (np.log(df["loan_amount"]) - 9.3)
-        - 0.02 * (df["age"] - 45)
+        - 0.005 * (df["age"] - 45)
         + df["employment_type"]
         .map({"salaried": 0.0, "self_employed": 0.4, "unemployed": 1.2, "retired": 0.1, "student": 0.6})
         .to_numpy()
     )
-    p_default = 1 / (1 + np.exp(-np.asarray(logit, dtype=float)))
+    logit = np.asarray(logit, dtype=float)
+    if concept_drifted is not None:
+        changed = (
+            -2.2
+            + 0.8 * (df["debt_to_income"] - 0.3)
+            - 0.2 * (np.log(df["income"]) - 10.8)
+            + 1.6 * (np.log(df["loan_amount"]) - 9.3)
+            + 1.8 * df["region"].isin(["south", "east"]).to_numpy()
+            - 1.0
+        ).to_numpy(dtype=float)
+        logit = np.where(concept_drifted, changed, logit)
+    p_default = 1 / (1 + np.exp(-logit))
     return np.asarray(rng.uniform(size=len(df)) < p_default, dtype=int)
 
 
@@ -138,7 +168,7 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
         train_model_unfitted(), training[NUMERIC + CATEGORICAL], training["defaulted"], cv=5, method="predict_proba"
     )[:, 1]
     training["score"] = oof.round(6)
-    training["predicted_label"] = (training["score"] >= 0.5).astype(int)
+    training["predicted_label"] = (training["score"] >= DECISION_THRESHOLD).astype(int)
 
     days = []
     for i in range(config.days):
@@ -148,16 +178,22 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
         days.append(df)
     log = pd.concat(days, ignore_index=True)
     log.insert(0, "request_id", np.arange(1, len(log) + 1))
+    day_of = log["scored_at"].dt.date
+    defaulted = _true_default(rng, log, concept_drifted=(day_of >= CONCEPT_START).to_numpy())
+    # The fairness regression corrupts what the model sees, after the truth was drawn.
+    broken = ((day_of >= FAIRNESS_START) & (log["sex"] == "F")).to_numpy()
+    log.loc[broken, "debt_to_income"] = (log.loc[broken, "debt_to_income"] + 0.3).round(4)
     log["score"] = model.predict_proba(log[NUMERIC + CATEGORICAL])[:, 1].round(6)
-    log["predicted_label"] = (log["score"] >= 0.5).astype(int)
+    log["predicted_label"] = (log["score"] >= DECISION_THRESHOLD).astype(int)
     log["model_version"] = "1"
     outcomes = pd.DataFrame(
         {
             "request_id": log["request_id"],
-            "defaulted": _true_default(rng, log),
+            "defaulted": defaulted,
             "labeled_at": log["scored_at"] + pd.Timedelta(LABEL_DELAY),
         }
     )
+    outcomes = outcomes[outcomes["labeled_at"] < pd.Timestamp(config.now)].reset_index(drop=True)
     return {"training_data": training, "inference_log": log, "loan_outcomes": outcomes}
 
 

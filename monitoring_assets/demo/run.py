@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
+from monitoring_assets import _pipeline
 from monitoring_assets._factory import WAREHOUSE_KEY, build_monitor_definitions
+from monitoring_assets.core.fairness import SliceReport
+from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
 from monitoring_assets.demo.data import DemoConfig, generate, write_duckdb
 from monitoring_assets.spec import MonitorSpec
 from resources import _store
@@ -24,6 +28,11 @@ class DaySummary:
     drift_share: float
     dataset_drift: bool
     prediction_drift: bool
+    label_coverage: float = math.nan
+    primary_metric: float = math.nan  # daily ROC AUC (binary) or MAE (regression)
+    performance: str = "no_data"  # worst check level of the day: ok, warn, error, too_few_labels
+    worst_disparity: float = math.nan  # largest demographic parity difference over slice columns
+    fairness: str = "no_data"  # worst disparity level: ok, warn, error
 
 
 def run_demo(
@@ -51,11 +60,52 @@ def run_demo(
         },
     )
     assert daily.success
-    return day_summaries(Warehouse(url), spec.name)
+    return day_summaries(Warehouse(url), spec)
 
 
-def day_summaries(wh: Warehouse, monitor: str) -> list[DaySummary]:
-    """Per-day rows and drift verdicts, read back from the metric tables."""
+def _performance_levels(wh: Warehouse, spec: MonitorSpec) -> dict[dt.date, tuple[float, float, str]]:
+    """Per day: label coverage, primary metric and the check level, from the stored metrics."""
+    reference = wh.read_performance(spec, "reference").get(None, {})
+    tolerances = _pipeline.tolerances(spec)
+    primary = PRIMARY_METRIC[spec.prediction.task]
+    out = {}
+    for day, values in wh.read_performance(spec, "daily").items():
+        assert day is not None
+        level = "too_few_labels"
+        if values.get("n_labeled", 0) - values.get("n_invalid", 0) >= spec.performance.min_labeled:
+            verdicts = evaluate_performance(values, reference, tolerances)
+            level = max((v.level for v in verdicts), key=_LEVELS.index, default="ok")
+        out[day] = (values.get("label_coverage", math.nan), values.get(primary, math.nan), level)
+    return out
+
+
+def _fairness_levels(wh: Warehouse, spec: MonitorSpec) -> dict[dt.date, tuple[float, str]]:
+    f = _store.fairness_metrics.c
+    with wh.begin() as conn:
+        rows = conn.execute(
+            sa.select(f.partition_date, f.slice_column, f.metric, f.value).where(
+                (f.monitor == spec.name) & (f.slice_value == _store.ALL_GROUPS)
+            )
+        ).fetchall()
+    disparities: dict[dt.date, dict[str, dict[str, float]]] = {}
+    for day, column, metric, value in rows:
+        disparities.setdefault(day, {}).setdefault(column, {})[metric] = math.nan if value is None else value
+    out = {}
+    for day, per_column in disparities.items():
+        reports = {c: SliceReport(c, {}, [], d, "") for c, d in per_column.items()}
+        verdicts = _pipeline.disparity_verdicts(spec, reports)
+        level = max((v.level for v in verdicts), key=_LEVELS.index, default="ok")
+        dp = [d.get("demographic_parity_difference", math.nan) for d in per_column.values()]
+        out[day] = (max((x for x in dp if math.isfinite(x)), default=math.nan), level)
+    return out
+
+
+_LEVELS = ["no_data", "too_few_labels", "ok", "warn", "error"]
+
+
+def day_summaries(wh: Warehouse, spec: MonitorSpec) -> list[DaySummary]:
+    """Per-day rows, drift, performance and fairness verdicts, read back from the metric tables."""
+    monitor = spec.name
     p, d = _store.profile_metrics.c, _store.drift_metrics.c
     with wh.begin() as conn:
         rows = dict(
@@ -85,6 +135,8 @@ def day_summaries(wh: Warehouse, monitor: str) -> list[DaySummary]:
             prediction[day] = bool(drifted)
         elif drifted:
             features[day].append(feature)
+    performance = _performance_levels(wh, spec) if spec.labels else {}
+    fairness = _fairness_levels(wh, spec) if spec.labels and spec.slices else {}
     return [
         DaySummary(
             day,
@@ -93,17 +145,28 @@ def day_summaries(wh: Warehouse, monitor: str) -> list[DaySummary]:
             share.get(day, float("nan")),
             dataset.get(day, False),
             prediction.get(day, False),
+            *performance.get(day, (math.nan, math.nan, "no_data")),
+            *fairness.get(day, (math.nan, "no_data")),
         )
         for day, names in sorted(features.items())
     ]
 
 
-def format_summary(summaries: list[DaySummary]) -> str:
-    lines = [f"{'day':<10}  {'rows':>5}  {'share':>5}  {'dataset':<7}  {'score':<5}  drifted features", "-" * 78]
+def _level(level: str) -> str:
+    return {"too_few_labels": "few labels", "no_data": "-"}.get(level, level.upper() if level != "ok" else "ok")
+
+
+def format_summary(summaries: list[DaySummary], primary: str = "auc") -> str:
+    header = (
+        f"{'day':<10}  {'rows':>6}  {'share':>5}  {'dataset':<7}  {'score':<5}  {'labels':>6}  {primary:>6}  "
+        f"{'perf':<10}  {'parity':>6}  {'fairness':<8}  drifted features"
+    )
+    lines = [header, "-" * len(header)]
     for s in summaries:
         lines.append(
-            f"{s.day.isoformat():<10}  {s.rows:>5}  {s.drift_share:>5.2f}  "
+            f"{s.day.isoformat():<10}  {s.rows:>6}  {s.drift_share:>5.2f}  "
             f"{'DRIFT' if s.dataset_drift else 'ok':<7}  {'DRIFT' if s.prediction_drift else 'ok':<5}  "
-            f"{', '.join(s.drifted_features) or '-'}"
+            f"{s.label_coverage:>6.0%}  {s.primary_metric:>6.3f}  {_level(s.performance):<10}  "
+            f"{s.worst_disparity:>6.3f}  {_level(s.fairness):<8}  {', '.join(s.drifted_features) or '-'}"
         )
     return "\n".join(lines)
