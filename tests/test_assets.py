@@ -17,7 +17,17 @@ from scipy.spatial import distance
 
 from monitoring_assets import build_monitor_definitions
 from monitoring_assets._factory import WAREHOUSE_KEY
-from monitoring_assets.demo import DRIFT_START, DemoConfig, generate, run_demo, write_duckdb
+from monitoring_assets.demo import (
+    CONCEPT_START,
+    DRIFT_START,
+    FAIRNESS_START,
+    LABEL_DELAY,
+    DemoConfig,
+    generate,
+    run_demo,
+    write_duckdb,
+)
+from monitoring_assets.demo.run import unexpected
 from monitoring_assets.spec import MonitorSpec, load_spec
 from resources import _store
 from resources.warehouse import Warehouse, WarehouseResource
@@ -184,13 +194,20 @@ def test_drift_before_reference_is_a_clear_error(
     assert "materialize credit_default/reference_profile first" in failure.cause.message
 
 
-def test_demo_flags_drift_from_the_injection_day_and_never_before(tmp_path: Path, spec: MonitorSpec) -> None:
+def test_demo_shows_each_injected_problem_from_its_day_and_never_before(tmp_path: Path, spec: MonitorSpec) -> None:
+    """The README's claims about `make demo`, on 55 days (through 2024-02-24) at the demo's volume."""
+    config = DemoConfig(days=55)
     with dg.instance_for_test() as instance:
-        summaries = run_demo(spec=spec, warehouse_path=tmp_path / "demo.duckdb", instance=instance, config=CONFIG)
-    assert len(summaries) == CONFIG.days
-    before = [s for s in summaries if s.day < DRIFT_START]
-    after = [s for s in summaries if s.day >= DRIFT_START]
-    assert before and after
-    assert not any(s.dataset_drift or s.drifted_features for s in before)
-    assert all(s.dataset_drift for s in after)
-    assert all(s.rows == CONFIG.rows_per_day for s in summaries)
+        summaries = run_demo(spec=spec, warehouse_path=tmp_path / "demo.duckdb", instance=instance, config=config)
+    assert len(summaries) == config.days
+    assert all(s.rows == config.rows_per_day for s in summaries)
+    assert unexpected(summaries, config) == []
+    by_day = {s.day: s for s in summaries}
+    assert not any(s.dataset_drift or s.drifted_features for s in summaries if s.day < DRIFT_START)
+    assert by_day[CONCEPT_START].performance == "error" and by_day[CONCEPT_START].primary_metric < 0.65
+    assert by_day[FAIRNESS_START - dt.timedelta(days=1)].fairness == "ok"
+    assert by_day[FAIRNESS_START].fairness == "error" and by_day[FAIRNESS_START].worst_disparity > 0.2
+    last_labeled = config.now.date() - LABEL_DELAY
+    assert by_day[last_labeled - dt.timedelta(days=1)].label_coverage == 1.0
+    assert 0 < by_day[last_labeled].label_coverage < 1
+    assert by_day[last_labeled + dt.timedelta(days=1)].performance == "too_few_labels"

@@ -154,3 +154,22 @@ def test_contiguous_ranges() -> None:
     d = dt.date(2024, 1, 1)
     days = [d, d + dt.timedelta(days=1), d + dt.timedelta(days=5)]
     assert contiguous_ranges(days) == [(d, d + dt.timedelta(days=1)), (d + dt.timedelta(days=5),) * 2]
+
+
+def test_checks_pass_with_too_few_labels_and_compare_labeled_days(
+    tmp_path: Path, tables: dict[str, pd.DataFrame]
+) -> None:
+    """A day without labels reports its counts but passes `performance_vs_reference` with the
+    reason; a labeled day is compared with the reference."""
+    for env in _make_env(tmp_path, tables, with_arrival=True):
+        job = env.defs.resolve_job_def(f"{env.spec.name}_labeled_monitoring")
+        unlabeled = job.execute_in_process(instance=env.instance, partition_key=LATE_DAY.isoformat())
+        (perf,) = [e for e in unlabeled.get_asset_check_evaluations() if e.check_name == "performance_vs_reference"]
+        assert perf.passed and "too few labels (0 labeled, minimum 100)" in (perf.description or "")
+        labeled = job.execute_in_process(instance=env.instance, partition_key="2024-01-02")
+        checks = {e.check_name: e for e in labeled.get_asset_check_evaluations()}
+        assert "reference" in (checks["performance_vs_reference"].description or "")
+        fairness = checks["fairness_disparity"]
+        # 400 rows a day make ~100-row age bands, so a gap above 0.1 is possible from noise alone;
+        # whichever way it goes, the verdict must name what it saw.
+        assert fairness.passed or "demographic_parity_difference" in (fairness.description or "")

@@ -14,7 +14,15 @@ from monitoring_assets import _pipeline
 from monitoring_assets._factory import WAREHOUSE_KEY, build_monitor_definitions
 from monitoring_assets.core.fairness import SliceReport
 from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
-from monitoring_assets.demo.data import DemoConfig, generate, write_duckdb
+from monitoring_assets.demo.data import (
+    CONCEPT_START,
+    DRIFT_START,
+    FAIRNESS_START,
+    LABEL_DELAY,
+    DemoConfig,
+    generate,
+    write_duckdb,
+)
 from monitoring_assets.spec import MonitorSpec
 from resources import _store
 from resources.warehouse import Warehouse, WarehouseResource
@@ -170,3 +178,23 @@ def format_summary(summaries: list[DaySummary], primary: str = "auc") -> str:
             f"{s.worst_disparity:>6.3f}  {_level(s.fairness):<8}  {', '.join(s.drifted_features) or '-'}"
         )
     return "\n".join(lines)
+
+
+def unexpected(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
+    """What README says the demo shows, checked: each entry is a broken expectation."""
+    problems = []
+    early = [s.day for s in summaries if s.dataset_drift and s.day < DRIFT_START]
+    missed = [s.day for s in summaries if s.day >= DRIFT_START and not s.dataset_drift]
+    if early or missed:
+        problems.append(f"drift before the injection day on {early}, missed after it on {missed}")
+    last_labeled = config.now.date() - LABEL_DELAY  # days after this one are not fully labeled
+    for s in summaries:
+        if s.day < FAIRNESS_START and s.performance not in ("ok", "too_few_labels"):
+            problems.append(f"performance {s.performance} on {s.day}, before any injected problem")
+        if s.day >= CONCEPT_START and s.performance not in ("error", "too_few_labels"):
+            problems.append(f"performance {s.performance} on {s.day}, after the concept drift")
+        if (s.fairness in ("warn", "error")) != (s.day >= FAIRNESS_START):
+            problems.append(f"fairness {s.fairness} on {s.day}")
+        if (s.label_coverage < 1) != (s.day >= last_labeled):
+            problems.append(f"label coverage {s.label_coverage:.0%} on {s.day}")
+    return problems
