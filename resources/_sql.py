@@ -5,8 +5,11 @@ every value (dates, bin ranges, category lists) is a bound parameter.
 
 Engines:
 
-* DuckDB: one scan. Scalars and histograms come from one ``SELECT`` using DuckDB's
-  ``histogram()`` aggregate (a map of cell -> count) per column.
+* DuckDB: scalars and histograms come from one ``SELECT`` with one map aggregate (cell -> count)
+  per column, plus a small ``GROUP BY`` for the model versions. Every map aggregate is given its
+  keys up front (``histogram(x, boundaries)`` / ``histogram_exact(x, elements)``): DuckDB 2.0
+  rewrites any plain ``histogram(x)`` into a materialized copy of all projected rows (gigabytes
+  at 10M rows), which these forms avoid. The maps then include zero-count keys.
 * PostgreSQL and any other SQLAlchemy warehouse: two scans. One ``SELECT`` of scalars, one
   ``GROUP BY`` over a ``CROSS JOIN LATERAL (VALUES ...)`` that unpivots each row into one
   (column, cell) pair per profiled column.
@@ -101,13 +104,16 @@ class ProfileQuery:
     model_version_column: str | None = None
     by_day: bool = False
 
+    def _day(self, rel: Relation) -> str:
+        if not rel.timestamp_column:
+            raise ProfileError("per-day profiles need a timestamp column")
+        return f"CAST({self.sql.col(rel.timestamp_column)} AS DATE)"
+
     def _inner(self, rel: Relation, params: dict[str, Any]) -> str:
         q = self.sql
         cols: list[str] = []
         if self.by_day:
-            if not rel.timestamp_column:
-                raise ProfileError("per-day profiles need a timestamp column")
-            cols.append(f"CAST({q.col(rel.timestamp_column)} AS DATE) AS {DAY}")
+            cols.append(f"{self._day(rel)} AS {DAY}")
         for i, (name, bins) in enumerate(self.layout.numeric.items()):
             raw = f"CAST({q.col(name)} AS DOUBLE PRECISION)"
             finite = f"CASE WHEN {q.finite(raw)} THEN {raw} END"
@@ -129,7 +135,9 @@ class ProfileQuery:
 
     def _bind_categories(self, stmt: sa.TextClause, params: dict[str, Any]) -> sa.TextClause:
         for j, bins in enumerate(self.layout.categorical.values()):
-            params[f"cats{j}"] = list(bins.categories)
+            params[f"cats{j}"] = list(bins.categories)  # expanded into IN (...)
+            if f":catlist{j}" in stmt.text:
+                params[f"catlist{j}"] = list(bins.categories)  # one DuckDB list value
         names = [f"cats{j}" for j in range(len(self.layout.categorical)) if f":cats{j} " in stmt.text + " "]
         return stmt.bindparams(*(sa.bindparam(n, expanding=True) for n in names)) if names else stmt
 
@@ -140,7 +148,7 @@ class ProfileQuery:
         if self.by_day:
             aggs.insert(0, f"s.{DAY}")
         maps = self.sql.is_duckdb
-        for i in range(len(self.layout.numeric)):
+        for i, bins in enumerate(self.layout.numeric.values()):
             aggs += [
                 f"count(s.r{i})",
                 f"count(s.f{i})",
@@ -150,16 +158,38 @@ class ProfileQuery:
                 f"var_pop(s.f{i})",
             ]
             if maps:
-                aggs.append(f"histogram(s.h{i})")
+                # Cells are the integers 0..n_bins+1, so each is its own boundary.
+                params[f"nc{i}"] = bins.n_cells
+                aggs.append(f"histogram(s.h{i}, range(0, CAST(:nc{i} AS BIGINT)))")
         for j in range(len(self.layout.categorical)):
             aggs.append(f"count(s.c{j})")
             if maps:
-                aggs.append(f"histogram({self._top_k(j)})")
-        if maps and self.model_version_column:
-            aggs.append("histogram(s.mv)")
+                # The CASE keeps other values out: histogram_exact's catch-all key for text is '',
+                # which would clash with a category ''.
+                aggs.append(f"histogram_exact({self._top_k(j)}, :catlist{j})")
         group = f" GROUP BY s.{DAY}" if self.by_day else ""
         stmt = sa.text(f"SELECT {', '.join(aggs)} FROM ({inner}) AS s{group}")
         return self._bind_categories(stmt, params), params
+
+    def versions_statement(self, rel: Relation, column: str) -> tuple[sa.TextClause, dict[str, Any]]:
+        """DuckDB: rows per non-null model version (and day) of ``column``, as a separate query.
+
+        The versions are not known up front, and a plain ``histogram()`` in the main query would
+        make DuckDB materialize every projected row (module docstring); this reads two columns.
+        """
+        q = self.sql
+        params: dict[str, Any] = {}
+        keys = [f"CAST({q.col(column)} AS VARCHAR)"]
+        if self.by_day:
+            keys.insert(0, self._day(rel))
+        where = q.where(rel, params)
+        where = f"{where} AND" if where else " WHERE"
+        group = ", ".join(str(k + 1) for k in range(len(keys)))
+        stmt = (
+            f"SELECT {', '.join(keys)}, count(*) FROM {q.table(rel.table)}{where} {q.col(column)} IS NOT NULL "
+            f"GROUP BY {group}"
+        )
+        return sa.text(stmt), params
 
     def unpivot_statement(self, rel: Relation) -> tuple[sa.TextClause, dict[str, Any]]:
         """Histogram counts as rows (column index, cell, category) for engines without maps."""
@@ -191,6 +221,13 @@ class ProfileQuery:
                 day, (col, cell, val, n) = (row[0], row[1:]) if self.by_day else (None, row)
                 key = cell if cell is not None else val
                 maps.setdefault((day, col), {})[key] = int(n)
+        elif self.model_version_column:
+            stmt, params = self.versions_statement(rel, self.model_version_column)
+            for row in conn.execute(stmt, params):
+                day, mv, n = (row[0], row[1], row[2]) if self.by_day else (None, row[0], row[1])
+                if isinstance(day, dt.datetime):
+                    day = day.date()
+                maps.setdefault((day, -1), {})[mv] = int(n)
         out: dict[dt.date | None, Profile] = {}
         for row in scalar_rows:
             values = list(row)
@@ -231,16 +268,17 @@ class ProfileQuery:
             counts = np.array([top.get(c, 0) for c in cbins.categories] + [0], dtype=np.int64)
             counts[-1] = nonnull - int(counts.sum())
             columns[name] = CategoricalProfile(cbins, counts, n_rows - nonnull)
-        versions: Mapping[Any, int] = {}
-        if self.model_version_column:
-            versions = (next(it) or {}) if duck else maps.get((day, -1), {})
+        versions = maps.get((day, -1), {})  # from the second query, in both engines
         return Profile(n_rows, columns, {str(k): int(v) for k, v in versions.items()})
 
 
 def _dense(cells: Mapping[Any, int], bins: NumericBins) -> np.ndarray:
+    """Cell -> count map to an array. DuckDB's maps list every boundary, zero counts included,
+    and may add an overflow key above the last one (always empty here: cells stop at n_cells - 1)."""
     hist = np.zeros(bins.n_cells, dtype=np.int64)
     for cell, n in cells.items():
-        hist[int(cell)] += int(n)
+        if n:
+            hist[int(cell)] += int(n)
     return hist
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import default
 
 from monitoring_assets.core.profile import NumericProfile, Profile, ProfileLayout, profile_from_values
 from monitoring_assets.errors import WarehouseError
-from resources._sql import SqlBuilder
+from resources._sql import ProfileQuery, Relation, SqlBuilder
 from resources.warehouse import Warehouse
 from tests.conftest import sample_frame, small_spec, write_table
 
@@ -104,6 +106,39 @@ def test_days_without_rows_get_empty_profiles(duckdb_url: str, frame: pd.DataFra
     assert profiles[dt.date(2024, 1, 9)].n_rows == 400
     assert profiles[dt.date(2024, 1, 10)].n_rows == 0
     assert wh.profile_days(spec, layout, [dt.date(2024, 1, 10)])[dt.date(2024, 1, 10)].n_rows == 0
+
+
+def test_empty_string_category_and_null_model_versions(url: str, frame: pd.DataFrame) -> None:
+    # '' is the catch-all key of DuckDB's histogram_exact on text; here it is a top-K category.
+    frame = frame.assign(c=frame["c"].replace("b", ""), mv=frame["mv"].where(frame.index % 7 != 0, None))
+    write_table(url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(url)
+    ref = wh.profile_reference(spec)
+    assert "" in ref.layout.categorical["c"].categories
+    days = [DAY, DAY + dt.timedelta(days=1)]
+    got = wh.profile_days(spec, ref.layout, days)  # by-day query
+    for day in days:
+        rows = frame[(frame.ts >= pd.Timestamp(day)) & (frame.ts < pd.Timestamp(day + dt.timedelta(days=1)))]
+        assert_same_profile(got[day], _numpy_profile(ref.layout, rows))
+        assert_same_profile(wh.profile_days(spec, ref.layout, [day])[day], got[day])  # single-window query
+
+
+@pytest.mark.parametrize("by_day", [False, True])
+def test_duckdb_profile_plan_has_no_materialized_copy(duckdb_url: str, frame: pd.DataFrame, by_day: bool) -> None:
+    """DuckDB 2.0 rewrites a plain histogram(x) into a CTE materializing every projected row
+    (~3.9 GB at 10M rows); the profile query must use only forms with their keys given."""
+    write_table(duckdb_url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(duckdb_url)
+    query = ProfileQuery(wh.sql, wh.profile_reference(spec).layout, "mv", by_day=by_day)
+    stmt, params = query.scalar_statement(Relation("t", "ts", dt.datetime(2024, 1, 4), dt.datetime(2024, 1, 7)))
+    with wh.engine.connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", lambda *a: ("EXPLAIN " + a[2], a[3]), retval=True)
+        plan = "\n".join(str(row[1]) for row in conn.execute(stmt, params))
+    assert re.search(r"histogram\(#\d+, #\d+\)", plan) and "histogram_exact(" in plan
+    assert not re.search(r"histogram\(#\d+\)", plan)
+    assert not re.search(r"\bCTE\b", plan)
 
 
 @pytest.mark.postgres
