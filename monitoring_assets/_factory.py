@@ -7,21 +7,32 @@ import os
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from monitoring_assets import _pipeline
-from monitoring_assets._metadata import drift_metadata, fairness_metadata, performance_metadata, profile_metadata
+from monitoring_assets._metadata import (
+    PERFORMANCE_CHECK_KEY,
+    drift_metadata,
+    fairness_metadata,
+    performance_metadata,
+    profile_metadata,
+)
 from monitoring_assets.core.evaluate import DatasetDrift
 from monitoring_assets.core.fairness import DisparityVerdict
 from monitoring_assets.spec import MonitorSpec, load_specs
 from resources._store import Audit
+from resources.registry import TRACKING_URI_ENV, RegistryResource
 from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, WarehouseResource
 from sensors.labels import build_label_sensor
+from sensors.retraining import build_retraining_definitions
 
 POOL = "monitoring_warehouse"  # limit it to 1 in dagster.yaml for a DuckDB file (one writer)
 WAREHOUSE_KEY = "warehouse"
+REGISTRY_KEY = "registry"
+REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 
 
 def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
@@ -152,12 +163,13 @@ def _labels_definitions(
         with warehouse.open() as wh:
             results = _pipeline.compute_performance(wh, spec, days, _audit(context, spec), context.log.info)
             reference = wh.read_performance(spec, "reference").get(None, {})
-        for day, result in results.items():
-            context.add_asset_metadata(
-                performance_metadata(spec.prediction.task, result, reference), partition_key=day.isoformat()
-            )
-        yield dg.MaterializeResult()
         findings = {d: _performance_finding(r, spec.performance.min_labeled) for d, r in results.items()}
+        for day, result in results.items():
+            meta = performance_metadata(spec.prediction.task, result, reference)
+            # The day's verdict as text: the retraining sensor reads it per partition.
+            meta[PERFORMANCE_CHECK_KEY] = dg.MetadataValue.text(findings[day][0])
+            context.add_asset_metadata(meta, partition_key=day.isoformat())
+        yield dg.MaterializeResult()
         yield _graded_check("performance_vs_reference", findings, "performance")
 
     fairness_assets: list[dg.AssetsDefinition] = []
@@ -205,6 +217,53 @@ def _labels_definitions(
         "labels arrived.",
     )
     return [labeled_performance, *fairness_assets], job
+
+
+def _daily_schedule(
+    spec: MonitorSpec, partitions: dg.DailyPartitionsDefinition, daily_job: UnresolvedAssetJobDefinition
+) -> dg.ScheduleDefinition:
+    name = spec.name
+
+    @dg.schedule(
+        job=daily_job,
+        name=f"{name}_daily_schedule",
+        cron_schedule=spec.partitions.schedule,
+        execution_timezone=spec.partitions.timezone,
+        description=f"Monitors the last complete day of {name} "
+        f"({spec.partitions.schedule}, {spec.partitions.timezone}).",
+    )
+    def schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        # Partitions stay midnight-to-midnight; the cron only says when the previous day is done.
+        assert context.scheduled_execution_time is not None
+        day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
+        if not partitions.has_partition_key(day):
+            return dg.SkipReason(f"{day} is outside {name}'s partitions")
+        return dg.RunRequest(run_key=f"{name}:{day}", partition_key=day)
+
+    return schedule
+
+
+def _label_and_retraining_definitions(
+    spec: MonitorSpec,
+    partitions: dg.PartitionsDefinition,
+    daily_key: dg.AssetKey,
+    ref_key: dg.AssetKey,
+    feature_key: dg.AssetKey,
+) -> tuple[list[dg.AssetsDefinition], list[Any], list[dg.SensorDefinition]]:
+    """What a spec with labels adds (performance, fairness, label sensor) and, with a registry
+    model too, retraining (challenger asset, retraining and rollback jobs, retraining sensor)."""
+    if spec.labels is None:
+        return [], [], []
+    assets, labels_job = _labels_definitions(spec, partitions, daily_key, ref_key)
+    jobs: list[Any] = [labels_job]
+    sensors = [build_label_sensor(spec, labels_job)]
+    if spec.retrains:
+        watched = {"drift": feature_key, "performance": dg.AssetKey([spec.name, "labeled_performance"])}
+        retrain_assets, retrain_jobs, retrain_sensor = build_retraining_definitions(spec, watched)
+        assets += retrain_assets
+        jobs += retrain_jobs
+        sensors.append(retrain_sensor)
+    return assets, jobs, sensors
 
 
 def build_monitor_definitions(*, spec: MonitorSpec) -> dg.Definitions:
@@ -331,12 +390,14 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         "rows in monitoring.drift_metrics (scope 'prediction').",
     )
 
-    labels_assets, labels_job = (
-        _labels_definitions(spec, partitions, daily_key, ref_key) if spec.labels is not None else ([], None)
+    extra_assets, extra_jobs, sensors = _label_and_retraining_definitions(
+        spec, partitions, daily_key, ref_key, feature_key
     )
     daily_job = dg.define_asset_job(
         f"{name}_daily_monitoring",
-        selection=dg.AssetSelection.assets(daily_key, feature_key, prediction_key, *(a.key for a in labels_assets)),
+        selection=dg.AssetSelection.assets(
+            daily_key, feature_key, prediction_key, *(a.key for a in extra_assets if a.partitions_def is not None)
+        ),
         description=f"Daily profile and drift of {name}; one run covers any range of days.",
     )
     reference_job = dg.define_asset_job(
@@ -345,28 +406,11 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         description=f"Rebuild {name}'s reference profile (after changing the reference or the bins).",
     )
 
-    @dg.schedule(
-        job=daily_job,
-        name=f"{name}_daily_schedule",
-        cron_schedule=spec.partitions.schedule,
-        execution_timezone=spec.partitions.timezone,
-        description=f"Monitors the last complete day of {name} "
-        f"({spec.partitions.schedule}, {spec.partitions.timezone}).",
-    )
-    def schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        # Partitions stay midnight-to-midnight; the cron only says when the previous day is done.
-        assert context.scheduled_execution_time is not None
-        day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
-        if not partitions.has_partition_key(day):
-            return dg.SkipReason(f"{day} is outside {name}'s partitions")
-        return dg.RunRequest(run_key=f"{name}:{day}", partition_key=day)
+    schedule = _daily_schedule(spec, partitions, daily_job)
 
-    return dg.Definitions(
-        assets=[reference_profile, daily_profile, feature_drift, prediction_drift, *labels_assets],
-        jobs=[daily_job, reference_job, *([labels_job] if labels_job else [])],
-        schedules=[schedule],
-        sensors=[build_label_sensor(spec, labels_job)] if labels_job else [],
-    )
+    assets = [reference_profile, daily_profile, feature_drift, prediction_drift, *extra_assets]
+    jobs: list[Any] = [daily_job, reference_job, *extra_jobs]
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=[schedule], sensors=sensors)
 
 
 def warehouse_resource() -> WarehouseResource:
@@ -376,13 +420,35 @@ def warehouse_resource() -> WarehouseResource:
     return WarehouseResource(url=DEFAULT_WAREHOUSE_URL)
 
 
-def build_definitions(*, specs: Sequence[MonitorSpec] | None = None) -> dg.Definitions:
-    """Definitions for every monitor spec (default: all specs in ``$MONITORING_SPECS_DIR``)."""
+def registry_resource() -> RegistryResource:
+    """``$MLFLOW_TRACKING_URI`` (and ``$MLFLOW_REGISTRY_URI``) through dg.EnvVar, else the SQLite
+    store under ``mlruns/`` in the project."""
+    if TRACKING_URI_ENV in os.environ:
+        registry_uri = dg.EnvVar(REGISTRY_URI_ENV) if REGISTRY_URI_ENV in os.environ else None
+        return RegistryResource(tracking_uri=dg.EnvVar(TRACKING_URI_ENV), registry_uri=registry_uri)
+    return RegistryResource()
+
+
+def build_definitions(
+    *,
+    specs: Sequence[MonitorSpec] | None = None,
+    warehouse: WarehouseResource | None = None,
+    registry: RegistryResource | None = None,
+) -> dg.Definitions:
+    """Definitions for every monitor spec (default: all specs in ``$MONITORING_SPECS_DIR``), with
+    the warehouse and MLflow resources (default: from the environment, see README)."""
     specs = load_specs() if specs is None else specs
-    warehouse_url = os.environ.get(WAREHOUSE_URL_ENV, DEFAULT_WAREHOUSE_URL)
+    warehouse = warehouse or warehouse_resource()
+    url = (
+        os.environ.get(WAREHOUSE_URL_ENV, DEFAULT_WAREHOUSE_URL)
+        if isinstance(warehouse.url, dg.EnvVar)
+        else warehouse.url
+    )
     # DuckDB allows one writer per file: run steps in one process unless the warehouse is a server.
-    executor = dg.in_process_executor if warehouse_url.startswith("duckdb") else dg.multiprocess_executor
+    executor = dg.in_process_executor if url.startswith("duckdb") else dg.multiprocess_executor
     return dg.Definitions.merge(
         *(build_monitor_definitions(spec=s) for s in specs),
-        dg.Definitions(resources={WAREHOUSE_KEY: warehouse_resource()}, executor=executor),
+        dg.Definitions(
+            resources={WAREHOUSE_KEY: warehouse, REGISTRY_KEY: registry or registry_resource()}, executor=executor
+        ),
     )

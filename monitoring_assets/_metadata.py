@@ -20,6 +20,10 @@ from monitoring_assets.core.profile import NumericProfile, Profile
 if TYPE_CHECKING:
     from monitoring_assets._pipeline import PerformanceDay
 
+# Per-partition keys the retraining sensor reads back from materialization events.
+DATASET_DRIFT_KEY = "dataset_drift"
+PERFORMANCE_CHECK_KEY = "performance_check"
+
 
 def _fmt(x: float, digits: int = 4) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x:.{digits}g}"
@@ -64,7 +68,7 @@ def drift_metadata(result: DatasetDrift, include_dataset: bool) -> dict[str, Any
     }
     if include_dataset:
         meta["drift_share"] = dg.MetadataValue.float(0.0 if math.isnan(result.share) else result.share)
-        meta["dataset_drift"] = dg.MetadataValue.bool(result.drifted)
+        meta[DATASET_DRIFT_KEY] = dg.MetadataValue.bool(result.drifted)
     if largest is not None:
         meta["largest_drift_feature"] = dg.MetadataValue.text(largest.feature)
         meta["largest_drift_ratio"] = dg.MetadataValue.float(largest.value / largest.threshold)

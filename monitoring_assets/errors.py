@@ -17,3 +17,7 @@ class ProfileError(MonitorError):
 
 class WarehouseError(MonitorError):
     """The warehouse rejected a query or lacks a table/column the spec names."""
+
+
+class RegistryError(MonitorError):
+    """MLflow (tracking server, backend store or registry) failed; the message names the masked URI."""

@@ -27,6 +27,9 @@ version(s) seen in the rows, comma-separated) and ``computed_at`` (UTC).
 ``performance_aggregates``  the mergeable aggregates behind ``performance_metrics`` (one day each):
                      ``stat`` names a field of the aggregate; ``label`` and ``cell`` index its
                      arrays (for ``confusion``, ``cell`` is the predicted label).
+``events``           the audit trail: one row per retraining trigger, retraining, promotion,
+                     rollback (and alert), appended, never replaced; ``details_json`` holds the
+                     aggregates that explain it (drift values, check results, metrics).
 ``fairness_metrics`` per scoring day, slice column and group (``slice_value``): n and the group
                      metrics; the disparities of a column have ``slice_value = '__all__'``.
                      Suppressed groups have one row, ``metric = 'suppressed'``, with ``value`` and
@@ -36,6 +39,7 @@ version(s) seen in the rows, comma-separated) and ``computed_at`` (UTC).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -158,6 +162,19 @@ fairness_metrics = sa.Table(
 )
 
 ALL_GROUPS = "__all__"
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("partition_date", sa.Date),
+    sa.Column("model_name", sa.String(256)),
+    sa.Column("model_version", sa.String(64)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("details_json", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -600,6 +617,34 @@ def replace_fairness(
     key = {"monitor": monitor, "partition_date": day, **audit.row()}
     t = fairness_metrics.c
     _replace(conn, fairness_metrics, (t.monitor == monitor) & (t.partition_date == day), [{**key, **r} for r in rows])
+
+
+def append_event(
+    conn: sa.Connection,
+    *,
+    monitor: str,
+    event_type: str,
+    details: Mapping[str, Any],
+    partition_date: dt.date | None = None,
+    model_name: str | None = None,
+    model_version: str | None = None,
+    run_id: str | None = None,
+) -> None:
+    conn.execute(
+        events.insert(),
+        [
+            {
+                "monitor": monitor,
+                "event_type": event_type,
+                "partition_date": partition_date,
+                "model_name": model_name,
+                "model_version": model_version,
+                "run_id": run_id,
+                "details_json": json.dumps(details, sort_keys=True, default=str),
+                "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            }
+        ],
+    )
 
 
 def ensure_tables(conn: sa.Connection) -> None:

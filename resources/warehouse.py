@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
@@ -68,8 +69,9 @@ class Warehouse:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args: dict[str, object] = {}
         if parsed.get_backend_name() == "duckdb" and os.environ.get(DUCKDB_MEMORY_ENV):
-            # DuckDB's default limit is 80 % of RAM (a 10M-row day peaks near 5.6 GB RSS here);
-            # a low limit bounds memory but spills: 512MB made the benchmark's profile 4x slower.
+            # DuckDB's default limit is 80 % of RAM and its block cache grows to it (a 10M-row day
+            # peaks near 1.8 GB RSS here; 870 MB at 512MB, no slower). Not a default yet: exact
+            # reference quantiles cannot spill (docs/next-steps.md, item 4).
             connect_args["config"] = {"memory_limit": os.environ[DUCKDB_MEMORY_ENV]}
         try:
             # NullPool: no connection outlives its use, so a DuckDB file lock is never held idle.
@@ -399,6 +401,55 @@ class Warehouse:
         )
         with self.begin() as conn:
             return {_as_date(d): int(n) for d, n in conn.execute(stmt, params)}
+
+    # -- retraining ------------------------------------------------------------------------------
+
+    def append_event(self, spec: MonitorSpec, event_type: str, details: Mapping[str, Any], **columns: Any) -> None:
+        """One row of the audit trail ``monitoring.events``."""
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            _store.append_event(conn, monitor=spec.name, event_type=event_type, details=details, **columns)
+
+    def read_events(self, spec: MonitorSpec) -> list[dict[str, Any]]:
+        e = _store.events.c
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            rows = conn.execute(sa.select(_store.events).where(e.monitor == spec.name).order_by(e.created_at))
+            return [dict(r._mapping) for r in rows]
+
+    def last_labeled_day(self, spec: MonitorSpec) -> dt.date | None:
+        """The latest scoring day that has any label (the end of the retraining window)."""
+        rows = self._labeled_rows(spec, spec.partitions.start_date, dt.date.max - dt.timedelta(days=2))
+        params: dict[str, Any] = {}
+        source = rows.from_clause(self.sql, params, [f"{rows.label_expr(self.sql)} IS NOT NULL"])
+        stmt = sa.text(f"SELECT max(s.{self.sql.col(spec.source.timestamp_column)}) FROM {source}")
+        with self.begin() as conn:
+            latest = conn.execute(stmt, params).scalar()
+        return None if latest is None else _as_date(latest)
+
+    def training_frame(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> pd.DataFrame:
+        """Labeled rows of ``first..last`` (features, label and scoring day): the one place raw rows
+        leave the warehouse, to train a challenger."""
+        assert spec.labels is not None
+        rows = self._labeled_rows(spec, first, last)
+        q = self.sql
+        params: dict[str, Any] = {}
+        label = rows.label_expr(q)
+        source = rows.from_clause(q, params, [f"{label} IS NOT NULL"])
+        features = [*spec.features.numeric, *spec.features.categorical]
+        cols = ", ".join(f"s.{q.col(c)} AS {q.col(c)}" for c in features)
+        stmt = sa.text(
+            f"SELECT {cols}, {label} AS {q.col(LABEL)}, CAST(s.{q.col(spec.source.timestamp_column)} AS DATE) "
+            f"AS {q.col(DAY_COLUMN)} FROM {source}"
+        )
+        with self.begin() as conn:
+            frame = pd.DataFrame(conn.execute(stmt, params).fetchall(), columns=[*features, LABEL, DAY_COLUMN])
+        frame[DAY_COLUMN] = pd.to_datetime(frame[DAY_COLUMN]).dt.date
+        return frame
+
+
+LABEL = "__label__"  # columns of training frames; spec names may not start with "__" (spec._model)
+DAY_COLUMN = "__day__"
 
 
 def _as_date(value: object) -> dt.date:

@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from scipy import stats
 from scipy.spatial import distance
 
-from monitoring_assets import build_monitor_definitions
-from monitoring_assets._factory import WAREHOUSE_KEY
+from monitoring_assets import build_definitions
 from monitoring_assets.demo import (
     CONCEPT_START,
     DRIFT_START,
@@ -27,9 +26,10 @@ from monitoring_assets.demo import (
     run_demo,
     write_duckdb,
 )
-from monitoring_assets.demo.run import unexpected
+from monitoring_assets.demo.run import retraining_problems, unexpected
 from monitoring_assets.spec import MonitorSpec, load_spec
 from resources import _store
+from resources.registry import RegistryResource
 from resources.warehouse import Warehouse, WarehouseResource
 from tests.conftest import REPO
 
@@ -54,10 +54,7 @@ def env(
     path = tmp_path / "wh.duckdb"
     write_duckdb(tables, path)
     url = f"duckdb:///{path}"
-    defs = dg.Definitions.merge(
-        build_monitor_definitions(spec=spec),
-        dg.Definitions(resources={WAREHOUSE_KEY: WarehouseResource(url=url)}, executor=dg.in_process_executor),
-    )
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
     with dg.instance_for_test() as instance:
         assert defs.resolve_job_def("credit_default_reference").execute_in_process(instance=instance).success
         yield defs, url, instance
@@ -179,10 +176,7 @@ def test_drift_before_reference_is_a_clear_error(
 ) -> None:
     path = tmp_path / "wh.duckdb"
     write_duckdb(tables, path)
-    defs = dg.Definitions.merge(
-        build_monitor_definitions(spec=spec),
-        dg.Definitions(resources={WAREHOUSE_KEY: WarehouseResource(url=f"duckdb:///{path}")}),
-    )
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=f"duckdb:///{path}"))
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
             instance=instance, partition_key=DAY, raise_on_error=False
@@ -198,8 +192,14 @@ def test_demo_shows_each_injected_problem_from_its_day_and_never_before(tmp_path
     """The README's claims about `make demo`, on 55 days (through 2024-02-24) at the demo's volume."""
     config = DemoConfig(days=55)
     with dg.instance_for_test() as instance:
-        summaries = run_demo(spec=spec, warehouse_path=tmp_path / "demo.duckdb", instance=instance, config=config)
+        registry = RegistryResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=str(tmp_path / "art"))
+        outcome = run_demo(
+            spec=spec, warehouse_path=tmp_path / "demo.duckdb", instance=instance, registry=registry, config=config
+        )
+    summaries = outcome.days
     assert len(summaries) == config.days
+    assert retraining_problems(outcome) == []
+    assert outcome.retraining is not None and outcome.retraining["reason"] == "dataset_drift"
     assert all(s.rows == config.rows_per_day for s in summaries)
     assert unexpected(summaries, config) == []
     by_day = {s.day: s for s in summaries}

@@ -41,6 +41,7 @@ def test_code_location_module_loads_every_spec(monkeypatch: pytest.MonkeyPatch) 
         sorted(
             f"credit_default/{a}"
             for a in (
+                "challenger_model",
                 "daily_profile",
                 "fairness_slices",
                 "feature_drift",
@@ -103,6 +104,12 @@ def test_jobs_resolve(defs: dg.Definitions) -> None:
         "labeled_performance",
         "fairness_slices",
     }
+    assert {
+        k.path[-1] for k in defs.resolve_job_def("credit_default_retraining").asset_layer.executable_asset_keys
+    } == {"challenger_model"}
+    defs.resolve_job_def("credit_default_rollback")
+    defs.resolve_sensor_def("credit_default_label_arrival")
+    assert defs.resolve_sensor_def("credit_default_retraining_sensor").job_name == "credit_default_retraining"
     labeled = defs.resolve_job_def("credit_default_labeled_monitoring")
     assert {k.path[-1] for k in labeled.asset_layer.executable_asset_keys} == {"labeled_performance", "fairness_slices"}
     defs.resolve_job_def("credit_default_reference")

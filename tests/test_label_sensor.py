@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sklearn.metrics import roc_auc_score
 
-from monitoring_assets import build_monitor_definitions
+from monitoring_assets import build_definitions
 from monitoring_assets._factory import WAREHOUSE_KEY
 from monitoring_assets.demo import DemoConfig, generate, write_duckdb
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
@@ -45,10 +45,7 @@ def _spec(with_arrival: bool) -> MonitorSpec:
 class Env:
     def __init__(self, spec: MonitorSpec, url: str, instance: dg.DagsterInstance, path: Path) -> None:
         self.spec, self.url, self.instance, self.path = spec, url, instance, path
-        self.defs = dg.Definitions.merge(
-            build_monitor_definitions(spec=spec),
-            dg.Definitions(resources={WAREHOUSE_KEY: WarehouseResource(url=url)}, executor=dg.in_process_executor),
-        )
+        self.defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
         self.sensor = self.defs.resolve_sensor_def(f"{spec.name}_label_arrival")
 
     def tick(self, cursor: str | None) -> Any:

@@ -13,8 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from monitoring_assets import build_monitor_definitions
-from monitoring_assets._factory import WAREHOUSE_KEY
+from monitoring_assets import build_definitions
 from monitoring_assets.demo import DemoConfig, generate
 from monitoring_assets.spec import load_spec
 from resources import _store
@@ -38,10 +37,7 @@ def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
     monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
 
     spec = load_spec(REPO / "monitors" / "credit_default.yaml")
-    defs = dg.Definitions.merge(
-        build_monitor_definitions(spec=spec),
-        dg.Definitions(resources={WAREHOUSE_KEY: WarehouseResource(url=pg_url)}),
-    )
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=pg_url))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert defs.resolve_job_def("credit_default_reference").execute_in_process(instance=instance).success

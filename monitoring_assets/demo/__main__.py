@@ -10,10 +10,12 @@ from pathlib import Path
 import dagster as dg
 
 from monitoring_assets.demo.data import CONCEPT_START, DRIFT_START, FAIRNESS_START, LABEL_DELAY, DemoConfig
-from monitoring_assets.demo.run import format_summary, run_demo, unexpected
+from monitoring_assets.demo.run import format_retraining, format_summary, retraining_problems, run_demo, unexpected
 from monitoring_assets.spec import load_spec
+from resources.registry import RegistryResource
 
 WAREHOUSE_PATH = Path("data/demo_warehouse.duckdb")
+MLFLOW_UI = ".venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db"
 SPEC_PATH = Path("monitors/credit_default.yaml")
 
 
@@ -32,9 +34,13 @@ def main() -> int:
         f"(covariate drift from {DRIFT_START}, a fairness regression from {FAIRNESS_START}, concept drift "
         f"from {CONCEPT_START}; labels arrive {LABEL_DELAY.days} days after scoring) ..."
     )
-    summaries = run_demo(spec=spec, warehouse_path=WAREHOUSE_PATH, instance=instance, config=config)
+    registry = RegistryResource()  # SQLite store under mlruns/ (or $MLFLOW_TRACKING_URI, see README)
+    outcome = run_demo(spec=spec, warehouse_path=WAREHOUSE_PATH, instance=instance, registry=registry, config=config)
+    summaries = outcome.days
     print()
     print(format_summary(summaries))
+    print()
+    print(format_retraining(outcome))
     print()
     drifted_days = [s.day for s in summaries if s.dataset_drift]
     print(
@@ -42,7 +48,7 @@ def main() -> int:
         f"{drifted_days[0] if drifted_days else 'none'} (injected from {DRIFT_START}). "
         f"Finished in {time.monotonic() - started:.0f}s."
     )
-    problems = unexpected(summaries, config)
+    problems = unexpected(summaries, config) + retraining_problems(outcome)
     if problems:
         print("UNEXPECTED: " + "; ".join(problems))
         return 1
@@ -52,7 +58,12 @@ def main() -> int:
         f"check failing from {FAIRNESS_START} and passing before; label coverage below 100% on the last "
         f"{LABEL_DELAY.days} days."
     )
-    print("Open the Dagster UI with `make dev` (http://127.0.0.1:3000) to browse assets, checks and plots.")
+    print(
+        "The retraining sensor fired on the drift, and the challenger beats the champion on the held-out days; "
+        "promotion is manual, so the champion stays."
+    )
+    print("Open the Dagster UI with `make dev` (http://127.0.0.1:3000) to browse assets, checks and plots,")
+    print(f"and MLflow with `{MLFLOW_UI}` (http://127.0.0.1:5000).")
     return 0
 
 

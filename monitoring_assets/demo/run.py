@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import pandas as pd
 import sqlalchemy as sa
 
 from monitoring_assets import _pipeline
-from monitoring_assets._factory import WAREHOUSE_KEY, build_monitor_definitions
+from monitoring_assets._factory import build_definitions
 from monitoring_assets.core.fairness import SliceReport
 from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
 from monitoring_assets.demo.data import (
+    CATEGORICAL,
     CONCEPT_START,
     DRIFT_START,
     FAIRNESS_START,
     LABEL_DELAY,
+    NUMERIC,
+    REFERENCE_START,
+    START,
     DemoConfig,
     generate,
+    train_model,
     write_duckdb,
 )
 from monitoring_assets.spec import MonitorSpec
 from resources import _store
+from resources.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryResource
 from resources.warehouse import Warehouse, WarehouseResource
 
 
@@ -43,17 +52,55 @@ class DaySummary:
     fairness: str = "no_data"  # worst disparity level: ok, warn, error
 
 
-def run_demo(
-    *, spec: MonitorSpec, warehouse_path: Path, instance: dg.DagsterInstance, config: DemoConfig | None = None
-) -> list[DaySummary]:
-    """Write fresh demo tables, materialize the reference, then every daily partition in one run."""
-    config = config or DemoConfig()
-    write_duckdb(generate(config), warehouse_path)
-    url = f"duckdb:///{warehouse_path}"
-    defs = dg.Definitions.merge(
-        build_monitor_definitions(spec=spec),
-        dg.Definitions(resources={WAREHOUSE_KEY: WarehouseResource(url=url)}, executor=dg.in_process_executor),
+@dataclass(frozen=True)
+class DemoOutcome:
+    days: list[DaySummary]
+    sensor: str  # what the retraining sensor's tick said
+    retraining: dict[str, Any] | None  # the `retraining` event's details (monitoring.events)
+    aliases: dict[str, int | None]
+
+
+def register_initial_champion(registry: ModelRegistry, spec: MonitorSpec, training: pd.DataFrame) -> int:
+    """The model that scored the demo traffic, as version 1 with alias champion. The demo's
+    registered model is dropped first, so every `make demo` starts from the same registry."""
+    assert spec.model is not None
+    name = spec.model.registry_name
+    registry.delete_registered_model(name)
+    run_id = registry.start_run(
+        f"monitoring/{spec.name}", run_name="initial model (demo)", tags={"monitoring.role": "initial champion"}
     )
+    window = f"{REFERENCE_START.isoformat()}..{(START - dt.timedelta(days=1)).isoformat()}"
+    registry.log(run_id, params={"trainer": "demo: one-hot + HistGradientBoosting", "reference_window": window})
+    registered = registry.register(
+        run_id,
+        model=train_model(training),
+        registry_name=name,
+        input_example=training[NUMERIC + CATEGORICAL].head(5),
+        version_tags={"monitoring.reference_window": window, "monitoring.reference_table": "training_data"},
+        event_id=None,
+        alias=CHAMPION,
+    )
+    registry.end_run(run_id)
+    return registered.version
+
+
+def run_demo(
+    *,
+    spec: MonitorSpec,
+    warehouse_path: Path,
+    instance: dg.DagsterInstance,
+    registry: RegistryResource,
+    config: DemoConfig | None = None,
+) -> DemoOutcome:
+    """Write fresh demo tables and register the initial champion; materialize the reference, then
+    every daily partition in one run; then let the retraining sensor look and run what it asks."""
+    config = config or DemoConfig()
+    tables = generate(config)
+    write_duckdb(tables, warehouse_path)
+    with registry.open() as reg:
+        register_initial_champion(reg, spec, tables["training_data"])
+    url = f"duckdb:///{warehouse_path}"
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url), registry=registry)
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     ref = defs.resolve_job_def(f"{spec.name}_reference").execute_in_process(instance=instance, run_config=quiet)
     assert ref.success
@@ -68,7 +115,32 @@ def run_demo(
         },
     )
     assert daily.success
-    return day_summaries(Warehouse(url), spec)
+    wh = Warehouse(url)
+    try:
+        sensor_said, retraining = _retrain(defs, spec, instance, quiet, wh)
+        days = day_summaries(wh, spec)
+    finally:
+        wh.dispose()
+    with registry.open() as reg:
+        assert spec.model is not None
+        aliases = {a: reg.alias_version(spec.model.registry_name, a) for a in (CHAMPION, CHALLENGER)}
+    return DemoOutcome(days, sensor_said, retraining, aliases)
+
+
+def _retrain(
+    defs: dg.Definitions, spec: MonitorSpec, instance: dg.DagsterInstance, run_config: dict[str, Any], wh: Warehouse
+) -> tuple[str, dict[str, Any] | None]:
+    """One tick of the retraining sensor, and the run it requests (as the daemon would launch it)."""
+    sensor = defs.resolve_sensor_def(f"{spec.name}_retraining_sensor")
+    tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+    if not tick.run_requests:
+        return tick.skip_message or "no request", None
+    (request,) = tick.run_requests
+    job = defs.resolve_job_def(f"{spec.name}_retraining")
+    assert job.execute_in_process(instance=instance, run_config=run_config, tags=request.tags).success
+    said = f"requested run {request.run_key} ({request.tags.get('monitoring/reason')})"
+    events = [e for e in wh.read_events(spec) if e["event_type"] == "retraining"]
+    return said, json.loads(events[-1]["details_json"]) if events else None
 
 
 def _performance_levels(wh: Warehouse, spec: MonitorSpec) -> dict[dt.date, tuple[float, float, str]]:
@@ -180,6 +252,26 @@ def format_summary(summaries: list[DaySummary], primary: str = "auc") -> str:
     return "\n".join(lines)
 
 
+def format_retraining(outcome: DemoOutcome) -> str:
+    lines = [f"Retraining sensor: {outcome.sensor}"]
+    r = outcome.retraining
+    if r is None:
+        return lines[0]
+    primary = "roc_auc"
+    champion = r["champion"] or {}
+    lines += [
+        f"  trigger: {r['reason']} on {', '.join(r['trigger_days'])} (event {r['event_id']})",
+        f"  challenger: version {outcome.aliases.get(CHALLENGER)} (alias challenger; champion is version "
+        f"{outcome.aliases.get(CHAMPION)}), trained on {r['n_train']} labeled rows of {r['window'][0]}.."
+        f"{dt.date.fromisoformat(r['holdout_from']) - dt.timedelta(days=1)}",
+        f"  held-out {r['holdout_from']}..{r['window'][1]} ({r['n_holdout']} rows): {primary} challenger "
+        f"{r['challenger'][primary]:.3f} vs champion {champion.get(primary, math.nan):.3f}",
+        f"  decision: {r['decision']}",
+        f"  MLflow run {r['mlflow_run_id']}",
+    ]
+    return "\n".join(lines)
+
+
 def unexpected(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
     """What README says the demo shows, checked: each entry is a broken expectation."""
     problems = []
@@ -197,4 +289,21 @@ def unexpected(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
             problems.append(f"fairness {s.fairness} on {s.day}")
         if (s.label_coverage < 1) != (s.day >= last_labeled):
             problems.append(f"label coverage {s.label_coverage:.0%} on {s.day}")
+    return problems
+
+
+def retraining_problems(outcome: DemoOutcome) -> list[str]:
+    """The retraining README promises after `make demo`: a drift-triggered challenger (version 2)
+    next to the champion (version 1), better than it on the held-out days."""
+    r = outcome.retraining
+    if r is None:
+        return [f"no retraining ran: {outcome.sensor}"]
+    problems = []
+    if "dataset_drift" not in r["reason"]:
+        problems.append(f"retraining triggered by {r['reason']}, expected dataset drift")
+    if outcome.aliases != {CHAMPION: 1, CHALLENGER: 2}:
+        problems.append(f"aliases {outcome.aliases}, expected champion 1 and challenger 2")
+    champion = (r["champion"] or {}).get("roc_auc", math.nan)
+    if not r["challenger"]["roc_auc"] > champion:
+        problems.append(f"challenger ROC AUC {r['challenger']['roc_auc']:.3f} not above champion's {champion:.3f}")
     return problems

@@ -23,6 +23,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 def _check_identifier(value: str) -> str:
+    if value.startswith("__"):
+        raise ValueError(f"{value!r} starts with '__', which this plugin reserves for its own columns")
     if not _IDENTIFIER.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a plain identifier (letters, digits and _, not starting with a digit, "
@@ -268,6 +270,47 @@ DEFAULT_DISPARITY_THRESHOLDS: dict[str, DisparityThresholdSpec] = {
 }
 
 
+class DriftDaysSpec(_Strict):
+    """Fire when at least ``count`` of the last ``of`` monitored days show dataset drift."""
+
+    count: int = Field(default=3, ge=1)
+    of: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _fits(self) -> Self:
+        if self.count > self.of:
+            raise ValueError(f"count {self.count} is larger than the window of {self.of} days")
+        return self
+
+
+class TriggerSpec(_Strict):
+    dataset_drift_days: DriftDaysSpec | None = Field(default_factory=DriftDaysSpec)
+    performance_error: bool = True  # any ERROR of performance_vs_reference in the same window
+
+
+class PromotionSpec(_Strict):
+    policy: Literal["manual", "auto"] = "manual"
+    min_improvement: float = Field(default=0.0, ge=0.0)  # in the task's primary metric
+
+
+class RetrainingSpec(_Strict):
+    """Drift- and performance-triggered retraining (needs ``labels`` and ``model``)."""
+
+    enabled: bool = True
+    trigger: TriggerSpec = Field(default_factory=TriggerSpec)
+    min_days_between_retrains: int = Field(default=7, ge=0)
+    training_window_days: int = Field(default=28, ge=2)
+    holdout_days: int = Field(default=3, ge=1)
+    trainer: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    promotion: PromotionSpec = Field(default_factory=PromotionSpec)
+
+    @model_validator(mode="after")
+    def _holdout(self) -> Self:
+        if self.holdout_days >= self.training_window_days:
+            raise ValueError("holdout_days must be smaller than training_window_days")
+        return self
+
+
 class ModelSpec(_Strict):
     registry_name: str = Field(min_length=1, max_length=256)
 
@@ -288,6 +331,12 @@ class MonitorSpec(_Strict):
     model: ModelSpec | None = None
     performance: PerformanceSpec = Field(default_factory=PerformanceSpec)
     fairness: FairnessSpec = Field(default_factory=FairnessSpec)
+    retraining: RetrainingSpec = Field(default_factory=RetrainingSpec)
+
+    @property
+    def retrains(self) -> bool:
+        """Retraining is wired when it is enabled and the spec names labels and a registry model."""
+        return self.retraining.enabled and self.labels is not None and self.model is not None
 
     @model_validator(mode="after")
     def _labels_and_slices(self) -> Self:

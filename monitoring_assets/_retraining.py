@@ -1,0 +1,220 @@
+"""Retraining without Dagster: train a challenger on the recent labeled window, register it,
+compare it with the champion on held-out days, and apply the promotion policy.
+
+The window ends on the latest scoring day with labels; its last ``holdout_days`` are held out.
+Both models are scored on exactly those held-out rows, with the monitoring metrics
+(``core.performance``), so the comparison means the same as the dashboards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitoring_assets.core.performance import HIGHER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS
+from monitoring_assets.errors import MonitorError
+from monitoring_assets.spec import MonitorSpec
+from resources import trainer
+from resources.registry import CHALLENGER, CHAMPION, ModelRegistry, RegisteredVersion
+from resources.warehouse import DAY_COLUMN, LABEL, Warehouse
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why a retraining runs: the sensor's event, or a person launching the job."""
+
+    event_id: str
+    reason: str
+    days: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def tags(self) -> dict[str, str]:
+        return {
+            "monitoring.event_id": self.event_id,
+            "monitoring.reason": self.reason,
+            "monitoring.trigger_days": ",".join(self.days),
+        }
+
+
+@dataclass(frozen=True)
+class RetrainingResult:
+    registry_name: str
+    version: int
+    created: bool  # False when a retried run found the event's version already registered
+    mlflow_run_id: str
+    window: tuple[dt.date, dt.date]
+    holdout_from: dt.date
+    n_train: int
+    n_holdout: int
+    challenger: dict[str, float]
+    champion: dict[str, float] | None
+    champion_version: int | None
+    primary_metric: str
+    promoted: bool
+    decision: str
+
+
+def _better_by(spec: MonitorSpec, challenger: float, champion: float) -> float:
+    metric = PRIMARY_METRIC[spec.prediction.task]
+    return challenger - champion if HIGHER_IS_BETTER[metric] else champion - challenger
+
+
+def _decide(spec: MonitorSpec, challenger: dict[str, float], champion: dict[str, float] | None) -> tuple[bool, str]:
+    policy = spec.retraining.promotion
+    metric = PRIMARY_METRIC[spec.prediction.task]
+    if champion is None:
+        gain, text = math.inf, "no champion yet"
+    else:
+        gain = _better_by(spec, challenger[metric], champion[metric])
+        text = f"challenger {metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f} ({gain:+.4f})"
+    if policy.policy == "manual":
+        return False, f"{text}; promotion policy manual: nothing moved"
+    if gain >= policy.min_improvement:
+        return True, f"{text}; auto-promoted (min_improvement {policy.min_improvement})"
+    return False, f"{text}; not promoted: improvement below {policy.min_improvement}"
+
+
+def retrain(
+    wh: Warehouse, registry: ModelRegistry, spec: MonitorSpec, trigger: Trigger, dagster_run_id: str
+) -> RetrainingResult:
+    assert spec.model is not None
+    name = spec.model.registry_name
+    r = spec.retraining
+    last = wh.last_labeled_day(spec)
+    if last is None:
+        raise MonitorError(f"monitor {spec.name!r}: no labeled rows in the warehouse to retrain on")
+    first = last - dt.timedelta(days=r.training_window_days - 1)
+    holdout_from = last - dt.timedelta(days=r.holdout_days - 1)
+    frame = wh.training_frame(spec, first, last)
+    train_rows = frame[frame[DAY_COLUMN] < holdout_from]
+    holdout = frame[frame[DAY_COLUMN] >= holdout_from]
+    if train_rows.empty or holdout.empty or train_rows[LABEL].nunique() < 2:
+        raise MonitorError(
+            f"monitor {spec.name!r}: the window {first}..{last} has {len(train_rows)} training and {len(holdout)} "
+            f"held-out labeled rows (need both, and two classes to train on)"
+        )
+
+    existing = registry.version_for_event(name, trigger.event_id)
+    if existing is not None:
+        # A retried run: the event's challenger is registered already; never register a second one.
+        model = registry.load_model(name, existing)
+        registry.set_alias(name, CHALLENGER, existing)
+        run_id = registry.version_tags(name, existing).get("monitoring.mlflow_run_id", "")
+        registered = RegisteredVersion(name, existing, run_id, created=False)
+    else:
+        model = trainer.train(train_rows, spec)
+        run_id = registry.start_run(
+            f"monitoring/{spec.name}",
+            run_name=f"retrain {spec.name} ({trigger.reason})",
+            tags={**trigger.tags(), "dagster.run_id": dagster_run_id, "monitoring.spec_hash": spec.spec_hash()},
+        )
+        registry.log(
+            run_id,
+            params={
+                "trainer": r.trainer or "default: one-hot + HistGradientBoosting",
+                "window_start": first.isoformat(),
+                "window_end": last.isoformat(),
+                "holdout_from": holdout_from.isoformat(),
+                "n_train": len(train_rows),
+                "n_holdout": len(holdout),
+            },
+            tags={"monitoring.trigger": json.dumps(dict(trigger.details), sort_keys=True, default=str)},
+        )
+        registered = registry.register(
+            run_id,
+            model=model,
+            registry_name=name,
+            input_example=train_rows[trainer.features(spec)].head(5),
+            version_tags={
+                **trigger.tags(),
+                "dagster.run_id": dagster_run_id,
+                "monitoring.mlflow_run_id": run_id,
+                "monitoring.window": f"{first.isoformat()}..{last.isoformat()}",
+            },
+            event_id=trigger.event_id,
+            alias=CHALLENGER,
+        )
+    challenger = trainer.evaluate(model, holdout, spec)
+    champion_version = registry.alias_version(name, CHAMPION)
+    champion = None
+    if champion_version is not None and champion_version != registered.version:
+        champion = trainer.evaluate(registry.load_model(name, champion_version), holdout, spec)
+    metrics = TASK_METRICS[spec.prediction.task]
+    logged = {f"challenger_{m}": challenger[m] for m in metrics}
+    if champion is not None:
+        logged |= {f"champion_{m}": champion[m] for m in metrics}
+    registry.log(registered.run_id, metrics=logged)
+    promoted, decision = _decide(spec, challenger, champion)
+    if promoted:
+        registry.promote(name, registered.version)
+    result = RetrainingResult(
+        name,
+        registered.version,
+        registered.created,
+        registered.run_id,
+        (first, last),
+        holdout_from,
+        len(train_rows),
+        len(holdout),
+        challenger,
+        champion,
+        champion_version,
+        PRIMARY_METRIC[spec.prediction.task],
+        promoted,
+        decision,
+    )
+    _record(wh, spec, trigger, result, dagster_run_id)
+    return result
+
+
+def _record(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, result: RetrainingResult, run_id: str) -> None:
+    common = {"model_name": result.registry_name, "model_version": str(result.version), "run_id": run_id}
+    wh.append_event(
+        spec,
+        "retraining",
+        {
+            "event_id": trigger.event_id,
+            "reason": trigger.reason,
+            "trigger_days": list(trigger.days),
+            "trigger": dict(trigger.details),
+            "window": [d.isoformat() for d in result.window],
+            "holdout_from": result.holdout_from.isoformat(),
+            "n_train": result.n_train,
+            "n_holdout": result.n_holdout,
+            "challenger": result.challenger,
+            "champion": result.champion,
+            "champion_version": result.champion_version,
+            "mlflow_run_id": result.mlflow_run_id,
+            "decision": result.decision,
+            "new_version": result.created,
+        },
+        partition_date=result.window[1],
+        **common,
+    )
+    if result.promoted:
+        wh.append_event(
+            spec,
+            "promotion",
+            {"event_id": trigger.event_id, "previous_champion": result.champion_version, "decision": result.decision},
+            partition_date=result.window[1],
+            **common,
+        )
+
+
+def rollback(wh: Warehouse, registry: ModelRegistry, spec: MonitorSpec, reason: str, run_id: str) -> tuple[int, int]:
+    """Move ``champion`` back to ``previous_champion``; recorded with the reason."""
+    assert spec.model is not None
+    from_version, to_version = registry.rollback(spec.model.registry_name)
+    wh.append_event(
+        spec,
+        "rollback",
+        {"reason": reason, "from_version": from_version, "to_version": to_version},
+        model_name=spec.model.registry_name,
+        model_version=str(to_version),
+        run_id=run_id,
+    )
+    return from_version, to_version

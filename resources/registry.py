@@ -1,0 +1,412 @@
+"""The MLflow adapter: runs, model versions and the champion / challenger aliases.
+
+``ModelRegistry`` does the work over one tracking (and registry) URI; ``RegistryResource`` is the
+Dagster resource that configures it. MLflow 3 aliases only, never stages: ``challenger`` is a
+freshly trained candidate, ``champion`` the model in production, ``previous_champion`` the one
+it replaced (kept for one-step rollback). Every MLflow or connection failure surfaces as
+``RegistryError`` naming the URI with any password masked.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import dagster as dg
+import mlflow
+import pandas as pd
+import sqlalchemy as sa
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking._model_registry import utils as _registry_globals
+from mlflow.tracking._tracking_service import utils as _tracking_globals
+from pydantic import Field
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from monitoring_assets.errors import RegistryError
+
+CHAMPION, CHALLENGER, PREVIOUS_CHAMPION = "champion", "challenger", "previous_champion"
+EVENT_TAG = "monitoring.event_id"
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # under the project (cwd); /mlruns/ is gitignored
+DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+
+_MODEL_NAME = "model"  # the logged model's name inside its run
+_SERVER_SCHEMES = ("http", "https", "databricks")  # a tracking server places artifacts itself
+_FAILURES = (MlflowException, SQLAlchemyError, OSError)  # OSError covers requests' errors
+_GLOBALS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A model version; ``created`` is False when the version already registered for the same
+    trigger event was reused."""
+
+    name: str
+    version: int
+    run_id: str
+    created: bool
+
+
+def mask_uri(uri: str) -> str:
+    """``uri`` with any password replaced by ``***`` (for messages, logs and metadata)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Whether the exception chain holds a network failure: refused, reset, timed out, unknown host
+    (MLflow wraps requests, which wraps urllib3, which wraps the socket error)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionError | TimeoutError | socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _probe(uri: str) -> None:
+    """Open one plain connection to a database backend store.
+
+    MLflow retries a database it cannot reach 10 times with backoff (about 100 s, hard-coded in
+    mlflow.store.db.utils); this fails in seconds instead, with the driver's own reason.
+    """
+    dialect = urlsplit(uri).scheme.split("+")[0]
+    if dialect not in ("postgresql", "mysql"):
+        return
+    engine = sa.create_engine(uri, poolclass=NullPool, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _mlflow_globals(tracking_uri: str, registry_uri: str) -> Iterator[None]:
+    """Point MLflow's process-wide URIs at ours for the duration, then restore them exactly.
+
+    MLflow 3.17's ``log_model``/``load_model`` take no client, and its SQL registry resolves a
+    ``models:/<model_id>`` source through the global tracking URI (a TODO in its code), so those
+    calls need the globals. Restoring reads MLflow's private module state because the public
+    getters return resolved defaults, and the setters also write the environment variables.
+    """
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    with _GLOBALS_LOCK:
+        environ = {name: os.environ.get(name) for name in names}
+        tracking, registry = _tracking_globals._tracking_uri, _registry_globals._registry_uri
+        try:
+            mlflow.set_tracking_uri(tracking_uri)
+            mlflow.set_registry_uri(registry_uri)
+            yield
+        finally:
+            # None is MLflow's own "not set" state (its setters accept it at runtime).
+            mlflow.set_tracking_uri(tracking)  # type: ignore[arg-type]
+            mlflow.set_registry_uri(registry)  # type: ignore[arg-type]
+            for name, value in environ.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+class ModelRegistry:
+    """Runs, model versions and aliases over one MLflow tracking URI (SQLite, PostgreSQL, server).
+
+    ``registry_uri`` defaults to the tracking URI. ``artifact_root`` is where experiments created
+    here keep artifacts when MLflow has no server (a SQL store); a server decides for itself.
+    """
+
+    def __init__(self, tracking_uri: str, registry_uri: str | None = None, artifact_root: str | None = None) -> None:
+        self.tracking_uri = tracking_uri
+        self.registry_uri = registry_uri or tracking_uri
+        self.artifact_root = artifact_root
+        for uri in {self.tracking_uri, self.registry_uri}:
+            if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
+                Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # A SQL store opens (and on first use migrates, about 2 s) here; a server is not contacted.
+        with self._failing("connecting"):
+            for uri in {self.tracking_uri, self.registry_uri}:
+                _probe(uri)
+            self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+
+    @property
+    def safe_uri(self) -> str:
+        """The tracking URI with any password masked."""
+        return mask_uri(self.tracking_uri)
+
+    @contextmanager
+    def _failing(self, doing: str) -> Iterator[None]:
+        """MLflow, SQL and connection errors become RegistryError naming the masked URI."""
+        try:
+            yield
+        except _FAILURES as e:
+            state = "is unreachable" if _unreachable(e) else "failed"
+            detail = str(e)
+            for uri in (self.tracking_uri, self.registry_uri):
+                if (password := urlsplit(uri).password) is not None:
+                    detail = detail.replace(password, "***")  # MLflow quotes request URLs whole
+            raise RegistryError(f"MLflow at {self.safe_uri} {state} while {doing}: {detail}") from e
+
+    # -- tracking ----------------------------------------------------------------------------
+
+    def experiment_id(self, name: str) -> str:
+        """The id of experiment ``name``, created (or restored from the trash) when needed."""
+        with self._failing(f"opening experiment {name}"):
+            found = self.client.get_experiment_by_name(name)
+            if found is not None:
+                if found.lifecycle_stage == "deleted":
+                    self.client.restore_experiment(found.experiment_id)
+                return str(found.experiment_id)
+            try:
+                return str(self.client.create_experiment(name, artifact_location=self._artifact_location(name)))
+            except MlflowException as e:
+                if e.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                # Another process created it between our lookup and create.
+                again = self.client.get_experiment_by_name(name)
+                assert again is not None
+                return str(again.experiment_id)
+
+    def _artifact_location(self, experiment: str) -> str | None:
+        if self.artifact_root is None or urlsplit(self.tracking_uri).scheme in _SERVER_SCHEMES:
+            return None
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("_") or "experiment"
+        if "://" in self.artifact_root:  # s3://bucket/prefix and the like
+            return f"{self.artifact_root.rstrip('/')}/{folder}"
+        # Absolute: MLflow would otherwise resolve a relative path against a later cwd.
+        return str(Path(self.artifact_root).resolve() / folder)
+
+    def start_run(self, experiment: str, run_name: str, tags: Mapping[str, str] | None = None) -> str:
+        """Create a run (status RUNNING) in ``experiment`` and return its id; end it with ``end_run``."""
+        experiment_id = self.experiment_id(experiment)
+        with self._failing(f"starting run {run_name} in {experiment}"):
+            run = self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags or {}))
+        return str(run.info.run_id)
+
+    def log(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Log params (as strings), metrics (step 0; NaN skipped: it means "not computable") and
+        tags to a run in one request."""
+        now = int(time.time() * 1000)
+        batch_metrics = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items() if not math.isnan(v)]
+        batch_params = [Param(k, str(v)) for k, v in (params or {}).items()]
+        batch_tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        with self._failing(f"logging to run {run_id}"):
+            self.client.log_batch(run_id, metrics=batch_metrics, params=batch_params, tags=batch_tags)
+
+    def end_run(self, run_id: str, status: Literal["FINISHED", "FAILED", "KILLED"] = "FINISHED") -> None:
+        with self._failing(f"ending run {run_id}"):
+            self.client.set_terminated(run_id, status)
+
+    # -- registry ----------------------------------------------------------------------------
+
+    def register(
+        self,
+        run_id: str,
+        *,
+        model: Any,
+        registry_name: str,
+        input_example: pd.DataFrame,
+        version_tags: Mapping[str, str] | None = None,
+        event_id: str | None = None,
+        alias: str | None = CHALLENGER,
+    ) -> RegisteredVersion:
+        """Log a fitted scikit-learn ``model`` to the run and register it as a new version of
+        ``registry_name``, pointing ``alias`` at it.
+
+        Idempotent per trigger event: when a version already carries ``EVENT_TAG == event_id``
+        (a retried run), that version is returned (``created=False``) and the alias re-pointed;
+        nothing is logged. The signature is inferred from ``input_example`` and what the model
+        serves: ``predict_proba`` for a classifier (its pyfunc serves probabilities too), else
+        ``predict``. The version is created with its tags (event tag included) in one call and the
+        alias is set last, so a failure never leaves an alias on a half-registered version.
+        """
+        import mlflow.sklearn  # noqa: PLC0415 - loads the pyfunc stack (seconds): only when needed
+        from sklearn.base import is_classifier  # noqa: PLC0415
+
+        with self._failing(f"registering {registry_name}"):
+            if event_id is not None and (existing := self._version_for_event(registry_name, event_id)) is not None:
+                if alias is not None:
+                    self.client.set_registered_model_alias(registry_name, alias, str(existing))
+                found = self.client.get_model_version(registry_name, str(existing))
+                return RegisteredVersion(registry_name, existing, str(found.run_id), created=False)
+
+            # Object column labels: MLflow compares them with a range(), which pandas 3 deprecates
+            # for its str-dtype labels (a Pandas4Warning on every registration otherwise).
+            example = input_example.copy()
+            example.columns = pd.Index(list(example.columns), dtype=object)
+            proba = is_classifier(model) and hasattr(model, "predict_proba")
+            try:
+                served = model.predict_proba(example) if proba else model.predict(example)
+                signature = mlflow.models.infer_signature(example, served)
+            except Exception as e:
+                raise RegistryError(f"the model for {registry_name} cannot score its input example: {e}") from e
+            tags = {**(version_tags or {}), **({EVENT_TAG: event_id} if event_id is not None else {})}
+
+            # Created here so the logged model lands in the run's experiment (without an active
+            # run, log_model would put it in the default experiment).
+            experiment_id = self.client.get_run(run_id).info.experiment_id
+            logged = self.client.create_logged_model(experiment_id, name=_MODEL_NAME, source_run_id=run_id)
+            with _mlflow_globals(self.tracking_uri, self.registry_uri):
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name=_MODEL_NAME,
+                    model_id=logged.model_id,
+                    run_id=run_id,
+                    signature=signature,
+                    input_example=example,
+                    # The pyfunc (mlflow models serve) then returns what the signature promises.
+                    pyfunc_predict_fn="predict_proba" if proba else "predict",
+                    # Not skops (MLflow's default): it rejects HistGradientBoosting's TreePredictor and
+                    # any custom transformer a user trainer brings. It buys no safety here either:
+                    # MLflow reads skops' trusted types from the model's own MLmodel file, so loading
+                    # is gated by MLFLOW_ALLOW_PICKLE_DESERIALIZATION (default true) for every format.
+                    serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+                    registered_model_name=registry_name,
+                    tags=tags,  # with model_id given, MLflow puts these on the version only
+                )
+            version = int(info.registered_model_version)
+            if alias is not None:
+                self.client.set_registered_model_alias(registry_name, alias, str(version))
+        return RegisteredVersion(registry_name, version, run_id, created=True)
+
+    def version_for_event(self, registry_name: str, event_id: str) -> int | None:
+        """The version registered for trigger event ``event_id`` (the first one), or None."""
+        with self._failing(f"looking up {registry_name} versions"):
+            return self._version_for_event(registry_name, event_id)
+
+    def _version_for_event(self, registry_name: str, event_id: str) -> int | None:
+        versions = self.client.search_model_versions(f"name = {_quoted(registry_name)}")
+        matching = [int(v.version) for v in versions if v.tags.get(EVENT_TAG) == event_id]
+        return min(matching, default=None)
+
+    def aliases(self, registry_name: str) -> dict[str, int]:
+        """Alias -> version of ``registry_name`` ({} when the registered model does not exist)."""
+        with self._failing(f"reading aliases of {registry_name}"):
+            try:
+                model = self.client.get_registered_model(registry_name)
+            except MlflowException as e:
+                if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+                    return {}
+                raise
+        return {alias: int(version) for alias, version in model.aliases.items()}
+
+    def alias_version(self, registry_name: str, alias: str) -> int | None:
+        """The version ``alias`` points at; None when the alias or the registered model is missing."""
+        return self.aliases(registry_name).get(alias)
+
+    def load_model(self, registry_name: str, alias_or_version: str | int) -> Any:
+        """The scikit-learn model behind an alias (``"champion"``) or a version number."""
+        import mlflow.sklearn  # noqa: PLC0415 - see register
+
+        ref = f"{registry_name}/{alias_or_version}" if str(alias_or_version).isdigit() else None
+        uri = f"models:/{ref or f'{registry_name}@{alias_or_version}'}"
+        with self._failing(f"loading {uri}"), _mlflow_globals(self.tracking_uri, self.registry_uri):
+            return mlflow.sklearn.load_model(uri)
+
+    def set_alias(self, registry_name: str, alias: str, version: int) -> None:
+        with self._failing(f"pointing {registry_name}@{alias} at version {version}"):
+            self.client.set_registered_model_alias(registry_name, alias, str(version))
+
+    def delete_alias(self, registry_name: str, alias: str) -> None:
+        with self._failing(f"deleting {registry_name}@{alias}"):
+            self.client.delete_registered_model_alias(registry_name, alias)
+
+    def promote(self, registry_name: str, version: int) -> int | None:
+        """Make ``version`` the champion; the old champion becomes ``previous_champion`` and the
+        ``challenger`` alias is dropped if it pointed at ``version``. Returns the old champion.
+
+        Order matters: previous_champion first, champion second, so a failure part-way never
+        leaves the registry without a champion or with a rollback target that is not the old one.
+        """
+        aliases = self.aliases(registry_name)
+        old = aliases.get(CHAMPION)
+        if old is not None and old != version:
+            self.set_alias(registry_name, PREVIOUS_CHAMPION, old)
+        self.set_alias(registry_name, CHAMPION, version)
+        if aliases.get(CHALLENGER) == version:
+            self.delete_alias(registry_name, CHALLENGER)
+        return old
+
+    def rollback(self, registry_name: str) -> tuple[int, int]:
+        """Point ``champion`` back at ``previous_champion`` and drop that alias (one step: a second
+        rollback raises rather than flipping back). Returns (from version, to version)."""
+        aliases = self.aliases(registry_name)
+        current, previous = aliases.get(CHAMPION), aliases.get(PREVIOUS_CHAMPION)
+        if previous is None or current is None:
+            missing = PREVIOUS_CHAMPION if previous is None else CHAMPION
+            raise RegistryError(
+                f"cannot roll back {registry_name} in MLflow at {self.safe_uri}: it has no {missing!r} alias; "
+                f"point {CHAMPION!r} at a version with set_alias instead"
+            )
+        self.set_alias(registry_name, CHAMPION, previous)
+        self.delete_alias(registry_name, PREVIOUS_CHAMPION)
+        return current, previous
+
+    def delete_registered_model(self, registry_name: str) -> bool:
+        """Delete the registered model with all its versions and aliases (runs and logged models
+        stay). Returns False when it did not exist."""
+        with self._failing(f"deleting {registry_name}"):
+            try:
+                self.client.delete_registered_model(registry_name)
+            except MlflowException as e:
+                if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+                    return False
+                raise
+        return True
+
+    def version_tags(self, registry_name: str, version: int) -> dict[str, str]:
+        with self._failing(f"reading tags of {registry_name} version {version}"):
+            return dict(self.client.get_model_version(registry_name, str(version)).tags)
+
+    def set_version_tag(self, registry_name: str, version: int, key: str, value: str) -> None:
+        with self._failing(f"tagging {registry_name} version {version}"):
+            self.client.set_model_version_tag(registry_name, str(version), key, value)
+
+
+def _quoted(value: str) -> str:
+    """``value`` as a string literal of an MLflow search filter, which has no escapes: a name
+    holding a single quote goes in double quotes (one holding both kinds cannot be searched)."""
+    return f'"{value}"' if "'" in value else f"'{value}'"
+
+
+class RegistryResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Dagster resource for the MLflow tracking store and model registry.
+
+    In definitions ``tracking_uri`` comes from ``$MLFLOW_TRACKING_URI`` through ``dg.EnvVar`` (the
+    UI shows the variable, not a password), defaulting to a SQLite store under the project.
+    """
+
+    tracking_uri: str = Field(default=DEFAULT_TRACKING_URI, description="MLflow tracking URI")
+    registry_uri: str | None = Field(default=None, description="MLflow registry URI (default: the tracking URI)")
+    artifact_root: str | None = Field(
+        default=DEFAULT_ARTIFACT_ROOT,
+        description="Artifact root for new experiments when MLflow has no server (path or s3://...)",
+    )
+
+    @contextmanager
+    def open(self) -> Iterator[ModelRegistry]:
+        # Nothing to close afterwards: MLflow keeps one engine per store URI for the process.
+        yield ModelRegistry(self.tracking_uri, self.registry_uri, self.artifact_root)

@@ -1,0 +1,89 @@
+"""Training and scoring challengers: the default scikit-learn pipeline, or a user's trainer.
+
+A user trainer is named in the spec as ``package.module:function``; it is called as
+``function(frame, spec)`` with the labeled training rows (the spec's features plus the label in
+column ``__label__``) and must return a fitted scikit-learn-compatible model: ``predict_proba``
+for binary classification, ``predict`` for regression.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from monitoring_assets.core.performance import (
+    binary_aggregate_from_rows,
+    performance_metrics,
+    regression_aggregate_from_rows,
+)
+from monitoring_assets.errors import MonitorError
+from monitoring_assets.spec import MonitorSpec
+from resources.warehouse import LABEL
+
+Trainer = Callable[[pd.DataFrame, MonitorSpec], Any]
+
+
+def features(spec: MonitorSpec) -> list[str]:
+    return [*spec.features.numeric, *spec.features.categorical]
+
+
+def default_trainer(frame: pd.DataFrame, spec: MonitorSpec) -> Pipeline:
+    """One-hot encoded categoricals, numeric features as they are, and histogram gradient
+    boosting (it handles missing values itself)."""
+    encode = ColumnTransformer(
+        [("categorical", OneHotEncoder(handle_unknown="ignore"), spec.features.categorical)], remainder="passthrough"
+    )
+    estimator = (
+        HistGradientBoostingClassifier(random_state=0)
+        if spec.prediction.task == "binary_classification"
+        else HistGradientBoostingRegressor(random_state=0)
+    )
+    model = Pipeline([("encode", encode), ("model", estimator)])
+    model.fit(frame[features(spec)], frame[LABEL])
+    return model
+
+
+def load_trainer(path: str) -> Trainer:
+    """``package.module:function`` -> the function (errors name the path)."""
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise MonitorError(f"retraining.trainer {path!r}: cannot import {module_name!r}: {e}") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise MonitorError(f"retraining.trainer {path!r}: {module_name} has no function {attr!r}")
+    return fn  # type: ignore[no-any-return]
+
+
+def train(frame: pd.DataFrame, spec: MonitorSpec) -> Any:
+    trainer = load_trainer(spec.retraining.trainer) if spec.retraining.trainer else default_trainer
+    return trainer(frame, spec)
+
+
+def predict(model: Any, frame: pd.DataFrame, spec: MonitorSpec) -> np.ndarray:
+    """The score the monitor watches: P(positive) for binary classification, else the prediction."""
+    x = frame[features(spec)]
+    if spec.prediction.task == "binary_classification":
+        return np.asarray(model.predict_proba(x))[:, 1]
+    return np.asarray(model.predict(x), dtype=np.float64)
+
+
+def evaluate(model: Any, frame: pd.DataFrame, spec: MonitorSpec) -> dict[str, float]:
+    """Every task metric of ``model`` on ``frame``, computed exactly as monitoring computes them
+    (the decision is score >= prediction.threshold)."""
+    scores = predict(model, frame, spec)
+    labels = frame[LABEL].to_numpy(dtype=np.float64)
+    if spec.prediction.task == "binary_classification":
+        decided = (scores >= spec.prediction.threshold).astype(np.float64)
+        agg = binary_aggregate_from_rows(scores, labels, decided, spec.performance.score_bins)
+        return performance_metrics(agg)
+    return performance_metrics(regression_aggregate_from_rows(scores, labels))

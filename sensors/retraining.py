@@ -1,0 +1,245 @@
+"""Drift- and performance-triggered retraining: the sensor, the challenger_model asset, and the
+retraining and rollback jobs of one monitor.
+
+The sensor reads the per-partition materialization events of ``feature_drift`` (metadata
+``dataset_drift``) and ``labeled_performance`` (metadata ``performance_check``) after the storage
+ids in its cursor, keeps the recent days' verdicts in the cursor, and applies the spec's trigger
+policy (``monitoring_assets.core.trigger``). An event fires one run of the retraining job, with
+``run_key`` = event id + attempt; the event stays *pending* in the cursor until a run of it
+succeeds: a failed or canceled run is retried on a later tick with the next attempt number.
+Dagster commits the cursor with the tick's run requests, so a restarted daemon neither loses nor
+repeats an event, and the registry never holds two challengers for one event (a retried run
+finds the version tagged with the event id and reuses it).
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
+
+import datetime as dt
+import json
+from typing import Any
+
+import dagster as dg
+
+from monitoring_assets import _retraining
+from monitoring_assets._metadata import DATASET_DRIFT_KEY, PERFORMANCE_CHECK_KEY
+from monitoring_assets.core.trigger import DayVerdict, TriggerEvent, TriggerPolicy, evaluate_trigger
+from monitoring_assets.spec import MonitorSpec
+from resources.registry import RegistryResource
+from resources.warehouse import WarehouseResource
+
+EVENT_TAG = "monitoring/event_id"
+REASON_TAG = "monitoring/reason"
+DAYS_TAG = "monitoring/trigger_days"
+ATTEMPT_TAG = "monitoring/attempt"
+KEEP_DAYS = 62  # verdicts kept in the cursor: enough for any trigger window and cooldown we allow
+FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def trigger_policy(spec: MonitorSpec) -> TriggerPolicy:
+    t = spec.retraining.trigger
+    drift = t.dataset_drift_days
+    return TriggerPolicy(
+        drift.count if drift else None,
+        drift.of if drift else 5,
+        t.performance_error,
+        spec.retraining.min_days_between_retrains,
+    )
+
+
+def _read_new_verdicts(
+    instance: dg.DagsterInstance, keys: dict[str, dg.AssetKey], state: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    days: dict[str, dict[str, Any]] = state.setdefault("days", {})
+    after: dict[str, int] = state.setdefault("after", {})
+    for field, key in keys.items():
+        cursor = after.get(field)
+        while True:
+            result = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, after_storage_id=cursor), limit=1000, ascending=True
+            )
+            for record in result.records:
+                cursor = record.storage_id
+                mat = record.asset_materialization
+                if mat is None or mat.partition is None:
+                    continue
+                value = mat.metadata.get(DATASET_DRIFT_KEY if field == "drift" else PERFORMANCE_CHECK_KEY)
+                if value is not None:
+                    days.setdefault(mat.partition, {})[field] = value.value
+            if not result.has_more:
+                break
+        if cursor is not None:
+            after[field] = cursor
+    for stale in sorted(days)[:-KEEP_DAYS]:
+        del days[stale]
+    return days
+
+
+def _verdicts(days: dict[str, dict[str, Any]]) -> dict[dt.date, DayVerdict]:
+    return {dt.date.fromisoformat(d): DayVerdict(v.get("drift"), v.get("performance")) for d, v in days.items()}
+
+
+def _request(spec: MonitorSpec, pending: dict[str, Any]) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=f"{pending['event_id']}#{pending['attempt']}",
+        tags={
+            EVENT_TAG: pending["event_id"],
+            REASON_TAG: pending["reason"],
+            DAYS_TAG: ",".join(pending["days"]),
+            ATTEMPT_TAG: str(pending["attempt"]),
+        },
+    )
+
+
+def build_retraining_definitions(
+    spec: MonitorSpec, watched: dict[str, dg.AssetKey]
+) -> tuple[list[dg.AssetsDefinition], list[Any], dg.SensorDefinition]:
+    """``watched``: {"drift": feature_drift key, "performance": labeled_performance key}."""
+    assert spec.model is not None
+    name = spec.name
+    registry_name = spec.model.registry_name
+    challenger_key = dg.AssetKey([name, "challenger_model"])
+    policy = spec.retraining.promotion
+
+    @dg.asset(
+        key=challenger_key,
+        deps=list(watched.values()),
+        group_name=name,
+        kinds={"mlflow", "sklearn"},
+        description=f"Challenger for {name}: trained on the last {spec.retraining.training_window_days} labeled "
+        f"days, registered in MLflow as '{registry_name}' with alias 'challenger', compared with the champion on "
+        f"the last {spec.retraining.holdout_days} days (promotion: {policy.policy}).",
+    )
+    def challenger_model(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, registry: RegistryResource
+    ) -> dg.MaterializeResult:  # type: ignore[type-arg]
+        tags = context.run.tags
+        event_id = tags.get(EVENT_TAG) or f"{name}:manual:{context.run.run_id}"
+        trigger = _retraining.Trigger(
+            event_id,
+            tags.get(REASON_TAG, "manual"),
+            tuple(d for d in tags.get(DAYS_TAG, "").split(",") if d),
+            {"attempt": tags.get(ATTEMPT_TAG, "1")},
+        )
+        context.log.info(f"retraining {name} for event {event_id} ({trigger.reason})")
+        with warehouse.open() as wh, registry.open() as reg:
+            wh.append_event(
+                spec,
+                "trigger",
+                {"event_id": event_id, "reason": trigger.reason, "days": list(trigger.days)},
+                partition_date=dt.date.fromisoformat(trigger.days[-1]) if trigger.days else None,
+                model_name=registry_name,
+                run_id=context.run.run_id,
+            )
+            result = _retraining.retrain(wh, reg, spec, trigger, context.run.run_id)
+        context.log.info(f"{registry_name} v{result.version}: {result.decision}")
+        return dg.MaterializeResult(metadata=_retraining_metadata(result, trigger))
+
+    retrain_job = dg.define_asset_job(
+        f"{name}_retraining",
+        selection=dg.AssetSelection.assets(challenger_key),
+        description=f"Train, register and compare a challenger for {name} (launched by {name}_retraining_sensor).",
+    )
+
+    class RollbackConfig(dg.Config):
+        reason: str = "manual rollback"
+
+    @dg.op(name=f"{name}_rollback_champion")
+    def rollback_op(
+        context: dg.OpExecutionContext,
+        config: RollbackConfig,
+        warehouse: WarehouseResource,
+        registry: RegistryResource,
+    ) -> None:
+        with warehouse.open() as wh, registry.open() as reg:
+            from_version, to_version = _retraining.rollback(wh, reg, spec, config.reason, context.run.run_id)
+        context.log.info(
+            f"{registry_name}: champion moved back from v{from_version} to v{to_version} ({config.reason})"
+        )
+
+    @dg.job(name=f"{name}_rollback", description=f"Move {registry_name}'s champion back to previous_champion.")
+    def rollback_job() -> None:
+        rollback_op()
+
+    @dg.sensor(
+        name=f"{name}_retraining_sensor",
+        job=retrain_job,
+        minimum_interval_seconds=300,
+        description=f"Launches {name}_retraining when the trigger policy fires; cursor in Dagster storage.",
+    )
+    def retraining_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        requests, skip, cursor = evaluate_retraining(context.instance, context.cursor, spec, watched)
+        for request in requests:
+            context.log.info(f"{name}: requesting {request.run_key}")
+        if requests:
+            return dg.SensorResult(run_requests=requests, cursor=cursor)
+        return dg.SensorResult(skip_reason=dg.SkipReason(skip), cursor=cursor)
+
+    return [challenger_model], [retrain_job, rollback_job], retraining_sensor
+
+
+def evaluate_retraining(
+    instance: dg.DagsterInstance, cursor: str | None, spec: MonitorSpec, watched: dict[str, dg.AssetKey]
+) -> tuple[list[dg.RunRequest], str, str]:
+    """One tick: (run requests, why nothing was requested, next cursor)."""
+    state: dict[str, Any] = json.loads(cursor) if cursor else {}
+    days = _read_new_verdicts(instance, watched, state)
+    pending = state.get("pending")
+    requests: list[dg.RunRequest] = []
+    skip = ""
+    if pending:
+        runs = instance.get_runs(dg.RunsFilter(tags={EVENT_TAG: pending["event_id"]}))
+        latest = max(runs, key=lambda r: int(r.tags.get(ATTEMPT_TAG, "0")), default=None)
+        if latest is None or latest.status in FAILED:
+            if latest is not None:
+                pending["attempt"] += 1  # a new run_key: Dagster would skip the failed one's
+            requests.append(_request(spec, pending))
+        elif latest.status == dg.DagsterRunStatus.SUCCESS:
+            state["pending"] = None
+            skip = f"event {pending['event_id']} done (run {latest.run_id})"
+        else:
+            skip = f"retraining for {pending['event_id']} is {latest.status.value.lower()}"
+    if not state.get("pending"):
+        outcome = evaluate_trigger(_verdicts(days), trigger_policy(spec), _last_trigger(state))
+        if isinstance(outcome, TriggerEvent):
+            state["pending"] = {
+                "event_id": outcome.event_id(spec.name),
+                "reason": outcome.reason,
+                "days": [d.isoformat() for d in outcome.days],
+                "attempt": 1,
+            }
+            state["last_trigger_day"] = outcome.days[-1].isoformat()
+            requests.append(_request(spec, state["pending"]))
+        else:
+            skip = f"{skip}; {outcome}" if skip else outcome
+    return requests, skip, json.dumps(state, sort_keys=True)
+
+
+def _last_trigger(state: dict[str, Any]) -> dt.date | None:
+    day = state.get("last_trigger_day")
+    return dt.date.fromisoformat(day) if day else None
+
+
+def _retraining_metadata(result: "_retraining.RetrainingResult", trigger: "_retraining.Trigger") -> dict[str, Any]:
+    lines = ["| metric | challenger | champion |", "|---|---|---|"]
+    for metric, value in result.challenger.items():
+        champ = result.champion.get(metric) if result.champion else None
+        lines.append(f"| {metric} | {value:.4g} | {'-' if champ is None else f'{champ:.4g}'} |")
+    meta: dict[str, Any] = {
+        "registry_name": dg.MetadataValue.text(result.registry_name),
+        "version": dg.MetadataValue.int(result.version),
+        "new_version": dg.MetadataValue.bool(result.created),
+        "alias": dg.MetadataValue.text("champion" if result.promoted else "challenger"),
+        "promoted": dg.MetadataValue.bool(result.promoted),
+        "decision": dg.MetadataValue.text(result.decision),
+        "trigger": dg.MetadataValue.text(f"{trigger.reason} ({', '.join(trigger.days) or 'manual'})"),
+        "event_id": dg.MetadataValue.text(trigger.event_id),
+        "mlflow_run_id": dg.MetadataValue.text(result.mlflow_run_id),
+        "window": dg.MetadataValue.text(f"{result.window[0]}..{result.window[1]} (holdout from {result.holdout_from})"),
+        "n_train": dg.MetadataValue.int(result.n_train),
+        "n_holdout": dg.MetadataValue.int(result.n_holdout),
+        "comparison": dg.MetadataValue.md("\n".join(lines)),
+        f"challenger_{result.primary_metric}": dg.MetadataValue.float(result.challenger[result.primary_metric]),
+    }
+    if result.champion is not None:
+        meta[f"champion_{result.primary_metric}"] = dg.MetadataValue.float(result.champion[result.primary_metric])
+    return meta

@@ -1,0 +1,219 @@
+"""Retraining through Dagster with a real instance, a real DuckDB warehouse and a temporary SQLite
+MLflow store: sensor ticks (trigger, no trigger, duplicate, restart, cooldown, failed run then
+retry), the challenger registered with alias and tags, promotion, rollback, the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from monitoring_assets import build_definitions
+from monitoring_assets.demo import DemoConfig, generate, write_duckdb
+from monitoring_assets.demo.run import register_initial_champion
+from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
+from resources.registry import CHALLENGER, CHAMPION, EVENT_TAG, PREVIOUS_CHAMPION, RegistryResource
+from resources.warehouse import Warehouse, WarehouseResource
+from sensors.retraining import ATTEMPT_TAG
+from tests.conftest import REPO
+
+# 40 days through 2024-02-09: drift from 2024-02-01; labels arrived through 2024-02-03.
+CONFIG = DemoConfig(rows_per_day=600, days=40, reference_rows=3100)
+NAME = "credit_default"
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pd.DataFrame]:
+    return generate(CONFIG)
+
+
+def _spec(**retraining: Any) -> MonitorSpec:
+    data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
+    data["retraining"] = {**data["retraining"], "training_window_days": 14, **retraining}
+    return parse_spec(data)
+
+
+class Env:
+    def __init__(self, spec: MonitorSpec, tmp: Path, tables: dict[str, pd.DataFrame], instance: Any) -> None:
+        self.spec, self.instance = spec, instance
+        write_duckdb(tables, tmp / "wh.duckdb")
+        self.url = f"duckdb:///{tmp / 'wh.duckdb'}"
+        self.tracking = f"sqlite:///{tmp}/mlflow.db"
+        self.registry = RegistryResource(tracking_uri=self.tracking, artifact_root=str(tmp / "artifacts"))
+        with self.registry.open() as reg:
+            register_initial_champion(reg, spec, tables["training_data"])
+        self.defs = self.definitions(self.registry)
+        self.sensor = self.defs.resolve_sensor_def(f"{NAME}_retraining_sensor")
+
+    def definitions(self, registry: RegistryResource) -> dg.Definitions:
+        return build_definitions(specs=[self.spec], warehouse=WarehouseResource(url=self.url), registry=registry)
+
+    def report(self, day: dt.date, *, drift: bool | None = None, performance: str | None = None) -> None:
+        """A materialization event as feature_drift / labeled_performance write it for one day."""
+        if drift is not None:
+            self.instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    [NAME, "feature_drift"], partition=day.isoformat(), metadata={"dataset_drift": drift}
+                )
+            )
+        if performance is not None:
+            self.instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    [NAME, "labeled_performance"],
+                    partition=day.isoformat(),
+                    metadata={"performance_check": performance},
+                )
+            )
+
+    def tick(self, cursor: str | None) -> Any:
+        context = dg.build_sensor_context(instance=self.instance, cursor=cursor, definitions=self.defs)
+        return self.sensor.evaluate_tick(context)
+
+    def run(self, request: dg.RunRequest, defs: dg.Definitions | None = None) -> dg.ExecuteInProcessResult:
+        job = (defs or self.defs).resolve_job_def(f"{NAME}_retraining")
+        return job.execute_in_process(instance=self.instance, tags=request.tags, raise_on_error=False)
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.tracking, registry_uri=self.tracking)
+
+
+@pytest.fixture
+def env(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> Iterator[Env]:
+    with dg.instance_for_test() as instance:
+        yield Env(_spec(), tmp_path, tables, instance)
+
+
+D = dt.date(2024, 2, 1)
+
+
+def _day(i: int) -> dt.date:
+    return D + dt.timedelta(days=i)
+
+
+def test_no_trigger_then_one_run_per_event(env: Env) -> None:
+    env.report(_day(0), drift=True)
+    env.report(_day(1), drift=False)
+    env.report(_day(2), drift=True)
+    quiet = env.tick(None)
+    assert not quiet.run_requests
+    assert "2 drifted day(s) in the last 5 (need 3 of 5)" in (quiet.skip_message or "")
+
+    env.report(_day(3), drift=True)
+    fired = env.tick(quiet.cursor)
+    (request,) = fired.run_requests
+    assert request.run_key == f"{NAME}:dataset_drift:2024-02-01:2024-02-04#1"
+    assert request.tags["monitoring/reason"] == "dataset_drift"
+    assert request.tags["monitoring/trigger_days"] == "2024-02-01,2024-02-03,2024-02-04"
+
+    # The same event again (a repeated tick, or a daemon restarted on the stored cursor) asks with
+    # the same run_key, which Dagster launches once.
+    again = env.tick(fired.cursor)
+    assert [r.run_key for r in again.run_requests] == [request.run_key]
+    restarted = env.tick(fired.cursor)
+    assert [r.run_key for r in restarted.run_requests] == [request.run_key]
+
+
+def test_challenger_registered_compared_and_recorded(env: Env) -> None:
+    for i in range(3):
+        env.report(_day(i), drift=True)
+    fired = env.tick(None)
+    (request,) = fired.run_requests
+    result = env.run(request)
+    assert result.success
+
+    client = env.client()
+    challenger = client.get_model_version_by_alias(NAME, CHALLENGER)
+    assert int(challenger.version) == 2
+    assert int(client.get_model_version_by_alias(NAME, CHAMPION).version) == 1  # manual promotion
+    assert challenger.tags[EVENT_TAG] == request.tags["monitoring/event_id"]
+    assert challenger.tags["monitoring.reason"] == "dataset_drift"
+    assert challenger.tags["dagster.run_id"] == result.run_id
+    run = client.get_run(challenger.run_id)
+    assert run.data.params["n_train"] == str(int(run.data.params["n_train"]))
+    assert {"challenger_roc_auc", "champion_roc_auc"} <= set(run.data.metrics)
+    assert run.data.tags["monitoring.spec_hash"] == env.spec.spec_hash()
+
+    (mat,) = result.asset_materializations_for_node(f"{NAME}__challenger_model")
+    assert mat.metadata["version"].value == 2 and mat.metadata["promoted"].value is False
+    assert "| roc_auc |" in str(mat.metadata["comparison"].value)
+
+    events = Warehouse(env.url).read_events(env.spec)
+    assert [e["event_type"] for e in events] == ["trigger", "retraining"]
+    details = json.loads(events[1]["details_json"])
+    assert details["event_id"] == request.tags["monitoring/event_id"]
+    assert events[1]["model_version"] == "2" and events[1]["run_id"] == result.run_id
+
+    # The run succeeded: the next tick closes the event, and new drift inside the cooldown waits.
+    for i in range(3, 6):
+        env.report(_day(i), drift=True)
+    after = env.tick(fired.cursor)
+    assert not after.run_requests
+    assert "done" in (after.skip_message or "") and "cooldown" in (after.skip_message or "")
+
+
+def test_failed_run_is_retried_without_a_second_challenger(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    for i in range(3):
+        env.report(_day(i), drift=True)
+    fired = env.tick(None)
+    (request,) = fired.run_requests
+
+    unreachable = env.definitions(RegistryResource(tracking_uri="http://127.0.0.1:9"))
+    failed = env.run(request, unreachable)
+    assert not failed.success
+    assert "http://127.0.0.1:9" in str(failed.all_events)  # the error names the tracking URI
+    assert env.client().get_registered_model(NAME).aliases == {CHAMPION: 1}  # nothing half-registered
+
+    retry = env.tick(fired.cursor)
+    (second,) = retry.run_requests
+    assert second.run_key == request.run_key.replace("#1", "#2")
+    assert second.tags[ATTEMPT_TAG] == "2"
+    assert env.run(second).success
+    # A third attempt of the same event (say the run was re-executed) reuses the version.
+    third = dg.RunRequest(run_key="x", tags={**second.tags, ATTEMPT_TAG: "3"})
+    assert env.run(third).success
+    versions = env.client().search_model_versions(f"name='{NAME}'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]
+
+
+def test_auto_promotion_and_rollback(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    with dg.instance_for_test() as instance:
+        env = Env(_spec(promotion={"policy": "auto", "min_improvement": 0.0}), tmp_path, tables, instance)
+        for i in range(3):
+            env.report(_day(i), drift=True)
+        (request,) = env.tick(None).run_requests
+        result = env.run(request)
+        assert result.success
+        (mat,) = result.asset_materializations_for_node(f"{NAME}__challenger_model")
+        client = env.client()
+        if mat.metadata["promoted"].value:
+            assert client.get_registered_model(NAME).aliases == {CHAMPION: 2, PREVIOUS_CHAMPION: 1}
+        else:  # the challenger did not beat the champion: nothing moved
+            assert client.get_registered_model(NAME).aliases == {CHAMPION: 1, CHALLENGER: 2}
+            pytest.fail(f"expected the challenger to win on post-drift data: {mat.metadata['decision'].value}")
+
+        rollback = env.defs.resolve_job_def(f"{NAME}_rollback").execute_in_process(
+            instance=instance,
+            run_config={"ops": {f"{NAME}_rollback_champion": {"config": {"reason": "bad week"}}}},
+        )
+        assert rollback.success
+        assert int(client.get_model_version_by_alias(NAME, CHAMPION).version) == 1
+        events = Warehouse(env.url).read_events(env.spec)
+        assert [e["event_type"] for e in events] == ["trigger", "retraining", "promotion", "rollback"]
+        assert json.loads(events[-1]["details_json"]) == {"reason": "bad week", "from_version": 2, "to_version": 1}
+
+
+def test_performance_error_triggers_on_its_own(env: Env) -> None:
+    env.report(_day(0), drift=False, performance="ok")
+    env.report(_day(1), drift=False, performance="error")
+    (request,) = env.tick(None).run_requests
+    assert request.tags["monitoring/reason"] == "performance_error"
+    assert request.tags["monitoring/trigger_days"] == "2024-02-02"
