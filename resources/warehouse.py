@@ -7,6 +7,7 @@ resource that configures it. Raw rows never leave the warehouse here: only aggre
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from monitoring_assets.core.evaluate import DatasetDrift
 from monitoring_assets.core.fairness import GroupCounts, SliceReport
 from monitoring_assets.core.performance import (
+    PRIMARY_METRIC,
     BinaryAggregate,
     PerformanceAggregate,
     RegressionAggregate,
@@ -416,6 +418,39 @@ class Warehouse:
             self._ensure_tables(conn)
             rows = conn.execute(sa.select(_store.events).where(e.monitor == spec.name).order_by(e.created_at))
             return [dict(r._mapping) for r in rows]
+
+    def trigger_context(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[str, dict[str, Any]]:
+        """What the monitoring said on ``days``: drift share, drifted features and the primary
+        performance metric (aggregates only), for the trigger's record in MLflow and the events."""
+        d = _store.drift_metrics.c
+        out: dict[str, dict[str, Any]] = {day.isoformat(): {"drifted_features": []} for day in days}
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            rows = conn.execute(
+                sa.select(d.partition_date, d.feature, d.value, d.drifted).where(
+                    (d.monitor == spec.name) & (d.scope == "feature") & d.partition_date.in_(list(days))
+                )
+            ).fetchall()
+            perf = _store.read_performance(conn, monitor=spec.name, window="daily", days=days)
+        for day, feature, value, drifted in rows:
+            entry = out[day.isoformat()]
+            if feature == _store.DATASET_ROW:
+                entry["drift_share"] = value
+            elif drifted:
+                entry["drifted_features"].append(feature)
+        primary = PRIMARY_METRIC[spec.prediction.task]
+        for day, values in perf.items():
+            if day is not None and day.isoformat() in out:
+                out[day.isoformat()][primary] = values.get(primary)
+        return out
+
+    def has_event(self, spec: MonitorSpec, event_type: str, event_id: str) -> bool:
+        """Whether an event of this type was recorded for ``event_id`` (retried runs record once)."""
+        return any(
+            json.loads(e["details_json"]).get("event_id") == event_id
+            for e in self.read_events(spec)
+            if e["event_type"] == event_type
+        )
 
     def last_labeled_day(self, spec: MonitorSpec) -> dt.date | None:
         """The latest scoring day that has any label (the end of the retraining window)."""

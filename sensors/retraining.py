@@ -114,22 +114,25 @@ def build_retraining_definitions(
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
         tags = context.run.tags
         event_id = tags.get(EVENT_TAG) or f"{name}:manual:{context.run.run_id}"
-        trigger = _retraining.Trigger(
-            event_id,
-            tags.get(REASON_TAG, "manual"),
-            tuple(d for d in tags.get(DAYS_TAG, "").split(",") if d),
-            {"attempt": tags.get(ATTEMPT_TAG, "1")},
-        )
-        context.log.info(f"retraining {name} for event {event_id} ({trigger.reason})")
+        days = tuple(d for d in tags.get(DAYS_TAG, "").split(",") if d)
+        reason = tags.get(REASON_TAG, "manual")
+        context.log.info(f"retraining {name} for event {event_id} ({reason})")
         with warehouse.open() as wh, registry.open() as reg:
-            wh.append_event(
-                spec,
-                "trigger",
-                {"event_id": event_id, "reason": trigger.reason, "days": list(trigger.days)},
-                partition_date=dt.date.fromisoformat(trigger.days[-1]) if trigger.days else None,
-                model_name=registry_name,
-                run_id=context.run.run_id,
-            )
+            details = {
+                "monitor": name,
+                "attempt": tags.get(ATTEMPT_TAG, "1"),
+                "days": wh.trigger_context(spec, [dt.date.fromisoformat(d) for d in days]),
+            }
+            trigger = _retraining.Trigger(event_id, reason, days, details)
+            if not wh.has_event(spec, "trigger", event_id):  # a retried attempt records the trigger once
+                wh.append_event(
+                    spec,
+                    "trigger",
+                    {"event_id": event_id, "reason": reason, **details},
+                    partition_date=dt.date.fromisoformat(days[-1]) if days else None,
+                    model_name=registry_name,
+                    run_id=context.run.run_id,
+                )
             result = _retraining.retrain(wh, reg, spec, trigger, context.run.run_id)
         context.log.info(f"{registry_name} v{result.version}: {result.decision}")
         return dg.MaterializeResult(metadata=_retraining_metadata(result, trigger))

@@ -130,3 +130,19 @@ def sample_frame(seed: int = 0, days: int = 9, per_day: int = 400) -> pd.DataFra
     )
     frame.attrs["numeric"] = ("x",)
     return frame
+
+
+@pytest.fixture
+def pg_mlflow_url(pg_url: str) -> Iterator[str]:
+    """A database of its own next to the session's test database: MLflow's alembic_version table
+    must not meet Dagster's (dagster-postgres tests share ``pg_url``). A new name each time:
+    MLflow caches its store per URI, tables-created flag included."""
+    url = sa.make_url(pg_url)
+    name = f"{url.database}_mlflow_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # MLflow pools connections
+    admin.dispose()

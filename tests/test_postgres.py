@@ -1,5 +1,6 @@
 """Production layout on the local PostgreSQL server: Dagster instance storage through
-dagster-postgres (deploy/dagster.yaml, as README documents it) and the warehouse on PostgreSQL."""
+dagster-postgres (deploy/dagster.yaml, as README documents it), the warehouse on PostgreSQL, and
+MLflow's backend store on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from mlflow import MlflowClient
 from sqlalchemy.pool import NullPool
 
 from monitoring_assets import build_definitions
 from monitoring_assets.demo import DemoConfig, generate
-from monitoring_assets.spec import load_spec
+from monitoring_assets.demo.run import register_initial_champion
+from monitoring_assets.spec import load_spec, parse_spec
 from resources import _store
+from resources.registry import CHALLENGER, CHAMPION, RegistryResource
 from resources.warehouse import WarehouseResource
 from tests.conftest import REPO, write_table
 
@@ -67,3 +71,51 @@ def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
     assert stored == 1
     verdicts = dict(zip(drift.day, drift.drifted, strict=True))
     assert verdicts == {dt.date(2024, 1, 31): False, dt.date(2024, 2, 1): True, dt.date(2024, 2, 2): True}
+
+
+def test_drift_triggered_retraining_on_postgres(
+    pg_url: str, pg_mlflow_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sensor -> run -> registry with Dagster's storage and MLflow's backend store on PostgreSQL,
+    and the warehouse too."""
+    config = DemoConfig(rows_per_day=500, days=36, reference_rows=3100)  # drift on 2024-02-01..05
+    tables = generate(config)
+    for name, frame in tables.items():
+        write_table(pg_url, name, frame)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+    data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
+    data["retraining"]["training_window_days"] = 14
+    spec = parse_spec(data)
+    registry = RegistryResource(tracking_uri=pg_mlflow_url, artifact_root=str(tmp_path / "artifacts"))
+    with registry.open() as reg:
+        register_initial_champion(reg, spec, tables["training_data"])
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=pg_url), registry=registry)
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert defs.resolve_job_def("credit_default_reference").execute_in_process(instance=instance).success
+        daily = defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": "2024-01-29",
+                "dagster/asset_partition_range_end": "2024-02-05",
+            },
+        )
+        assert daily.success
+        sensor = defs.resolve_sensor_def("credit_default_retraining_sensor")
+        tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+        (request,) = tick.run_requests
+        assert request.tags["monitoring/reason"] == "dataset_drift"
+        run = defs.resolve_job_def("credit_default_retraining").execute_in_process(instance=instance, tags=request.tags)
+        assert run.success
+        after = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick.cursor, definitions=defs))
+        assert not after.run_requests and "done" in (after.skip_message or "")
+
+    reader = MlflowClient(tracking_uri=pg_mlflow_url, registry_uri=pg_mlflow_url)
+    assert reader.get_registered_model("credit_default").aliases == {CHAMPION: 1, CHALLENGER: 2}
+    version = reader.get_model_version("credit_default", "2")
+    assert version.tags["dagster.run_id"] == run.run_id
+    assert version.tags["monitoring.event_id"] == request.tags["monitoring/event_id"]

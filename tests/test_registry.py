@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from mlflow import MlflowClient
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-from sqlalchemy.pool import NullPool
 
 from monitoring_assets.errors import RegistryError
 from resources.registry import (
@@ -355,21 +352,6 @@ def test_resource_opens_a_registry_on_its_store(store: tuple[str, Path], registr
 
 
 # -- PostgreSQL backend store ------------------------------------------------------------------
-
-
-@pytest.fixture
-def pg_mlflow_url(pg_url: str) -> Iterator[str]:
-    """A database of its own next to the session's test database: MLflow's alembic_version table
-    must not meet Dagster's (dagster-postgres tests share ``pg_url``)."""
-    url = sa.make_url(pg_url)
-    name = f"{url.database}_mlflow"
-    admin = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # MLflow pools connections
-    admin.dispose()
 
 
 @pytest.mark.postgres
