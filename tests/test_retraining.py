@@ -14,12 +14,18 @@ import dagster as dg
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from monitoring_assets import build_definitions
 from monitoring_assets.demo import DemoConfig, generate, write_duckdb
 from monitoring_assets.demo.run import register_initial_champion
+from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
 from resources.registry import CHALLENGER, CHAMPION, EVENT_TAG, PREVIOUS_CHAMPION, RegistryResource
+from resources.trainer import load_trainer
 from resources.warehouse import Warehouse, WarehouseResource
 from sensors.retraining import ATTEMPT_TAG
 from tests.conftest import REPO
@@ -219,3 +225,35 @@ def test_performance_error_triggers_on_its_own(env: Env) -> None:
     (request,) = env.tick(None).run_requests
     assert request.tags["monitoring/reason"] == "performance_error"
     assert request.tags["monitoring/trigger_days"] == "2024-02-02"
+
+
+def logistic_trainer(frame: pd.DataFrame, spec: MonitorSpec) -> Any:
+    """A user trainer, named in the spec by import path: logistic regression on the numeric
+    features (the pipeline drops the rest, so the model takes the full feature frame)."""
+    model = make_pipeline(
+        ColumnTransformer([("numeric", StandardScaler(), spec.features.numeric)], remainder="drop"),
+        LogisticRegression(max_iter=500),
+    )
+    return model.fit(frame, frame["__label__"])
+
+
+def test_user_trainer_by_import_path(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    with dg.instance_for_test() as instance:
+        env = Env(_spec(trainer="tests.test_retraining:logistic_trainer"), tmp_path, tables, instance)
+        for i in range(3):
+            env.report(_day(i), drift=True)
+        (request,) = env.tick(None).run_requests
+        result = env.run(request)
+        assert result.success
+        run = env.client().get_run(env.client().get_model_version_by_alias(NAME, CHALLENGER).run_id)
+        assert run.data.params["trainer"] == "tests.test_retraining:logistic_trainer"
+        (mat,) = result.asset_materializations_for_node(f"{NAME}__challenger_model")
+        assert mat.metadata["version"].value == 2
+        assert 0.5 < mat.metadata["challenger_roc_auc"].value < 1
+
+
+def test_unknown_trainer_is_a_clear_error() -> None:
+    with pytest.raises(MonitorError, match=r"retraining.trainer 'tests.nowhere:fit': cannot import 'tests.nowhere'"):
+        load_trainer("tests.nowhere:fit")
+    with pytest.raises(MonitorError, match=r"tests.test_retraining has no function 'missing'"):
+        load_trainer("tests.test_retraining:missing")
