@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test dev bench check install dev-install clean
+.PHONY: demo test dev bench check install dev-install clean suites
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: dev-install
 
 bench: install
 	$(PY) benchmarks/bench_profile_drift.py
+
+# A starting Great Expectations suite per monitor from its stored reference profile (existing
+# suites are kept; see expectations/README.md).
+suites: install
+	$(PY) -m expectations.generate
 
 check: dev-install
 	$(VENV)/bin/ruff check .

@@ -43,10 +43,20 @@ What it does:
    cells, slices ``c0`` (10 values) and ``c4`` (top 50 + other). ``perf_ratio`` and
    ``fairness_ratio`` divide them by the same bare scan.
 
+4. In a child process (so ``ru_maxrss``/``VmHWM`` is the quality step's own), the data-quality
+   check of the same day: a suite generated from the stored reference profile
+   (``expectations.generate_suite``: 133 expectations over the 26 profiled columns), then
+   ``expectations.check_days`` exactly as ``daily_profile`` calls it: Great Expectations on pandas
+   batches streamed from DuckDB (a 10M-row day is above ``expectations.MAX_ROWS``, so a
+   deterministic sample of ~1M rows in chunks of ``CHUNK_ROWS``), exact counts from the stored
+   daily profile, results written to ``monitoring.quality_results``. ``quality_seconds`` is the
+   best of ``QUALITY_REPS`` runs (Great Expectations already imported, as in a code location
+   that loaded its suites); ``quality_peak_rss_mb`` is the child's peak, imports included.
+
 The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_seconds``, ``ratio``,
-``peak_rss_mb``, ``perf_seconds``, ``perf_ratio``, ``fairness_seconds``, ``fairness_ratio`` and
-extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS <= 1 GB, perf and
-fairness ratios <= 20 each.
+``peak_rss_mb``, ``perf_seconds``, ``perf_ratio``, ``fairness_seconds``, ``fairness_ratio``,
+``quality_seconds``, ``quality_peak_rss_mb`` and extras). Progress goes to stderr. Targets at 10M
+rows: ratio <= 20, peak RSS <= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB.
 """
 
 from __future__ import annotations
@@ -66,6 +76,8 @@ from typing import Any
 import duckdb
 import sqlalchemy as sa
 
+from expectations import check_days, generate_suite, load_suite
+from expectations.generate import suite_json
 from monitoring_assets import _pipeline
 from monitoring_assets.spec import parse_spec
 from resources._store import Audit
@@ -76,6 +88,7 @@ DEFAULT_MEMORY_LIMIT = "512MB"  # see the module docstring
 MAX_REFERENCE_ROWS = 1_000_000
 PROFILE_REPS = 2
 SCAN_REPS = 3
+QUALITY_REPS = 2
 
 SOURCE_TABLE = "inference_log"
 REFERENCE_TABLE = "reference_data"
@@ -287,6 +300,52 @@ def run_bare_scan_rss(db_path: Path) -> dict[str, float]:
     return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def quality_child(db_path: str) -> None:
+    """Child process: the data-quality step for the benchmark day; prints its time and peak RSS."""
+    spec = parse_spec(spec_dict())
+    wh = Warehouse(f"duckdb:///{db_path}")
+    columns = [*spec.numeric_columns, *spec.profiled_categorical_columns]
+    reference = wh.read_reference(spec, columns, with_windows=True)
+    path = Path(db_path).parent / f"{spec.name}.json"
+    path.write_text(suite_json(generate_suite(spec, reference, wh.source_columns(spec))))
+    suite = load_suite(path, spec)  # imports Great Expectations, as loading definitions does
+    profiles = wh.read_daily_profiles(spec, reference.layout, [DAY], columns)
+    imports_rss = child_peak_rss_mb()
+    runs: list[float] = []
+    results: dict[dt.date, Any] = {}
+    for rep in range(QUALITY_REPS):
+        t0 = time.perf_counter()
+        results = check_days(wh, spec, suite, [DAY], profiles, audit=Audit("bench-quality", spec.spec_hash()))
+        runs.append(time.perf_counter() - t0)
+        log(f"quality run {rep + 1}/{QUALITY_REPS}: {runs[-1]:.2f} s ({results[DAY].validation})")
+    wh.dispose()
+    quality = results[DAY]
+    print(
+        json.dumps(
+            {
+                "quality_seconds": min(runs),
+                "quality_runs_seconds": runs,
+                "quality_peak_rss_mb": child_peak_rss_mb(),
+                "quality_imports_rss_mb": imports_rss,
+                "quality_expectations": len(quality.outcomes),
+                "quality_rows_validated": quality.rows_validated,
+                "quality_sampled": quality.sampled,
+                "quality_level": quality.level,
+                "quality_failed": sorted(f"{o.column or 'table'}:{o.type}" for o in quality.failed),
+                "quality_exact_counts": sum(o.source == "profile" for o in quality.outcomes),
+                "quality_validation": quality.validation,
+            }
+        )
+    )
+
+
+def run_quality(db_path: Path) -> dict[str, Any]:
+    child = subprocess.run(
+        [sys.executable, __file__, "--quality", str(db_path)], stdout=subprocess.PIPE, text=True, check=True
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def main() -> None:
     n_rows = int(os.environ.get("BENCH_ROWS", DEFAULT_ROWS))
     if n_rows < 1000:
@@ -354,6 +413,11 @@ def main() -> None:
         rss_peak = peak_rss_mb()
         floor = run_bare_scan_rss(db_path)
         log(f"bare scan alone in a fresh process: peak RSS {floor['bare_scan_peak_rss_mb']:,.0f} MB")
+        quality = run_quality(db_path)
+        log(
+            f"data quality in a fresh process: {quality['quality_seconds']:.2f} s, peak RSS "
+            f"{quality['quality_peak_rss_mb']:,.0f} MB"
+        )
 
     # Sanity: the profile saw every row and the planted drift was found.
     profile = profiles[DAY]
@@ -388,6 +452,16 @@ def main() -> None:
             "  bare scan alone, fresh process (floor)",
             f"{floor['bare_scan_peak_rss_mb']:,.0f} MB (imports alone {floor['imports_rss_mb']:,.0f} MB)",
         ),
+        (
+            f"data quality, {quality['quality_expectations']} expectations (child, best of {QUALITY_REPS})",
+            f"{quality['quality_seconds']:.3f} s, {quality['quality_rows_validated']:,} rows validated"
+            + (" (sample)" if quality["quality_sampled"] else ""),
+        ),
+        (
+            "  peak RSS of the quality child (target <= 1536 MB)",
+            f"{quality['quality_peak_rss_mb']:,.0f} MB (after imports {quality['quality_imports_rss_mb']:,.0f} MB)",
+        ),
+        ("  level / exact counts from the profile", f"{quality['quality_level']} / {quality['quality_exact_counts']}"),
         ("DuckDB memory_limit", memory_limit),
         ("peak RSS, setup child", f"{setup_info['setup_peak_rss_mb']:,.0f} MB"),
         ("features drifted", f"{drift.n_drifted}/{drift.n_features}: {', '.join(drifted) or '-'}"),
@@ -413,6 +487,8 @@ def main() -> None:
                 "perf_ratio": round(perf_s / bare, 2),
                 "fairness_seconds": round(fairness_s, 4),
                 "fairness_ratio": round(fairness_s / bare, 2),
+                "quality_seconds": round(quality["quality_seconds"], 4),
+                "quality_peak_rss_mb": round(quality["quality_peak_rss_mb"], 1),
                 "profile_seconds": round(profile_s, 4),
                 "drift_seconds": round(drift_s, 4),
                 "profile_drift_runs_seconds": [round(sum(r), 4) for r in runs],
@@ -433,6 +509,14 @@ def main() -> None:
                 "imports_rss_mb": round(floor["imports_rss_mb"], 1),
                 "duckdb_memory_limit": memory_limit,
                 "duckdb_version": duckdb.__version__,
+                "quality_runs_seconds": [round(s, 4) for s in quality["quality_runs_seconds"]],
+                "quality_imports_rss_mb": round(quality["quality_imports_rss_mb"], 1),
+                "quality_expectations": quality["quality_expectations"],
+                "quality_rows_validated": quality["quality_rows_validated"],
+                "quality_sampled": quality["quality_sampled"],
+                "quality_level": quality["quality_level"],
+                "quality_failed": quality["quality_failed"],
+                "quality_exact_counts": quality["quality_exact_counts"],
             }
         )
     )
@@ -443,5 +527,7 @@ if __name__ == "__main__":
         setup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif len(sys.argv) == 3 and sys.argv[1] == "--bare-scan-rss":
         bare_scan_rss(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--quality":
+        quality_child(sys.argv[2])
     else:
         main()

@@ -12,6 +12,8 @@ from typing import Any
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from expectations import Suite, blocked_days, check_days, find_suite
+from expectations._checks import blocked_metadata, quality_check_result, quality_check_spec, quality_partition_metadata
 from monitoring_assets import _pipeline
 from monitoring_assets._metadata import (
     PERFORMANCE_CHECK_KEY,
@@ -22,16 +24,20 @@ from monitoring_assets._metadata import (
 )
 from monitoring_assets.core.evaluate import DatasetDrift
 from monitoring_assets.core.fairness import DisparityVerdict
+from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_specs
 from resources._store import Audit
+from resources.alerts import AlertsResource, alerts_resource
 from resources.registry import TRACKING_URI_ENV, RegistryResource
 from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, WarehouseResource
+from sensors.alerts import build_alert_sensor
 from sensors.labels import build_label_sensor
 from sensors.retraining import build_retraining_definitions
 
 POOL = "monitoring_warehouse"  # limit it to 1 in dagster.yaml for a DuckDB file (one writer)
 WAREHOUSE_KEY = "warehouse"
 REGISTRY_KEY = "registry"
+ALERTS_KEY = "alerts"
 REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 
 
@@ -49,28 +55,34 @@ def _range_check(
     name: str,
     severity: dg.AssetCheckSeverity,
     what: str,
+    *,
+    blocked: Sequence[dt.date] = (),
 ) -> dg.AssetCheckResult:
     """One verdict for the partitions of this run: a check result has no partition of its own,
-    so a multi-day backfill reports the days that failed (per-day detail is in the table)."""
+    so a multi-day backfill reports the days that failed (per-day detail is in the table).
+    ``blocked`` days were not evaluated: data quality failed critically on them."""
     bad = sorted(d for d, cols in failed_on.items() if cols)
-    if len(results) == 1:
+    if not results:
+        description = f"{what} not evaluated: data quality blocked {', '.join(d.isoformat() for d in blocked)}"
+    elif len(results) == 1:
         (day,) = results
         description = f"{what} on {day}: {', '.join(failed_on[day])}" if bad else f"no {what} on {day}"
     else:
         description = f"{what} on {len(bad)} of {len(results)} days" + (
             f": {', '.join(d.isoformat() for d in bad)}" if bad else ""
         )
+    if blocked and results:
+        description += f"; not evaluated (data quality blocked): {', '.join(d.isoformat() for d in blocked)}"
+    metadata: dict[str, Any] = {
+        "failed_days": len(bad),
+        "days": len(results),
+        "first_failed_day": bad[0].isoformat() if bad else "",
+        "last_failed_day": bad[-1].isoformat() if bad else "",
+    }
+    if blocked:
+        metadata["blocked_days"] = len(blocked)
     return dg.AssetCheckResult(
-        check_name=name,
-        passed=not bad,
-        severity=severity,
-        description=description,
-        metadata={
-            "failed_days": len(bad),
-            "days": len(results),
-            "first_failed_day": bad[0].isoformat() if bad else "",
-            "last_failed_day": bad[-1].isoformat() if bad else "",
-        },
+        check_name=name, passed=not bad, severity=severity, description=description, metadata=metadata
     )
 
 
@@ -219,6 +231,62 @@ def _labels_definitions(
     return [labeled_performance, *fairness_assets], job
 
 
+def _daily_profile_asset(
+    spec: MonitorSpec,
+    partitions: dg.PartitionsDefinition,
+    daily_key: dg.AssetKey,
+    ref_key: dg.AssetKey,
+    suite: Suite | None,
+) -> dg.AssetsDefinition:
+    """The day's profile and, with a suite, its blocking ``data_quality`` check."""
+    source_note = f"Source `{spec.source.table}` (timestamp `{spec.source.timestamp_column}`)."
+
+    @dg.asset(
+        key=daily_key,
+        deps=[ref_key],
+        group_name=spec.name,
+        kinds={"sql"},
+        pool=POOL,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=[quality_check_spec(daily_key, suite)] if suite else None,
+        description=f"Daily profile of {spec.name}'s inputs and score, computed in the warehouse. {source_note}"
+        + (f" Data quality: the Great Expectations suite {suite.path} (check data_quality)." if suite else ""),
+    )
+    def daily_profile(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
+        days = _days(context)
+        started = time.monotonic()
+        audit = _audit(context, spec)
+        failure: MonitorError | None = None
+        with warehouse.open() as wh:
+            try:
+                profiles = _pipeline.build_daily_profiles(wh, spec, days, audit, context.log.info)
+            except MonitorError as e:
+                if suite is None:
+                    raise
+                # A missing column or a changed type can break the profile: the suite still says which.
+                profiles, failure = {}, e
+            quality = (
+                check_days(wh, spec, suite, days, profiles, audit=audit, progress=context.log.info) if suite else {}
+            )
+        for day, profile in profiles.items():
+            meta = profile_metadata(profile)
+            if day in quality:
+                meta |= quality_partition_metadata(quality[day])
+            context.add_asset_metadata(meta, partition_key=day.isoformat())
+        context.log.info(f"profiled {len(days)} day(s) in {time.monotonic() - started:.1f}s")
+        if failure is None:
+            yield dg.MaterializeResult()
+        if quality:
+            yield quality_check_result(quality)
+        if failure is not None:
+            raise failure
+
+    return daily_profile
+
+
 def _daily_schedule(
     spec: MonitorSpec, partitions: dg.DailyPartitionsDefinition, daily_job: UnresolvedAssetJobDefinition
 ) -> dg.ScheduleDefinition:
@@ -287,7 +355,7 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
     daily_key = dg.AssetKey([name, "daily_profile"])
     feature_key = dg.AssetKey([name, "feature_drift"])
     prediction_key = dg.AssetKey([name, "prediction_drift"])
-    source_note = f"Source `{spec.source.table}` (timestamp `{spec.source.timestamp_column}`)."
+    suite = find_suite(spec)  # expectations/<name>.json, validated now; None: no data-quality check
 
     @dg.asset(
         key=ref_key,
@@ -304,25 +372,7 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         meta["reference_days"] = dg.MetadataValue.int(len(ref.windows))
         return dg.MaterializeResult(metadata=meta)
 
-    @dg.asset(
-        key=daily_key,
-        deps=[ref_key],
-        group_name=group,
-        kinds={"sql"},
-        pool=POOL,
-        partitions_def=partitions,
-        backfill_policy=single_run,
-        description=f"Daily profile of {name}'s inputs and score, computed in the warehouse. {source_note}",
-    )
-    def daily_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
-        days = _days(context)
-        started = time.monotonic()
-        with warehouse.open() as wh:
-            profiles = _pipeline.build_daily_profiles(wh, spec, days, _audit(context, spec), context.log.info)
-        for day, profile in profiles.items():
-            context.add_asset_metadata(profile_metadata(profile), partition_key=day.isoformat())
-        context.log.info(f"profiled {len(days)} day(s) in {time.monotonic() - started:.1f}s")
-        return dg.MaterializeResult()
+    daily_profile = _daily_profile_asset(spec, partitions, daily_key, ref_key, suite)
 
     def drift_asset(
         key: dg.AssetKey, scope: str, checks: Sequence[tuple[str, dg.AssetCheckSeverity, str]], description: str
@@ -343,7 +393,14 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
             days = _days(context)
             with warehouse.open() as wh:
-                results = _pipeline.compute_drift(wh, spec, days, scope, _audit(context, spec))
+                # Days whose critical expectations failed are skipped (a single-day run never gets
+                # here: the blocking data_quality check stops it).
+                blocked = blocked_days(wh, spec, days) if suite else []
+                todo = [d for d in days if d not in blocked]
+                results = _pipeline.compute_drift(wh, spec, todo, scope, _audit(context, spec)) if todo else {}
+            for day in blocked:
+                context.add_asset_metadata(blocked_metadata(day), partition_key=day.isoformat())
+                context.log.warning(f"{day}: drift not computed, data quality failed critically")
             for day, result in results.items():
                 context.add_asset_metadata(drift_metadata(result, scope == "feature"), partition_key=day.isoformat())
                 if len(days) <= 7 or result.drifted:
@@ -359,7 +416,7 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
                     }
                 else:
                     failed = {d: [f.feature for f in r.features if f.drifted] for d, r in results.items()}
-                yield _range_check(results, failed, check_name, severity, what.split(":")[0])
+                yield _range_check(results, failed, check_name, severity, what.split(":")[0], blocked=blocked)
 
         return _drift
 
@@ -410,6 +467,8 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
 
     assets = [reference_profile, daily_profile, feature_drift, prediction_drift, *extra_assets]
     jobs: list[Any] = [daily_job, reference_job, *extra_jobs]
+    if spec.alerts.enabled:
+        sensors.append(build_alert_sensor(spec))
     return dg.Definitions(assets=assets, jobs=jobs, schedules=[schedule], sensors=sensors)
 
 
@@ -434,9 +493,10 @@ def build_definitions(
     specs: Sequence[MonitorSpec] | None = None,
     warehouse: WarehouseResource | None = None,
     registry: RegistryResource | None = None,
+    alerts: AlertsResource | None = None,
 ) -> dg.Definitions:
     """Definitions for every monitor spec (default: all specs in ``$MONITORING_SPECS_DIR``), with
-    the warehouse and MLflow resources (default: from the environment, see README)."""
+    the warehouse, MLflow and alerts resources (default: from the environment, see README)."""
     specs = load_specs() if specs is None else specs
     warehouse = warehouse or warehouse_resource()
     url = (
@@ -449,6 +509,11 @@ def build_definitions(
     return dg.Definitions.merge(
         *(build_monitor_definitions(spec=s) for s in specs),
         dg.Definitions(
-            resources={WAREHOUSE_KEY: warehouse, REGISTRY_KEY: registry or registry_resource()}, executor=executor
+            resources={
+                WAREHOUSE_KEY: warehouse,
+                REGISTRY_KEY: registry or registry_resource(),
+                ALERTS_KEY: alerts or alerts_resource(),
+            },
+            executor=executor,
         ),
     )

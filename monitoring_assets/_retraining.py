@@ -2,6 +2,7 @@
 compare it with the champion on held-out days, and apply the promotion policy.
 
 The window ends on the latest scoring day with labels; its last ``holdout_days`` are held out.
+Days whose data-quality suite failed critically (a broken export) are left out of both.
 Both models are scored on exactly those held-out rows, with the monitoring metrics
 (``core.performance``), so the comparison means the same as the dashboards.
 """
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from expectations import blocked_days
 from monitoring_assets.core.performance import HIGHER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec
@@ -56,6 +58,7 @@ class RetrainingResult:
     primary_metric: str
     promoted: bool
     decision: str
+    excluded_days: tuple[dt.date, ...] = ()  # critical data quality: neither trained nor scored on
 
 
 def _better_by(spec: MonitorSpec, challenger: float, champion: float) -> float:
@@ -90,6 +93,8 @@ def retrain(
     first = last - dt.timedelta(days=r.training_window_days - 1)
     holdout_from = last - dt.timedelta(days=r.holdout_days - 1)
     frame = wh.training_frame(spec, first, last)
+    excluded = tuple(blocked_days(wh, spec, [first + dt.timedelta(days=i) for i in range(r.training_window_days)]))
+    frame = frame[~frame[DAY_COLUMN].isin(excluded)]
     train_rows = frame[frame[DAY_COLUMN] < holdout_from]
     holdout = frame[frame[DAY_COLUMN] >= holdout_from]
     if train_rows.empty or holdout.empty or train_rows[LABEL].nunique() < 2:
@@ -121,6 +126,7 @@ def retrain(
                 "holdout_from": holdout_from.isoformat(),
                 "n_train": len(train_rows),
                 "n_holdout": len(holdout),
+                "excluded_days": ",".join(d.isoformat() for d in excluded) or "none",
             },
             tags={"monitoring.trigger": json.dumps(dict(trigger.details), sort_keys=True, default=str)},
         )
@@ -166,6 +172,7 @@ def retrain(
         PRIMARY_METRIC[spec.prediction.task],
         promoted,
         decision,
+        excluded,
     )
     _record(wh, spec, trigger, result, dagster_run_id)
     return result
@@ -185,6 +192,7 @@ def _record(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, result: Retraini
             "holdout_from": result.holdout_from.isoformat(),
             "n_train": result.n_train,
             "n_holdout": result.n_holdout,
+            "excluded_days": [d.isoformat() for d in result.excluded_days],
             "challenger": result.challenger,
             "champion": result.champion,
             "champion_version": result.champion_version,

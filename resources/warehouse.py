@@ -419,6 +419,30 @@ class Warehouse:
             rows = conn.execute(sa.select(_store.events).where(e.monitor == spec.name).order_by(e.created_at))
             return [dict(r._mapping) for r in rows]
 
+    def read_events_since(
+        self, spec: MonitorSpec, event_types: Sequence[str], since: dt.datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Events of these types for ``spec``'s monitor, created at or after ``since`` (naive UTC),
+        oldest first."""
+        e = _store.events.c
+        cond = (e.monitor == spec.name) & e.event_type.in_(list(event_types))
+        if since is not None:
+            cond &= e.created_at >= since
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            rows = conn.execute(sa.select(_store.events).where(cond).order_by(e.created_at))
+            return [dict(r._mapping) for r in rows]
+
+    def delete_events(self, spec: MonitorSpec, event_types: Sequence[str]) -> int:
+        """Delete ``spec``'s events of these types (the demo starts its alerts afresh); returns how many."""
+        e = _store.events.c
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            result = conn.execute(
+                sa.delete(_store.events).where((e.monitor == spec.name) & e.event_type.in_(list(event_types)))
+            )
+            return int(result.rowcount)
+
     def trigger_context(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[str, dict[str, Any]]:
         """What the monitoring said on ``days``: drift share, drifted features and the primary
         performance metric (aggregates only), for the trigger's record in MLflow and the events."""
@@ -481,6 +505,101 @@ class Warehouse:
             frame = pd.DataFrame(conn.execute(stmt, params).fetchall(), columns=[*features, LABEL, DAY_COLUMN])
         frame[DAY_COLUMN] = pd.to_datetime(frame[DAY_COLUMN]).dt.date
         return frame
+
+    # -- data quality (expectations/) --------------------------------------------------------
+
+    def source_columns(self, spec: MonitorSpec) -> dict[str, str]:
+        """Columns of the source table and their SQL types as text, in table order (empty when the
+        table does not exist). DuckDB: ``information_schema`` spelling (``DOUBLE``, ``VARCHAR``);
+        other engines: SQLAlchemy's reflected type as Great Expectations compares it
+        (``DOUBLE PRECISION``, ``VARCHAR(20)``)."""
+        *prefix, table = spec.source.table.split(".")
+        schema = prefix[-1] if prefix else None
+        with self.begin() as conn:
+            if not self.sql.is_duckdb:
+                inspector = sa.inspect(conn)
+                if not inspector.has_table(table, schema=schema):
+                    return {}
+                return {c["name"]: str(c["type"]) for c in inspector.get_columns(table, schema=schema)}
+            params: dict[str, Any] = {"t": table, "s": schema}
+            catalog = ""
+            if len(prefix) == 2:
+                catalog, params["c"] = " AND table_catalog = :c", prefix[0]
+            rows = conn.execute(
+                sa.text(
+                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t AND "
+                    f"table_schema = coalesce(:s, current_schema()){catalog} ORDER BY ordinal_position"
+                ),
+                params,
+            ).fetchall()
+        return {str(name): str(kind) for name, kind in rows}
+
+    def count_day_rows(self, spec: MonitorSpec, day: dt.date) -> int:
+        rel = self.days_relation(spec, day, day)
+        params: dict[str, Any] = {}
+        stmt = sa.text(f"SELECT count(*) FROM {self.sql.table(rel.table)}{self.sql.where(rel, params)}")
+        with self.begin() as conn:
+            return int(conn.execute(stmt, params).scalar() or 0)
+
+    def day_frames(
+        self,
+        spec: MonitorSpec,
+        day: dt.date,
+        columns: Sequence[str],
+        *,
+        chunk_rows: int,
+        sample_share: float | None = None,
+        seed: int = 0,
+    ) -> Iterator[pd.DataFrame]:
+        """DuckDB only: the day's rows of ``columns`` as pandas frames of about ``chunk_rows`` rows,
+        streamed from one query, so memory holds one chunk at a time. With ``sample_share`` only rows
+        whose ``hash(seed, key) % 10^6 < sample_share * 10^6`` are read (key: ``source.id_column``,
+        else the timestamp and the columns): a deterministic sample, the same rows on every run.
+        At least one frame is yielded (empty, with the columns' types, for a day without rows)."""
+        if not self.sql.is_duckdb:
+            raise WarehouseError("pandas batches of a day are read from DuckDB only; other engines validate in SQL")
+        q = self.sql
+        ts = q.col(spec.source.timestamp_column)
+        select = ", ".join(q.col(c) for c in columns) or ts
+        sql = f"SELECT {select} FROM {q.table(spec.source.table)} WHERE {ts} >= $start AND {ts} < $end"
+        params: dict[str, Any] = {"start": _day_start(day), "end": _day_start(day + dt.timedelta(days=1))}
+        if sample_share is not None and sample_share < 1:
+            key = q.col(spec.source.id_column) if spec.source.id_column else ", ".join([ts, *map(q.col, columns)])
+            sql += f" AND hash(CAST($seed AS BIGINT), {key}) % 1000000 < $keep"
+            params |= {"seed": seed, "keep": max(1, round(sample_share * 1_000_000))}
+        import duckdb  # noqa: PLC0415  (only this DuckDB-only path needs the driver's own errors)
+
+        vectors = max(1, -(-chunk_rows // 2048))  # DuckDB hands out results in vectors of 2048 rows
+        with self.begin() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            try:
+                cursor = raw.execute(sql, params)
+                pending: list[pd.DataFrame] = []
+                held, yielded = 0, False
+                while (frame := cursor.fetch_df_chunk(vectors)) is not None and len(frame):
+                    pending.append(frame)
+                    held += len(frame)
+                    if held >= chunk_rows:  # a filter leaves vectors part-full: gather up to a chunk
+                        chunk = pd.concat(pending, ignore_index=True)
+                        pending, held, yielded = [], 0, True  # freed before the caller works on the chunk
+                        yield chunk
+                        del chunk
+                if pending:
+                    chunk = pd.concat(pending, ignore_index=True)
+                    pending = []
+                    yield chunk
+                elif not yielded:
+                    yield raw.execute(f"{sql} LIMIT 0", params).fetch_df_chunk(1)
+            except duckdb.Error as e:
+                raise WarehouseError(f"warehouse {self.safe_url} rejected a query: {e}") from e
+
+    def delete_drift(self, spec: MonitorSpec, days: Sequence[dt.date]) -> None:
+        """Remove the drift rows (every scope) of ``days``: drift blocked by data quality."""
+        d = _store.drift_metrics.c
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            conn.execute(_store.drift_metrics.delete().where((d.monitor == spec.name) & d.partition_date.in_(days)))
 
 
 LABEL = "__label__"  # columns of training frames; spec names may not start with "__" (spec._model)

@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from expectations import _store as quality_store
 from monitoring_assets import build_definitions
 from monitoring_assets.demo import DemoConfig, generate, write_duckdb
 from monitoring_assets.demo.run import register_initial_champion
@@ -126,7 +127,38 @@ def test_no_trigger_then_one_run_per_event(env: Env) -> None:
     assert [r.run_key for r in restarted.run_requests] == [request.run_key]
 
 
-def test_challenger_registered_compared_and_recorded(env: Env) -> None:
+def _critical_quality(env: Env, day: dt.date) -> None:
+    """A stored data-quality result of ``day`` with a failed critical expectation (a broken export)."""
+    wh = Warehouse(env.url)
+    try:
+        with wh.begin() as conn:
+            quality_store._ensure(conn)
+            conn.execute(
+                quality_store.quality_results.insert(),
+                {
+                    "monitor": NAME,
+                    "partition_date": day,
+                    "suite": NAME,
+                    "suite_digest": "0" * 64,
+                    "expectation_index": 0,
+                    "expectation_type": "expect_column_values_to_not_be_null",
+                    "column_name": "loan_amount",
+                    "severity": "critical",
+                    "success": False,
+                    "count_source": "profile",
+                    "validation": "test",
+                    "run_id": "test",
+                    "spec_hash": "test",
+                    "computed_at": dt.datetime(2024, 3, 1),
+                },
+            )
+    finally:
+        wh.dispose()
+
+
+def test_challenger_registered_compared_and_recorded(env: Env, tables: dict[str, pd.DataFrame]) -> None:
+    broken = dt.date(2024, 1, 25)  # inside the training window (labels through 2024-02-03, 14 days)
+    _critical_quality(env, broken)
     for i in range(3):
         env.report(_day(i), drift=True)
     fired = env.tick(None)
@@ -154,6 +186,14 @@ def test_challenger_registered_compared_and_recorded(env: Env) -> None:
     assert [e["event_type"] for e in events] == ["trigger", "retraining"]
     details = json.loads(events[1]["details_json"])
     assert details["event_id"] == request.tags["monitoring/event_id"]
+    # The broken day is neither trained on nor held out: n_train counts the labeled rows of the
+    # window's training days but that one, from the raw tables.
+    assert details["excluded_days"] == [broken.isoformat()] == run.data.params["excluded_days"].split(",")
+    log, day = tables["inference_log"], tables["inference_log"]["scored_at"].dt.date
+    first, holdout_from = dt.date.fromisoformat(details["window"][0]), dt.date.fromisoformat(details["holdout_from"])
+    labeled = log["request_id"].isin(tables["loan_outcomes"]["request_id"])
+    assert details["n_train"] == int(((day >= first) & (day < holdout_from) & (day != broken) & labeled).sum())
+    assert first < broken < holdout_from and (day == broken).sum() > 0
     assert events[1]["model_version"] == "2" and events[1]["run_id"] == result.run_id
 
     # The run succeeded: the next tick closes the event, and new drift inside the cooldown waits.

@@ -9,8 +9,23 @@ from pathlib import Path
 
 import dagster as dg
 
-from monitoring_assets.demo.data import CONCEPT_START, DRIFT_START, FAIRNESS_START, LABEL_DELAY, DemoConfig
-from monitoring_assets.demo.run import format_retraining, format_summary, retraining_problems, run_demo, unexpected
+from monitoring_assets.demo.data import (
+    CONCEPT_START,
+    DRIFT_START,
+    FAIRNESS_START,
+    LABEL_DELAY,
+    QUALITY_BREAK,
+    DemoConfig,
+)
+from monitoring_assets.demo.run import (
+    alert_problems,
+    format_alerts,
+    format_retraining,
+    format_summary,
+    retraining_problems,
+    run_demo,
+    unexpected,
+)
 from monitoring_assets.spec import load_spec
 from resources.registry import RegistryResource
 
@@ -32,7 +47,8 @@ def main() -> int:
     print(
         f"Generating {config.days} days x {config.rows_per_day} scored applications into {WAREHOUSE_PATH} "
         f"(covariate drift from {DRIFT_START}, a fairness regression from {FAIRNESS_START}, concept drift "
-        f"from {CONCEPT_START}; labels arrive {LABEL_DELAY.days} days after scoring) ..."
+        f"from {CONCEPT_START}, a broken export on {QUALITY_BREAK}; labels arrive {LABEL_DELAY.days} days after "
+        "scoring) ..."
     )
     registry = RegistryResource()  # SQLite store under mlruns/ (or $MLFLOW_TRACKING_URI, see README)
     outcome = run_demo(spec=spec, warehouse_path=WAREHOUSE_PATH, instance=instance, registry=registry, config=config)
@@ -42,21 +58,24 @@ def main() -> int:
     print()
     print(format_retraining(outcome))
     print()
+    print(format_alerts(outcome))
+    print()
     drifted_days = [s.day for s in summaries if s.dataset_drift]
     print(
         f"Dataset drift on {len(drifted_days)} of {len(summaries)} days; first on "
         f"{drifted_days[0] if drifted_days else 'none'} (injected from {DRIFT_START}). "
         f"Finished in {time.monotonic() - started:.0f}s."
     )
-    problems = unexpected(summaries, config) + retraining_problems(outcome)
+    problems = unexpected(summaries, config) + retraining_problems(outcome) + alert_problems(outcome)
     if problems:
         print("UNEXPECTED: " + "; ".join(problems))
         return 1
     print(
-        "As designed: no drift before the injection day, dataset drift on every day from it on; performance "
-        f"within tolerance until {FAIRNESS_START}, ERROR on every labeled day from {CONCEPT_START}; the parity "
-        f"check failing from {FAIRNESS_START} and passing before; label coverage below 100% on the last "
-        f"{LABEL_DELAY.days} days."
+        "As designed: no drift before the injection day, dataset drift on every day from it on but the blocked "
+        f"one; performance within tolerance until {FAIRNESS_START}, ERROR on every labeled day from {CONCEPT_START}; "
+        f"the parity check failing from {FAIRNESS_START} and passing before; label coverage below 100% on the last "
+        f"{LABEL_DELAY.days} days; the data-quality check ERROR on {QUALITY_BREAK} only (loan_amount mostly NULL, "
+        "a renamed employment type), its drift blocked, and every other day passing the suite."
     )
     print(
         "The retraining sensor fired on the drift, and the challenger beats the champion on the held-out days; "

@@ -19,6 +19,12 @@ Three things go wrong, each from a day README names:
 * ``CONCEPT_START`` (2024-02-15), concept drift: what predicts default changes (debt and income
   matter less, the region and the loan size more), so the model's ranking gets worse.
 
+And on one day a pipeline breaks, after scoring (the model saw good data, the log did not):
+
+* ``QUALITY_BREAK`` (2024-02-20 only), a broken export: ``loan_amount`` arrives NULL for 90 % of
+  the day's rows, and the ``employment_type`` value ``self_employed`` arrives renamed
+  ``self-employed``. Scores and outcomes are unchanged; the data-quality suite fails critically.
+
 Before ``DRIFT_START`` every day is drawn from the same distribution as the reference. Outcomes
 arrive ``LABEL_DELAY`` (7 days) after scoring; ``loan_outcomes`` holds only those that have
 arrived by ``DemoConfig.now`` (noon of the day after the last scoring day), so the last days
@@ -44,6 +50,8 @@ START = dt.date(2024, 1, 1)
 DRIFT_START = dt.date(2024, 2, 1)
 FAIRNESS_START = dt.date(2024, 2, 8)
 CONCEPT_START = dt.date(2024, 2, 15)
+QUALITY_BREAK = dt.date(2024, 2, 20)  # one day of a broken export (see the module docstring)
+QUALITY_BREAK_NULL_SHARE = 0.9
 DECISION_THRESHOLD = 0.25  # the lender flags an application when P(default) >= 0.25
 REFERENCE_START = dt.date(2023, 12, 1)
 LABEL_DELAY = dt.timedelta(days=7)
@@ -186,6 +194,7 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
     log["score"] = model.predict_proba(log[NUMERIC + CATEGORICAL])[:, 1].round(6)
     log["predicted_label"] = (log["score"] >= DECISION_THRESHOLD).astype(int)
     log["model_version"] = "1"
+    _break_pipeline(log, day_of == QUALITY_BREAK, np.random.default_rng(config.seed + 1))
     outcomes = pd.DataFrame(
         {
             "request_id": log["request_id"],
@@ -195,6 +204,19 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
     )
     outcomes = outcomes[outcomes["labeled_at"] < pd.Timestamp(config.now)].reset_index(drop=True)
     return {"training_data": training, "inference_log": log, "loan_outcomes": outcomes}
+
+
+def _break_pipeline(log: pd.DataFrame, on_day: pd.Series, rng: np.random.Generator) -> None:
+    """The export of ``QUALITY_BREAK`` (after scoring): most ``loan_amount`` values lost, one
+    category value renamed. A separate generator, so no other value of the demo changes."""
+    rows = np.flatnonzero(on_day.to_numpy())
+    if not len(rows):
+        return
+    lost = rows[rng.uniform(size=len(rows)) < QUALITY_BREAK_NULL_SHARE]
+    log["loan_amount"] = log["loan_amount"].astype("Float64")  # nullable: the lost values become SQL NULL
+    log.loc[lost, "loan_amount"] = pd.NA
+    renamed = rows[(log["employment_type"].to_numpy()[rows] == "self_employed")]
+    log.loc[renamed, "employment_type"] = "self-employed"
 
 
 def write_duckdb(tables: dict[str, pd.DataFrame], path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from expectations._store import read_levels
 from monitoring_assets import _pipeline
 from monitoring_assets._factory import build_definitions
 from monitoring_assets.core.fairness import SliceReport
@@ -24,6 +26,7 @@ from monitoring_assets.demo.data import (
     FAIRNESS_START,
     LABEL_DELAY,
     NUMERIC,
+    QUALITY_BREAK,
     REFERENCE_START,
     START,
     DemoConfig,
@@ -33,8 +36,10 @@ from monitoring_assets.demo.data import (
 )
 from monitoring_assets.spec import MonitorSpec
 from resources import _store
+from resources.alerts import ALERT_EVENT, AlertsResource, alert_log
 from resources.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryResource
 from resources.warehouse import Warehouse, WarehouseResource
+from sensors.alerts import EVENT_TIERS
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class DaySummary:
     performance: str = "no_data"  # worst check level of the day: ok, warn, error, too_few_labels
     worst_disparity: float = math.nan  # largest demographic parity difference over slice columns
     fairness: str = "no_data"  # worst disparity level: ok, warn, error
+    quality: str = "no_data"  # worst failed expectation of the day's suite: ok, info, warning, critical
+    drift_blocked: bool = False  # no drift computed: data quality failed critically
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class DemoOutcome:
     sensor: str  # what the retraining sensor's tick said
     retraining: dict[str, Any] | None  # the `retraining` event's details (monitoring.events)
     aliases: dict[str, int | None]
+    alerts: list[dict[str, Any]]  # what one tick of the alerts sensor sent (resources.alerts.alert_log)
 
 
 def register_initial_champion(registry: ModelRegistry, spec: MonitorSpec, training: pd.DataFrame) -> int:
@@ -100,7 +108,12 @@ def run_demo(
     with registry.open() as reg:
         register_initial_champion(reg, spec, tables["training_data"])
     url = f"duckdb:///{warehouse_path}"
-    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url), registry=registry)
+    wh = Warehouse(url)
+    # The registry was just reset; so is the audit trail, or old events would be alerted again.
+    wh.delete_events(spec, [*EVENT_TIERS, ALERT_EVENT])
+    wh.dispose()
+    alerts = AlertsResource()  # the demo alerts to the log only (README: webhooks)
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url), registry=registry, alerts=alerts)
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     ref = defs.resolve_job_def(f"{spec.name}_reference").execute_in_process(instance=instance, run_config=quiet)
     assert ref.success
@@ -118,13 +131,17 @@ def run_demo(
     wh = Warehouse(url)
     try:
         sensor_said, retraining = _retrain(defs, spec, instance, quiet, wh)
+        sensor = defs.resolve_sensor_def(f"{spec.name}_alerts")
+        resources = {"warehouse": WarehouseResource(url=url), "alerts": alerts}
+        sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs, resources=resources))
+        sent = alert_log(wh, spec)
         days = day_summaries(wh, spec)
     finally:
         wh.dispose()
     with registry.open() as reg:
         assert spec.model is not None
         aliases = {a: reg.alias_version(spec.model.registry_name, a) for a in (CHAMPION, CHALLENGER)}
-    return DemoOutcome(days, sensor_said, retraining, aliases)
+    return DemoOutcome(days, sensor_said, retraining, aliases, sent)
 
 
 def _retrain(
@@ -217,18 +234,22 @@ def day_summaries(wh: Warehouse, spec: MonitorSpec) -> list[DaySummary]:
             features[day].append(feature)
     performance = _performance_levels(wh, spec) if spec.labels else {}
     fairness = _fairness_levels(wh, spec) if spec.labels and spec.slices else {}
+    quality = read_levels(wh, spec)
     return [
         DaySummary(
             day,
             int(rows.get(day, 0)),
-            tuple(names),
+            tuple(features.get(day, [])),
             share.get(day, float("nan")),
             dataset.get(day, False),
             prediction.get(day, False),
             *performance.get(day, (math.nan, math.nan, "no_data")),
             *fairness.get(day, (math.nan, "no_data")),
+            quality=quality.get(day, "no_data"),
+            drift_blocked=day not in features and quality.get(day) == "critical",
         )
-        for day, names in sorted(features.items())
+        # Every day with drift rows, and every day whose drift data quality blocked.
+        for day in sorted(features.keys() | {d for d, level in quality.items() if level == "critical"})
     ]
 
 
@@ -236,18 +257,29 @@ def _level(level: str) -> str:
     return {"too_few_labels": "few labels", "no_data": "-"}.get(level, level.upper() if level != "ok" else "ok")
 
 
+# The data_quality check's severity for a day's level (info findings pass the check).
+_QUALITY = {"critical": "ERROR", "warning": "WARN", "info": "ok", "ok": "ok", "no_data": "-"}
+
+
 def format_summary(summaries: list[DaySummary], primary: str = "auc") -> str:
     header = (
-        f"{'day':<10}  {'rows':>6}  {'share':>5}  {'dataset':<7}  {'score':<5}  {'labels':>6}  {primary:>6}  "
-        f"{'perf':<10}  {'parity':>6}  {'fairness':<8}  drifted features"
+        f"{'day':<10}  {'rows':>6}  {'quality':<7}  {'share':>5}  {'dataset':<7}  {'score':<5}  {'labels':>6}  "
+        f"{primary:>6}  {'perf':<10}  {'parity':>6}  {'fairness':<8}  drifted features"
     )
     lines = [header, "-" * len(header)]
     for s in summaries:
+        if s.drift_blocked:
+            drift = f"{'-':>5}  {'blocked':<7}  {'-':<5}"
+        else:
+            drift = (
+                f"{s.drift_share:>5.2f}  {'DRIFT' if s.dataset_drift else 'ok':<7}  "
+                f"{'DRIFT' if s.prediction_drift else 'ok':<5}"
+            )
+        features = "(drift blocked by data quality)" if s.drift_blocked else ", ".join(s.drifted_features) or "-"
         lines.append(
-            f"{s.day.isoformat():<10}  {s.rows:>6}  {s.drift_share:>5.2f}  "
-            f"{'DRIFT' if s.dataset_drift else 'ok':<7}  {'DRIFT' if s.prediction_drift else 'ok':<5}  "
+            f"{s.day.isoformat():<10}  {s.rows:>6}  {_QUALITY.get(s.quality, s.quality):<7}  {drift}  "
             f"{s.label_coverage:>6.0%}  {s.primary_metric:>6.3f}  {_level(s.performance):<10}  "
-            f"{s.worst_disparity:>6.3f}  {_level(s.fairness):<8}  {', '.join(s.drifted_features) or '-'}"
+            f"{s.worst_disparity:>6.3f}  {_level(s.fairness):<8}  {features}"
         )
     return "\n".join(lines)
 
@@ -263,7 +295,8 @@ def format_retraining(outcome: DemoOutcome) -> str:
         f"  trigger: {r['reason']} on {', '.join(r['trigger_days'])} (event {r['event_id']})",
         f"  challenger: version {outcome.aliases.get(CHALLENGER)} (alias challenger; champion is version "
         f"{outcome.aliases.get(CHAMPION)}), trained on {r['n_train']} labeled rows of {r['window'][0]}.."
-        f"{dt.date.fromisoformat(r['holdout_from']) - dt.timedelta(days=1)}",
+        f"{dt.date.fromisoformat(r['holdout_from']) - dt.timedelta(days=1)}"
+        + (f" without {', '.join(r['excluded_days'])} (data quality critical)" if r.get("excluded_days") else ""),
         f"  held-out {r['holdout_from']}..{r['window'][1]} ({r['n_holdout']} rows): {primary} challenger "
         f"{r['challenger'][primary]:.3f} vs champion {champion.get(primary, math.nan):.3f}",
         f"  decision: {r['decision']}",
@@ -276,9 +309,11 @@ def unexpected(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
     """What README says the demo shows, checked: each entry is a broken expectation."""
     problems = []
     early = [s.day for s in summaries if s.dataset_drift and s.day < DRIFT_START]
-    missed = [s.day for s in summaries if s.day >= DRIFT_START and not s.dataset_drift]
+    # A day whose drift data quality blocked has no drift verdict: not a missed drift.
+    missed = [s.day for s in summaries if s.day >= DRIFT_START and not s.dataset_drift and not s.drift_blocked]
     if early or missed:
         problems.append(f"drift before the injection day on {early}, missed after it on {missed}")
+    problems += _quality_problems(summaries)
     last_labeled = config.now.date() - LABEL_DELAY  # days after this one are not fully labeled
     for s in summaries:
         if s.day < FAIRNESS_START and s.performance not in ("ok", "too_few_labels"):
@@ -289,6 +324,23 @@ def unexpected(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
             problems.append(f"fairness {s.fairness} on {s.day}")
         if (s.label_coverage < 1) != (s.day >= last_labeled):
             problems.append(f"label coverage {s.label_coverage:.0%} on {s.day}")
+    return problems
+
+
+def _quality_problems(summaries: list[DaySummary]) -> list[str]:
+    """The pipeline break: the data-quality check ERROR (critical) on ``QUALITY_BREAK`` and its drift
+    blocked; every other day passes the suite (nothing failing, not even a warning)."""
+    problems = []
+    for s in summaries:
+        broken = s.day == QUALITY_BREAK
+        if s.quality == "no_data":
+            problems.append(f"no data-quality result on {s.day} (is expectations/credit_default.json there?)")
+        elif broken and s.quality != "critical":
+            problems.append(f"data quality {s.quality} on {s.day}, the day of the pipeline break (expected critical)")
+        elif not broken and s.quality not in ("ok", "info"):
+            problems.append(f"data quality {s.quality} on {s.day}, without a pipeline break")
+        if s.drift_blocked != (broken and s.quality == "critical"):
+            problems.append(f"drift {'blocked' if s.drift_blocked else 'computed'} on {s.day}")
     return problems
 
 
@@ -306,4 +358,25 @@ def retraining_problems(outcome: DemoOutcome) -> list[str]:
     champion = (r["champion"] or {}).get("roc_auc", math.nan)
     if not r["challenger"]["roc_auc"] > champion:
         problems.append(f"challenger ROC AUC {r['challenger']['roc_auc']:.3f} not above champion's {champion:.3f}")
+    return problems
+
+
+def format_alerts(outcome: DemoOutcome) -> str:
+    lines = [f"Alerts sent by one tick of the alerts sensor ({len(outcome.alerts)}; to the log in the demo):"]
+    # The full texts are in the log above and in monitoring.events; one line each here.
+    lines += [f"  [{a['tier']:<8}] {textwrap.shorten(a['text'], 150, placeholder=' ...')}" for a in outcome.alerts]
+    return "\n".join(lines)
+
+
+def alert_problems(outcome: DemoOutcome) -> list[str]:
+    """The alerts README promises: a critical data-quality alert, a failed drift, performance and
+    fairness check each, and the retraining (info)."""
+    firing = {(a["check"].rsplit(":", 1)[-1], a["tier"]) for a in outcome.alerts if a["kind"] == "firing"}
+    events = {a["check"] for a in outcome.alerts if a["kind"] == "event"}
+    expected = {("data_quality", "critical")}
+    problems = [f"no {tier} alert from the {check} check" for check, tier in sorted(expected - firing)]
+    for check in ("drift", "performance", "fairness"):
+        if not any(check in name for name, _ in firing):
+            problems.append(f"no alert from a {check} check")
+    problems += [f"no alert for the {e} event" for e in ("trigger", "retraining") if e not in events]
     return problems

@@ -315,6 +315,28 @@ class ModelSpec(_Strict):
     registry_name: str = Field(min_length=1, max_length=256)
 
 
+AlertTier = Literal["info", "warning", "critical"]
+
+
+class AlertDestinationSpec(_Strict):
+    """One webhook of a monitor. Its URL is a secret, so the spec never holds it: ``url_env``
+    names the environment variable to read it from (default: the alerts resource's URL, from
+    ``$MONITORING_ALERT_WEBHOOK_URL`` or ``$MONITORING_SLACK_WEBHOOK_URL``)."""
+
+    enabled: bool = True
+    url_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    min_tier: AlertTier | None = None  # default: the alerts resource's (webhook info, Slack warning)
+
+
+class AlertsSpec(_Strict):
+    """Alerting of one monitor; every key overrides the alerts resource's setting for this monitor."""
+
+    enabled: bool = True
+    dedup_window_hours: float | None = Field(default=None, gt=0, le=24 * 30)
+    webhook: AlertDestinationSpec = Field(default_factory=AlertDestinationSpec)
+    slack: AlertDestinationSpec = Field(default_factory=AlertDestinationSpec)
+
+
 class MonitorSpec(_Strict):
     """One monitored model."""
 
@@ -332,6 +354,7 @@ class MonitorSpec(_Strict):
     performance: PerformanceSpec = Field(default_factory=PerformanceSpec)
     fairness: FairnessSpec = Field(default_factory=FairnessSpec)
     retraining: RetrainingSpec = Field(default_factory=RetrainingSpec)
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec)
 
     @property
     def retrains(self) -> bool:

@@ -1,0 +1,282 @@
+"""Run a suite over days of a monitor's source table with Great Expectations.
+
+* PostgreSQL (and any SQLAlchemy warehouse Great Expectations supports): the SQL data source,
+  so every count runs in the database. Each day is a query asset
+  ``SELECT * FROM <source> WHERE <ts> >= <day> AND <ts> < <day + 1>`` (a range the database can
+  use an index or partition for); type expectations run once per run on a table asset of the
+  source, because a query's result columns carry no SQL types.
+* DuckDB (which Great Expectations cannot validate): pandas batches of the day's rows, streamed
+  from one query in chunks of ``CHUNK_ROWS`` rows, so memory holds one chunk. A day of more than
+  ``MAX_ROWS`` rows is validated on a deterministic sample of about ``MAX_ROWS`` rows (a hash of
+  ``SAMPLE_SEED`` and the row's id, see ``Warehouse.day_frames``); where the day's profile
+  decides a count exactly (nulls, values outside a range, values outside the reference's
+  categories, the row count) the result reports that exact count, sampled or not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from expectations._gx import ephemeral_context, expectation_suite, quiet
+from expectations._results import (
+    SOURCE_ROWS,
+    SOURCE_SAMPLE,
+    SOURCE_SQL,
+    DayQuality,
+    Tally,
+    merge_day,
+)
+from expectations._store import read_levels, write_quality
+from expectations._suite import INDEX_KEY, Suite
+from monitoring_assets.core.profile import Profile
+from monitoring_assets.errors import WarehouseError
+from monitoring_assets.spec import MonitorSpec
+from resources._store import Audit, model_version_label
+from resources.warehouse import Warehouse
+
+CHUNK_ROWS = 100_000  # rows per pandas batch: ~200 MB at 26 columns with Great Expectations working on it
+MAX_ROWS = 1_000_000  # above this many rows a day is validated on a sample of about this many
+SAMPLE_SEED = 20240101
+_TYPE_CHECKS = {"expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type"}
+_TABLE_COLUMNS = ("expect_table_columns_", "expect_table_column_count_")
+
+Progress = Callable[[str], None]
+
+
+def _quiet_progress(_: str) -> None:
+    pass
+
+
+def _error(info: Mapping[str, Any] | None) -> str | None:
+    """The exception message Great Expectations caught, if it caught one."""
+    if not info:
+        return None
+    if "raised_exception" in info:
+        return str(info.get("exception_message") or "error") if info.get("raised_exception") else None
+    for value in info.values():  # several metrics failed: one entry per metric
+        if isinstance(value, Mapping) and value.get("raised_exception"):
+            return str(value.get("exception_message") or "error")
+    return None
+
+
+def _collect(result: Any, tallies: Mapping[int, Tally]) -> None:
+    for r in result.results:
+        index = r.expectation_config.meta.get(INDEX_KEY)
+        if index in tallies:
+            tallies[index].add(bool(r.success), dict(r.result or {}), _error(r.exception_info))
+
+
+def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain numpy dtypes for numbers (nullable integers become float64 with NaN) and Python
+    objects for text, which is what the type lists of generated suites name."""
+    out = {}
+    for name, dtype in frame.dtypes.items():
+        column = frame[name]
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype):
+            out[name] = column.astype("float64")
+        elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+            out[name] = column.astype(object).where(column.notna(), None)
+        else:
+            out[name] = column
+    return pd.DataFrame(out)
+
+
+def _validation_text(rows: int, validated: int, chunks: int, sampled: bool, spec: MonitorSpec) -> str:
+    if not sampled:
+        return (
+            f"DuckDB: pandas batches of all {rows:,} rows in {chunks} chunk(s) of up to {CHUNK_ROWS:,}; "
+            "null, range and category counts from the daily profile where it decides them"
+        )
+    key = spec.source.id_column or "the row's values"
+    return (
+        f"DuckDB: pandas batches of a deterministic sample of {validated:,} of {rows:,} rows (hash of "
+        f"{key}, seed {SAMPLE_SEED}) in {chunks} chunk(s); null, range, category and row counts exact from the "
+        "daily profile where it decides them, other counts from the sample"
+    )
+
+
+def _pandas_days(
+    wh: Warehouse,
+    spec: MonitorSpec,
+    suite: Suite,
+    days: Sequence[dt.date],
+    profiles: Mapping[dt.date, Profile],
+    *,
+    max_rows: int,
+    chunk_rows: int,
+    progress: Progress,
+) -> dict[dt.date, DayQuality]:
+    present = wh.source_columns(spec)
+    if any(e.type.startswith(_TABLE_COLUMNS) for e in suite.expectations):
+        wanted = list(present)
+    else:
+        wanted = [c for c in present if c in suite.columns]
+    context = ephemeral_context()
+    with quiet():
+        batches = (
+            context.data_sources.add_pandas("monitoring")
+            .add_dataframe_asset(spec.name)
+            .add_batch_definition_whole_dataframe("day")
+        )
+    ge_suite = expectation_suite(suite.name, [e.configuration() for e in suite.expectations])
+    out: dict[dt.date, DayQuality] = {}
+    for day in days:
+        profile = profiles.get(day)
+        rows = profile.n_rows if profile is not None else wh.count_day_rows(spec, day)
+        share = max_rows / rows if rows > max_rows else None
+        tallies = {e.index: Tally(e) for e in suite.expectations}
+        validated = chunks = 0
+        for frame in wh.day_frames(spec, day, wanted, chunk_rows=chunk_rows, sample_share=share, seed=SAMPLE_SEED):
+            batch_frame = _normalize(frame)
+            del frame
+            with quiet():
+                result = batches.get_batch(batch_parameters={"dataframe": batch_frame}).validate(
+                    ge_suite, result_format="BASIC"
+                )
+            _collect(result, tallies)
+            validated += len(batch_frame)
+            chunks += 1
+        sampled = share is not None
+        out[day] = merge_day(
+            day,
+            list(tallies.values()),
+            profile=profile,
+            row_count=rows,
+            source=SOURCE_SAMPLE if sampled else SOURCE_ROWS,
+            validation=_validation_text(rows, validated, chunks, sampled, spec),
+            rows_validated=validated,
+        )
+        progress(f"data quality {day}: {out[day].level} ({validated:,} rows in {chunks} chunk(s))")
+    return out
+
+
+def _sql_days(
+    wh: Warehouse,
+    spec: MonitorSpec,
+    suite: Suite,
+    days: Sequence[dt.date],
+    profiles: Mapping[dt.date, Profile],
+    *,
+    progress: Progress,
+) -> dict[dt.date, DayQuality]:
+    url = wh.engine.url.render_as_string(hide_password=False)
+    *prefix, table = spec.source.table.split(".")
+    schema = prefix[-1] if prefix else None
+    types = [e for e in suite.expectations if e.type in _TYPE_CHECKS]
+    rest = [e for e in suite.expectations if e.type not in _TYPE_CHECKS]
+    q = wh.sql
+    ts = q.col(spec.source.timestamp_column)
+    context = ephemeral_context()
+    datasource: Any = None
+    try:
+        with quiet():
+            if wh.engine.dialect.name == "postgresql":
+                datasource = context.data_sources.add_postgres("monitoring", connection_string=url)
+            else:
+                datasource = context.data_sources.add_sql("monitoring", connection_string=url)
+            schema_results: Any = None
+            if types:
+                # A query's result columns have no SQL types: types are checked on the table itself.
+                asset = datasource.add_table_asset(f"{spec.name}_source", table_name=table, schema_name=schema)
+                schema_results = (
+                    asset.add_batch_definition_whole_table("table")
+                    .get_batch()
+                    .validate(expectation_suite(suite.name, [e.configuration() for e in types]), result_format="BASIC")
+                )
+            day_suite = expectation_suite(suite.name, [e.configuration() for e in rest])
+        out: dict[dt.date, DayQuality] = {}
+        for day in days:
+            start = dt.datetime.combine(day, dt.time())
+            end = start + dt.timedelta(days=1)
+            query = (
+                f"SELECT * FROM {q.table(spec.source.table)} WHERE {ts} >= CAST('{start.isoformat(sep=' ')}' AS "
+                f"TIMESTAMP) AND {ts} < CAST('{end.isoformat(sep=' ')}' AS TIMESTAMP)"
+            )
+            tallies = {e.index: Tally(e) for e in suite.expectations}
+            with quiet():
+                asset = datasource.add_query_asset(f"{spec.name}_{day:%Y%m%d}", query=query)
+                if rest:
+                    batch = asset.add_batch_definition_whole_table("day").get_batch()
+                    _collect(batch.validate(day_suite, result_format="BASIC"), tallies)
+            if schema_results is not None:
+                _collect(schema_results, tallies)
+            profile = profiles.get(day)
+            out[day] = merge_day(
+                day,
+                list(tallies.values()),
+                profile=None,  # the database counted every row already
+                row_count=profile.n_rows if profile is not None else None,
+                source=SOURCE_SQL,
+                validation=f"{wh.engine.dialect.name}: Great Expectations SQL data source, every count in the database",
+                rows_validated=profile.n_rows if profile is not None else None,
+            )
+            progress(f"data quality {day}: {out[day].level} (in the database)")
+        return out
+    except WarehouseError:
+        raise
+    except Exception as e:
+        message = " ".join(str(e).split()).replace(url, wh.safe_url)
+        if wh.engine.url.password:
+            message = message.replace(str(wh.engine.url.password), "***")
+        raise WarehouseError(
+            f"Great Expectations could not validate {spec.name!r} on {wh.safe_url}: {type(e).__name__}: {message}"
+        ) from None
+    finally:
+        if datasource is not None:
+            with quiet():
+                datasource.get_execution_engine().engine.dispose()
+
+
+def validate_days(
+    wh: Warehouse,
+    spec: MonitorSpec,
+    suite: Suite,
+    days: Sequence[dt.date],
+    profiles: Mapping[dt.date, Profile] | None = None,
+    *,
+    max_rows: int = MAX_ROWS,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress = _quiet_progress,
+) -> dict[dt.date, DayQuality]:
+    """The suite's outcomes on each day (nothing written). ``profiles`` are the days' profiles
+    (from ``daily_profile``), the source of exact counts on DuckDB; days without one are still
+    validated (e.g. when profiling failed because a column is missing)."""
+    profiles = profiles or {}
+    ordered = sorted(days)
+    if wh.sql.is_duckdb:
+        return _pandas_days(
+            wh, spec, suite, ordered, profiles, max_rows=max_rows, chunk_rows=chunk_rows, progress=progress
+        )
+    return _sql_days(wh, spec, suite, ordered, profiles, progress=progress)
+
+
+def check_days(
+    wh: Warehouse,
+    spec: MonitorSpec,
+    suite: Suite,
+    days: Sequence[dt.date],
+    profiles: Mapping[dt.date, Profile],
+    *,
+    audit: Audit,
+    progress: Progress = _quiet_progress,
+) -> dict[dt.date, DayQuality]:
+    """Validate, store the outcomes in ``monitoring.quality_results``, and remove the drift rows of
+    days whose critical expectations failed (their drift is blocked; a re-run must not leave an
+    earlier verdict behind)."""
+    results = validate_days(wh, spec, suite, days, profiles, progress=progress)
+    versions = {d: model_version_label(p.model_versions) for d, p in profiles.items()}
+    write_quality(wh, spec, suite, results, audit=audit, versions=versions)
+    critical = [d for d, r in results.items() if r.level == "critical"]
+    if critical:
+        wh.delete_drift(spec, critical)
+    return results
+
+
+def blocked_days(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date]) -> list[dt.date]:
+    """Days whose stored quality results have a failed critical expectation."""
+    levels = read_levels(wh, spec, days)
+    return sorted(d for d in days if levels.get(d) == "critical")

@@ -1,0 +1,397 @@
+"""Alerts of one monitor: a sensor that turns failed checks and retraining events into tiered,
+deduplicated alerts (``resources.alerts`` delivers them).
+
+What it reads, after its cursor (kept in Dagster storage):
+
+* the **asset check executions** of every check on the monitor's assets (drift, performance,
+  fairness, data quality: whatever checks the definitions hold under the monitor's key prefix),
+  through ``instance.event_log_storage.get_asset_check_execution_history``: the API Dagster's UI
+  and its freshness-check sensor read check results with. It works on every instance storage;
+  the event-log query with an ``after_cursor`` does not on the default run-sharded SQLite storage,
+  and ``instance.get_event_records`` is deprecated. The cursor keeps, per check, the highest
+  execution id seen and the ids still *planned* by a running run (an execution row is written
+  when a run plans the check and completed in place when it reports). The first tick looks only
+  at each check's latest completed execution: switching the sensor on alerts on what fails now,
+  not on history.
+* the rows of ``monitoring.events`` of type trigger, retraining, promotion and rollback.
+
+How a check result becomes an alert (``AlertState.decide``):
+
+* failed at ERROR -> ``critical``, at WARN -> ``warning`` (but ``critical`` when the result
+  counts ``critical_days``, see ``failure_tier``); a retraining trigger or a finished
+  retraining -> ``info``; a promotion or a rollback -> ``warning``.
+* **dedup**: while a check's incident is open (it failed and has not passed since), a failure at
+  a tier already sent within the dedup window (default 24 h) is not sent again; after the window
+  it is sent again as a reminder. A failure at another tier (WARN becoming ERROR) is sent.
+* **recovery**: the first passing result of a check with an open incident sends one ``resolved``
+  alert, at the incident's highest tier (so it reaches the destinations the failure reached),
+  and closes it; later passes send nothing. A failure after that opens a new incident.
+* each retraining event is alerted once.
+
+The memory behind dedup and recovery is the alert rows themselves (``monitoring.events``,
+``event_type = 'alert'``, 90 days back), not the cursor: a restarted daemon or a reset cursor
+neither repeats an alert within its window nor forgets an open incident. Every alert is recorded
+there with its tier, check, and delivered and undelivered destinations (with why). Delivery never
+fails the tick; a warehouse that cannot be reached skips the tick with the cursor unchanged.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import dagster as dg
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecord,
+    AssetCheckExecutionRecordStatus,
+)
+
+from monitoring_assets.errors import WarehouseError
+from monitoring_assets.spec import MonitorSpec
+from resources.alerts import (
+    ALERT_EVENT,
+    Alert,
+    AlertSink,
+    AlertsResource,
+    Tier,
+    clean_description,
+    record_alert,
+    tier_rank,
+)
+from resources.warehouse import Warehouse, WarehouseResource
+
+EVENT_TIERS: dict[str, Tier] = {"trigger": "info", "retraining": "info", "promotion": "warning", "rollback": "warning"}
+SEVERITY_TIERS: dict[dg.AssetCheckSeverity, Tier] = {
+    dg.AssetCheckSeverity.ERROR: "critical",
+    dg.AssetCheckSeverity.WARN: "warning",
+}
+STATE_LOOKBACK = dt.timedelta(days=90)  # alert rows read back for dedup and open incidents
+PAGE = 100  # check executions per storage query
+MAX_PAGES = 10  # per check and tick: older unseen executions beyond 1000 are skipped
+_COMPLETED = (AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED)
+
+Action = Literal["fire", "resolve", "suppress", "quiet"]
+
+
+def _naive_utc(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class AlertState:
+    """What has been alerted, rebuilt from the alert rows (oldest first)."""
+
+    last_sent: dict[str, dt.datetime] = field(default_factory=dict)  # dedup key -> its last firing alert
+    open: dict[str, Tier] = field(default_factory=dict)  # check -> highest tier alerted since it last passed
+    reported_events: set[str] = field(default_factory=set)  # fingerprints of alerted events rows
+
+    @classmethod
+    def from_details(cls, rows: Iterable[Mapping[str, Any]]) -> "AlertState":
+        state = cls()
+        for d in rows:
+            state._apply(
+                d["kind"], d["check"], d["tier"], dt.datetime.fromisoformat(d["sent_at"]), d.get("source_event")
+            )
+        return state
+
+    def _apply(self, kind: str, check: str, tier: Tier, sent_at: dt.datetime, source_event: str | None) -> None:
+        if kind == "firing":
+            self.last_sent[f"{check}|{tier}"] = sent_at
+            if check not in self.open or tier_rank(tier) > tier_rank(self.open[check]):
+                self.open[check] = tier
+        elif kind == "resolved":
+            self.open.pop(check, None)
+        if source_event:
+            self.reported_events.add(source_event)
+
+    def remember(self, alert: Alert, sent_at: dt.datetime) -> None:
+        self._apply(alert.kind, alert.check, alert.tier, sent_at, alert.source_event)
+
+    def decide(
+        self, check: str, failed_tier: Tier | None, now: dt.datetime, window: dt.timedelta
+    ) -> tuple[Action, Tier | None]:
+        """What to do with one result of ``check`` (``failed_tier`` None: it passed)."""
+        if failed_tier is None:
+            return ("resolve", self.open[check]) if check in self.open else ("quiet", None)
+        last = self.last_sent.get(f"{check}|{failed_tier}")
+        if check in self.open and last is not None and now - last < window:
+            return "suppress", failed_tier
+        return "fire", failed_tier
+
+
+@dataclass(frozen=True)
+class AlertTick:
+    sent: list[Alert]
+    suppressed: list[str]
+    cursor: str
+
+    def summary(self, monitor: str) -> str:
+        kinds = {k: sum(a.kind == k for a in self.sent) for k in ("firing", "resolved", "event")}
+        text = f"{monitor}: " + (
+            f"sent {len(self.sent)} alert(s) ({', '.join(f'{n} {k}' for k, n in kinds.items() if n)})"
+            if self.sent
+            else "no new alerts"
+        )
+        return text + (f"; {len(self.suppressed)} repeat(s) within the dedup window" if self.suppressed else "")
+
+
+# -- reading check results ----------------------------------------------------------------------
+
+
+def monitor_checks(repository: dg.RepositoryDefinition, spec: MonitorSpec) -> list[dg.AssetCheckKey]:
+    """Every asset check on the monitor's assets (key prefix ``spec.name``), however it is defined."""
+    keys = repository.asset_graph.asset_check_keys
+    return sorted((k for k in keys if k.asset_key.path[0] == spec.name), key=lambda k: k.to_user_string())
+
+
+def _running(instance: dg.DagsterInstance, run_id: str) -> bool:
+    run = instance.get_run_by_id(run_id) if run_id else None
+    return run is not None and not run.is_finished
+
+
+def new_executions(
+    instance: dg.DagsterInstance, key: dg.AssetCheckKey, state: Mapping[str, Any] | None
+) -> tuple[list[AssetCheckExecutionRecord], dict[str, Any]]:
+    """Completed executions of ``key`` not seen before (oldest first) and the check's next cursor:
+    ``after`` (highest execution id seen) and ``waiting`` (ids planned by runs still going)."""
+    storage = instance.event_log_storage
+    if state is None:
+        page = storage.get_asset_check_execution_history(key, limit=PAGE)
+        latest = next((r for r in page if r.status in _COMPLETED), None)
+        planned = [
+            r.id
+            for r in page
+            if r.status == AssetCheckExecutionRecordStatus.PLANNED
+            and (latest is None or r.id > latest.id)
+            and _running(instance, r.run_id)
+        ]
+        return ([latest] if latest else []), {"after": max((r.id for r in page), default=0), "waiting": planned}
+    after, waiting = int(state["after"]), set(state.get("waiting", []))
+    floor = min([after, *waiting])
+    found: list[AssetCheckExecutionRecord] = []
+    before: int | None = None
+    for _ in range(MAX_PAGES):
+        page = storage.get_asset_check_execution_history(key, limit=PAGE, cursor=before)
+        found += [r for r in page if r.id >= floor]
+        if len(page) < PAGE or page[-1].id <= floor:
+            break
+        before = page[-1].id
+    new: list[AssetCheckExecutionRecord] = []
+    still: list[int] = []
+    for r in found:
+        if r.id <= after and r.id not in waiting:
+            continue
+        if r.status in _COMPLETED:
+            new.append(r)
+        elif _running(instance, r.run_id):
+            still.append(r.id)
+    next_state = {"after": max([after, *(r.id for r in found)]), "waiting": sorted(still)}
+    return sorted(new, key=lambda r: r.id), next_state
+
+
+def _meta_int(meta: Mapping[str, Any], name: str) -> int | None:
+    value = getattr(meta.get(name), "value", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _meta_day(meta: Mapping[str, Any], name: str) -> str | None:
+    value = getattr(meta.get(name), "value", None)
+    try:
+        return dt.date.fromisoformat(value).isoformat() if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def failure_tier(evaluation: dg.AssetCheckEvaluation) -> Tier:
+    """ERROR -> critical, WARN -> warning; but a result that counts ``critical_days`` (the
+    data-quality check over several days) is critical whenever one day was: it is WARN only
+    because Dagster would otherwise block the drift of every day in the run."""
+    if (_meta_int(evaluation.metadata, "critical_days") or 0) > 0:
+        return "critical"
+    return SEVERITY_TIERS[evaluation.severity]
+
+
+def check_alert(
+    spec: MonitorSpec,
+    key: dg.AssetCheckKey,
+    evaluation: dg.AssetCheckEvaluation,
+    *,
+    tier: Tier,
+    kind: Literal["firing", "resolved"],
+    run_id: str | None,
+) -> Alert:
+    """The alert for one check result. Of the check's metadata only the day counts are forwarded
+    (``failed_days``, ``days``, ``first_failed_day``, ``last_failed_day``, as our checks write
+    them): a check such as a data-quality suite may carry observed values, which must not leave."""
+    meta = evaluation.metadata
+    asset = key.asset_key.to_user_string()
+    failed, days = _meta_int(meta, "failed_days"), _meta_int(meta, "days")
+    last_day = _meta_day(meta, "last_failed_day")
+    if kind == "firing":
+        counted = f", {failed} of {days} day(s)" if failed is not None and days is not None else ""
+        summary = f"check {key.name} failed on {asset} ({evaluation.severity.value}{counted})"
+    else:
+        summary = f"check {key.name} passes again on {asset} (alerted at {tier})"
+    return Alert(
+        monitor=spec.name,
+        tier=tier,
+        kind=kind,
+        check=key.to_user_string(),
+        summary=summary,
+        description=clean_description(evaluation.description),
+        severity=evaluation.severity.value,
+        failed_days=failed,
+        days=days,
+        first_failed_day=_meta_day(meta, "first_failed_day"),
+        last_failed_day=last_day,
+        run_id=run_id or None,
+        partition_date=dt.date.fromisoformat(last_day) if last_day and kind == "firing" else None,
+    )
+
+
+# -- reading retraining events ------------------------------------------------------------------
+
+
+def event_fingerprint(row: Mapping[str, Any]) -> str:
+    raw = f"{row['event_type']}|{row['created_at'].isoformat()}|{row['run_id']}|{row['details_json']}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def _day_range(days: Sequence[str]) -> str:
+    days = sorted(days)
+    if not days:
+        return "no days"
+    return days[0] if len(days) == 1 else f"{len(days)} days, {days[0]}..{days[-1]}"
+
+
+def event_alert(spec: MonitorSpec, row: Mapping[str, Any]) -> Alert:
+    """The alert for one trigger / retraining / promotion / rollback row (its aggregates only)."""
+    kind = str(row["event_type"])
+    d: dict[str, Any] = json.loads(row["details_json"])
+    model, version = row.get("model_name") or "", row.get("model_version") or ""
+    if kind == "trigger":
+        summary = f"retraining triggered by {d.get('reason')} ({_day_range(list(d.get('days') or {}))})"
+    elif kind == "retraining":
+        window = d.get("window") or ["?", "?"]
+        summary = f"challenger {model} v{version} trained on {window[0]}..{window[-1]}: {d.get('decision')}"
+    elif kind == "promotion":
+        summary = f"{model} v{version} promoted to champion (previous champion v{d.get('previous_champion')})"
+    else:
+        summary = f"{model} champion rolled back from v{d.get('from_version')} to v{d.get('to_version')}"
+        summary += f" ({d.get('reason')})" if d.get("reason") else ""
+    return Alert(
+        monitor=spec.name,
+        tier=EVENT_TIERS[kind],
+        kind="event",
+        check=kind,
+        summary=clean_description(summary),
+        run_id=row.get("run_id"),
+        partition_date=row.get("partition_date"),
+        model_name=model or None,
+        model_version=version or None,
+        source_event=event_fingerprint(row),
+    )
+
+
+# -- one tick -----------------------------------------------------------------------------------
+
+
+def evaluate_alerts(
+    *,
+    instance: dg.DagsterInstance,
+    cursor: str | None,
+    spec: MonitorSpec,
+    checks: Sequence[dg.AssetCheckKey],
+    wh: Warehouse,
+    sink: AlertSink,
+    window: dt.timedelta,
+    now: dt.datetime,
+) -> AlertTick:
+    """One tick: read new check results and events, decide, send, record. ``now`` (aware) is the
+    clock the dedup window is measured with."""
+    previous: dict[str, Any] = json.loads(cursor) if cursor else {}
+    rows = wh.read_events_since(spec, [ALERT_EVENT], _naive_utc(now - STATE_LOOKBACK))
+    state = AlertState.from_details(json.loads(r["details_json"]) for r in rows)
+    sent: list[Alert] = []
+    suppressed: list[str] = []
+
+    def send(alert: Alert, evaluation_id: int | None) -> None:
+        delivery = sink.send(alert, now)
+        record_alert(wh, spec, alert, delivery, sent_at=now, evaluation_id=evaluation_id)
+        state.remember(alert, now)
+        sent.append(alert)
+
+    checks_cursor: dict[str, Any] = {}
+    for key in checks:
+        name = key.to_user_string()
+        records, checks_cursor[name] = new_executions(instance, key, previous.get("checks", {}).get(name))
+        for record in records:
+            evaluation = record.event.asset_check_evaluation if record.event else None
+            if evaluation is None:
+                continue
+            failed_tier = None if evaluation.passed else failure_tier(evaluation)
+            action, tier = state.decide(name, failed_tier, now, window)
+            if action == "quiet" or tier is None:
+                continue
+            kind: Literal["firing", "resolved"] = "resolved" if action == "resolve" else "firing"
+            alert = check_alert(spec, key, evaluation, tier=tier, kind=kind, run_id=record.run_id)
+            if action == "suppress":
+                last = state.last_sent[alert.dedup_key]
+                sink.log.info(f"not re-sent (same tier within {window}; last sent {last.isoformat()}): {alert.text()}")
+                suppressed.append(alert.dedup_key)
+                continue
+            send(alert, record.id)
+
+    events_after = (
+        dt.datetime.fromisoformat(previous["events_after"])
+        if previous.get("events_after")
+        else _naive_utc(now - window)  # first tick: only recent events
+    )
+    for row in wh.read_events_since(spec, list(EVENT_TIERS), events_after):
+        alert = event_alert(spec, row)
+        if alert.source_event not in state.reported_events:
+            send(alert, None)
+        events_after = max(events_after, row["created_at"])
+    next_cursor = {"checks": checks_cursor, "events_after": events_after.isoformat()}
+    return AlertTick(sent, suppressed, json.dumps(next_cursor, sort_keys=True))
+
+
+def build_alert_sensor(spec: MonitorSpec) -> dg.SensorDefinition:
+    name = spec.name
+
+    @dg.sensor(
+        name=f"{name}_alerts",
+        minimum_interval_seconds=60,
+        description=f"Alerts on {name}'s failed checks (drift, performance, fairness, quality) and retraining "
+        "events: to the log, and to the webhooks of the `alerts` resource; deduplicated, recorded in "
+        "monitoring.events.",
+    )
+    def alerts_sensor(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource, alerts: AlertsResource
+    ) -> dg.SensorResult:
+        if context.repository_def is None:
+            return dg.SensorResult(skip_reason=dg.SkipReason("no repository to read checks from"))
+        checks = monitor_checks(context.repository_def, spec)
+        sink = alerts.sink(context.log, spec.alerts)
+        try:
+            with warehouse.open() as wh:
+                tick = evaluate_alerts(
+                    instance=context.instance,
+                    cursor=context.cursor,
+                    spec=spec,
+                    checks=checks,
+                    wh=wh,
+                    sink=sink,
+                    window=alerts.dedup_window(spec.alerts),
+                    now=dt.datetime.now(dt.UTC),
+                )
+        except WarehouseError as e:
+            # e.g. a DuckDB file locked by a running step: nothing is lost, the next tick retries.
+            return dg.SensorResult(skip_reason=dg.SkipReason(f"{name}: warehouse unavailable, retrying: {e}"))
+        return dg.SensorResult(skip_reason=dg.SkipReason(tick.summary(name)), cursor=tick.cursor)
+
+    return alerts_sensor
