@@ -257,6 +257,10 @@ class ModelRegistry:
             # for its str-dtype labels (a Pandas4Warning on every registration otherwise).
             example = input_example.copy()
             example.columns = pd.Index(list(example.columns), dtype=object)
+            # Integer features become doubles in the signature: a day with a missing value arrives
+            # as a float column, and an integer signature would reject it when the model is served.
+            ints = example.select_dtypes("integer").columns
+            example[ints] = example[ints].astype("float64")
             proba = is_classifier(model) and hasattr(model, "predict_proba")
             try:
                 served = model.predict_proba(example) if proba else model.predict(example)

@@ -107,7 +107,8 @@ def first(registry: ModelRegistry, frame: pd.DataFrame, logistic: Pipeline) -> R
         run_id,
         model=logistic,
         registry_name=NAME,
-        input_example=frame[FEATURES].head(5),
+        # y as integers (like an age column): the signature must still say double (see below).
+        input_example=frame[FEATURES].head(5).assign(y=lambda d: d["y"].round().astype("int64")),
         version_tags={"monitoring.window": "2024-01-01..2024-01-31"},
         event_id="evt-1",
         alias=CHALLENGER,
@@ -175,7 +176,7 @@ def test_logged_model_has_a_signature_and_an_input_example(
     assert info.signature is not None
     assert info.signature.inputs.to_dict() == [
         {"type": "double", "name": "x", "required": True},
-        {"type": "double", "name": "y", "required": True},
+        {"type": "double", "name": "y", "required": True},  # an integer example: a day with a null is float
         {"type": "string", "name": "c", "required": True},
     ]
     # predict_proba of a binary classifier: two float columns, and the pyfunc serves the same.
