@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from expectations._results import DayQuality
 from expectations._suite import SEVERITIES, Suite
 from monitoring_assets.spec import MonitorSpec
-from resources._store import SCHEMA, Audit, ensure_tables
+from resources._store import SCHEMA, Audit, audit_columns, ensure_tables
 from resources.warehouse import Warehouse
 
 metadata = sa.MetaData(schema=SCHEMA)
@@ -49,10 +49,7 @@ quality_results = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("validation", sa.Text, nullable=False),
     sa.Column("rows_validated", sa.BigInteger),
-    sa.Column("run_id", sa.String(64), nullable=False),
-    sa.Column("spec_hash", sa.String(64), nullable=False),
-    sa.Column("model_version", sa.String(256)),
-    sa.Column("computed_at", sa.DateTime, nullable=False),
+    *audit_columns(),
 )
 
 

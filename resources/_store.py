@@ -71,7 +71,8 @@ DATASET_ROW = "__dataset__"
 metadata = sa.MetaData(schema=SCHEMA)
 
 
-def _audit() -> list[sa.Column[Any]]:
+def audit_columns() -> list[sa.Column[Any]]:
+    """The columns every metric table ends with (``Audit.row()`` fills them)."""
     return [
         sa.Column("run_id", sa.String(64), nullable=False),
         sa.Column("spec_hash", sa.String(64), nullable=False),
@@ -89,7 +90,7 @@ profile_metrics = sa.Table(
     sa.Column("column_name", sa.String(63), nullable=False),
     sa.Column("metric", sa.String(63), nullable=False),
     sa.Column("value", sa.Float(53)),
-    *_audit(),
+    *audit_columns(),
 )
 
 profile_bins = sa.Table(
@@ -104,7 +105,7 @@ profile_bins = sa.Table(
     sa.Column("upper", sa.Float(53)),
     sa.Column("category", sa.String),
     sa.Column("count", sa.BigInteger, nullable=False),
-    *_audit(),
+    *audit_columns(),
 )
 
 drift_metrics = sa.Table(
@@ -118,7 +119,7 @@ drift_metrics = sa.Table(
     sa.Column("value", sa.Float(53)),
     sa.Column("threshold", sa.Float(53)),
     sa.Column("drifted", sa.Boolean, nullable=False),
-    *_audit(),
+    *audit_columns(),
 )
 
 
@@ -132,7 +133,7 @@ performance_metrics = sa.Table(
     sa.Column("value", sa.Float(53)),
     sa.Column("n_labeled", sa.BigInteger, nullable=False),
     sa.Column("label_coverage", sa.Float(53)),
-    *_audit(),
+    *audit_columns(),
 )
 
 performance_aggregates = sa.Table(
@@ -144,7 +145,7 @@ performance_aggregates = sa.Table(
     sa.Column("label", sa.Integer),
     sa.Column("cell", sa.Integer),
     sa.Column("value", sa.Float(53), nullable=False),
-    *_audit(),
+    *audit_columns(),
 )
 
 fairness_metrics = sa.Table(
@@ -158,7 +159,7 @@ fairness_metrics = sa.Table(
     sa.Column("value", sa.Float(53)),
     sa.Column("n", sa.BigInteger),
     sa.Column("suppressed", sa.Boolean, nullable=False),
-    *_audit(),
+    *audit_columns(),
 )
 
 ALL_GROUPS = "__all__"

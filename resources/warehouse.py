@@ -412,20 +412,14 @@ class Warehouse:
             self._ensure_tables(conn)
             _store.append_event(conn, monitor=spec.name, event_type=event_type, details=details, **columns)
 
-    def read_events(self, spec: MonitorSpec) -> list[dict[str, Any]]:
-        e = _store.events.c
-        with self.begin() as conn:
-            self._ensure_tables(conn)
-            rows = conn.execute(sa.select(_store.events).where(e.monitor == spec.name).order_by(e.created_at))
-            return [dict(r._mapping) for r in rows]
-
-    def read_events_since(
-        self, spec: MonitorSpec, event_types: Sequence[str], since: dt.datetime | None = None
+    def read_events(
+        self, spec: MonitorSpec, event_types: Sequence[str] | None = None, since: dt.datetime | None = None
     ) -> list[dict[str, Any]]:
-        """Events of these types for ``spec``'s monitor, created at or after ``since`` (naive UTC),
-        oldest first."""
+        """``spec``'s events (of ``event_types``, created at or after ``since``, naive UTC), oldest first."""
         e = _store.events.c
-        cond = (e.monitor == spec.name) & e.event_type.in_(list(event_types))
+        cond = e.monitor == spec.name
+        if event_types is not None:
+            cond &= e.event_type.in_(list(event_types))
         if since is not None:
             cond &= e.created_at >= since
         with self.begin() as conn:
@@ -470,11 +464,8 @@ class Warehouse:
 
     def has_event(self, spec: MonitorSpec, event_type: str, event_id: str) -> bool:
         """Whether an event of this type was recorded for ``event_id`` (retried runs record once)."""
-        return any(
-            json.loads(e["details_json"]).get("event_id") == event_id
-            for e in self.read_events(spec)
-            if e["event_type"] == event_type
-        )
+        events = self.read_events(spec, [event_type])
+        return any(json.loads(e["details_json"]).get("event_id") == event_id for e in events)
 
     def last_labeled_day(self, spec: MonitorSpec) -> dt.date | None:
         """The latest scoring day that has any label (the end of the retraining window)."""

@@ -314,7 +314,7 @@ def evaluate_alerts(
     """One tick: read new check results and events, decide, send, record. ``now`` (aware) is the
     clock the dedup window is measured with."""
     previous: dict[str, Any] = json.loads(cursor) if cursor else {}
-    rows = wh.read_events_since(spec, [ALERT_EVENT], _naive_utc(now - STATE_LOOKBACK))
+    rows = wh.read_events(spec, [ALERT_EVENT], _naive_utc(now - STATE_LOOKBACK))
     state = AlertState.from_details(json.loads(r["details_json"]) for r in rows)
     sent: list[Alert] = []
     suppressed: list[str] = []
@@ -351,7 +351,7 @@ def evaluate_alerts(
         if previous.get("events_after")
         else _naive_utc(now - window)  # first tick: only recent events
     )
-    for row in wh.read_events_since(spec, list(EVENT_TIERS), events_after):
+    for row in wh.read_events(spec, list(EVENT_TIERS), events_after):
         alert = event_alert(spec, row)
         if alert.source_event not in state.reported_events:
             send(alert, None)

@@ -184,7 +184,7 @@ class Env:
     def alert_rows(self) -> list[dict[str, Any]]:
         wh = Warehouse(self.url)
         try:
-            return [json.loads(r["details_json"]) for r in wh.read_events_since(self.spec, ["alert"])]
+            return [json.loads(r["details_json"]) for r in wh.read_events(self.spec, ["alert"])]
         finally:
             wh.dispose()
 

@@ -29,29 +29,40 @@ pytestmark = pytest.mark.postgres
 CONFIG = DemoConfig(rows_per_day=500, days=33, reference_rows=3100)
 
 
-def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
-    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tables = generate(CONFIG)
+def _postgres_home(
+    pg_url: str, config: DemoConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, pd.DataFrame], Path]:
+    """The demo tables in the PostgreSQL warehouse, and a DAGSTER_HOME with README's dagster.yaml
+    (instance storage on the same server)."""
+    tables = generate(config)
     for name, frame in tables.items():
         write_table(pg_url, name, frame)
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+    return tables, home
+
+
+def _monitor(defs: dg.Definitions, instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
+    """The reference, then the days ``first..last`` in one run, as a single-run backfill does."""
+    assert defs.resolve_job_def("credit_default_reference").execute_in_process(instance=instance).success
+    return defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+    )
+
+
+def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, home = _postgres_home(pg_url, CONFIG, tmp_path, monkeypatch)
 
     spec = load_spec(REPO / "monitors" / "credit_default.yaml")
     defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=pg_url))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        assert defs.resolve_job_def("credit_default_reference").execute_in_process(instance=instance).success
-        result = defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": "2024-01-31",
-                "dagster/asset_partition_range_end": "2024-02-02",
-            },
-        )
+        result = _monitor(defs, instance, "2024-01-31", "2024-02-02")
         assert result.success
         run_ids = {r.dagster_run.run_id for r in instance.get_run_records()}
         assert result.run_id in run_ids and len(run_ids) == 2
@@ -79,13 +90,7 @@ def test_drift_triggered_retraining_on_postgres(
     """Sensor -> run -> registry with Dagster's storage and MLflow's backend store on PostgreSQL,
     and the warehouse too."""
     config = DemoConfig(rows_per_day=500, days=36, reference_rows=3100)  # drift on 2024-02-01..05
-    tables = generate(config)
-    for name, frame in tables.items():
-        write_table(pg_url, name, frame)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+    tables, home = _postgres_home(pg_url, config, tmp_path, monkeypatch)
     data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
     data["retraining"]["training_window_days"] = 14
     spec = parse_spec(data)
@@ -96,14 +101,7 @@ def test_drift_triggered_retraining_on_postgres(
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-        assert defs.resolve_job_def("credit_default_reference").execute_in_process(instance=instance).success
-        daily = defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": "2024-01-29",
-                "dagster/asset_partition_range_end": "2024-02-05",
-            },
-        )
+        daily = _monitor(defs, instance, "2024-01-29", "2024-02-05")
         assert daily.success
         sensor = defs.resolve_sensor_def("credit_default_retraining_sensor")
         tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))

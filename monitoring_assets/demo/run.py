@@ -156,7 +156,7 @@ def _retrain(
     job = defs.resolve_job_def(f"{spec.name}_retraining")
     assert job.execute_in_process(instance=instance, run_config=run_config, tags=request.tags).success
     said = f"requested run {request.run_key} ({request.tags.get('monitoring/reason')})"
-    events = [e for e in wh.read_events(spec) if e["event_type"] == "retraining"]
+    events = wh.read_events(spec, ["retraining"])
     return said, json.loads(events[-1]["details_json"]) if events else None
 
 
