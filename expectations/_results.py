@@ -82,12 +82,6 @@ class Outcome:
     error: str | None = None
 
     @property
-    def unexpected_fraction(self) -> float | None:
-        if self.unexpected_count is None or not self.considered_count:
-            return None
-        return self.unexpected_count / self.considered_count
-
-    @property
     def exact(self) -> bool:
         return self.source != SOURCE_SAMPLE
 
