@@ -28,8 +28,11 @@ demo: install $(DAGSTER_HOME)
 dev: install $(DAGSTER_HOME)
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
+# Two workers: the suite is mostly waiting on DuckDB, PostgreSQL and MLflow, one test at a time.
+TEST_WORKERS ?= 2
+
 test: dev-install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 bench: install
 	$(PY) benchmarks/bench_profile_drift.py
