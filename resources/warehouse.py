@@ -34,7 +34,7 @@ from monitoring_assets.core.performance import (
 from monitoring_assets.core.profile import Profile, ProfileLayout, empty_profile
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
-from resources import _store
+from resources import _preflight, _store
 from resources._labels_sql import LabeledRows
 from resources._sql import ProfileQuery, Relation, SqlBuilder, build_layout
 
@@ -56,6 +56,54 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time())
 
 
+# Dialect (or dialect+driver) of a URL -> the package that provides it, for "install ..." errors.
+DRIVER_PACKAGES = {
+    "postgresql": "psycopg[binary]",  # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3
+    "postgresql+psycopg": "psycopg[binary]",
+    "postgresql+psycopg2": "psycopg2-binary",
+    "postgresql+pg8000": "pg8000",
+    "mysql": "mysqlclient",
+    "mysql+mysqldb": "mysqlclient",
+    "mysql+pymysql": "PyMySQL",
+    "snowflake": "snowflake-sqlalchemy",
+    "bigquery": "sqlalchemy-bigquery",
+    "databricks": "databricks-sqlalchemy",
+    "trino": "trino",
+    "redshift": "sqlalchemy-redshift",
+    "redshift+psycopg2": "sqlalchemy-redshift",
+    "duckdb": "duckdb-engine",
+    "mssql+pyodbc": "pyodbc",
+    "mssql+pymssql": "pymssql",
+    "oracle+oracledb": "oracledb",
+    "clickhouse": "clickhouse-sqlalchemy",
+}
+PSYCOPG2_URL = "postgresql+psycopg2://user:password@host:5432/database"
+
+
+def _postgres_scheme_message(url: sa.URL) -> str:
+    driver = url.drivername.partition("+")[2] or "psycopg2"  # psycopg2 ships with this plugin
+    fixed = url.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=True)
+    return (
+        f"{WAREHOUSE_URL_ENV}: {url.render_as_string(hide_password=True)}: SQLAlchemy has no dialect 'postgres'; "
+        f"write {fixed} (the form is {PSYCOPG2_URL})"
+    )
+
+
+def _missing_driver_message(url: sa.URL, error: Exception) -> str:
+    name = url.drivername
+    package = DRIVER_PACKAGES.get(name) or DRIVER_PACKAGES.get(url.get_backend_name())
+    what = f"the SQLAlchemy dialect {name!r}" if isinstance(error, NoSuchModuleError) else f"the driver of {name!r}"
+    missing = f" (module {error.name!r} not found)" if isinstance(error, ImportError) and error.name else ""
+    todo = f"pip install '{package}'" if package else f"install the SQLAlchemy dialect package for {name!r}"
+    hint = ""
+    if url.get_backend_name() == "postgresql" and name != "postgresql+psycopg2":
+        hint = f", or use psycopg2 (installed with this plugin): {PSYCOPG2_URL}"
+    return (
+        f"{WAREHOUSE_URL_ENV}: {url.render_as_string(hide_password=True)} needs {what}, which is not "
+        f"installed{missing}: {todo}{hint}"
+    )
+
+
 class Warehouse:
     """Profiles and metric tables over one SQLAlchemy URL (DuckDB, PostgreSQL, ...)."""
 
@@ -75,11 +123,14 @@ class Warehouse:
             # peaks near 1.8 GB RSS here; 870 MB at 512MB, no slower). Not a default yet: exact
             # reference quantiles cannot spill (docs/next-steps.md, item 4).
             connect_args["config"] = {"memory_limit": os.environ[DUCKDB_MEMORY_ENV]}
+        if parsed.get_backend_name() == "postgres":
+            raise WarehouseError(_postgres_scheme_message(parsed)) from None
         try:
             # NullPool: no connection outlives its use, so a DuckDB file lock is never held idle.
             self.engine = sa.create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
-        except NoSuchModuleError as e:
-            raise WarehouseError(f"no SQLAlchemy driver for {parsed.drivername!r}: install it ({e})") from None
+        except (NoSuchModuleError, ImportError) as e:
+            # A dialect without its package (snowflake-sqlalchemy) or a driver not installed (psycopg 3).
+            raise WarehouseError(_missing_driver_message(parsed, e)) from None
         self.sql = SqlBuilder(self.engine.dialect)
         self._tables_ready = False
 
@@ -99,6 +150,11 @@ class Warehouse:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def check_columns(self, spec: MonitorSpec, step: _preflight.Step) -> None:
+        """Before any work: the tables and columns ``step`` reads exist (one cheap query per
+        table); else one SpecError line naming the spec file, field, table and column."""
+        _preflight.check_columns(self.engine, self.sql, self.safe_url, spec, step)
 
     # -- relations ---------------------------------------------------------------------------
 
