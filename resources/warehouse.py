@@ -148,6 +148,20 @@ class Warehouse:
         except DBAPIError as e:
             raise WarehouseError(f"warehouse {self.safe_url} rejected a query: {e.orig}") from e
 
+    @contextmanager
+    def begin_days(self, spec: MonitorSpec) -> Iterator[sa.Connection]:
+        """One transaction whose days are cut at midnight in ``spec.partitions.timezone``: used
+        by everything that groups rows by day or reads a day's window (``SqlBuilder.set_day_timezone``)."""
+        with self.begin() as conn:
+            try:
+                self.sql.set_day_timezone(conn, spec.partitions.timezone)
+            except DBAPIError:
+                raise WarehouseError(
+                    f"{spec.origin}: partitions.timezone: {spec.partitions.timezone!r} is not a time zone "
+                    f"{self.engine.dialect.name} knows"
+                ) from None
+            yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -183,7 +197,7 @@ class Warehouse:
     def profile_reference(self, spec: MonitorSpec) -> ReferenceProfile:
         """Fix bins on the reference, then profile it (per day when it has a timestamp column)."""
         rel = self.reference_relation(spec)
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             layout = build_layout(
                 conn,
                 sql=self.sql,
@@ -214,7 +228,7 @@ class Warehouse:
         first, last = min(days), max(days)
         rel = self.days_relation(spec, first, last)
         query = ProfileQuery(self.sql, layout, spec.source.model_version_column, by_day=len(days) > 1)
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             found = query.run(conn, rel)
         if len(days) == 1:
             return {first: found[None]}
@@ -319,7 +333,7 @@ class Warehouse:
     def performance_aggregates(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[dt.date, PerformanceAggregate]:
         """Aggregate each day's scored rows with the labels that have arrived (one query)."""
         rows = self._labeled_rows(spec, min(days), max(days))
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             found = self._aggregates(conn, rows, spec)
         empty = empty_aggregate(spec)
         return {d: found.get(d, empty) for d in days}
@@ -350,7 +364,7 @@ class Warehouse:
                 spec.prediction.threshold,
                 spec.labels.label_column,
             )
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             found = self._aggregates(conn, rows, spec)
         return merge_aggregates(found.values(), empty_aggregate(spec))
 
@@ -407,7 +421,7 @@ class Warehouse:
         """Per day and slice column, counts per group (the reference's top K, other, null)."""
         rows = self._labeled_rows(spec, min(days), max(days))
         slices = {c: layout.categorical[c].categories for c in spec.slices}
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             found = rows.slice_counts(conn, self.sql, slices)
         return {d: found.get(d, {c: {} for c in spec.slices}) for d in days}
 
@@ -441,7 +455,7 @@ class Warehouse:
             f"SELECT CAST(s.{self.sql.col(spec.source.timestamp_column)} AS DATE), count(*), max({arrived}) "
             f"FROM {source} GROUP BY 1"
         )
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             result = conn.execute(stmt, params).fetchall()
         counts = {_as_date(d): int(n) for d, n, _ in result}
         latest = max((m for *_, m in result if m is not None), default=None)
@@ -457,7 +471,7 @@ class Warehouse:
             f"SELECT CAST(s.{self.sql.col(spec.source.timestamp_column)} AS DATE), count({label}) "
             f"FROM {source} GROUP BY 1"
         )
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             return {_as_date(d): int(n) for d, n in conn.execute(stmt, params)}
 
     # -- retraining ------------------------------------------------------------------------------
@@ -529,7 +543,7 @@ class Warehouse:
         params: dict[str, Any] = {}
         source = rows.from_clause(self.sql, params, [f"{rows.label_expr(self.sql)} IS NOT NULL"])
         stmt = sa.text(f"SELECT max(s.{self.sql.col(spec.source.timestamp_column)}) FROM {source}")
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             latest = conn.execute(stmt, params).scalar()
         return None if latest is None else _as_date(latest)
 
@@ -548,7 +562,7 @@ class Warehouse:
             f"SELECT {cols}, {label} AS {q.col(LABEL)}, CAST(s.{q.col(spec.source.timestamp_column)} AS DATE) "
             f"AS {q.col(DAY_COLUMN)} FROM {source}"
         )
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             frame = pd.DataFrame(conn.execute(stmt, params).fetchall(), columns=[*features, LABEL, DAY_COLUMN])
         frame[DAY_COLUMN] = pd.to_datetime(frame[DAY_COLUMN]).dt.date
         return frame
@@ -585,7 +599,7 @@ class Warehouse:
         rel = self.days_relation(spec, day, day)
         params: dict[str, Any] = {}
         stmt = sa.text(f"SELECT count(*) FROM {self.sql.table(rel.table)}{self.sql.where(rel, params)}")
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             return int(conn.execute(stmt, params).scalar() or 0)
 
     def day_frames(
@@ -617,7 +631,7 @@ class Warehouse:
         import duckdb  # noqa: PLC0415  (only this DuckDB-only path needs the driver's own errors)
 
         vectors = max(1, -(-chunk_rows // 2048))  # DuckDB hands out results in vectors of 2048 rows
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             raw = conn.connection.dbapi_connection
             assert raw is not None
             try:
