@@ -2,7 +2,8 @@
 
 One cheap query per table (``SELECT * FROM t WHERE 1 = 0``: no row is read, and it names the
 columns on every engine, where duckdb-engine's reflection queries catalog tables DuckDB lacks).
-A miss is one ``SpecError`` line naming the spec file, the field, the table and the column, e.g.
+A miss is one ``WarehouseError`` line (the class meant for "the warehouse lacks a table or column
+the spec names") naming the spec file, the field, the table and the column, e.g.
 ``monitors/credit.yaml: features.numeric: column 'income' not found in table analytics.inference_log
 (columns: ...)``, instead of an engine error that does not say which table.
 """
@@ -16,7 +17,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from monitoring_assets.errors import SpecError
+from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources._sql import SqlBuilder
 
@@ -109,7 +110,7 @@ def _listed(columns: Sequence[str]) -> str:
 
 
 def check_columns(engine: sa.Engine, sql: SqlBuilder, safe_url: str, spec: MonitorSpec, step: Step) -> None:
-    """Raise one SpecError line for every table or column ``step`` needs and the warehouse lacks."""
+    """Raise one WarehouseError line for every table or column ``step`` needs and the warehouse lacks."""
     problems: list[str] = []
     for table, needs in required_columns(spec, step).items():
         try:
@@ -128,4 +129,4 @@ def check_columns(engine: sa.Engine, sql: SqlBuilder, safe_url: str, spec: Monit
             clauses = [f"{f}: column {c!r} not found in table {table}" for f, c in missing]
             problems.append("; ".join(clauses) + f" (columns: {_listed(present)})")
     if problems:
-        raise SpecError(f"{spec.origin}: " + "; ".join(problems))
+        raise WarehouseError(f"{spec.origin}: " + "; ".join(problems))

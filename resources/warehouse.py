@@ -167,7 +167,7 @@ class Warehouse:
 
     def check_columns(self, spec: MonitorSpec, step: _preflight.Step) -> None:
         """Before any work: the tables and columns ``step`` reads exist (one cheap query per
-        table); else one SpecError line naming the spec file, field, table and column."""
+        table); else one WarehouseError line naming the spec file, field, table and column."""
         _preflight.check_columns(self.engine, self.sql, self.safe_url, spec, step)
 
     # -- relations ---------------------------------------------------------------------------

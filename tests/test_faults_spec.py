@@ -142,7 +142,8 @@ def test_future_start_date_is_judged_by_the_partitions_timezone(tmp_path: Path) 
     ahead = dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
     behind_zone = "Pacific/Pago_Pago"
     own = _write_spec(
-        tmp_path, _with(partitions={"start_date": ahead.isoformat(), "end_date": None, "timezone": "Pacific/Kiritimati"})
+        tmp_path,
+        _with(partitions={"start_date": ahead.isoformat(), "end_date": None, "timezone": "Pacific/Kiritimati"}),
     )
     assert load_spec(own).partitions.start_date == ahead
     path, message = _load_error(
@@ -199,7 +200,7 @@ def test_missing_feature_column_is_named_with_file_field_and_table(tmp_path: Pat
     url = duck.safe_url
     write_table(url, "t", sample_frame(days=2, per_day=20).drop(columns=["x"]))
     spec = load_spec(_write_spec(tmp_path, BASE))
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(WarehouseError) as info:
         _pipeline.build_daily_profiles(duck, spec, [dt.date(2024, 1, 4)], Audit("r", spec.spec_hash()))
     assert str(info.value) == (
         f"{tmp_path / 'm.yaml'}: features.numeric: column 'x' not found in table t (columns: ts, y, score, c, mv)"
@@ -210,7 +211,7 @@ def test_missing_feature_column_is_named_with_file_field_and_table(tmp_path: Pat
 def test_every_missing_column_of_the_reference_is_named_on_one_line(tmp_path: Path, duck: Warehouse) -> None:
     write_table(duck.safe_url, "t", sample_frame(days=1, per_day=40).drop(columns=["score", "mv"]))
     spec = load_spec(_write_spec(tmp_path, BASE))
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(WarehouseError) as info:
         _pipeline.build_reference(duck, spec, Audit("r", spec.spec_hash()))
     assert str(info.value) == (
         f"{tmp_path / 'm.yaml'}: prediction.score_column: column 'score' not found in table t; "
@@ -223,7 +224,7 @@ def test_missing_reference_timestamp_column_is_named(tmp_path: Path, duck: Wareh
     data = _with(reference={"table": "ref", "timestamp_column": "ts"})
     data["reference"].pop("window")
     spec = load_spec(_write_spec(tmp_path, data))
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(WarehouseError) as info:
         _pipeline.build_reference(duck, spec, Audit("r", spec.spec_hash()))
     assert str(info.value) == (
         f"{tmp_path / 'm.yaml'}: reference.timestamp_column: column 'ts' not found in table ref "
@@ -250,7 +251,7 @@ def test_missing_label_column_is_named_with_its_table(tmp_path: Path, duck: Ware
     write_table(duck.safe_url, "t", _scored())
     write_table(duck.safe_url, "analytics.outcomes", pd.DataFrame({"id": [1, 2], "label": [0, 1]}))
     spec = _labels_spec(tmp_path)
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(WarehouseError) as info:
         _pipeline.compute_performance(duck, spec, [dt.date(2024, 1, 4)], Audit("r", spec.spec_hash()))
     assert str(info.value) == (
         f"{tmp_path / 'm.yaml'}: labels.label_column: column 'defaulted' not found in table analytics.outcomes "
@@ -263,7 +264,7 @@ def test_missing_slice_column_is_named_before_fairness_runs(tmp_path: Path, duck
     write_table(duck.safe_url, "t", _scored())
     write_table(duck.safe_url, "analytics.outcomes", pd.DataFrame({"id": [1], "defaulted": [1]}))
     spec = _labels_spec(tmp_path, slices=["region"])
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(WarehouseError) as info:
         _pipeline.compute_fairness(duck, spec, [dt.date(2024, 1, 4)], Audit("r", spec.spec_hash()))
     assert str(info.value) == (
         f"{tmp_path / 'm.yaml'}: slices: column 'region' not found in table t (columns: ts, x, y, score, c, mv, id)"
@@ -273,7 +274,7 @@ def test_missing_slice_column_is_named_before_fairness_runs(tmp_path: Path, duck
 def test_missing_labels_table_is_named(tmp_path: Path, duck: Warehouse) -> None:
     write_table(duck.safe_url, "t", _scored())
     spec = _labels_spec(tmp_path)
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(WarehouseError) as info:
         _pipeline.compute_performance(duck, spec, [dt.date(2024, 1, 4)], Audit("r", spec.spec_hash()))
     assert str(info.value) == (
         f"{tmp_path / 'm.yaml'}: labels.table: table analytics.outcomes not found or not readable on "
@@ -289,13 +290,13 @@ def test_missing_columns_and_tables_on_postgres(tmp_path: Path, pg_url: str) -> 
         with wh.begin() as conn:
             conn.exec_driver_sql('DROP TABLE IF EXISTS "analytics"."outcomes"')
         spec = _labels_spec(tmp_path)
-        with pytest.raises(SpecError) as info:
+        with pytest.raises(WarehouseError) as info:
             _pipeline.build_daily_profiles(wh, spec, [dt.date(2024, 1, 4)], Audit("r", spec.spec_hash()))
         assert str(info.value) == (
             f"{tmp_path / 'm.yaml'}: features.numeric: column 'y' not found in table t "
             "(columns: ts, x, score, c, mv, id)"
         )
-        with pytest.raises(SpecError) as info:
+        with pytest.raises(WarehouseError) as info:
             _pipeline.compute_performance(wh, spec, [dt.date(2024, 1, 4)], Audit("r", spec.spec_hash()))
         assert str(info.value) == (
             f"{tmp_path / 'm.yaml'}: labels.table: table analytics.outcomes not found or not readable on "
@@ -362,7 +363,9 @@ def _make_aware(url: str, table: str, *columns: str) -> None:
             if engine.dialect.name == "duckdb":
                 conn.exec_driver_sql(f"ALTER TABLE {table} ALTER {c} TYPE TIMESTAMPTZ USING timezone('UTC', {c})")
             else:
-                conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {c} TYPE timestamptz USING {c} AT TIME ZONE 'UTC'")
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {table} ALTER COLUMN {c} TYPE timestamptz USING {c} AT TIME ZONE 'UTC'"
+                )
     engine.dispose()
 
 
@@ -417,7 +420,10 @@ def test_aware_timestamps_are_cut_at_midnight_in_the_partitions_timezone(url: st
         counts, latest = wh.label_arrivals(spec, None, DAYS[0], DAYS[-1])  # the label sensor's grouping
         assert counts == {d: expected[d] for d in DAYS}
         assert latest is not None
-        assert latest.astimezone(dt.UTC).replace(tzinfo=None) == frame["arrived"][_paris_days(frame["ts"]) <= DAYS[-1]].max()
+        assert (
+            latest.astimezone(dt.UTC).replace(tzinfo=None)
+            == frame["arrived"][_paris_days(frame["ts"]) <= DAYS[-1]].max()
+        )
         training = wh.training_frame(spec, DAYS[0], DAYS[1])
         assert training[DAY_COLUMN].value_counts().to_dict() == {d: expected[d] for d in DAYS[:2]}
         assert wh.last_labeled_day(spec) == max(expected)

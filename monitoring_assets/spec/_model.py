@@ -467,9 +467,7 @@ class MonitorSpec(_Strict):
             method = override.method or getattr(self.drift.methods, kind)
             if isinstance(override.threshold, CalibratedThresholdSpec) and DRIFT_METHODS[method].drift_when == "below":
                 via = "" if override.method else f" (drift.methods.{kind})"
-                raise ValueError(
-                    f"drift.features.{feature}.threshold: {_NOT_CALIBRATED.format(method=method + via)}"
-                )
+                raise ValueError(f"drift.features.{feature}.threshold: {_NOT_CALIBRATED.format(method=method + via)}")
         return self
 
     def spec_hash(self) -> str:
