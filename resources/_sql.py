@@ -96,11 +96,11 @@ class SqlBuilder:
         time-zone-aware timestamp (``CAST(ts AS DATE)``) and to compare it with a naive bound
         (``ts >= :w_start``), so every day expression and window of this module, ``_labels_sql``
         and the warehouse agree; naive timestamps are untouched, cut at their own midnight.
-        DuckDB: ``SET TimeZone`` lasts for the connection (the warehouse opens one per
-        transaction); PostgreSQL: ``set_config(..., true)`` lasts for the transaction. Other
-        engines keep their session's time zone."""
+        DuckDB: ``SET SESSION TimeZone`` lasts for the connection, not the database (the
+        warehouse opens one connection per transaction); PostgreSQL: ``set_config(..., true)``
+        lasts for the transaction. Other engines keep their session's time zone."""
         if self.is_duckdb:
-            conn.execute(sa.text("SET TimeZone = :tz"), {"tz": timezone})
+            conn.execute(sa.text("SET SESSION TimeZone = :tz"), {"tz": timezone})
         elif self.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT set_config('TimeZone', :tz, true)"), {"tz": timezone})
 

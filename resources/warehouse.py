@@ -187,7 +187,8 @@ class Warehouse:
 
     @staticmethod
     def days_relation(spec: MonitorSpec, first: dt.date, last: dt.date) -> Relation:
-        """Source rows of the days ``first..last`` inclusive (timestamps as stored, half-open)."""
+        """Source rows of the days ``first..last`` inclusive: a half-open window of naive
+        midnights, which ``begin_days`` reads in ``partitions.timezone`` for aware timestamps."""
         return Relation(
             spec.source.table, spec.source.timestamp_column, _day_start(first), _day_start(last + dt.timedelta(days=1))
         )
