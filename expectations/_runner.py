@@ -154,6 +154,18 @@ def _pandas_days(
     return out
 
 
+def _day_timezone_url(wh: Warehouse, spec: MonitorSpec) -> str:
+    """The warehouse URL for Great Expectations' own connections. On PostgreSQL it carries the
+    monitor's time zone as a session setting (libpq ``options``), so each day query cuts
+    time-zone-aware timestamps at the same midnight as ``Warehouse.begin_days``."""
+    url = wh.engine.url
+    if url.get_backend_name() == "postgresql":
+        given = url.query.get("options")
+        options = [given] if isinstance(given, str) else list(given or ())
+        url = url.update_query_dict({"options": " ".join([*options, f"-c TimeZone={spec.partitions.timezone}"])})
+    return url.render_as_string(hide_password=False)
+
+
 def _sql_days(
     wh: Warehouse,
     spec: MonitorSpec,
@@ -163,7 +175,7 @@ def _sql_days(
     *,
     progress: Progress,
 ) -> dict[dt.date, DayQuality]:
-    url = wh.engine.url.render_as_string(hide_password=False)
+    url = _day_timezone_url(wh, spec)
     *prefix, table = spec.source.table.split(".")
     schema = prefix[-1] if prefix else None
     types = [e for e in suite.expectations if e.type in _TYPE_CHECKS]

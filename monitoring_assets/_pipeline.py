@@ -44,6 +44,7 @@ def _quiet(_: str) -> None:
 
 def build_reference(wh: Warehouse, spec: MonitorSpec, audit: Audit) -> ReferenceProfile:
     """Profile the reference, and measure performance on it when it has labels."""
+    wh.check_columns(spec, "reference")
     ref = wh.profile_reference(spec)
     wh.write_reference(spec, ref, audit)
     agg = wh.reference_performance(spec)
@@ -85,6 +86,7 @@ def compute_performance(
     """Aggregate each day's labeled rows in the warehouse, then merge stored daily aggregates into
     rolling windows. A day's new labels also change the windows of the ``rolling_days - 1`` days
     after it, so those stored windows are rewritten too (from aggregates, without a rescan)."""
+    wh.check_columns(spec, "performance")
     width = spec.performance.rolling_days
     rolling = rolling_window_name(spec)
     daily: dict[dt.date, PerformanceAggregate] = {}
@@ -118,6 +120,7 @@ def compute_fairness(
     wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit, progress: Progress = _quiet
 ) -> dict[dt.date, dict[str, SliceReport]]:
     """Group counts per slice column in the warehouse, then group metrics and disparities."""
+    wh.check_columns(spec, "fairness")
     layout = wh.read_layout(spec, spec.slices)
     counts: dict[dt.date, dict[str, dict[str, GroupCounts]]] = {}
     for chunk in _chunks(days):
@@ -145,6 +148,7 @@ def build_daily_profiles(
     wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit, progress: Progress = _quiet
 ) -> dict[dt.date, Profile]:
     """Profile ``days`` in chunks of CHUNK_DAYS (one query each) and write them."""
+    wh.check_columns(spec, "daily")
     layout = wh.read_layout(spec, [*spec.numeric_columns, *spec.profiled_categorical_columns])
     ordered = sorted(days)
     out: dict[dt.date, Profile] = {}

@@ -90,6 +90,20 @@ class SqlBuilder:
             params["w_end"] = rel.end
         return f" WHERE {' AND '.join(clauses)}" if clauses else ""
 
+    def set_day_timezone(self, conn: sa.Connection, timezone: str) -> None:
+        """Cut days at midnight in ``timezone`` on this connection (an IANA name the spec checked,
+        bound as a value). The session time zone is what both engines use to take the date of a
+        time-zone-aware timestamp (``CAST(ts AS DATE)``) and to compare it with a naive bound
+        (``ts >= :w_start``), so every day expression and window of this module, ``_labels_sql``
+        and the warehouse agree; naive timestamps are untouched, cut at their own midnight.
+        DuckDB: ``SET SESSION TimeZone`` lasts for the connection, not the database (the
+        warehouse opens one connection per transaction); PostgreSQL: ``set_config(..., true)``
+        lasts for the transaction. Other engines keep their session's time zone."""
+        if self.is_duckdb:
+            conn.execute(sa.text("SET SESSION TimeZone = :tz"), {"tz": timezone})
+        elif self.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT set_config('TimeZone', :tz, true)"), {"tz": timezone})
+
 
 def _num(x: object) -> float:
     return math.nan if x is None else float(x)  # type: ignore[arg-type]

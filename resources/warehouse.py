@@ -34,7 +34,7 @@ from monitoring_assets.core.performance import (
 from monitoring_assets.core.profile import Profile, ProfileLayout, empty_profile
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
-from resources import _store
+from resources import _preflight, _store
 from resources._labels_sql import LabeledRows
 from resources._sql import ProfileQuery, Relation, SqlBuilder, build_layout
 
@@ -56,6 +56,54 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time())
 
 
+# Dialect (or dialect+driver) of a URL -> the package that provides it, for "install ..." errors.
+DRIVER_PACKAGES = {
+    "postgresql": "psycopg[binary]",  # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3
+    "postgresql+psycopg": "psycopg[binary]",
+    "postgresql+psycopg2": "psycopg2-binary",
+    "postgresql+pg8000": "pg8000",
+    "mysql": "mysqlclient",
+    "mysql+mysqldb": "mysqlclient",
+    "mysql+pymysql": "PyMySQL",
+    "snowflake": "snowflake-sqlalchemy",
+    "bigquery": "sqlalchemy-bigquery",
+    "databricks": "databricks-sqlalchemy",
+    "trino": "trino",
+    "redshift": "sqlalchemy-redshift",
+    "redshift+psycopg2": "sqlalchemy-redshift",
+    "duckdb": "duckdb-engine",
+    "mssql+pyodbc": "pyodbc",
+    "mssql+pymssql": "pymssql",
+    "oracle+oracledb": "oracledb",
+    "clickhouse": "clickhouse-sqlalchemy",
+}
+PSYCOPG2_URL = "postgresql+psycopg2://user:password@host:5432/database"
+
+
+def _postgres_scheme_message(url: sa.URL) -> str:
+    driver = url.drivername.partition("+")[2] or "psycopg2"  # psycopg2 ships with this plugin
+    fixed = url.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=True)
+    return (
+        f"{WAREHOUSE_URL_ENV}: {url.render_as_string(hide_password=True)}: SQLAlchemy has no dialect 'postgres'; "
+        f"write {fixed} (the form is {PSYCOPG2_URL})"
+    )
+
+
+def _missing_driver_message(url: sa.URL, error: Exception) -> str:
+    name = url.drivername
+    package = DRIVER_PACKAGES.get(name) or DRIVER_PACKAGES.get(url.get_backend_name())
+    what = f"the SQLAlchemy dialect {name!r}" if isinstance(error, NoSuchModuleError) else f"the driver of {name!r}"
+    missing = f" (module {error.name!r} not found)" if isinstance(error, ImportError) and error.name else ""
+    todo = f"pip install '{package}'" if package else f"install the SQLAlchemy dialect package for {name!r}"
+    hint = ""
+    if url.get_backend_name() == "postgresql" and name != "postgresql+psycopg2":
+        hint = f", or use psycopg2 (installed with this plugin): {PSYCOPG2_URL}"
+    return (
+        f"{WAREHOUSE_URL_ENV}: {url.render_as_string(hide_password=True)} needs {what}, which is not "
+        f"installed{missing}: {todo}{hint}"
+    )
+
+
 class Warehouse:
     """Profiles and metric tables over one SQLAlchemy URL (DuckDB, PostgreSQL, ...)."""
 
@@ -75,11 +123,14 @@ class Warehouse:
             # peaks near 1.8 GB RSS here; 870 MB at 512MB, no slower). Not a default yet: exact
             # reference quantiles cannot spill (docs/next-steps.md, item 4).
             connect_args["config"] = {"memory_limit": os.environ[DUCKDB_MEMORY_ENV]}
+        if parsed.get_backend_name() == "postgres":
+            raise WarehouseError(_postgres_scheme_message(parsed)) from None
         try:
             # NullPool: no connection outlives its use, so a DuckDB file lock is never held idle.
             self.engine = sa.create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
-        except NoSuchModuleError as e:
-            raise WarehouseError(f"no SQLAlchemy driver for {parsed.drivername!r}: install it ({e})") from None
+        except (NoSuchModuleError, ImportError) as e:
+            # A dialect without its package (snowflake-sqlalchemy) or a driver not installed (psycopg 3).
+            raise WarehouseError(_missing_driver_message(parsed, e)) from None
         self.sql = SqlBuilder(self.engine.dialect)
         self._tables_ready = False
 
@@ -97,8 +148,27 @@ class Warehouse:
         except DBAPIError as e:
             raise WarehouseError(f"warehouse {self.safe_url} rejected a query: {e.orig}") from e
 
+    @contextmanager
+    def begin_days(self, spec: MonitorSpec) -> Iterator[sa.Connection]:
+        """One transaction whose days are cut at midnight in ``spec.partitions.timezone``: used
+        by everything that groups rows by day or reads a day's window (``SqlBuilder.set_day_timezone``)."""
+        with self.begin() as conn:
+            try:
+                self.sql.set_day_timezone(conn, spec.partitions.timezone)
+            except DBAPIError:
+                raise WarehouseError(
+                    f"{spec.origin}: partitions.timezone: {spec.partitions.timezone!r} is not a time zone "
+                    f"{self.engine.dialect.name} knows"
+                ) from None
+            yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def check_columns(self, spec: MonitorSpec, step: _preflight.Step) -> None:
+        """Before any work: the tables and columns ``step`` reads exist (one cheap query per
+        table); else one WarehouseError line naming the spec file, field, table and column."""
+        _preflight.check_columns(self.engine, self.sql, self.safe_url, spec, step)
 
     # -- relations ---------------------------------------------------------------------------
 
@@ -117,7 +187,8 @@ class Warehouse:
 
     @staticmethod
     def days_relation(spec: MonitorSpec, first: dt.date, last: dt.date) -> Relation:
-        """Source rows of the days ``first..last`` inclusive (timestamps as stored, half-open)."""
+        """Source rows of the days ``first..last`` inclusive: a half-open window of naive
+        midnights, which ``begin_days`` reads in ``partitions.timezone`` for aware timestamps."""
         return Relation(
             spec.source.table, spec.source.timestamp_column, _day_start(first), _day_start(last + dt.timedelta(days=1))
         )
@@ -127,7 +198,7 @@ class Warehouse:
     def profile_reference(self, spec: MonitorSpec) -> ReferenceProfile:
         """Fix bins on the reference, then profile it (per day when it has a timestamp column)."""
         rel = self.reference_relation(spec)
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             layout = build_layout(
                 conn,
                 sql=self.sql,
@@ -158,7 +229,7 @@ class Warehouse:
         first, last = min(days), max(days)
         rel = self.days_relation(spec, first, last)
         query = ProfileQuery(self.sql, layout, spec.source.model_version_column, by_day=len(days) > 1)
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             found = query.run(conn, rel)
         if len(days) == 1:
             return {first: found[None]}
@@ -263,7 +334,7 @@ class Warehouse:
     def performance_aggregates(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[dt.date, PerformanceAggregate]:
         """Aggregate each day's scored rows with the labels that have arrived (one query)."""
         rows = self._labeled_rows(spec, min(days), max(days))
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             found = self._aggregates(conn, rows, spec)
         empty = empty_aggregate(spec)
         return {d: found.get(d, empty) for d in days}
@@ -294,7 +365,7 @@ class Warehouse:
                 spec.prediction.threshold,
                 spec.labels.label_column,
             )
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             found = self._aggregates(conn, rows, spec)
         return merge_aggregates(found.values(), empty_aggregate(spec))
 
@@ -351,7 +422,7 @@ class Warehouse:
         """Per day and slice column, counts per group (the reference's top K, other, null)."""
         rows = self._labeled_rows(spec, min(days), max(days))
         slices = {c: layout.categorical[c].categories for c in spec.slices}
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             found = rows.slice_counts(conn, self.sql, slices)
         return {d: found.get(d, {c: {} for c in spec.slices}) for d in days}
 
@@ -385,7 +456,7 @@ class Warehouse:
             f"SELECT CAST(s.{self.sql.col(spec.source.timestamp_column)} AS DATE), count(*), max({arrived}) "
             f"FROM {source} GROUP BY 1"
         )
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             result = conn.execute(stmt, params).fetchall()
         counts = {_as_date(d): int(n) for d, n, _ in result}
         latest = max((m for *_, m in result if m is not None), default=None)
@@ -401,7 +472,7 @@ class Warehouse:
             f"SELECT CAST(s.{self.sql.col(spec.source.timestamp_column)} AS DATE), count({label}) "
             f"FROM {source} GROUP BY 1"
         )
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             return {_as_date(d): int(n) for d, n in conn.execute(stmt, params)}
 
     # -- retraining ------------------------------------------------------------------------------
@@ -473,7 +544,7 @@ class Warehouse:
         params: dict[str, Any] = {}
         source = rows.from_clause(self.sql, params, [f"{rows.label_expr(self.sql)} IS NOT NULL"])
         stmt = sa.text(f"SELECT max(s.{self.sql.col(spec.source.timestamp_column)}) FROM {source}")
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             latest = conn.execute(stmt, params).scalar()
         return None if latest is None else _as_date(latest)
 
@@ -492,7 +563,7 @@ class Warehouse:
             f"SELECT {cols}, {label} AS {q.col(LABEL)}, CAST(s.{q.col(spec.source.timestamp_column)} AS DATE) "
             f"AS {q.col(DAY_COLUMN)} FROM {source}"
         )
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             frame = pd.DataFrame(conn.execute(stmt, params).fetchall(), columns=[*features, LABEL, DAY_COLUMN])
         frame[DAY_COLUMN] = pd.to_datetime(frame[DAY_COLUMN]).dt.date
         return frame
@@ -529,7 +600,7 @@ class Warehouse:
         rel = self.days_relation(spec, day, day)
         params: dict[str, Any] = {}
         stmt = sa.text(f"SELECT count(*) FROM {self.sql.table(rel.table)}{self.sql.where(rel, params)}")
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             return int(conn.execute(stmt, params).scalar() or 0)
 
     def day_frames(
@@ -561,7 +632,7 @@ class Warehouse:
         import duckdb  # noqa: PLC0415  (only this DuckDB-only path needs the driver's own errors)
 
         vectors = max(1, -(-chunk_rows // 2048))  # DuckDB hands out results in vectors of 2048 rows
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             raw = conn.connection.dbapi_connection
             assert raw is not None
             try:

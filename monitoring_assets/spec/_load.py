@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -22,23 +23,33 @@ from monitoring_assets.spec._model import (
 SPECS_DIR_ENV = "MONITORING_SPECS_DIR"
 
 
+# A model validator's message may start with the field it is about, relative to the model
+# ("start_date: ..."): that field then joins the location instead of repeating in the reason.
+_SUBFIELD = re.compile(r"^([A-Za-z_][\w.]*): ")
+
+
 def _format_errors(path: Path | str, error: ValidationError) -> str:
     parts = []
     for e in error.errors():
-        field = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("function-", "constant", "calibrated")))
+        loc = [str(p) for p in e["loc"] if not str(p).startswith(("function-", "constant", "calibrated"))]
         reason = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             reason = "unknown key"
-        parts.append(f"{field or '<root>'}: {reason}")
+        if e["type"] == "value_error" and (sub := _SUBFIELD.match(reason)):
+            loc.append(sub.group(1))
+            reason = reason[sub.end() :]
+        parts.append(f"{'.'.join(loc) or '<root>'}: {' '.join(reason.split())}")
     return f"{path}: " + "; ".join(parts)
 
 
-def parse_spec(data: object, source: Path | str = "<spec>") -> MonitorSpec:
-    """Validate a parsed YAML document; errors name the source, the field and the reason on one line."""
+def parse_spec(data: object, source: Path | str | None = None) -> MonitorSpec:
+    """Validate a parsed YAML document; errors name the source, the field and the reason on one
+    line. ``source`` (the file) is remembered for later errors (``MonitorSpec.origin``)."""
     try:
-        return MonitorSpec.model_validate(data)
+        spec = MonitorSpec.model_validate(data)
     except ValidationError as e:
-        raise SpecError(_format_errors(source, e)) from None
+        raise SpecError(_format_errors(source or "<spec>", e)) from None
+    return spec.with_origin(str(source)) if source is not None else spec
 
 
 def load_spec(path: Path | str) -> MonitorSpec:

@@ -12,12 +12,14 @@ import hashlib
 import json
 import re
 from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from monitoring_assets.core.drift import DEFAULT_METHODS, DRIFT_METHODS
 from monitoring_assets.core.fairness import DISPARITIES
 from monitoring_assets.core.performance import HIGHER_IS_BETTER, TASK_METRICS
+from monitoring_assets.spec._cron import cron_problem
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -90,13 +92,21 @@ class FeaturesSpec(_Strict):
     numeric: list[Identifier] = Field(default_factory=list)
     categorical: list[Identifier] = Field(default_factory=list)
 
+    @field_validator("numeric", "categorical")
+    @classmethod
+    def _once(cls, columns: list[str]) -> list[str]:
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        if twice:
+            raise ValueError(f"listed more than once: {', '.join(map(repr, twice))}")
+        return columns
+
     @model_validator(mode="after")
     def _some_features(self) -> Self:
         if not self.numeric and not self.categorical:
             raise ValueError("declare at least one numeric or categorical feature")
         both = set(self.numeric) & set(self.categorical)
         if both:
-            raise ValueError(f"columns listed as both numeric and categorical: {sorted(both)}")
+            raise ValueError(f"listed as both numeric and categorical: {', '.join(map(repr, sorted(both)))}")
         return self
 
 
@@ -146,17 +156,42 @@ class ReferenceSpec(_Strict):
 
 
 class PartitionsSpec(_Strict):
+    """Daily partitions. ``timezone`` (an IANA name) says when a day starts: the schedule runs in
+    it, and time-zone-aware timestamps are cut into days at its midnight (naive timestamps are
+    taken as already in it)."""
+
     start_date: dt.date
     end_date: dt.date | None = None
     schedule: str = "0 3 * * *"
     timezone: str = "UTC"
 
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        problem = cron_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'UTC' or 'Europe/Paris'") from None
+        return value
+
     @model_validator(mode="after")
     def _valid(self) -> Self:
-        if len(self.schedule.split()) != 5:
-            raise ValueError(f"schedule {self.schedule!r} is not a 5-field cron expression")
+        today = dt.datetime.now(ZoneInfo(self.timezone)).date()
+        if self.start_date > today:
+            raise ValueError(
+                f"start_date: {self.start_date} is in the future (today is {today} in {self.timezone}); "
+                "partitions start on a day that has begun"
+            )
         if self.end_date is not None and self.end_date <= self.start_date:
-            raise ValueError("partitions.end_date must be after start_date")
+            raise ValueError("end_date: must be after start_date")
         return self
 
 
@@ -337,8 +372,17 @@ class AlertsSpec(_Strict):
     slack: AlertDestinationSpec = Field(default_factory=AlertDestinationSpec)
 
 
+# Calibration sets a threshold at mean + k std of the method's value on reference sub-windows: a
+# distance, not a p-value (which is uniform on same-distribution windows and shrinks with rows).
+_NOT_CALIBRATED = "method {method} gives a p-value, which cannot be calibrated; give a constant threshold such as 0.05"
+
+
 class MonitorSpec(_Strict):
     """One monitored model."""
+
+    # The file the spec was loaded from (set by ``load_spec``), for errors found later, such as a
+    # column missing from a table. Private: not part of the spec, so not in ``spec_hash``.
+    _origin: str | None = PrivateAttr(default=None)
 
     name: Identifier
     description: str = ""
@@ -361,9 +405,24 @@ class MonitorSpec(_Strict):
         """Retraining is wired when it is enabled and the spec names labels and a registry model."""
         return self.retraining.enabled and self.labels is not None and self.model is not None
 
+    @property
+    def origin(self) -> str:
+        """Where the spec came from, to start error messages: its file, else ``monitor '<name>'``."""
+        return self._origin or f"monitor {self.name!r}"
+
+    def with_origin(self, origin: str) -> Self:
+        """Remember the spec's file (see ``origin``); returns the spec itself."""
+        self._origin = origin
+        return self
+
     @model_validator(mode="after")
     def _labels_and_slices(self) -> Self:
         numeric, score = set(self.features.numeric), self.prediction.score_column
+        if self.slices and self.prediction.task != "binary_classification":
+            raise ValueError(
+                f"slices: fairness slices need task binary_classification; a {self.prediction.task} "
+                "monitor would ignore them (remove slices)"
+            )
         for column in self.slices:
             if column in numeric or column == score:
                 raise ValueError(f"slices: {column!r} is numeric; slice on a categorical column (e.g. a band)")
@@ -402,7 +461,13 @@ class MonitorSpec(_Strict):
                 raise ValueError(f"drift.methods.{kind}: {method!r} does not apply to {kind} columns")
         for method, threshold in self.drift.thresholds.items():
             if isinstance(threshold, CalibratedThresholdSpec) and DRIFT_METHODS[method].drift_when == "below":
-                raise ValueError(f"drift.thresholds.{method}: a p-value threshold cannot be calibrated")
+                raise ValueError(f"drift.thresholds.{method}: {_NOT_CALIBRATED.format(method=method)}")
+        for feature, override in self.drift.features.items():
+            kind = "numeric" if feature in numeric else "categorical"
+            method = override.method or getattr(self.drift.methods, kind)
+            if isinstance(override.threshold, CalibratedThresholdSpec) and DRIFT_METHODS[method].drift_when == "below":
+                via = "" if override.method else f" (drift.methods.{kind})"
+                raise ValueError(f"drift.features.{feature}.threshold: {_NOT_CALIBRATED.format(method=method + via)}")
         return self
 
     def spec_hash(self) -> str:
