@@ -28,7 +28,6 @@ from monitoring_assets.core.performance import EPS, BinaryAggregate, RegressionA
 from monitoring_assets.spec import MonitorSpec
 from resources._sql import DAY, Relation, SqlBuilder
 
-
 # Columns the de-duplicating subqueries add (spec names may not start with "__").
 RANK, DUP_IDS, N_LABELS = "__rank__", "__dup_ids__", "__n_labels__"
 
