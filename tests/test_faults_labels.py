@@ -25,12 +25,12 @@ from mlflow import MlflowClient
 from sklearn import metrics as skm
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sqlalchemy.pool import NullPool
 
 from monitoring_assets import build_definitions
 from monitoring_assets._pipeline import compute_performance
-from monitoring_assets._retraining import RetrainingRefusedError, Trigger, retrain
+from monitoring_assets._retraining import RetrainingRefusedError, Trigger, _decide, chance_level, retrain, task_problem
 from monitoring_assets.core.performance import performance_metrics
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec, parse_spec
@@ -599,3 +599,56 @@ def test_refused_run_is_tagged_and_its_event_not_retried(tmp_path: Path, registr
         assert not after.run_requests
         assert f"refused by run {run.run_id}" in (after.skip_message or "")
     assert [e["event_type"] for e in events(url, spec.name)] == ["trigger", "retraining_refused"]
+
+
+def regression_spec(**promotion: Any) -> MonitorSpec:
+    return parse_spec(
+        {
+            "name": "freg",
+            "source": {"table": "r", "timestamp_column": "ts", "id_column": "id"},
+            "features": {"numeric": ["x"]},
+            "prediction": {"task": "regression", "score_column": "pred"},
+            "labels": {"label_column": "y"},
+            "reference": {"table": "r"},
+            "partitions": {"start_date": "2024-06-01"},
+            "model": {"registry_name": "freg"},
+            "retraining": {"promotion": {"policy": "auto", **promotion}},
+        }
+    )
+
+
+def test_regression_chance_is_the_mae_of_the_training_mean() -> None:
+    """Chance for regression: the held-out MAE of predicting the training rows' mean (a closed form
+    on a tiny input: mean 2, holdout targets 0 and 6 -> MAE (2 + 4) / 2 = 3)."""
+    spec = regression_spec()
+    chance = chance_level(spec, [1.0, 2.0, 3.0], [0.0, 6.0])
+    assert chance == 3.0
+    assert _decide(spec, {"mae": 3.0}, None, chance) == (
+        False,
+        "no champion yet; challenger mae 3.0000; not promoted: challenger mae 3.0000 is at or below chance "
+        "(3.0000, predicting the training mean)",
+    )
+    assert _decide(spec, {"mae": 2.5}, None, chance)[0] is True
+    floored = regression_spec(min_metric=2.0)
+    assert _decide(floored, {"mae": 2.5}, None, chance) == (
+        False,
+        "no champion yet; challenger mae 2.5000; not promoted: challenger mae 2.5000 is worse than "
+        "promotion.min_metric 2.0",
+    )
+
+
+def test_task_problem_for_regression_and_binary() -> None:
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "z": [0.0, 0.0, 1.0, 1.0]})
+    regressor = LinearRegression().fit(frame, [0.0, 1.0, 2.0, 3.0])
+    classifier = LogisticRegression().fit(frame, [0, 0, 1, 1])
+    assert task_problem(regressor, regression_spec()) is None
+    assert task_problem(classifier, regression_spec()) == (
+        "the trained model is a classifier (it has classes_), not a regressor"
+    )
+    binary = spec_for("fb", "fb")
+    assert task_problem(classifier, binary) is None
+    assert task_problem(regressor, binary) == (
+        "the trained model has no classes_ or predict_proba: a binary classifier needs both"
+    )
+    yes_no = LogisticRegression().fit(frame, ["no", "no", "yes", "yes"])
+    assert task_problem(yes_no, binary) == "the trained model's two classes are not 0 and 1"
