@@ -652,3 +652,23 @@ def test_task_problem_for_regression_and_binary() -> None:
     )
     yes_no = LogisticRegression().fit(frame, ["no", "no", "yes", "yes"])
     assert task_problem(yes_no, binary) == "the trained model's two classes are not 0 and 1"
+
+
+@pytest.mark.parametrize("url_kind", ["duckdb", "postgres"])
+def test_fractional_and_nan_labels_are_invalid_not_rounded(
+    request: pytest.FixtureRequest, tmp_path: Path, url_kind: str
+) -> None:
+    """A DOUBLE label of 0.7 or NaN is invalid: compared with 0 and 1, never cast (a cast to
+    INTEGER would round 0.7 into a valid 1)."""
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}" if url_kind == "duckdb" else request.getfixturevalue("pg_url")
+    scored = scored_rows(DAYS[:1], 300, seed=15)
+    labels = one_label_each(scored).assign(label=lambda f: f.label.astype(np.float64))
+    labels.loc[:9, "label"] = 0.7
+    labels.loc[10:14, "label"] = np.nan  # stored as NaN, not NULL: a label that arrived, and is invalid
+    write_tables(url, "ffrac", scored, labels)
+    got = performance_metrics(
+        Warehouse(url).performance_aggregates(spec_for(unique("ffrac"), "ffrac"), DAYS[:1])[DAYS[0]]
+    )
+    assert (got["n_labeled"], got["n_invalid_labels"], got["n_invalid"]) == (300, 15, 15)
+    valid = scored.iloc[15:]
+    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(valid.y, valid.score), abs=0.002)
