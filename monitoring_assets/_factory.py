@@ -24,6 +24,13 @@ from monitoring_assets._metadata import (
 )
 from monitoring_assets.core.evaluate import DatasetDrift
 from monitoring_assets.core.fairness import DisparityVerdict
+from monitoring_assets.core.performance import (
+    EXPECTED_LABELS,
+    EXPECTED_SCORES,
+    CountVerdict,
+    evaluate_duplicates,
+    evaluate_validity,
+)
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_specs
 from resources._store import Audit
@@ -112,7 +119,12 @@ def _graded_check(name: str, findings: dict[dt.date, tuple[str, str]], what: str
     )
 
 
-def _performance_finding(day: _pipeline.PerformanceDay, min_labeled: int) -> tuple[str, str]:
+def _performance_finding(
+    day: _pipeline.PerformanceDay, min_labeled: int, validity: CountVerdict | None = None
+) -> tuple[str, str]:
+    if validity is not None and not validity.passed:
+        # Metrics over the valid rest would look fine while the labels are broken: say so instead.
+        return "ok", f"not evaluated: {validity.reason} (check label_validity)"
     if day.too_few_labels:
         return "ok", f"too few labels ({int(day.metrics['n_labeled'])} labeled, minimum {min_labeled})"
     failing = [v for v in day.verdicts if v.level in ("warn", "error")]
@@ -162,8 +174,23 @@ def _labels_definitions(
                 "performance_vs_reference",
                 asset=perf_key,
                 description=f"Daily labeled performance against the reference ({tol}); passes with "
-                f"'too few labels' under {spec.performance.min_labeled} labeled rows.",
-            )
+                f"'too few labels' under {spec.performance.min_labeled} labeled rows, and says 'not "
+                "evaluated' on a day whose label_validity fails.",
+            ),
+            dg.AssetCheckSpec(
+                "label_validity",
+                asset=perf_key,
+                description=f"ERROR when more than {spec.performance.max_invalid_share:.2%} of the day's labeled "
+                f"rows have {EXPECTED_LABELS[spec.prediction.task]}, or of its scored rows "
+                f"{EXPECTED_SCORES[spec.prediction.task]}.",
+            ),
+            dg.AssetCheckSpec(
+                "no_duplicates",
+                asset=perf_key,
+                description=f"WARN when more than {spec.performance.max_duplicate_share:.2%} of the day's scored "
+                f"ids repeat in the source, or have extra label rows (one label per id is used: "
+                f"{spec.labels.duplicates if spec.labels else 'latest'}).",
+            ),
         ],
         description=f"Labeled performance of {name} per scoring day with the labels arrived so far, and the "
         f"{rolling} window merged from daily aggregates. Rows in monitoring.performance_metrics.",
@@ -175,7 +202,13 @@ def _labels_definitions(
         with warehouse.open() as wh:
             results = _pipeline.compute_performance(wh, spec, days, _audit(context, spec), context.log.info)
             reference = wh.read_performance(spec, "reference").get(None, {})
-        findings = {d: _performance_finding(r, spec.performance.min_labeled) for d, r in results.items()}
+        p = spec.performance
+        validity = {
+            d: evaluate_validity(r.metrics, spec.prediction.task, p.max_invalid_share) for d, r in results.items()
+        }
+        policy = spec.labels.duplicates if spec.labels else "latest"
+        duplicates = {d: evaluate_duplicates(r.metrics, p.max_duplicate_share, policy) for d, r in results.items()}
+        findings = {d: _performance_finding(r, p.min_labeled, validity[d]) for d, r in results.items()}
         for day, result in results.items():
             meta = performance_metadata(spec.prediction.task, result, reference)
             # The day's verdict as text: the retraining sensor reads it per partition.
@@ -183,6 +216,12 @@ def _labels_definitions(
             context.add_asset_metadata(meta, partition_key=day.isoformat())
         yield dg.MaterializeResult()
         yield _graded_check("performance_vs_reference", findings, "performance")
+        yield _graded_check(
+            "label_validity", {d: ("ok" if v.passed else "error", v.reason) for d, v in validity.items()}, "labels"
+        )
+        yield _graded_check(
+            "no_duplicates", {d: ("ok" if v.passed else "warn", v.reason) for d, v in duplicates.items()}, "duplicates"
+        )
 
     fairness_assets: list[dg.AssetsDefinition] = []
     if spec.slices and spec.prediction.task == "binary_classification":

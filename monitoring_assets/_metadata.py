@@ -95,6 +95,8 @@ def performance_metadata(task: str, day: PerformanceDay, reference: Mapping[str,
         "too_few_labels": dg.MetadataValue.bool(day.too_few_labels),
         "metrics": dg.MetadataValue.md("\n".join(lines)),
     }
+    for count in ("n_invalid_labels", "n_invalid_scores", "n_duplicate_ids", "n_duplicate_labels"):
+        meta[count] = dg.MetadataValue.int(int(day.metrics.get(count, 0)))
     # NaN cannot be plotted; leave a metric out on days it is undefined (e.g. no labels yet).
     for key, value in ((primary, day.metrics.get(primary)), (f"rolling_{primary}", day.rolling.get(primary))):
         if value is not None and math.isfinite(value):

@@ -16,8 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from expectations import blocked_days
-from monitoring_assets.core.performance import HIGHER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS
+from monitoring_assets.core.performance import EXPECTED_LABELS, HIGHER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec
 from resources import trainer
@@ -66,19 +68,141 @@ def _better_by(spec: MonitorSpec, challenger: float, champion: float) -> float:
     return challenger - champion if HIGHER_IS_BETTER[metric] else champion - challenger
 
 
-def _decide(spec: MonitorSpec, challenger: dict[str, float], champion: dict[str, float] | None) -> tuple[bool, str]:
+def chance_level(spec: MonitorSpec, train_labels: Any, holdout_labels: Any) -> float:
+    """The primary metric of a model that knows nothing: ROC AUC 0.5 (binary), or the holdout MAE
+    of predicting the training rows' mean target (regression)."""
+    if spec.prediction.task == "binary_classification":
+        return 0.5
+    y = np.asarray(holdout_labels, dtype=np.float64)
+    return float(np.mean(np.abs(y - float(np.mean(np.asarray(train_labels, dtype=np.float64))))))
+
+
+def _guards(spec: MonitorSpec, value: float, chance: float) -> list[str]:
+    """Why the challenger's primary metric ``value`` rules out auto-promotion (empty: it does not)."""
+    metric = PRIMARY_METRIC[spec.prediction.task]
+    higher = HIGHER_IS_BETTER[metric]
+    floor = spec.retraining.promotion.min_metric
+    if math.isnan(value):
+        return [f"challenger {metric} cannot be computed on the held-out rows"]
+    reasons = []
+    if (value <= chance) if higher else (value >= chance):
+        baseline = "0.5" if higher else f"{chance:.4f}, predicting the training mean"
+        reasons.append(f"challenger {metric} {value:.4f} is at or below chance ({baseline})")
+    if floor is not None and ((value < floor) if higher else (value > floor)):
+        reasons.append(f"challenger {metric} {value:.4f} is worse than promotion.min_metric {floor}")
+    return reasons
+
+
+def _decide(
+    spec: MonitorSpec, challenger: dict[str, float], champion: dict[str, float] | None, chance: float = 0.5
+) -> tuple[bool, str]:
     policy = spec.retraining.promotion
     metric = PRIMARY_METRIC[spec.prediction.task]
     if champion is None:
-        gain, text = math.inf, "no champion yet"
+        gain, text = math.inf, f"no champion yet; challenger {metric} {challenger[metric]:.4f}"
     else:
         gain = _better_by(spec, challenger[metric], champion[metric])
         text = f"challenger {metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f} ({gain:+.4f})"
+    guards = _guards(spec, challenger[metric], chance)
     if policy.policy == "manual":
-        return False, f"{text}; promotion policy manual: nothing moved"
+        warning = f" ({'; '.join(guards)})" if guards else ""
+        return False, f"{text}; promotion policy manual: nothing moved{warning}"
+    if guards:
+        return False, f"{text}; not promoted: {'; '.join(guards)}"
     if gain >= policy.min_improvement:
         return True, f"{text}; auto-promoted (min_improvement {policy.min_improvement})"
     return False, f"{text}; not promoted: improvement below {policy.min_improvement}"
+
+
+class RetrainingRefusedError(MonitorError):
+    """Retraining stopped before registering anything: the data or the trained model is not what
+    the spec claims. A ``retraining_refused`` event records why."""
+
+
+def _refuse(
+    wh: Warehouse,
+    spec: MonitorSpec,
+    *,
+    trigger: Trigger,
+    run_id: str,
+    last: dt.date,
+    why: str,
+    details: dict[str, Any],
+) -> RetrainingRefusedError:
+    """Record a ``retraining_refused`` event (aggregates only) and return the error to raise."""
+    assert spec.model is not None
+    wh.append_event(
+        spec,
+        "retraining_refused",
+        {"event_id": trigger.event_id, "reason": trigger.reason, "refused": why, **details},
+        partition_date=last,
+        model_name=spec.model.registry_name,
+        run_id=run_id,
+    )
+    return RetrainingRefusedError(f"monitor {spec.name!r}: retraining refused, nothing registered: {why}")
+
+
+def _check_labels(
+    wh: Warehouse,
+    spec: MonitorSpec,
+    trigger: Trigger,
+    run_id: str,
+    *,
+    window: tuple[dt.date, dt.date],
+    excluded: tuple[dt.date, ...],
+) -> None:
+    """Refuse when the window's days (blocked days left out) have a larger share of labeled rows
+    with an invalid label than ``performance.max_invalid_share``."""
+    first, last = window
+    counts = [c for d, c in wh.label_counts(spec, first, last).items() if d not in excluded]
+    labeled, invalid = sum(n for n, _ in counts), sum(bad for _, bad in counts)
+    share = invalid / labeled if labeled else 0.0
+    limit = spec.performance.max_invalid_share
+    if share <= limit:
+        return
+    why = (
+        f"{invalid:,} of {labeled:,} labeled rows of {first}..{last} have {EXPECTED_LABELS[spec.prediction.task]} "
+        f"({share:.2%}, limit performance.max_invalid_share {limit:.2%})"
+    )
+    details = {
+        "n_labeled": labeled,
+        "n_invalid_labels": invalid,
+        "invalid_share": share,
+        "limit": limit,
+        "window": [first.isoformat(), last.isoformat()],
+    }
+    raise _refuse(wh, spec, trigger=trigger, run_id=run_id, last=last, why=why, details=details)
+
+
+def _check_task(
+    wh: Warehouse, spec: MonitorSpec, trigger: Trigger, run_id: str, *, window: tuple[dt.date, dt.date], model: Any
+) -> None:
+    """Refuse a trained model that is not a model of the spec's task (see ``task_problem``)."""
+    problem = task_problem(model, spec)
+    if problem is None:
+        return
+    why = f"{problem} (trainer: {spec.retraining.trainer or 'default'})"
+    details = {"window": [d.isoformat() for d in window]}
+    raise _refuse(wh, spec, trigger=trigger, run_id=run_id, last=window[1], why=why, details=details)
+
+
+def task_problem(model: Any, spec: MonitorSpec) -> str | None:
+    """Why a fitted ``model`` is not a model of the spec's task (None: it is). Binary
+    classification needs ``classes_`` of exactly 0 and 1, so that ``predict_proba[:, 1]`` is
+    P(label 1); regression needs a model that is not a classifier."""
+    classes = getattr(model, "classes_", None)
+    if spec.prediction.task != "binary_classification":
+        return None if classes is None else "the trained model is a classifier (it has classes_), not a regressor"
+    if classes is None or not hasattr(model, "predict_proba"):
+        return "the trained model has no classes_ or predict_proba: a binary classifier needs both"
+    values = np.asarray(classes).ravel()
+    if len(values) != 2:
+        return f"the trained model has {len(values)} classes; a binary_classification model needs exactly 2 (0 and 1)"
+    try:
+        ok = [float(v) for v in values] == [0.0, 1.0]
+    except (TypeError, ValueError):
+        ok = False
+    return None if ok else "the trained model's two classes are not 0 and 1"
 
 
 def retrain(
@@ -95,6 +219,8 @@ def retrain(
     frame = wh.training_frame(spec, first, last)
     excluded = tuple(blocked_days(wh, spec, [first + dt.timedelta(days=i) for i in range(r.training_window_days)]))
     frame = frame[~frame[DAY_COLUMN].isin(excluded)]
+    # The frame holds valid labels only; too many invalid ones mean the labels feed is broken.
+    _check_labels(wh, spec, trigger, dagster_run_id, window=(first, last), excluded=excluded)
     train_rows = frame[frame[DAY_COLUMN] < holdout_from]
     holdout = frame[frame[DAY_COLUMN] >= holdout_from]
     if train_rows.empty or holdout.empty or train_rows[LABEL].nunique() < 2:
@@ -112,6 +238,7 @@ def retrain(
         registered = RegisteredVersion(name, existing, run_id, created=False)
     else:
         model = trainer.train(train_rows, spec)
+        _check_task(wh, spec, trigger, dagster_run_id, window=(first, last), model=model)
         run_id = registry.start_run(
             f"monitoring/{spec.name}",
             run_name=f"retrain {spec.name} ({trigger.reason})",
@@ -154,7 +281,8 @@ def retrain(
     if champion is not None:
         logged |= {f"champion_{m}": champion[m] for m in metrics}
     registry.log(registered.run_id, metrics=logged)
-    promoted, decision = _decide(spec, challenger, champion)
+    chance = chance_level(spec, train_rows[LABEL], holdout[LABEL])
+    promoted, decision = _decide(spec, challenger, champion, chance)
     if promoted:
         registry.promote(name, registered.version)
     result = RetrainingResult(

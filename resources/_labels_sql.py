@@ -5,7 +5,12 @@ labels table on the id columns), so unlabeled rows still count in ``n_scored``. 
 day and return small aggregates (see ``monitoring_assets.core.performance`` and ``.fairness``);
 rows never leave the warehouse. Identifiers are quoted, values bound, as in ``_sql``.
 
-A label row is expected once per id: duplicated ids in the labels table count once per label row.
+Duplicates, with ``source.id_column`` (window functions, in the warehouse): source rows repeating
+an id on one scoring day count once (the latest by timestamp, then the highest score); label rows
+of one id count once, the one the ``labels.duplicates`` policy picks (``latest`` or ``earliest``
+by arrival, then the highest label; label rows with a NULL label are ignored). How many rows were
+dropped is counted per day (``n_duplicate_ids``, ``n_duplicate_labels``). Rows with a NULL id are
+kept, each one a row of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from monitoring_assets.core.performance import EPS, BinaryAggregate, RegressionA
 from monitoring_assets.spec import MonitorSpec
 from resources._sql import DAY, Relation, SqlBuilder
 
+# Columns the de-duplicating subqueries add (spec names may not start with "__").
+RANK, DUP_IDS, N_LABELS = "__rank__", "__dup_ids__", "__n_labels__"
+
 
 @dataclass(frozen=True)
 class LabeledRows:
@@ -37,6 +45,10 @@ class LabeledRows:
     labels_table: str | None = None  # None: the label is a column of the relation itself
     source_id: str | None = None
     labels_id: str | None = None
+    # Set by the warehouse (``Warehouse._labeled_rows``), not from the spec alone:
+    arrived_at: str | None = None  # labels' arrival time column, orders duplicate labels
+    duplicates: str = "latest"  # labels.duplicates: "latest" or "earliest"
+    label_kind: str = "numeric"  # the label column's SQL type: "numeric" or "boolean"
 
     @classmethod
     def for_days(cls, spec: MonitorSpec, first: dt.date, last: dt.date) -> LabeledRows:
@@ -56,24 +68,70 @@ class LabeledRows:
         )
 
     def from_clause(self, q: SqlBuilder, params: dict[str, Any], extra: Sequence[str] = ()) -> str:
-        """``FROM`` source ``s`` (``LEFT JOIN`` labels ``l``) ``WHERE`` the window and ``extra``."""
+        """``FROM`` source ``s`` (``LEFT JOIN`` labels ``l``) ``WHERE`` the window and ``extra``;
+        with an id column, ``s`` and ``l`` hold one row per id (see the module docstring)."""
         where = ""
         rel = self.relation
-        clauses = list(extra)
+        window: list[str] = []
         if rel.timestamp_column and rel.start is not None:
-            clauses.append(f"s.{q.col(rel.timestamp_column)} >= :w_start")
+            window.append(f"s.{q.col(rel.timestamp_column)} >= :w_start")
             params["w_start"] = rel.start
         if rel.timestamp_column and rel.end is not None:
-            clauses.append(f"s.{q.col(rel.timestamp_column)} < :w_end")
+            window.append(f"s.{q.col(rel.timestamp_column)} < :w_end")
             params["w_end"] = rel.end
+        clauses = [*window, *extra]
         if clauses:
             where = f" WHERE {' AND '.join(clauses)}"
-        source = f"{q.table(rel.table)} AS s"
+        source = f"{self._unique_source(q, window)} AS s"
         if self.labels_table is None:
             return f"{source}{where}"
         assert self.source_id and self.labels_id
-        join = f" LEFT JOIN {q.table(self.labels_table)} AS l ON s.{q.col(self.source_id)} = l.{q.col(self.labels_id)}"
+        labels = self._unique_labels(q, window)
+        join = f" LEFT JOIN {labels} AS l ON s.{q.col(self.source_id)} = l.{q.col(self.labels_id)}"
         return f"{source}{join}{where}"
+
+    def _unique_source(self, q: SqlBuilder, window: Sequence[str]) -> str:
+        """The source, or (with an id column) its window with one row per (day, id)."""
+        table = q.table(self.relation.table)
+        if self.source_id is None:
+            return table
+        sid = f"s.{q.col(self.source_id)}"
+        order = [f"s.{q.col(self.score_column)} DESC NULLS LAST"]
+        if self.relation.timestamp_column:
+            order.insert(0, f"s.{q.col(self.relation.timestamp_column)} DESC")
+        if self.predicted_column:
+            order.append(f"s.{q.col(self.predicted_column)} DESC NULLS LAST")
+        over = f"OVER (PARTITION BY {self._day(q)}, {sid}"
+        where = f" WHERE {' AND '.join(window)}" if window else ""
+        ranked = (
+            f"SELECT s.*, CASE WHEN {sid} IS NULL THEN 0 ELSE count(*) {over}) - 1 END AS {q.col(DUP_IDS)}, "
+            f"row_number() {over} ORDER BY {', '.join(order)}) AS {q.col(RANK)} FROM {table} AS s{where}"
+        )
+        return f"(SELECT * FROM ({ranked}) AS s WHERE s.{q.col(RANK)} = 1 OR {sid} IS NULL)"
+
+    def _unique_labels(self, q: SqlBuilder, window: Sequence[str]) -> str:
+        """The label rows of the window's ids, one per id (the policy's pick), with their count."""
+        assert self.labels_table and self.labels_id and self.source_id
+        lid, label = f"l.{q.col(self.labels_id)}", f"l.{q.col(self.label_column)}"
+        order = [f"{label} DESC NULLS LAST"]
+        if self.arrived_at:
+            direction = "ASC" if self.duplicates == "earliest" else "DESC"
+            order.insert(0, f"l.{q.col(self.arrived_at)} {direction} NULLS LAST")
+        where = f" WHERE {' AND '.join(window)}" if window else ""
+        ids = f"SELECT s.{q.col(self.source_id)} FROM {q.table(self.relation.table)} AS s{where}"
+        ranked = (
+            f"SELECT l.*, count(*) OVER (PARTITION BY {lid}) AS {q.col(N_LABELS)}, "
+            f"row_number() OVER (PARTITION BY {lid} ORDER BY {', '.join(order)}) AS {q.col(RANK)} "
+            f"FROM {q.table(self.labels_table)} AS l WHERE {label} IS NOT NULL AND {lid} IN ({ids})"
+        )
+        return f"(SELECT * FROM ({ranked}) AS l WHERE l.{q.col(RANK)} = 1)"
+
+    def _duplicates(self, q: SqlBuilder) -> str:
+        """Per scored row: ``dup_ids`` (rows of its (day, id) dropped) and ``dup_labels`` (label rows
+        of its id dropped), as columns of the inner SELECT."""
+        dup_ids = f"s.{q.col(DUP_IDS)}" if self.source_id else "0"
+        dup_labels = f"coalesce(l.{q.col(N_LABELS)} - 1, 0)" if self.labels_table else "0"
+        return f"{dup_ids} AS dup_ids, {dup_labels} AS dup_labels"
 
     def label_expr(self, q: SqlBuilder) -> str:
         owner = "s" if self.labels_table is None else "l"
@@ -84,9 +142,30 @@ class LabeledRows:
             return "CAST(NULL AS DATE)"
         return f"CAST(s.{q.col(self.relation.timestamp_column)} AS DATE)"
 
+    def _raw_score(self, q: SqlBuilder) -> str:
+        return f"CAST(s.{q.col(self.score_column)} AS DOUBLE PRECISION)"
+
     def _finite_score(self, q: SqlBuilder) -> str:
-        raw = f"CAST(s.{q.col(self.score_column)} AS DOUBLE PRECISION)"
+        raw = self._raw_score(q)
         return f"CASE WHEN {q.finite(raw)} THEN {raw} END"
+
+    def _valid_score(self, q: SqlBuilder) -> str:
+        """Binary: the score when it is a probability (finite, in [0, 1]), else NULL."""
+        raw = self._raw_score(q)
+        return f"CASE WHEN {q.finite(raw)} AND {raw} >= 0 AND {raw} <= 1 THEN {raw} END"
+
+    def invalid_score(self, q: SqlBuilder) -> str:
+        """1 for a score that is present but invalid (non-finite; binary: outside [0, 1]), else 0."""
+        raw = self._raw_score(q)
+        valid = self._valid_score(q) if self.task == "binary_classification" else self._finite_score(q)
+        return f"CASE WHEN {raw} IS NOT NULL AND {valid} IS NULL THEN 1 ELSE 0 END"
+
+    def binary_label(self, q: SqlBuilder) -> str:
+        """0 or 1; -1 for a label that is there but neither (NaN, 2, 0.5, ...); NULL: no label yet.
+        Compared, never cast, so that 0.7 is not rounded into a valid label."""
+        raw = self.label_expr(q)
+        value = f"CAST({raw} AS INTEGER)" if self.label_kind == "boolean" else raw
+        return f"CASE WHEN {value} IS NULL THEN NULL WHEN {value} = 0 THEN 0 WHEN {value} = 1 THEN 1 ELSE -1 END"
 
     def _predicted(self, q: SqlBuilder, score: str, params: dict[str, Any]) -> str:
         if self.predicted_column:
@@ -99,10 +178,11 @@ class LabeledRows:
     def binary_statement(self, q: SqlBuilder, n_bins: int) -> tuple[sa.TextClause, dict[str, Any]]:
         """Per (day, label, predicted, score cell): rows, score sum, log-loss sum, squared-error sum."""
         params: dict[str, Any] = {"nb": n_bins, "nb_last": n_bins - 1, "eps": EPS, "one_eps": 1 - EPS}
-        score = self._finite_score(q)
+        score = self._valid_score(q)
         inner = (
-            f"SELECT {self._day(q)} AS {DAY}, CAST({self.label_expr(q)} AS INTEGER) AS y, "
-            f"{self._predicted(q, score, params)} AS yhat, {score} AS p FROM {self.from_clause(q, params)}"
+            f"SELECT {self._day(q)} AS {DAY}, {self.binary_label(q)} AS y, "
+            f"{self._predicted(q, score, params)} AS yhat, {score} AS p, {self.invalid_score(q)} AS bad_p, "
+            f"{self._duplicates(q)} FROM {self.from_clause(q, params)}"
         )
         clipped = "least(greatest(r.p, CAST(:eps AS DOUBLE PRECISION)), CAST(:one_eps AS DOUBLE PRECISION))"
         cell = (
@@ -112,7 +192,7 @@ class LabeledRows:
         stmt = (
             f"SELECT r.{DAY}, r.y, r.yhat, {cell} AS cell, count(*) AS n, sum(r.p) AS score_sum, "
             f"sum(CASE WHEN r.y = 1 THEN -ln({clipped}) WHEN r.y = 0 THEN -ln(1 - {clipped}) END) AS log_loss, "
-            "sum((r.p - r.y) * (r.p - r.y)) AS sq_err "
+            "sum((r.p - r.y) * (r.p - r.y)) AS sq_err, sum(r.bad_p), sum(r.dup_ids), sum(r.dup_labels) "
             f"FROM ({inner}) AS r GROUP BY r.{DAY}, r.y, r.yhat, 4"
         )
         return sa.text(stmt), params
@@ -122,16 +202,22 @@ class LabeledRows:
     ) -> dict[dt.date | None, BinaryAggregate]:
         stmt, params = self.binary_statement(q, n_bins)
         parts: dict[dt.date | None, dict[str, Any]] = {}
-        for day, y, yhat, cell, rows, score_sum, log_loss, sq_err in conn.execute(stmt, params):
+        for row in conn.execute(stmt, params):
+            day, y, yhat, cell, rows, score_sum, log_loss, sq_err, bad_scores, dup_ids, dup_labels = row
             d = parts.setdefault(_date(day), _binary_parts(n_bins))
             n = int(rows)
             d["n_scored"] += n
+            d["n_invalid_scores"] += int(bad_scores)
+            d["n_duplicate_ids"] += int(dup_ids)
+            d["n_duplicate_labels"] += int(dup_labels)
             if yhat in (0, 1):
                 d["n_predicted"] += n
                 d["n_predicted_positive"] += n if yhat == 1 else 0
             if y is None:
                 continue
             d["n_labeled"] += n
+            if y == -1:
+                d["n_invalid_labels"] += n
             if y not in (0, 1) or yhat not in (0, 1) or cell is None:
                 d["n_invalid"] += n
                 continue
@@ -142,6 +228,25 @@ class LabeledRows:
             d["squared_error_sum"] += float(sq_err)
         return {day: BinaryAggregate(n_bins=n_bins, **p) for day, p in parts.items()}
 
+    def valid_label(self, q: SqlBuilder) -> str:
+        """The label when it is a valid target (binary: 0 or 1; regression: finite), else NULL."""
+        if self.task == "binary_classification":
+            y = self.binary_label(q)
+            return f"CASE WHEN {y} IN (0, 1) THEN {y} END"
+        target = f"CAST({self.label_expr(q)} AS DOUBLE PRECISION)"
+        return f"CASE WHEN {q.finite(target)} THEN {target} END"
+
+    def label_counts(self, conn: sa.Connection, q: SqlBuilder) -> dict[dt.date | None, tuple[int, int]]:
+        """Per scoring day: (labeled rows, labeled rows whose label is not a valid target)."""
+        params: dict[str, Any] = {}
+        label = self.label_expr(q)
+        stmt = (
+            f"SELECT {self._day(q)}, count({label}), "
+            f"sum(CASE WHEN {label} IS NOT NULL AND {self.valid_label(q)} IS NULL THEN 1 ELSE 0 END) "
+            f"FROM {self.from_clause(q, params)} GROUP BY 1"
+        )
+        return {_date(d): (int(n), int(bad or 0)) for d, n, bad in conn.execute(sa.text(stmt), params)}
+
     # -- regression -----------------------------------------------------------------------------
 
     def regression_aggregates(self, conn: sa.Connection, q: SqlBuilder) -> dict[dt.date | None, RegressionAggregate]:
@@ -150,7 +255,8 @@ class LabeledRows:
         pred = self._finite_score(q)
         inner = (
             f"SELECT {self._day(q)} AS {DAY}, {target} AS y, "
-            f"CASE WHEN {q.finite(target)} THEN {target} END AS yf, {pred} AS p FROM {self.from_clause(q, params)}"
+            f"CASE WHEN {q.finite(target)} THEN {target} END AS yf, {pred} AS p, {self.invalid_score(q)} AS bad_p, "
+            f"{self._duplicates(q)} FROM {self.from_clause(q, params)}"
         )
         valid = "r.yf IS NOT NULL AND r.p IS NOT NULL"
         err = f"CASE WHEN {valid} THEN r.p - r.yf END"
@@ -159,13 +265,13 @@ class LabeledRows:
             f"sum(({err}) * ({err})), avg(CASE WHEN {valid} THEN r.yf END), "
             f"var_pop(CASE WHEN {valid} THEN r.yf END), "
             f"sum(CASE WHEN {valid} AND r.yf <> 0 THEN abs(r.p - r.yf) / abs(r.yf) END), "
-            f"count(CASE WHEN {valid} AND r.yf = 0 THEN 1 END) "
-            f"FROM ({inner}) AS r GROUP BY r.{DAY}"
+            f"count(CASE WHEN {valid} AND r.yf = 0 THEN 1 END), count(r.yf), sum(r.bad_p), sum(r.dup_ids), "
+            f"sum(r.dup_labels) FROM ({inner}) AS r GROUP BY r.{DAY}"
         )
         out: dict[dt.date | None, RegressionAggregate] = {}
-        for day, n_scored, n_labeled, valid_rows, e, ae, se, mean, var, ape, zeros in conn.execute(
-            sa.text(stmt), params
-        ):
+        for row in conn.execute(sa.text(stmt), params):
+            day, n_scored, n_labeled, valid_rows, e, ae, se, mean, var, ape, zeros = row[:11]
+            finite_targets, bad_scores, dup_ids, dup_labels = row[11:]
             count = int(valid_rows)
             out[_date(day)] = RegressionAggregate(
                 int(n_scored),
@@ -179,6 +285,10 @@ class LabeledRows:
                 float(var or 0.0) * count,
                 float(ape or 0.0),
                 int(zeros),
+                int(n_labeled) - int(finite_targets),
+                int(bad_scores or 0),
+                int(dup_ids or 0),
+                int(dup_labels or 0),
             )
         return out
 
@@ -202,9 +312,9 @@ class LabeledRows:
                 f"CASE WHEN s.{q.col(name)} IS NULL THEN :null "
                 f"WHEN {value} IN :sv{i} THEN {value} ELSE :other END AS g{i}"
             )
-        score = self._finite_score(q)
+        score = self._valid_score(q)
         inner = (
-            f"SELECT {self._day(q)} AS {DAY}, CAST({self.label_expr(q)} AS INTEGER) AS y, "
+            f"SELECT {self._day(q)} AS {DAY}, {self.binary_label(q)} AS y, "
             f"{self._predicted(q, score, params)} AS yhat, {', '.join(groups)} FROM {self.from_clause(q, params)}"
         )
         keys = ", ".join(f"r.g{i}" for i in range(len(columns)))
@@ -240,6 +350,10 @@ def _binary_parts(n_bins: int) -> dict[str, Any]:
         "score_sum": np.zeros((2, n_bins), np.float64),
         "log_loss_sum": 0.0,
         "squared_error_sum": 0.0,
+        "n_invalid_labels": 0,
+        "n_invalid_scores": 0,
+        "n_duplicate_ids": 0,
+        "n_duplicate_labels": 0,
     }
 
 

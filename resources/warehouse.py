@@ -6,6 +6,7 @@ resource that configures it. Raw rows never leave the warehouse here: only aggre
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -133,6 +134,7 @@ class Warehouse:
             raise WarehouseError(_missing_driver_message(parsed, e)) from None
         self.sql = SqlBuilder(self.engine.dialect)
         self._tables_ready = False
+        self._label_kinds: dict[tuple[str, str], str] = {}
 
     @property
     def safe_url(self) -> str:
@@ -324,7 +326,23 @@ class Warehouse:
     def _labeled_rows(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> LabeledRows:
         if spec.labels is None:
             raise WarehouseError(f"monitor {spec.name!r} has no labels section: nothing to measure performance on")
-        return LabeledRows.for_days(spec, first, last)
+        rows = LabeledRows.for_days(spec, first, last)
+        return dataclasses.replace(
+            rows,
+            arrived_at=spec.labels.arrived_at_column,
+            duplicates=spec.labels.duplicates,
+            label_kind=self._label_kind(spec, spec.labels.table or spec.source.table, "table"),
+        )
+
+    def _label_kind(self, spec: MonitorSpec, table: str, role: str) -> str:
+        """``numeric`` or ``boolean`` by the label column's SQL type (read once per table), so that a
+        text label gets one clear error before any aggregate query instead of a driver cast error."""
+        assert spec.labels is not None
+        column = spec.labels.label_column
+        if (table, column) not in self._label_kinds:
+            declared = self.table_columns(table).get(column)  # None: missing, the query says so
+            self._label_kinds[(table, column)] = _kind_of_label(spec, table, role, column, declared)
+        return self._label_kinds[(table, column)]
 
     def _aggregates(self, conn: sa.Connection, rows: LabeledRows, spec: MonitorSpec) -> dict[Any, PerformanceAggregate]:
         if spec.prediction.task == "binary_classification":
@@ -364,6 +382,7 @@ class Warehouse:
                 spec.prediction.label_column,
                 spec.prediction.threshold,
                 spec.labels.label_column,
+                label_kind=self._label_kind(spec, ref.table, "reference table"),
             )
         with self.begin_days(spec) as conn:
             found = self._aggregates(conn, rows, spec)
@@ -548,14 +567,23 @@ class Warehouse:
             latest = conn.execute(stmt, params).scalar()
         return None if latest is None else _as_date(latest)
 
+    def label_counts(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> dict[dt.date, tuple[int, int]]:
+        """Per scoring day of ``first..last`` with labels: (labeled rows, rows whose label is not a
+        valid target), one label per id as monitoring counts them; the retraining window's guard."""
+        rows = self._labeled_rows(spec, first, last)
+        with self.begin() as conn:
+            found = rows.label_counts(conn, self.sql)
+        return {d: counts for d, counts in found.items() if d is not None}
+
     def training_frame(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> pd.DataFrame:
-        """Labeled rows of ``first..last`` (features, label and scoring day): the one place raw rows
+        """Rows of ``first..last`` with a valid label (binary: 0 or 1; regression: finite), one label
+        per id by the duplicates policy: features, label and scoring day. The one place raw rows
         leave the warehouse, to train a challenger."""
         assert spec.labels is not None
         rows = self._labeled_rows(spec, first, last)
         q = self.sql
         params: dict[str, Any] = {}
-        label = rows.label_expr(q)
+        label = rows.valid_label(q)
         source = rows.from_clause(q, params, [f"{label} IS NOT NULL"])
         features = [*spec.features.numeric, *spec.features.categorical]
         cols = ", ".join(f"s.{q.col(c)} AS {q.col(c)}" for c in features)
@@ -571,11 +599,15 @@ class Warehouse:
     # -- data quality (expectations/) --------------------------------------------------------
 
     def source_columns(self, spec: MonitorSpec) -> dict[str, str]:
-        """Columns of the source table and their SQL types as text, in table order (empty when the
+        """Columns of the source table and their SQL types as text (see ``table_columns``)."""
+        return self.table_columns(spec.source.table)
+
+    def table_columns(self, dotted: str) -> dict[str, str]:
+        """Columns of a table and their SQL types as text, in table order (empty when the
         table does not exist). DuckDB: ``information_schema`` spelling (``DOUBLE``, ``VARCHAR``);
         other engines: SQLAlchemy's reflected type as Great Expectations compares it
         (``DOUBLE PRECISION``, ``VARCHAR(20)``)."""
-        *prefix, table = spec.source.table.split(".")
+        *prefix, table = dotted.split(".")
         schema = prefix[-1] if prefix else None
         with self.begin() as conn:
             if not self.sql.is_duckdb:
@@ -670,6 +702,30 @@ DAY_COLUMN = "__day__"
 
 def _as_date(value: object) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value  # type: ignore[return-value]
+
+
+_TEXT_TYPES = ("CHAR", "TEXT", "STRING", "CLOB", "UUID", "JSON", "DATE", "TIME", "INTERVAL", "BYTEA", "BLOB")
+
+
+def _kind_of_label(spec: MonitorSpec, table: str, role: str, column: str, declared: str | None) -> str:
+    """``boolean`` or ``numeric`` for a label column of SQL type ``declared``; a text (or date, ...)
+    column is a WarehouseError naming the table, the column and the values expected."""
+    upper = (declared or "").upper()
+    if "BOOL" in upper and spec.prediction.task == "binary_classification":
+        return "boolean"
+    numeric = any(t in upper for t in ("INT", "FLOAT", "DOUBLE", "REAL", "NUMERIC", "DECIMAL", "NUMBER"))
+    if not numeric and ("BOOL" in upper or any(t in upper for t in _TEXT_TYPES)):
+        expected = (
+            "0 or 1 (an integer, numeric or boolean column)"
+            if spec.prediction.task == "binary_classification"
+            else "a number (an integer or numeric column)"
+        )
+        raise WarehouseError(
+            f"monitor {spec.name!r}: labels.label_column {column!r} of {role} {table!r} is {declared}, "
+            f"but a {spec.prediction.task} label must be {expected}; store the label as such, or map it "
+            "in a view over the table"
+        )
+    return "numeric"
 
 
 def empty_aggregate(spec: MonitorSpec) -> PerformanceAggregate:

@@ -6,7 +6,9 @@ The sensor reads the per-partition materialization events of ``feature_drift`` (
 ids in its cursor, keeps the recent days' verdicts in the cursor, and applies the spec's trigger
 policy (``monitoring_assets.core.trigger``). An event fires one run of the retraining job, with
 ``run_key`` = event id + attempt; the event stays *pending* in the cursor until a run of it
-succeeds: a failed or canceled run is retried on a later tick with the next attempt number.
+succeeds: a failed or canceled run is retried on a later tick with the next attempt number,
+except a run that refused to retrain (invalid labels, a model of the wrong task; tag
+``monitoring/refused``), which closes its event.
 Dagster commits the cursor with the tick's run requests, so a restarted daemon neither loses nor
 repeats an event, and the registry never holds two challengers for one event (a retried run
 finds the version tagged with the event id and reuses it).
@@ -31,6 +33,7 @@ EVENT_TAG = "monitoring/event_id"
 REASON_TAG = "monitoring/reason"
 DAYS_TAG = "monitoring/trigger_days"
 ATTEMPT_TAG = "monitoring/attempt"
+REFUSED_TAG = "monitoring/refused"  # set on a run that refused to retrain: its event is not retried
 KEEP_DAYS = 62  # verdicts kept in the cursor: enough for any trigger window and cooldown we allow
 FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
@@ -133,7 +136,12 @@ def build_retraining_definitions(
                     model_name=registry_name,
                     run_id=context.run.run_id,
                 )
-            result = _retraining.retrain(wh, reg, spec, trigger, context.run.run_id)
+            try:
+                result = _retraining.retrain(wh, reg, spec, trigger, context.run.run_id)
+            except _retraining.RetrainingRefusedError:
+                # Bad labels or a wrong-task model: retrying the same event would refuse again.
+                context.instance.add_run_tags(context.run.run_id, {REFUSED_TAG: "true"})
+                raise
         context.log.info(f"{registry_name} v{result.version}: {result.decision}")
         return dg.MaterializeResult(metadata=_retraining_metadata(result, trigger))
 
@@ -192,7 +200,10 @@ def evaluate_retraining(
     if pending:
         runs = instance.get_runs(dg.RunsFilter(tags={EVENT_TAG: pending["event_id"]}))
         latest = max(runs, key=lambda r: int(r.tags.get(ATTEMPT_TAG, "0")), default=None)
-        if latest is None or latest.status in FAILED:
+        if latest is not None and latest.status in FAILED and latest.tags.get(REFUSED_TAG):
+            state["pending"] = None
+            skip = f"event {pending['event_id']} refused by run {latest.run_id} (see monitoring.events): not retried"
+        elif latest is None or latest.status in FAILED:
             if latest is not None:
                 pending["attempt"] += 1  # a new run_key: Dagster would skip the failed one's
             requests.append(_request(spec, pending))

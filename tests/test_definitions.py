@@ -75,6 +75,8 @@ def test_asset_checks_carry_the_documented_names(defs: dg.Definitions) -> None:
         ("credit_default/feature_drift", "no_dataset_drift"),
         ("credit_default/prediction_drift", "no_prediction_drift"),
         ("credit_default/labeled_performance", "performance_vs_reference"),
+        ("credit_default/labeled_performance", "label_validity"),
+        ("credit_default/labeled_performance", "no_duplicates"),
         ("credit_default/fairness_slices", "fairness_disparity"),
     }
 

@@ -2,8 +2,20 @@
 
 An aggregate summarizes the rows of a window (a scoring day, or several merged by addition).
 Every row counts in ``n_scored``; rows with a label count in ``n_labeled``; labeled rows that
-cannot be scored (missing or non-finite score or prediction, or a binary label other than 0/1)
-count in ``n_invalid`` and are left out of the metrics.
+cannot be scored (missing or non-finite score or prediction, a binary score outside [0, 1], or a
+binary label other than 0/1) count in ``n_invalid`` and are left out of the metrics.
+
+Four more counts say whether the data is what the spec claims (see ``evaluate_validity`` and
+``evaluate_duplicates``):
+
+* ``n_invalid_labels``: labeled rows whose label is not a valid target (binary: not 0 or 1,
+  NaN included; regression: not finite);
+* ``n_invalid_scores``: rows (labeled or not) with a score that is present but not a valid score
+  (binary: non-finite or outside [0, 1]; regression: non-finite);
+* ``n_duplicate_ids``: source rows of the day that repeat an id already scored that day (each id
+  is counted once in ``n_scored``);
+* ``n_duplicate_labels``: label rows beyond the first for the day's scored ids (one label per id
+  is used, by the spec's ``labels.duplicates`` policy).
 
 Binary classification keeps, over the valid labeled rows:
 
@@ -11,8 +23,8 @@ Binary classification keeps, over the valid labeled rows:
   ``prediction.label_column`` when it has one, else ``score >= threshold``): the threshold metrics
   are exact;
 * per-label histograms of the score over ``n_bins`` equal-width cells on [0, 1]
-  (``cell = clamp(floor(score * n_bins), 0, n_bins - 1)``, so scores outside [0, 1] land in the
-  end cells) and the sum of the scores in each cell. ROC AUC and average precision treat the
+  (``cell = clamp(floor(score * n_bins), 0, n_bins - 1)``: a score of exactly 1 is in the last
+  cell) and the sum of the scores in each cell. ROC AUC and average precision treat the
   scores in one cell as tied, which is exactly scikit-learn's result on scores rounded down to
   their cell; with the default 10,000 cells that is within 0.002 of scikit-learn on raw scores.
   The expected calibration error uses 10 equal-width bins made of whole cells (``n_bins`` is a
@@ -73,7 +85,16 @@ BINARY_METRICS = (
 REGRESSION_METRICS = ("mae", "rmse", "mape", "r2", "mean_error")
 TASK_METRICS: dict[str, tuple[str, ...]] = {"binary_classification": BINARY_METRICS, "regression": REGRESSION_METRICS}
 PRIMARY_METRIC = {"binary_classification": "roc_auc", "regression": "mae"}
-COUNT_METRICS = ("n_scored", "n_labeled", "label_coverage", "n_invalid")
+COUNT_METRICS = (
+    "n_scored",
+    "n_labeled",
+    "label_coverage",
+    "n_invalid",
+    "n_invalid_labels",
+    "n_invalid_scores",
+    "n_duplicate_ids",
+    "n_duplicate_labels",
+)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -93,6 +114,11 @@ class BinaryAggregate:
     score_sum: np.ndarray  # (2, n_bins) float64
     log_loss_sum: float
     squared_error_sum: float
+    # Defaults keep positional construction working; see the module docstring.
+    n_invalid_labels: int = 0
+    n_invalid_scores: int = 0
+    n_duplicate_ids: int = 0
+    n_duplicate_labels: int = 0
 
     @classmethod
     def empty(cls, n_bins: int) -> BinaryAggregate:
@@ -131,6 +157,10 @@ class BinaryAggregate:
             self.score_sum + other.score_sum,
             self.log_loss_sum + other.log_loss_sum,
             self.squared_error_sum + other.squared_error_sum,
+            self.n_invalid_labels + other.n_invalid_labels,
+            self.n_invalid_scores + other.n_invalid_scores,
+            self.n_duplicate_ids + other.n_duplicate_ids,
+            self.n_duplicate_labels + other.n_duplicate_labels,
         )
 
 
@@ -147,6 +177,10 @@ class RegressionAggregate:
     target_m2: float
     ape_sum: float
     n_zero_target: int
+    n_invalid_labels: int = 0
+    n_invalid_scores: int = 0
+    n_duplicate_ids: int = 0
+    n_duplicate_labels: int = 0
 
     @classmethod
     def empty(cls) -> RegressionAggregate:
@@ -173,6 +207,10 @@ class RegressionAggregate:
             m2,
             self.ape_sum + other.ape_sum,
             self.n_zero_target + other.n_zero_target,
+            self.n_invalid_labels + other.n_invalid_labels,
+            self.n_invalid_scores + other.n_invalid_scores,
+            self.n_duplicate_ids + other.n_duplicate_ids,
+            self.n_duplicate_labels + other.n_duplicate_labels,
         )
 
 
@@ -195,11 +233,14 @@ def score_cells(scores: np.ndarray, n_bins: int) -> np.ndarray:
 def binary_aggregate_from_rows(
     scores: np.ndarray, labels: np.ndarray, predicted: np.ndarray, n_bins: int
 ) -> BinaryAggregate:
-    """Aggregate raw rows (NaN = missing) in numpy: the reference the SQL path is tested against."""
+    """Aggregate raw rows (NaN = missing) in numpy: the reference the SQL path is tested against.
+    A NaN score counts as missing here (SQL keeps NaN apart from NULL: there it is invalid)."""
     scores, labels, predicted = (np.asarray(a, dtype=np.float64) for a in (scores, labels, predicted))
     has_pred = ~np.isnan(predicted)
     labeled = ~np.isnan(labels)
-    valid = labeled & np.isfinite(scores) & has_pred & np.isin(labels, (0.0, 1.0)) & np.isin(predicted, (0.0, 1.0))
+    good_score = np.isfinite(scores) & (scores >= 0) & (scores <= 1)
+    good_label = np.isin(labels, (0.0, 1.0))
+    valid = labeled & good_score & has_pred & good_label & np.isin(predicted, (0.0, 1.0))
     y, p, yhat = labels[valid].astype(np.int64), scores[valid], predicted[valid].astype(np.int64)
     confusion = np.zeros((2, 2), np.int64)
     np.add.at(confusion, (y, yhat), 1)
@@ -222,6 +263,8 @@ def binary_aggregate_from_rows(
         score_sum,
         log_loss_sum,
         float(np.sum((p - y) ** 2)),
+        int((labeled & ~good_label).sum()),
+        int((~np.isnan(scores) & ~good_score).sum()),
     )
 
 
@@ -245,6 +288,8 @@ def regression_aggregate_from_rows(predictions: np.ndarray, targets: np.ndarray)
         float(((yv - yv.mean()) ** 2).sum()) if len(yv) else 0.0,
         float((np.abs(err[nonzero]) / np.abs(yv[nonzero])).sum()),
         int((~nonzero).sum()),
+        int((labeled & ~np.isfinite(y)).sum()),
+        int((~np.isnan(pred) & ~np.isfinite(pred)).sum()),
     )
 
 
@@ -310,12 +355,16 @@ def regression_metrics(agg: RegressionAggregate) -> dict[str, float]:
 
 
 def performance_metrics(agg: PerformanceAggregate) -> dict[str, float]:
-    """Every metric of the task, plus n_scored, n_labeled, label_coverage and n_invalid."""
+    """Every metric of the task, plus the counts of ``COUNT_METRICS``."""
     counts = {
         "n_scored": float(agg.n_scored),
         "n_labeled": float(agg.n_labeled),
         "label_coverage": _ratio(agg.n_labeled, agg.n_scored),
         "n_invalid": float(agg.n_invalid),
+        "n_invalid_labels": float(agg.n_invalid_labels),
+        "n_invalid_scores": float(agg.n_invalid_scores),
+        "n_duplicate_ids": float(agg.n_duplicate_ids),
+        "n_duplicate_labels": float(agg.n_duplicate_labels),
     }
     values = binary_metrics(agg) if isinstance(agg, BinaryAggregate) else regression_metrics(agg)
     return counts | values
@@ -356,3 +405,65 @@ def evaluate_performance(
         level: Level = "error" if worse > tol.error else "warn" if worse > tol.warn else "ok"
         verdicts.append(MetricVerdict(metric, value, ref, worse, level))
     return verdicts
+
+
+@dataclass(frozen=True)
+class CountVerdict:
+    """A day's verdict on counts that should be (nearly) zero: ``passed`` and the counts as text."""
+
+    passed: bool
+    reason: str
+
+
+def _share(count: float, total: float) -> float:
+    return count / total if total else 0.0
+
+
+def _count_text(count: float, total: float, what: str) -> str:
+    return f"{int(count):,} of {int(total):,} {what}"
+
+
+EXPECTED_LABELS = {"binary_classification": "a label outside {0, 1}", "regression": "a non-finite target"}
+EXPECTED_SCORES = {
+    "binary_classification": "a score outside [0, 1] or not finite",
+    "regression": "a non-finite prediction",
+}
+
+
+def evaluate_validity(values: Mapping[str, float], task: str, max_share: float) -> CountVerdict:
+    """Fails when the share of labeled rows with an invalid label (``n_invalid_labels / n_labeled``)
+    or of scored rows with an invalid score (``n_invalid_scores / n_scored``) is above
+    ``max_share``. A day without labeled (or scored) rows has nothing invalid: share 0."""
+    bad_labels, labeled = values.get("n_invalid_labels", 0.0), values.get("n_labeled", 0.0)
+    bad_scores, scored = values.get("n_invalid_scores", 0.0), values.get("n_scored", 0.0)
+    label_text = _count_text(bad_labels, labeled, f"labeled rows have {EXPECTED_LABELS[task]}")
+    score_text = _count_text(bad_scores, scored, f"scored rows have {EXPECTED_SCORES[task]}")
+    failing = [
+        text
+        for text, share in ((label_text, _share(bad_labels, labeled)), (score_text, _share(bad_scores, scored)))
+        if share > max_share
+    ]
+    limit = f"limit {max_share:.2%}"
+    if failing:
+        return CountVerdict(False, f"{'; '.join(failing)} ({limit})")
+    return CountVerdict(True, f"{label_text}; {score_text} ({limit})")
+
+
+def evaluate_duplicates(values: Mapping[str, float], max_share: float, policy: str) -> CountVerdict:
+    """Fails when the source rows repeating an id already scored that day (``n_duplicate_ids``)
+    are more than ``max_share`` of the day's scored ids (``n_scored``), or the label rows beyond
+    the first per id (``n_duplicate_labels``) more than ``max_share`` of the labeled ids
+    (``n_labeled``). Either way each id counted once: ``policy`` says which label was kept."""
+    dup_ids, scored = values.get("n_duplicate_ids", 0.0), values.get("n_scored", 0.0)
+    dup_labels, labeled = values.get("n_duplicate_labels", 0.0), values.get("n_labeled", 0.0)
+    id_text = f"{int(dup_ids):,} repeated ids among {int(scored + dup_ids):,} source rows"
+    label_text = f"{int(dup_labels):,} extra label rows for {int(labeled):,} labeled ids"
+    failing = [
+        text
+        for text, share in ((id_text, _share(dup_ids, scored)), (label_text, _share(dup_labels, labeled)))
+        if share > max_share
+    ]
+    note = f"limit {max_share:.2%}; each id counted once, label kept: {policy}"
+    if failing:
+        return CountVerdict(False, f"{'; '.join(failing)} ({note})")
+    return CountVerdict(True, f"{id_text}; {label_text} ({note})")

@@ -118,12 +118,19 @@ class PredictionSpec(_Strict):
 
 
 class LabelsSpec(_Strict):
-    """Ground truth: in the source table (no ``table``) or a separate table joined on id."""
+    """Ground truth: in the source table (no ``table``) or a separate table joined on id.
+
+    ``duplicates``: which label counts when the labels table holds several rows for one id:
+    ``latest`` (default) or ``earliest`` by ``arrived_at_column``; without that column, the
+    largest label value (ties and NULL arrival times fall back to it too). Label rows with a
+    NULL label are ignored. Scored rows repeating an id on one day count once (the latest by
+    timestamp)."""
 
     table: TableName | None = None
     id_column: Identifier | None = None
     label_column: Identifier
     arrived_at_column: Identifier | None = None
+    duplicates: Literal["latest", "earliest"] = "latest"
 
 
 class WindowSpec(_Strict):
@@ -253,6 +260,11 @@ class PerformanceSpec(_Strict):
     score_bins: int = Field(default=10_000, ge=100, le=1_000_000)
     tolerances: dict[PerformanceMetricName, ToleranceSpec] | None = None
     label_lookback_days: int = Field(default=90, ge=1)
+    # Check label_validity (ERROR) fails above this share of invalid labels (of labeled rows) or
+    # invalid scores (of scored rows); retraining refuses a window above it.
+    max_invalid_share: float = Field(default=0.001, ge=0.0, le=1.0)
+    # Check no_duplicates (WARN) fails above this share of repeated ids or extra label rows.
+    max_duplicate_share: float = Field(default=0.001, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _bins(self) -> Self:
@@ -324,8 +336,14 @@ class TriggerSpec(_Strict):
 
 
 class PromotionSpec(_Strict):
+    """``auto`` promotes a challenger that beats the champion by ``min_improvement`` in the
+    task's primary metric, never one at or below chance (ROC AUC <= 0.5; MAE >= that of
+    predicting the training mean), nor one worse than ``min_metric`` (ROC AUC below it, or MAE
+    above it), with or without a champion."""
+
     policy: Literal["manual", "auto"] = "manual"
     min_improvement: float = Field(default=0.0, ge=0.0)  # in the task's primary metric
+    min_metric: float | None = Field(default=None, ge=0.0)  # the worst primary metric auto-promoted
 
 
 class RetrainingSpec(_Strict):
