@@ -571,7 +571,7 @@ class Warehouse:
         """Per scoring day of ``first..last`` with labels: (labeled rows, rows whose label is not a
         valid target), one label per id as monitoring counts them; the retraining window's guard."""
         rows = self._labeled_rows(spec, first, last)
-        with self.begin() as conn:
+        with self.begin_days(spec) as conn:
             found = rows.label_counts(conn, self.sql)
         return {d: counts for d, counts in found.items() if d is not None}
 
