@@ -16,34 +16,44 @@ day (neither has written yet), then every read of the stored aggregates is slowe
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from dagster._core.test_utils import create_test_daemon_workspace_context
+from dagster._core.workspace.load_target import EmptyWorkspaceTarget
+from dagster._daemon.monitoring import concurrency, run_monitoring
 from sklearn import metrics as skm
 from sqlalchemy.pool import NullPool
 
+from monitoring_assets._factory import POOL
 from monitoring_assets._pipeline import build_reference
 from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources import _store
 from resources._store import Audit
 from resources.warehouse import Warehouse
-from tests.conftest import write_table
+from tests.conftest import REPO, write_table
 
 BASE_DAY = dt.date(2024, 3, 3)  # materialized first, alone
 RACING_DAYS = (dt.date(2024, 3, 4), dt.date(2024, 3, 5))  # then these two at the same moment
 PER_DAY = 1_500  # scored rows a day, every one labeled
 SLOW_READ_S = 1.0  # each read of the stored aggregates takes this long in the racing processes
 CHILD_TIMEOUT_S = 180
-
-pytestmark = pytest.mark.postgres
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +182,9 @@ def run_in_turn(url: str, spec: MonitorSpec, days: tuple[dt.date, ...]) -> None:
 
 def stored(url: str, table: sa.Table, monitor: str) -> pd.DataFrame:
     """Every row of ``table`` for ``monitor``, without the audit columns, in a stable order."""
-    keep = [c for c in table.columns if c.name not in ("monitor", "run_id", "spec_hash", "model_version", "computed_at")]
+    keep = [
+        c for c in table.columns if c.name not in ("monitor", "run_id", "spec_hash", "model_version", "computed_at")
+    ]
     engine = sa.create_engine(url, poolclass=NullPool)
     with engine.connect() as conn:
         frame = pd.DataFrame(
@@ -213,6 +225,7 @@ def assert_matches_sklearn(found: dict[str, float], expected: dict[str, float]) 
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_two_days_materialized_at_once_give_the_sequential_rolling_windows(warehouse: str, rows: pd.DataFrame) -> None:
     sequential, concurrent = new_monitor(warehouse, "seq"), new_monitor(warehouse, "conc")
     run_in_turn(warehouse, sequential, (BASE_DAY, *RACING_DAYS))
@@ -231,6 +244,7 @@ def test_two_days_materialized_at_once_give_the_sequential_rolling_windows(wareh
         )
 
 
+@pytest.mark.postgres
 def test_one_day_materialized_twice_at_once_keeps_one_set_of_rows(warehouse: str, rows: pd.DataFrame) -> None:
     once, twice = new_monitor(warehouse, "once"), new_monitor(warehouse, "twice")
     run_in_turn(warehouse, once, (RACING_DAYS[0],))
@@ -261,6 +275,7 @@ def fresh_pg_url(pg_url: str) -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.mark.postgres
 def test_first_runs_racing_to_create_the_schema_all_succeed(fresh_pg_url: str) -> None:
     """Four first runs at once: two write metric tables, two the data-quality table."""
     from expectations._store import read_levels  # noqa: PLC0415
@@ -278,7 +293,7 @@ def test_first_runs_racing_to_create_the_schema_all_succeed(fresh_pg_url: str) -
                 assert read_levels(wh, spec) == {}
             else:
                 wh.ensure_tables()
-        except BaseException as e:  # noqa: BLE001  (reported below, with the others)
+        except BaseException as e:
             errors.append(e)
         finally:
             wh.dispose()
@@ -294,3 +309,95 @@ def test_first_runs_racing_to_create_the_schema_all_succeed(fresh_pg_url: str) -
         tables = set(sa.inspect(conn).get_table_names(schema=_store.SCHEMA))
     engine.dispose()
     assert tables == {t.name for t in _store.metadata.sorted_tables} | {"quality_results"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Dead runs: run monitoring fails them and frees their pool slot
+# ---------------------------------------------------------------------------------------------
+
+HOLDER = """
+import os, pathlib, sys, time
+import dagster as dg
+from monitoring_assets._factory import POOL
+
+@dg.asset(pool=POOL)
+def holds_the_pool() -> None:
+    pathlib.Path(sys.argv[1]).write_text(str(os.getpid()))
+    time.sleep(600)
+
+with dg.DagsterInstance.get() as instance:
+    dg.materialize([holds_the_pool], instance=instance)
+"""
+
+
+@dg.asset(pool=POOL)
+def next_in_the_pool() -> None:
+    pass
+
+
+@pytest.fixture(params=["dagster.duckdb.yaml", pytest.param("dagster.yaml", marks=pytest.mark.postgres)])
+def dagster_home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DAGSTER_HOME with one of the shipped instance files: SQLite storage (the DuckDB set-up, as
+    ``make dev`` installs it) or PostgreSQL storage (in an empty database of its own)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / request.param, home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    if request.param == "dagster.yaml":
+        monkeypatch.setenv("DAGSTER_PG_URL", request.getfixturevalue("fresh_pg_url"))
+    return home
+
+
+def test_a_killed_run_is_failed_and_frees_its_pool_slot(
+    dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "step_started"
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    holder = subprocess.Popen([sys.executable, str(script), str(marker)], env=env)
+    with dg.DagsterInstance.get() as instance:
+        try:
+            deadline = time.monotonic() + CHILD_TIMEOUT_S
+            while not marker.exists():
+                assert holder.poll() is None and time.monotonic() < deadline, "the holding run never started its step"
+                time.sleep(0.2)
+            (run_id,) = instance.event_log_storage.get_concurrency_info(POOL).active_run_ids
+        finally:
+            holder.kill()  # kill -9: no cleanup, the slot stays claimed
+            holder.wait()
+        run_status = lambda: instance.get_run_by_id(run_id).status  # noqa: E731
+        slot_holders = lambda: instance.event_log_storage.get_concurrency_info(POOL).active_run_ids  # noqa: E731
+        assert (run_status(), slot_holders()) == (dg.DagsterRunStatus.STARTED, {run_id})
+        assert instance.run_monitoring_enabled and instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+        logger = logging.getLogger("run_monitoring_test")
+        with create_test_daemon_workspace_context(EmptyWorkspaceTarget(), instance) as daemon:
+
+            def ahead(after_s: float) -> dt.datetime:
+                return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=after_s)
+
+            def check_runs(after_s: float) -> None:
+                """The daemon's pass over in-progress runs, its clock ``after_s`` seconds ahead."""
+                monkeypatch.setattr(run_monitoring, "get_current_timestamp", ahead(after_s).timestamp)
+                list(run_monitoring.execute_run_monitoring_iteration(daemon, logger))
+
+            def free_slots(after_s: float) -> None:
+                """The daemon's pass over pool slots of ended runs, its clock ``after_s`` seconds ahead."""
+                monkeypatch.setattr(concurrency, "get_current_datetime", lambda: ahead(after_s))
+                list(concurrency.execute_concurrency_slots_iteration(daemon, logger))
+
+            # The default run launcher cannot tell a dead worker from a busy one: within the
+            # maximum runtime the run is left alone, and so is its slot.
+            check_runs(after_s=0)
+            free_slots(after_s=0)
+            assert (run_status(), slot_holders()) == (dg.DagsterRunStatus.STARTED, {run_id})
+            # Past it, the run is failed; its slot is freed once the run has been over for
+            # free_slots_after_run_end_seconds (the daemon looks every poll_interval_seconds).
+            check_runs(after_s=instance.run_monitoring_max_runtime_seconds + 1)
+            free_slots(after_s=0)
+            assert (run_status(), slot_holders()) == (dg.DagsterRunStatus.FAILURE, {run_id})
+            free_slots(after_s=instance.run_monitoring_settings["free_slots_after_run_end_seconds"] + 1)
+            assert slot_holders() == set()
+        # The next run gets the slot at once instead of waiting for ever.
+        assert dg.materialize([next_in_the_pool], instance=instance).success
