@@ -150,7 +150,7 @@ def _materialize(url: str, spec_data: dict[str, Any], day: str, barrier: Barrier
             time.sleep(SLOW_READ_S)
             return found
 
-        Wh.performance_aggregates = aggregate_then_wait  # type: ignore[method-assign]
+        Wh.performance_aggregates = aggregate_then_wait
         store.read_performance_aggregates = slow_read
     defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
     job = defs.resolve_job_def(f"{spec.name}_labeled_monitoring")
@@ -195,7 +195,7 @@ def stored(url: str, table: sa.Table, monitor: str) -> pd.DataFrame:
 
 
 def rolling(url: str, spec: MonitorSpec) -> dict[dt.date, dict[str, float]]:
-    return Warehouse(url).read_performance(spec, "rolling_7d")  # type: ignore[return-value]
+    return Warehouse(url).read_performance(spec, "rolling_7d")
 
 
 def sklearn_window(rows: pd.DataFrame, first: dt.date, last: dt.date) -> dict[str, float]:
@@ -348,27 +348,37 @@ def dagster_home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
     return home
 
 
-def test_a_killed_run_is_failed_and_frees_its_pool_slot(
-    dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def kill_a_run_holding_the_pool(instance: dg.DagsterInstance, tmp_path: Path) -> str:
+    """Start a run whose step holds the ``monitoring_warehouse`` slot, in another process, and
+    ``kill -9`` it there; returns its run id."""
     marker = tmp_path / "step_started"
     script = tmp_path / "holder.py"
     script.write_text(HOLDER)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     holder = subprocess.Popen([sys.executable, str(script), str(marker)], env=env)
+    try:
+        deadline = time.monotonic() + CHILD_TIMEOUT_S
+        while not marker.exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "the holding run never started its step"
+            time.sleep(0.2)
+        (run_id,) = instance.event_log_storage.get_concurrency_info(POOL).active_run_ids
+    finally:
+        holder.kill()  # SIGKILL: no cleanup, the slot stays claimed
+        holder.wait()
+    return str(run_id)
+
+
+def slot_holders(instance: dg.DagsterInstance) -> set[str]:
+    return set(instance.event_log_storage.get_concurrency_info(POOL).active_run_ids)
+
+
+def test_a_killed_run_is_failed_and_frees_its_pool_slot(
+    dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with dg.DagsterInstance.get() as instance:
-        try:
-            deadline = time.monotonic() + CHILD_TIMEOUT_S
-            while not marker.exists():
-                assert holder.poll() is None and time.monotonic() < deadline, "the holding run never started its step"
-                time.sleep(0.2)
-            (run_id,) = instance.event_log_storage.get_concurrency_info(POOL).active_run_ids
-        finally:
-            holder.kill()  # kill -9: no cleanup, the slot stays claimed
-            holder.wait()
+        run_id = kill_a_run_holding_the_pool(instance, tmp_path)
         run_status = lambda: instance.get_run_by_id(run_id).status  # noqa: E731
-        slot_holders = lambda: instance.event_log_storage.get_concurrency_info(POOL).active_run_ids  # noqa: E731
-        assert (run_status(), slot_holders()) == (dg.DagsterRunStatus.STARTED, {run_id})
+        assert (run_status(), slot_holders(instance)) == (dg.DagsterRunStatus.STARTED, {run_id})
         assert instance.run_monitoring_enabled and instance.get_concurrency_config().pool_config.default_pool_limit == 1
 
         logger = logging.getLogger("run_monitoring_test")
@@ -391,13 +401,30 @@ def test_a_killed_run_is_failed_and_frees_its_pool_slot(
             # maximum runtime the run is left alone, and so is its slot.
             check_runs(after_s=0)
             free_slots(after_s=0)
-            assert (run_status(), slot_holders()) == (dg.DagsterRunStatus.STARTED, {run_id})
+            assert (run_status(), slot_holders(instance)) == (dg.DagsterRunStatus.STARTED, {run_id})
             # Past it, the run is failed; its slot is freed once the run has been over for
             # free_slots_after_run_end_seconds (the daemon looks every poll_interval_seconds).
             check_runs(after_s=instance.run_monitoring_max_runtime_seconds + 1)
             free_slots(after_s=0)
-            assert (run_status(), slot_holders()) == (dg.DagsterRunStatus.FAILURE, {run_id})
+            assert (run_status(), slot_holders(instance)) == (dg.DagsterRunStatus.FAILURE, {run_id})
             free_slots(after_s=instance.run_monitoring_settings["free_slots_after_run_end_seconds"] + 1)
-            assert slot_holders() == set()
+            assert slot_holders(instance) == set()
         # The next run gets the slot at once instead of waiting for ever.
+        assert dg.materialize([next_in_the_pool], instance=instance).success
+
+
+def test_the_demo_fails_and_frees_what_a_killed_demo_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``make demo`` runs no daemon: it clears a killed earlier demo's run itself."""
+    from monitoring_assets.demo.__main__ import release_dead_demo_runs  # noqa: PLC0415
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "dagster.duckdb.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        run_id = kill_a_run_holding_the_pool(instance, tmp_path)
+        assert slot_holders(instance) == {run_id}
+        release_dead_demo_runs(instance)
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        assert slot_holders(instance) == set()
         assert dg.materialize([next_in_the_pool], instance=instance).success
