@@ -6,7 +6,8 @@
 * Two processes re-materializing the same day at once leave exactly one set of rows.
 * Several first runs creating schema ``monitoring`` and its tables at once all succeed.
 * A run killed with ``kill -9`` is failed by Dagster's run monitoring (as ``deploy/dagster.yaml``
-  and ``deploy/dagster.duckdb.yaml`` configure it), and its ``monitoring_warehouse`` slot is freed.
+  and ``deploy/dagster.duckdb.yaml`` configure it), and its ``monitoring_warehouse`` slot is freed;
+  ``make demo``, which runs no daemon, clears what a killed earlier demo left.
 
 The races are made real, not hoped for: each process waits at a barrier once it has aggregated its
 day (neither has written yet), then every read of the stored aggregates is slowed by
