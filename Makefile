@@ -19,13 +19,15 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 install: $(VENV)/.installed
 dev-install: $(VENV)/.dev-installed
 
-$(DAGSTER_HOME):
+# The DuckDB set-up's instance settings (pool limit, run monitoring); an existing file is kept.
+$(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
+	cp deploy/dagster.duckdb.yaml $@
 
-demo: install $(DAGSTER_HOME)
+demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m monitoring_assets.demo
 
-dev: install $(DAGSTER_HOME)
+dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
 # Two workers: the suite is mostly waiting on DuckDB, PostgreSQL and MLflow, one test at a time.

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from expectations._results import DayQuality
 from expectations._suite import SEVERITIES, Suite
 from monitoring_assets.spec import MonitorSpec
-from resources._store import SCHEMA, Audit, audit_columns, ensure_tables
+from resources._store import SCHEMA, Audit, audit_columns, ensure_tables, lock_monitor
 from resources.warehouse import Warehouse
 
 metadata = sa.MetaData(schema=SCHEMA)
@@ -54,8 +54,7 @@ quality_results = sa.Table(
 
 
 def _ensure(conn: sa.Connection) -> None:
-    ensure_tables(conn)  # schema ``monitoring`` and the plugin's other tables
-    quality_results.create(conn, checkfirst=True)
+    ensure_tables(conn, [quality_results])  # schema ``monitoring``, the plugin's other tables, this one
 
 
 def write_quality(
@@ -72,6 +71,7 @@ def write_quality(
     versions = versions or {}
     with wh.begin() as conn:
         _ensure(conn)
+        lock_monitor(conn, spec.name)  # a concurrent run replacing the same days waits for this one
         for day, quality in results.items():
             conn.execute(quality_results.delete().where((q.monitor == spec.name) & (q.partition_date == day)))
             stamp = audit.with_version(versions.get(day)).row()

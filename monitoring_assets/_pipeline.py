@@ -95,16 +95,20 @@ def compute_performance(
         progress(f"aggregated labeled rows of {len(daily)}/{len(days)} days (through {chunk[-1].isoformat()})")
     first, last = min(daily), max(daily)
     span = dt.timedelta(days=width - 1)
-    stored = wh.read_performance_aggregates(spec, first - span, last + span) | daily
-    affected = {d + dt.timedelta(days=i) for d in daily for i in range(width)} & stored.keys()
+    reach = {d + dt.timedelta(days=i) for d in daily for i in range(width)}  # windows holding a day of ours
     metrics: dict[tuple[str, dt.date | None], dict[str, float]] = {
         ("daily", d): performance_metrics(a) for d, a in daily.items()
     }
-    for day in sorted(affected):
-        window = [stored[w] for i in range(width) if (w := day - dt.timedelta(days=i)) in stored]
-        metrics[(rolling, day)] = performance_metrics(merge_aggregates(window, empty_aggregate(spec)))
-    versions = wh.model_versions(spec, sorted(affected | daily.keys()))
-    wh.write_performance(spec, aggregates=daily, metrics=metrics, audit=audit, versions=versions)
+    versions = wh.model_versions(spec, sorted(reach))
+    with wh.performance_writer(spec, audit, versions) as writer:
+        # The windows are derived from the days as stored once ours are written, under the monitor's
+        # lock: a run writing a neighbouring day at the same time waits, then derives again with ours.
+        writer.write_aggregates(daily)
+        stored = writer.read_aggregates(first - span, last + span)
+        for day in sorted(reach & stored.keys()):
+            window = [stored[w] for i in range(width) if (w := day - dt.timedelta(days=i)) in stored]
+            metrics[(rolling, day)] = performance_metrics(merge_aggregates(window, empty_aggregate(spec)))
+        writer.write_metrics(metrics)
     reference = wh.read_performance(spec, "reference").get(None, {})
     tol = tolerances(spec)
     out = {}

@@ -39,6 +39,7 @@ version(s) seen in the rows, comma-separated) and ``computed_at`` (UTC).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -648,6 +649,49 @@ def append_event(
     )
 
 
-def ensure_tables(conn: sa.Connection) -> None:
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks (``hash()`` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _advisory_lock(conn: sa.Connection, name: str) -> None:
+    """PostgreSQL: wait for, then hold until this transaction ends, the advisory lock ``name``.
+
+    Other engines: nothing. DuckDB lets one process at a time write a file, and the pool
+    ``monitoring_warehouse`` (limit 1) serializes the steps of one Dagster instance."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(f"{SCHEMA}.{name}")})
+
+
+def lock_monitor(conn: sa.Connection, monitor: str) -> None:
+    """Take turns with every other transaction writing ``monitor``'s rows, until this one ends.
+
+    Two runs replacing the rows of one (monitor, partition) at once would otherwise both keep theirs
+    (each DELETE sees only rows committed before it began), and a run deriving rolling windows from
+    stored days would miss a day another run is writing. Under PostgreSQL's default isolation (READ
+    COMMITTED) every statement after the lock sees all that the previous holder committed. Take it
+    after ``ensure_tables``, which may take the schema lock: always in that order, never a deadlock."""
+    _advisory_lock(conn, f"monitor.{monitor}")
+
+
+def _missing_tables(conn: sa.Connection, tables: Sequence[sa.Table]) -> bool:
+    existing = set(sa.inspect(conn).get_table_names(schema=SCHEMA))
+    return any(t.name not in existing for t in tables)
+
+
+def ensure_tables(conn: sa.Connection, extra: Sequence[sa.Table] = ()) -> None:
+    """Create schema ``monitoring``, its tables and ``extra`` tables where missing.
+
+    On PostgreSQL two first runs racing through ``CREATE SCHEMA IF NOT EXISTS`` would both find it
+    missing, and one would fail on the catalog's unique index (``pg_namespace_nspname_index``; the
+    same for tables). So when anything is missing, the creator takes a schema-wide advisory lock
+    first: the second waits, then finds everything there. Once created, no lock is taken."""
+    tables = [*metadata.sorted_tables, *extra]
+    if conn.dialect.name == "postgresql":
+        if not _missing_tables(conn, tables):
+            return
+        _advisory_lock(conn, "ddl")
     conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote_identifier(SCHEMA)}"))
     metadata.create_all(conn, checkfirst=True)
+    for table in extra:
+        table.create(conn, checkfirst=True)

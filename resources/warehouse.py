@@ -53,6 +53,36 @@ class ReferenceProfile:
     windows: dict[dt.date, Profile]
 
 
+@dataclass(frozen=True)
+class PerformanceWriter:
+    """Writes and reads of one monitor's performance rows in one locked transaction
+    (``Warehouse.performance_writer``). Each write replaces its (monitor, day) or (monitor, window,
+    day) rows."""
+
+    conn: sa.Connection
+    spec: MonitorSpec
+    audit: _store.Audit
+    versions: Mapping[dt.date, str | None]
+
+    def write_aggregates(self, aggregates: Mapping[dt.date, PerformanceAggregate]) -> None:
+        for day, agg in aggregates.items():
+            stamp = self.audit.with_version(self.versions.get(day))
+            _store.replace_performance_aggregates(self.conn, monitor=self.spec.name, aggregates={day: agg}, audit=stamp)
+
+    def read_aggregates(self, first: dt.date, last: dt.date) -> dict[dt.date, PerformanceAggregate]:
+        """The daily aggregates stored for ``first..last`` (this transaction's writes included)."""
+        return _store.read_performance_aggregates(
+            self.conn, monitor=self.spec.name, first=first, last=last, empty=empty_aggregate(self.spec)
+        )
+
+    def write_metrics(self, metrics: Mapping[tuple[str, dt.date | None], Mapping[str, float]]) -> None:
+        for (window, when), values in metrics.items():
+            stamp = self.audit.with_version(self.versions.get(when) if when else None)
+            _store.replace_performance(
+                self.conn, monitor=self.spec.name, window=window, day=when, values=values, audit=stamp
+            )
+
+
 def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time())
 
@@ -248,15 +278,23 @@ class Warehouse:
             _store.ensure_tables(conn)
             self._tables_ready = True
 
-    def write_reference(self, spec: MonitorSpec, ref: ReferenceProfile, audit: _store.Audit) -> None:
+    @contextmanager
+    def writing(self, spec: MonitorSpec) -> Iterator[sa.Connection]:
+        """One transaction that replaces rows of ``spec``: tables ensured, then the monitor's write
+        lock held to the end (PostgreSQL), so concurrent runs of one monitor write in turn and a
+        replace never leaves two runs' rows side by side."""
         with self.begin() as conn:
             self._ensure_tables(conn)
+            _store.lock_monitor(conn, spec.name)
+            yield conn
+
+    def write_reference(self, spec: MonitorSpec, ref: ReferenceProfile, audit: _store.Audit) -> None:
+        with self.writing(spec) as conn:
             _store.replace_profiles(conn, spec.name, "reference", [(None, ref.profile)], audit, clear_kind=True)
             _store.replace_profiles(conn, spec.name, "reference_window", ref.windows.items(), audit, clear_kind=True)
 
     def write_daily_profiles(self, spec: MonitorSpec, profiles: dict[dt.date, Profile], audit: _store.Audit) -> None:
-        with self.begin() as conn:
-            self._ensure_tables(conn)
+        with self.writing(spec) as conn:
             _store.replace_profiles(conn, spec.name, "daily", profiles.items(), audit)
 
     def _read_layout(self, conn: sa.Connection, spec: MonitorSpec, columns: Sequence[str]) -> ProfileLayout:
@@ -308,8 +346,7 @@ class Warehouse:
         self, spec: MonitorSpec, scope: str, results: Mapping[dt.date, tuple[DatasetDrift, _store.Audit]]
     ) -> None:
         """Replace the drift rows of every given day in one transaction."""
-        with self.begin() as conn:
-            self._ensure_tables(conn)
+        with self.writing(spec) as conn:
             for day, (result, audit) in results.items():
                 _store.replace_drift(
                     conn,
@@ -388,6 +425,16 @@ class Warehouse:
             found = self._aggregates(conn, rows, spec)
         return merge_aggregates(found.values(), empty_aggregate(spec))
 
+    @contextmanager
+    def performance_writer(
+        self, spec: MonitorSpec, audit: _store.Audit, versions: Mapping[dt.date, str | None] | None = None
+    ) -> Iterator[PerformanceWriter]:
+        """One transaction for ``spec``'s performance rows, holding the monitor's write lock: reads
+        through it see every day other runs committed before it, and no run writes in between.
+        ``versions`` gives each day's model version label (from its daily profile)."""
+        with self.writing(spec) as conn:
+            yield PerformanceWriter(conn, spec, audit, versions or {})
+
     def write_performance(
         self,
         spec: MonitorSpec,
@@ -397,17 +444,10 @@ class Warehouse:
         audit: _store.Audit,
         versions: Mapping[dt.date, str | None] | None = None,
     ) -> None:
-        """Daily aggregates and the metric rows of any windows, in one transaction. ``versions``
-        gives each day's model version label (from its daily profile)."""
-        versions = versions or {}
-        with self.begin() as conn:
-            self._ensure_tables(conn)
-            for day, agg in aggregates.items():
-                stamp = audit.with_version(versions.get(day))
-                _store.replace_performance_aggregates(conn, monitor=spec.name, aggregates={day: agg}, audit=stamp)
-            for (window, when), values in metrics.items():
-                stamp = audit.with_version(versions.get(when) if when else None)
-                _store.replace_performance(conn, monitor=spec.name, window=window, day=when, values=values, audit=stamp)
+        """Daily aggregates and the metric rows of any windows, in one transaction."""
+        with self.performance_writer(spec, audit, versions) as writer:
+            writer.write_aggregates(aggregates)
+            writer.write_metrics(metrics)
 
     def model_versions(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[dt.date, str | None]:
         """The model version label stored with each day's profile (days not profiled are absent)."""
@@ -452,8 +492,7 @@ class Warehouse:
         audit: _store.Audit,
         versions: Mapping[dt.date, str | None],
     ) -> None:
-        with self.begin() as conn:
-            self._ensure_tables(conn)
+        with self.writing(spec) as conn:
             for day, per_column in reports.items():
                 stamp = audit.with_version(versions.get(day))
                 _store.replace_fairness(conn, monitor=spec.name, day=day, reports=per_column, audit=stamp)
@@ -691,8 +730,7 @@ class Warehouse:
     def delete_drift(self, spec: MonitorSpec, days: Sequence[dt.date]) -> None:
         """Remove the drift rows (every scope) of ``days``: drift blocked by data quality."""
         d = _store.drift_metrics.c
-        with self.begin() as conn:
-            self._ensure_tables(conn)
+        with self.writing(spec) as conn:
             conn.execute(_store.drift_metrics.delete().where((d.monitor == spec.name) & d.partition_date.in_(days)))
 
 

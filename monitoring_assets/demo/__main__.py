@@ -34,6 +34,25 @@ MLFLOW_UI = ".venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db"
 SPEC_PATH = Path("monitors/credit_default.yaml")
 
 
+def release_dead_demo_runs(instance: dg.DagsterInstance) -> None:
+    """Fail the runs an earlier demo left unfinished (it was killed) and free their pool slots.
+
+    With the pool limit of ``deploy/dagster.duckdb.yaml`` a killed demo's slot would block this one
+    for ever: ``make demo`` runs no daemon to do it. Only runs executed in a Python process (no code
+    location origin: the demo's) are touched; runs launched from the UI are the daemon's to monitor."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    for run_id in storage.get_concurrency_run_ids():
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.remote_job_origin is not None:
+            continue
+        if not run.is_finished:
+            instance.report_run_failed(run, "an earlier `make demo` ended without finishing this run")
+        storage.free_concurrency_slots_for_run(run_id)
+        print(f"Freed the pool slots of run {run_id}, left by an earlier demo.")
+
+
 def main() -> int:
     started = time.monotonic()
     spec = load_spec(SPEC_PATH)
@@ -41,6 +60,7 @@ def main() -> int:
     if "DAGSTER_HOME" in os.environ:
         Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         instance = dg.DagsterInstance.get()
+        release_dead_demo_runs(instance)
     else:
         print("DAGSTER_HOME is not set: runs go to a throwaway instance and will not show in `make dev`.")
         instance = dg.DagsterInstance.ephemeral()
