@@ -100,15 +100,15 @@ def mask_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-def _unreachable(error: BaseException) -> bool:
-    """Whether the exception chain holds a network failure: refused, reset, timed out, unknown host
-    (MLflow wraps requests, which wraps urllib3, which wraps the socket error)."""
+def _network_error(error: BaseException) -> BaseException | None:
+    """The innermost network failure of the chain (the socket's own error), or None."""
+    found = None
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, ConnectionError | TimeoutError | socket.gaierror):
-            return True
+            found = seen
         seen = seen.__cause__ or seen.__context__
-    return False
+    return found
 
 
 def _probe(uri: str) -> None:
@@ -203,9 +203,11 @@ class ModelRegistry:
             raise RegistryError(self._failure_text(doing, e)) from None
 
     def _failure_text(self, doing: str, error: BaseException) -> str:
-        detail = self.scrub(f"{type(error).__name__}: {error}")
-        if not _unreachable(error):
-            return f"MLflow at {self.safe_uri} failed while {doing}: {detail}"
+        network = _network_error(error)
+        if network is None:
+            return f"MLflow at {self.safe_uri} failed while {doing}: {self.scrub(f'{type(error).__name__}: {error}')}"
+        # The socket's reason says it all; MLflow's own text repeats the request URL and urllib3's.
+        detail = self.scrub(f"{type(network).__name__}: {network}")
         if urlsplit(self.tracking_uri).scheme in _SERVER_SCHEMES:
             check = (
                 "check that the tracking server runs and that MLFLOW_TRACKING_URI names it "
