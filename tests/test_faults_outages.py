@@ -31,7 +31,11 @@ from sensors.alerts import evaluate_alerts
 from sensors.retraining import ATTEMPT_TAG, DAYS_TAG, EVENT_TAG, REASON_TAG
 from tests.conftest import small_spec, write_table
 
-MLFLOW_HTTP_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")
+MLFLOW_HTTP_ENV = (
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+)
 T0 = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC)
 
 
@@ -166,7 +170,9 @@ def test_unreachable_mlflow_fails_fast_with_a_registry_error_an_event_and_a_warn
         )
         assert error.cause is None and error.context is None  # nothing chained
     # The resource's bounds, since the user set none: 7 retries and ~4 minutes by MLflow's own.
-    assert {name: os.environ.get(name) for name in MLFLOW_HTTP_ENV} == dict(zip(MLFLOW_HTTP_ENV, ("2", "15", "1")))
+    assert {name: os.environ.get(name) for name in MLFLOW_HTTP_ENV} == dict(
+        zip(MLFLOW_HTTP_ENV, ("2", "15", "1"), strict=True)
+    )
     assert elapsed < 30
 
     wh = Warehouse(url)
@@ -196,7 +202,10 @@ def test_unreachable_mlflow_fails_fast_with_a_registry_error_an_event_and_a_warn
     finally:
         wh.dispose()
     assert tick.summary("m") == "m: sent 2 alert(s) (2 event)"
-    assert [(b["check"], b["tier"]) for b in hook.delivered()] == [("trigger", "info"), ("retraining_failed", "warning")]
+    assert [(b["check"], b["tier"]) for b in hook.delivered()] == [
+        ("trigger", "info"),
+        ("retraining_failed", "warning"),
+    ]
     failed = hook.delivered()[1]["summary"]
     assert failed == (
         f"retraining of m_model failed (attempt 1): RegistryError: MLflow at http://ops:***@127.0.0.1:{port} "
@@ -242,7 +251,12 @@ class Ticks:
                 passed=False,
                 severity=dg.AssetCheckSeverity.ERROR,
                 description="dataset drift on 2024-01-05: share 0.67 >= 0.5",
-                metadata={"failed_days": 1, "days": 1, "first_failed_day": "2024-01-05", "last_failed_day": "2024-01-05"},
+                metadata={
+                    "failed_days": 1,
+                    "days": 1,
+                    "first_failed_day": "2024-01-05",
+                    "last_failed_day": "2024-01-05",
+                },
             )
         )
 
@@ -292,7 +306,11 @@ def test_an_alert_lost_in_an_outage_is_delivered_once_on_a_later_tick(ticks: Tic
         "m: no new alerts; retried 1 undelivered alert(s), 1 now delivered; 1 repeat(s) within the dedup window"
     )
     (delivered,) = hook.delivered()
-    assert (delivered["check"], delivered["tier"], delivered["kind"]) == ("m/feature_drift:no_dataset_drift", "critical", "firing")
+    assert (delivered["check"], delivered["tier"], delivered["kind"]) == (
+        "m/feature_drift:no_dataset_drift",
+        "critical",
+        "firing",
+    )
     assert delivered["summary"] == "check no_dataset_drift failed on m/feature_drift (ERROR, 1 of 1 day(s))"
 
     assert ticks.tick(T0 + dt.timedelta(minutes=2)) == "m: no new alerts"
@@ -320,7 +338,9 @@ def test_an_alert_undelivered_past_the_give_up_age_is_recorded_given_up_and_not_
     hook.down = True
     ticks.fail()
     assert ticks.tick(T0) == "m: sent 1 alert(s) (1 firing)"
-    assert ticks.tick(T0 + dt.timedelta(hours=23)) == "m: no new alerts; retried 1 undelivered alert(s), 0 now delivered"
+    assert (
+        ticks.tick(T0 + dt.timedelta(hours=23)) == "m: no new alerts; retried 1 undelivered alert(s), 0 now delivered"
+    )
     assert len(hook.posts) == 6
 
     hook.down = False
