@@ -90,6 +90,7 @@ class Alert:
     model_name: str | None = None
     model_version: str | None = None
     source_event: str | None = None  # fingerprint of the monitoring.events row it reports
+    event_id: str | None = None  # the trigger event a failed retraining belongs to (its dedup key)
 
     @property
     def dedup_key(self) -> str:
@@ -439,6 +440,7 @@ def alert_details(
         "undelivered": delivery.undelivered,
         "skipped": delivery.skipped,
         "source_event": alert.source_event,
+        "event_id": alert.event_id,
         "evaluation_id": evaluation_id,
     }
 
@@ -499,6 +501,7 @@ def alert_from_details(d: Mapping[str, Any]) -> Alert:
         model_name=d.get("model_name"),
         model_version=d.get("model_version"),
         source_event=d.get("source_event"),
+        event_id=d.get("event_id"),
     )
 
 

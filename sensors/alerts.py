@@ -27,7 +27,8 @@ How a check result becomes an alert (``AlertState.decide``):
   alert, at the incident's highest tier (so it reaches the destinations the failure reached),
   and closes it; later passes send nothing. A failure after that opens a new incident.
 * each retraining event is alerted once; a failed retraining (``retraining_failed``) at
-  ``warning``.
+  ``warning``, once per trigger event within the dedup window (the retraining sensor retries a
+  failed event every few minutes: its later failures are logged, not re-sent).
 * **undelivered**: dedup counts only delivered alerts. An alert a destination did not get (down,
   timed out, 5xx, ...) is sent again to that destination alone on every later tick, before new
   results, until it arrives or ``give_up_after_hours`` (default 24 h) after its first attempt,
@@ -123,6 +124,7 @@ class AlertState:
     open: dict[str, Tier] = field(default_factory=dict)  # check -> highest tier alerted since it last passed
     reported_events: set[str] = field(default_factory=set)  # fingerprints of alerted events rows
     pending: dict[str, Pending] = field(default_factory=dict)  # alert id -> what it still owes, oldest first
+    failure_sent: dict[str, dt.datetime] = field(default_factory=dict)  # trigger event -> its last failure alert
 
     @classmethod
     def from_details(cls, rows: Iterable[Mapping[str, Any]]) -> "AlertState":
@@ -139,6 +141,8 @@ class AlertState:
             return
         undelivered = set(d.get("undelivered") or {})
         self._apply(d["kind"], d["check"], d["tier"], sent_at, d.get("source_event"), delivered=not undelivered)
+        if not undelivered and d.get("event_id"):
+            self.failure_sent[d["event_id"]] = sent_at
         if undelivered and d.get("alert_id"):  # rows written before retries existed have no id
             self.pending[d["alert_id"]] = Pending(d["alert_id"], dict(d), sent_at, undelivered)
 
@@ -154,6 +158,8 @@ class AlertState:
             del self.pending[pending.alert_id]
             if pending.details["kind"] == "firing":
                 self.last_sent[pending.dedup_key] = sent_at
+            if pending.details.get("event_id"):
+                self.failure_sent[pending.details["event_id"]] = sent_at
 
     def _apply(
         self, kind: str, check: str, tier: Tier, sent_at: dt.datetime, source_event: str | None, *, delivered: bool
@@ -167,6 +173,13 @@ class AlertState:
             self.open.pop(check, None)
         if source_event:
             self.reported_events.add(source_event)  # a pending event alert is retried, not re-fired
+
+    def repeats_failure(self, event_id: str, now: dt.datetime, window: dt.timedelta) -> bool:
+        """Whether a failure of the same trigger event was alerted within ``window`` (or is owed):
+        the retraining sensor retries a failed event every few minutes, one alert is enough."""
+        last = self.failure_sent.get(event_id)
+        owed = any(p.details.get("event_id") == event_id for p in self.pending.values())
+        return owed or (last is not None and now - last < window)
 
     def decide(
         self, check: str, failed_tier: Tier | None, now: dt.datetime, window: dt.timedelta
@@ -363,6 +376,7 @@ def event_alert(spec: MonitorSpec, row: Mapping[str, Any]) -> Alert:
         model_name=model or None,
         model_version=version or None,
         source_event=event_fingerprint(row),
+        event_id=d.get("event_id") if kind == "retraining_failed" else None,
     )
 
 
@@ -426,7 +440,12 @@ def evaluate_alerts(
     )
     for row in wh.read_events(spec, list(EVENT_TIERS), events_after):
         alert = event_alert(spec, row)
-        if alert.source_event not in state.reported_events:
+        if alert.source_event in state.reported_events:
+            pass
+        elif alert.event_id and state.repeats_failure(alert.event_id, now, window):
+            sink.log.info(f"not re-sent (same trigger event failed within {window}): {alert.text()}")
+            suppressed.append(f"{alert.check}|{alert.event_id}")
+        else:
             send(alert, None)
         events_after = max(events_after, row["created_at"])
     next_cursor = {"checks": checks_cursor, "events_after": events_after.isoformat()}

@@ -363,3 +363,24 @@ def test_the_give_up_age_comes_from_the_spec() -> None:
     spec = small_spec(alerts={"give_up_after_hours": 6})
     assert AlertsResource().give_up_after(spec.alerts) == dt.timedelta(hours=6)
     assert AlertsResource(give_up_after_hours=2).give_up_after(small_spec().alerts) == dt.timedelta(hours=2)
+
+
+def test_a_failed_trigger_event_alerts_once_however_often_its_retries_fail(ticks: Ticks, hook: Hook) -> None:
+    wh = Warehouse(ticks.url)
+    try:
+        for event_id, attempt in (("e1", "1"), ("e1", "2"), ("e2", "1"), ("e1", "3")):
+            details = {"event_id": event_id, "attempt": attempt, "error_class": "RegistryError", "error": "down"}
+            wh.append_event(ticks.spec, "retraining_failed", details, model_name="m_model")
+    finally:
+        wh.dispose()
+    assert ticks.tick(T0) == "m: sent 2 alert(s) (2 event); 2 repeat(s) within the dedup window"
+    assert [b["summary"] for b in hook.delivered()] == [
+        "retraining of m_model failed (attempt 1): RegistryError: down",
+        "retraining of m_model failed (attempt 1): RegistryError: down",
+    ]
+    wh = Warehouse(ticks.url)
+    try:
+        sent = [json.loads(r["details_json"])["event_id"] for r in wh.read_events(ticks.spec, ["alert"])]
+    finally:
+        wh.dispose()
+    assert sent == ["e1", "e2"]  # e1's attempts 2 and 3 were not re-sent
