@@ -463,14 +463,15 @@ def retry_pending(
 ) -> tuple[int, int, int]:
     """Send each pending alert again to the destinations that lack it, oldest first; one older
     than ``give_up_after`` (from its first attempt), or owed to a destination no longer
-    configured, is recorded as given up instead. Returns (retried, now delivered, given up)."""
+    configured (or no longer taking its tier), is recorded as given up instead.
+    Returns (retried, now delivered, given up)."""
     retried = redelivered = given_up = 0
-    configured = {d.name for d in sink.destinations}
     for pending in list(state.pending.values()):
         alert = alert_from_details(pending.details)
         attempt = pending.attempts + 1
         age = now - pending.first_attempt
-        gone = {name: "no longer configured" for name in pending.remaining - configured}
+        routed = {d.name for d in sink.destinations if tier_rank(alert.tier) >= tier_rank(d.min_tier)}
+        gone = {name: "no longer configured for this tier" for name in pending.remaining - routed}
         if age >= give_up_after or gone:
             why = f"undelivered for {age} (give-up age {give_up_after})"
             abandoned = {name: gone.get(name, why) for name in pending.remaining}

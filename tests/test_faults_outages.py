@@ -384,3 +384,17 @@ def test_a_failed_trigger_event_alerts_once_however_often_its_retries_fail(ticks
     finally:
         wh.dispose()
     assert sent == ["e1", "e2"]  # e1's attempts 2 and 3 were not re-sent
+
+
+def test_an_alert_owed_to_a_destination_no_longer_configured_is_given_up_at_once(ticks: Ticks, hook: Hook) -> None:
+    hook.down = True
+    ticks.fail()
+    assert ticks.tick(T0) == "m: sent 1 alert(s) (1 firing)"
+    ticks.alerts = AlertsResource(webhook_url=hook.url, webhook_min_tier="warning")  # still takes critical
+    assert (
+        ticks.tick(T0 + dt.timedelta(minutes=1)) == "m: no new alerts; retried 1 undelivered alert(s), 0 now delivered"
+    )
+    ticks.alerts = AlertsResource()  # the webhook removed
+    assert ticks.tick(T0 + dt.timedelta(minutes=2)) == "m: no new alerts; gave up on 1 undelivered alert(s)"
+    assert ticks.log()[-1]["given_up"] == {"webhook": "no longer configured for this tier"}
+    assert len(hook.posts) == 6
