@@ -334,6 +334,7 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     give_up_after_hours: float = Field(
         default=24.0,
         gt=0,
+        le=24 * 30,  # the sensor reads alert rows 90 days back
         description="An undelivered alert is retried on later ticks until this long after its first attempt",
     )
     attempts: int = Field(default=3, ge=1, le=5, description="POST attempts per alert and destination")
