@@ -184,7 +184,7 @@ def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
         yield "duckdb", f"duckdb:///{tmp_path / 'wh.duckdb'}"
         return
     pg_url: str = request.getfixturevalue("pg_url")
-    name = f"leaks_{tmp_path.name[-20:].replace('-', '_').lower()}"
+    name = f"{sa.make_url(pg_url).database}_leaks"  # next to the session's own database, as unique
     admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
