@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
 from expectations._gx import ephemeral_context, expectation_suite, quiet
 from expectations._results import (
@@ -231,6 +232,9 @@ def _sql_days(
     except WarehouseError:
         raise
     except Exception as e:
+        if (database := _database_error(e)) is not None:
+            # The database's own text may quote cells and SQLAlchemy's the bound parameters.
+            raise wh.query_error(database) from None
         message = " ".join(str(e).split()).replace(url, wh.safe_url)
         if wh.engine.url.password:
             message = message.replace(str(wh.engine.url.password), "***")
@@ -241,6 +245,16 @@ def _sql_days(
         if datasource is not None:
             with quiet():
                 datasource.get_execution_engine().engine.dispose()
+
+
+def _database_error(error: BaseException) -> sa.exc.SQLAlchemyError | None:
+    """The SQLAlchemy error in ``error``'s chain (Great Expectations wraps the ones it meets)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, sa.exc.SQLAlchemyError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def validate_days(

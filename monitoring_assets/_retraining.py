@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from expectations import blocked_days
 from monitoring_assets.core.performance import EXPECTED_LABELS, HIGHER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS
-from monitoring_assets.errors import MonitorError
+from monitoring_assets.errors import MonitorError, RegistryError
 from monitoring_assets.spec import MonitorSpec
 from resources import trainer
 from resources.registry import CHALLENGER, CHAMPION, ModelRegistry, RegisteredVersion
@@ -61,6 +62,55 @@ class RetrainingResult:
     promoted: bool
     decision: str
     excluded_days: tuple[dt.date, ...] = ()  # critical data quality: neither trained nor scored on
+
+
+FAILED_EVENT = "retraining_failed"  # event_type of a failed retraining in monitoring.events
+ERROR_LIMIT = 500  # characters of an error message kept in the event
+
+
+def synthetic_example(rows: pd.DataFrame, spec: MonitorSpec) -> pd.DataFrame:
+    """One made-up row for the model's MLflow input example (the signature is inferred from it),
+    so that no training row is logged to MLflow.
+
+    Per numeric feature: the mean of the training rows' finite values (NaN when there are none).
+    Per categorical feature: its most frequent value in the training rows (ties: the first in
+    sort order; None when every value is missing): an aggregate of many rows, and a value the
+    model's own fitted encoder stores anyway (README, "What leaves the warehouse").
+    """
+    example: dict[str, pd.Series] = {}
+    for name in spec.features.numeric:
+        values = pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        example[name] = pd.Series([float(finite.mean()) if finite.size else float("nan")], dtype="float64")
+    for name in spec.features.categorical:
+        counts = rows[name].dropna().value_counts()
+        top = min(counts[counts == counts.max()].index, key=str) if len(counts) else None
+        example[name] = pd.Series([top], dtype=rows[name].dtype)  # the type the model was fitted on
+    return pd.DataFrame(example, columns=trainer.features(spec))
+
+
+def record_failure(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, error: BaseException, run_id: str) -> None:
+    """A ``retraining_failed`` row in ``monitoring.events`` (the alerts sensor sends it at
+    ``warning``): the trigger, the attempt and the error's class. The message is kept only for
+    our own errors (``MonitorError``: they name the masked store and quote no data); another
+    exception's text may quote a value, so only its class is kept."""
+    message = str(error)[:ERROR_LIMIT] if isinstance(error, MonitorError) else ""
+    wh.append_event(
+        spec,
+        FAILED_EVENT,
+        {
+            "event_id": trigger.event_id,
+            "reason": trigger.reason,
+            "trigger_days": list(trigger.days),
+            "attempt": trigger.details.get("attempt"),
+            "error_class": type(error).__name__,
+            "error": message,
+            "registry": isinstance(error, RegistryError),
+        },
+        partition_date=dt.date.fromisoformat(trigger.days[-1]) if trigger.days else None,
+        model_name=spec.model.registry_name if spec.model else None,
+        run_id=run_id,
+    )
 
 
 def _better_by(spec: MonitorSpec, challenger: float, champion: float) -> float:
@@ -261,7 +311,7 @@ def retrain(
             run_id,
             model=model,
             registry_name=name,
-            input_example=train_rows[trainer.features(spec)].head(5),
+            input_example=synthetic_example(train_rows, spec),
             version_tags={
                 **trigger.tags(),
                 "dagster.run_id": dagster_run_id,

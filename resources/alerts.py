@@ -14,7 +14,10 @@ Delivery never raises. A POST that times out, cannot connect or gets a 5xx or 42
 (``attempts`` in all, ``timeout_seconds`` each, sleeping ``backoff_seconds`` x 1, 2, 4, ...
 between them); any other 4xx is final at once. A destination that fails is *down* for the rest
 of the sink's life (one sensor tick): later alerts are recorded undelivered without waiting
-again, so one tick spends at most ``attempts x timeout + backoff`` per destination.
+again, so one tick spends at most ``attempts x timeout + backoff`` per destination. An alert left
+undelivered somewhere is sent again to just those destinations on later ticks (the alerts
+sensor's ``AlertState``), until it is delivered or ``give_up_after_hours`` (default 24 h) after
+its first attempt, when it is recorded as given up.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -86,6 +90,7 @@ class Alert:
     model_name: str | None = None
     model_version: str | None = None
     source_event: str | None = None  # fingerprint of the monitoring.events row it reports
+    event_id: str | None = None  # the trigger event a failed retraining belongs to (its dedup key)
 
     @property
     def dedup_key(self) -> str:
@@ -232,11 +237,17 @@ class AlertSink:
         self._sleep = sleep
         self._down: dict[str, str] = {}  # destination -> why it failed earlier in this tick
 
-    def send(self, alert: Alert, sent_at: dt.datetime) -> Delivery:
-        """Deliver ``alert``; never raises. The log line names every destination, masked."""
+    def send(
+        self, alert: Alert, sent_at: dt.datetime, *, only: Collection[str] | None = None, attempt: int = 1
+    ) -> Delivery:
+        """Deliver ``alert``; never raises. The log line names every destination, masked.
+
+        ``only``: a later attempt goes to these destinations alone (those that did not get it)."""
         delivered, undelivered, skipped = ["log"], {}, {}
         for dest in self.destinations:
-            if tier_rank(alert.tier) < tier_rank(dest.min_tier):
+            if only is not None and dest.name not in only:
+                skipped[dest.name] = "delivered before"
+            elif tier_rank(alert.tier) < tier_rank(dest.min_tier):
                 skipped[dest.name] = f"below its minimum tier {dest.min_tier}"
             elif dest.name in self._down:
                 undelivered[dest.name] = f"not attempted: failed earlier in this tick ({self._down[dest.name]})"
@@ -250,6 +261,8 @@ class AlertSink:
         masked = {d.name: d.masked for d in self.destinations}
         routes = [f"{n} ({masked[n]})" if n in masked else n for n in delivered]
         line = f"{alert.text()} | sent to {', '.join(routes)}"
+        if attempt > 1:
+            line = f"(delivery attempt {attempt}) {line}"
         if undelivered:
             line += "; undelivered: " + "; ".join(f"{n} ({masked[n]}): {why}" for n, why in undelivered.items())
         level = logging.INFO if alert.kind == "resolved" else _LOG_LEVEL[alert.tier]
@@ -318,6 +331,12 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     dedup_window_hours: float = Field(
         default=24.0, gt=0, description="An open check alert is not re-sent at the same tier within this window"
     )
+    give_up_after_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 30,  # the sensor reads alert rows 90 days back
+        description="An undelivered alert is retried on later ticks until this long after its first attempt",
+    )
     attempts: int = Field(default=3, ge=1, le=5, description="POST attempts per alert and destination")
     timeout_seconds: float = Field(default=5.0, gt=0, le=30, description="Timeout of one POST")
     backoff_seconds: float = Field(default=0.5, ge=0, le=10, description="Sleep before the 2nd attempt; doubles")
@@ -325,6 +344,10 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def dedup_window(self, overrides: AlertsSpec | None = None) -> dt.timedelta:
         hours = overrides.dedup_window_hours if overrides and overrides.dedup_window_hours else self.dedup_window_hours
         return dt.timedelta(hours=hours)
+
+    def give_up_after(self, overrides: AlertsSpec | None = None) -> dt.timedelta:
+        hours = overrides.give_up_after_hours if overrides and overrides.give_up_after_hours else None
+        return dt.timedelta(hours=hours or self.give_up_after_hours)
 
     def destinations(self, overrides: AlertsSpec | None = None) -> list[Destination]:
         """The configured webhooks, with a spec's overrides applied (URLs from its named variables)."""
@@ -375,10 +398,31 @@ def alerts_resource() -> AlertsResource:
 
 
 def alert_details(
-    alert: Alert, delivery: Delivery, *, sent_at: dt.datetime, evaluation_id: int | None
+    alert: Alert,
+    delivery: Delivery,
+    *,
+    sent_at: dt.datetime,
+    evaluation_id: int | None,
+    alert_id: str | None = None,
+    retry_of: str | None = None,
+    attempt: int = 1,
+    given_up: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``details_json`` of an alert row in ``monitoring.events``."""
+    """``details_json`` of an alert row in ``monitoring.events``.
+
+    ``alert_id`` names the alert; a later delivery attempt is a row of its own with ``retry_of``
+    (the first row's id), ``attempt`` (2, 3, ...) and what it delivered, or ``given_up`` (the
+    destinations abandoned, with why). The row carries every field of the alert, so that a later
+    tick can send it again as it was."""
     return {
+        "alert_id": alert_id,
+        "retry_of": retry_of,
+        "attempt": attempt,
+        "given_up": dict(given_up or {}),
+        "run_id": alert.run_id,
+        "partition_date": alert.partition_date.isoformat() if alert.partition_date else None,
+        "model_name": alert.model_name,
+        "model_version": alert.model_version,
         "kind": alert.kind,
         "tier": alert.tier,
         "monitor": alert.monitor,
@@ -397,6 +441,7 @@ def alert_details(
         "undelivered": delivery.undelivered,
         "skipped": delivery.skipped,
         "source_event": alert.source_event,
+        "event_id": alert.event_id,
         "evaluation_id": evaluation_id,
     }
 
@@ -409,15 +454,55 @@ def record_alert(
     *,
     sent_at: dt.datetime,
     evaluation_id: int | None,
-) -> None:
+    retry_of: str | None = None,
+    attempt: int = 1,
+    given_up: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Append the alert's row; returns its details (``alert_id`` new for a first attempt)."""
+    alert_id = None if retry_of else uuid.uuid4().hex[:16]
+    details = alert_details(
+        alert,
+        delivery,
+        sent_at=sent_at,
+        evaluation_id=evaluation_id,
+        alert_id=alert_id,
+        retry_of=retry_of,
+        attempt=attempt,
+        given_up=given_up,
+    )
     wh.append_event(
         spec,
         ALERT_EVENT,
-        alert_details(alert, delivery, sent_at=sent_at, evaluation_id=evaluation_id),
+        details,
         partition_date=alert.partition_date,
         model_name=alert.model_name,
         model_version=alert.model_version,
         run_id=alert.run_id,
+    )
+    return details
+
+
+def alert_from_details(d: Mapping[str, Any]) -> Alert:
+    """The alert an alert row recorded (to send it again)."""
+    day = d.get("partition_date")
+    return Alert(
+        monitor=d["monitor"],
+        tier=d["tier"],
+        kind=d["kind"],
+        check=d["check"],
+        summary=d["summary"],
+        description=d.get("description") or "",
+        severity=d.get("severity"),
+        failed_days=d.get("failed_days"),
+        days=d.get("days"),
+        first_failed_day=d.get("first_failed_day"),
+        last_failed_day=d.get("last_failed_day"),
+        run_id=d.get("run_id"),
+        partition_date=dt.date.fromisoformat(day) if day else None,
+        model_name=d.get("model_name"),
+        model_version=d.get("model_version"),
+        source_event=d.get("source_event"),
+        event_id=d.get("event_id"),
     )
 
 
@@ -438,6 +523,10 @@ def alert_log(wh: Warehouse, spec: MonitorSpec, since: dt.datetime | None = None
                 "text": d.get("text"),
                 "delivered": d.get("delivered", []),
                 "undelivered": d.get("undelivered", {}),
+                "alert_id": d.get("alert_id"),
+                "retry_of": d.get("retry_of"),
+                "attempt": d.get("attempt", 1),
+                "given_up": d.get("given_up", {}),
             }
         )
     return out

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dagster as dg
 import mlflow
@@ -50,6 +50,37 @@ _GLOBALS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """Bounds on MLflow's HTTP client (a tracking server, or artifacts served over HTTP).
+
+    MLflow's own defaults (7 retries, backoff factor 2, 120 s timeout) keep a call to a server that
+    is down retrying for about 4 minutes. These are applied as MLflow's environment variables
+    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``..._TIMEOUT``, ``..._BACKOFF_FACTOR``), each only when
+    the user has not set it, for the rest of the process (MLflow reads them at every request).
+    A refused connection then fails in about ``backoff_factor x 2`` seconds (urllib3 sleeps
+    0, 2, 4, ... x factor between retries); a server that accepts but never answers in at most
+    ``(max_retries + 1) x timeout_seconds`` plus the backoff, per call.
+    """
+
+    max_retries: int = 2
+    timeout_seconds: int = 15  # per request, between bytes (not a limit on a whole upload)
+    backoff_factor: int = 1
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.max_retries),
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.timeout_seconds),
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(self.backoff_factor),
+        }
+
+    def apply(self) -> dict[str, str]:
+        """Set each variable the user has not set; returns the values in effect."""
+        for name, value in self.environment().items():
+            os.environ.setdefault(name, value)
+        return {name: os.environ[name] for name in self.environment()}
+
+
+@dataclass(frozen=True)
 class RegisteredVersion:
     """A model version; ``created`` is False when the version already registered for the same
     trigger event was reused."""
@@ -69,15 +100,15 @@ def mask_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-def _unreachable(error: BaseException) -> bool:
-    """Whether the exception chain holds a network failure: refused, reset, timed out, unknown host
-    (MLflow wraps requests, which wraps urllib3, which wraps the socket error)."""
+def _network_error(error: BaseException) -> BaseException | None:
+    """The innermost network failure of the chain (the socket's own error), or None."""
+    found = None
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, ConnectionError | TimeoutError | socket.gaierror):
-            return True
+            found = seen
         seen = seen.__cause__ or seen.__context__
-    return False
+    return found
 
 
 def _probe(uri: str) -> None:
@@ -132,10 +163,18 @@ class ModelRegistry:
     here keep artifacts when MLflow has no server (a SQL store); a server decides for itself.
     """
 
-    def __init__(self, tracking_uri: str, registry_uri: str | None = None, artifact_root: str | None = None) -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        registry_uri: str | None = None,
+        artifact_root: str | None = None,
+        http: HttpLimits = HttpLimits(),
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri or tracking_uri
         self.artifact_root = artifact_root
+        # Process-wide, and only what the user left unset: MLflow has no per-client setting.
+        self.http = http.apply()
         for uri in {self.tracking_uri, self.registry_uri}:
             if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
                 Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -152,16 +191,41 @@ class ModelRegistry:
 
     @contextmanager
     def _failing(self, doing: str) -> Iterator[None]:
-        """MLflow, SQL and connection errors become RegistryError naming the masked URI."""
+        """MLflow, SQL and connection errors become RegistryError naming the masked URI.
+
+        ``from None``: the original exception (MLflow quotes request URLs whole, password included)
+        must not ride along as the cause, which Dagster stores with the step's failure. Its class
+        and its message, scrubbed, are kept in the text instead.
+        """
         try:
             yield
         except _FAILURES as e:
-            state = "is unreachable" if _unreachable(e) else "failed"
-            detail = str(e)
-            for uri in (self.tracking_uri, self.registry_uri):
-                if (password := urlsplit(uri).password) is not None:
-                    detail = detail.replace(password, "***")  # MLflow quotes request URLs whole
-            raise RegistryError(f"MLflow at {self.safe_uri} {state} while {doing}: {detail}") from e
+            raise RegistryError(self._failure_text(doing, e)) from None
+
+    def _failure_text(self, doing: str, error: BaseException) -> str:
+        network = _network_error(error)
+        if network is None:
+            return f"MLflow at {self.safe_uri} failed while {doing}: {self.scrub(f'{type(error).__name__}: {error}')}"
+        # The socket's reason says it all; MLflow's own text repeats the request URL and urllib3's.
+        detail = self.scrub(f"{type(network).__name__}: {network}")
+        if urlsplit(self.tracking_uri).scheme in _SERVER_SCHEMES:
+            check = (
+                "check that the tracking server runs and that MLFLOW_TRACKING_URI names it "
+                f"(gave up after {self.http['MLFLOW_HTTP_REQUEST_MAX_RETRIES']} retries, "
+                f"{self.http['MLFLOW_HTTP_REQUEST_TIMEOUT']} s timeout: MLFLOW_HTTP_REQUEST_* in README)"
+            )
+        else:
+            check = "check that the backend store's database runs and that MLFLOW_TRACKING_URI names it"
+        # The hint goes last: the first words name the store and the step, as they always have.
+        return f"MLflow at {self.safe_uri} is unreachable while {doing}: {detail}. To fix: {check}"
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the URIs' passwords (as written in the URI and decoded)."""
+        for uri in (self.tracking_uri, self.registry_uri):
+            if password := urlsplit(uri).password:
+                for form in {password, unquote(password)}:
+                    text = text.replace(form, "***")
+        return text
 
     # -- tracking ----------------------------------------------------------------------------
 
@@ -266,7 +330,11 @@ class ModelRegistry:
                 served = model.predict_proba(example) if proba else model.predict(example)
                 signature = mlflow.models.infer_signature(example, served)
             except Exception as e:
-                raise RegistryError(f"the model for {registry_name} cannot score its input example: {e}") from e
+                # Only the class: a model's error may quote the example's values.
+                raise RegistryError(
+                    f"the model for {registry_name} cannot score its input example ({type(e).__name__}); "
+                    "check that the trainer's model takes the spec's feature columns"
+                ) from None
             tags = {**(version_tags or {}), **({EVENT_TAG: event_id} if event_id is not None else {})}
 
             # Created here so the logged model lands in the run's experiment (without an active
@@ -410,7 +478,25 @@ class RegistryResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         description="Artifact root for new experiments when MLflow has no server (path or s3://...)",
     )
 
+    http_max_retries: int = Field(
+        default=HttpLimits.max_retries,
+        ge=0,
+        le=10,
+        description="MLflow HTTP retries (MLFLOW_HTTP_REQUEST_MAX_RETRIES, when unset)",
+    )
+    http_timeout_seconds: int = Field(
+        default=HttpLimits.timeout_seconds,
+        ge=1,
+        description="MLflow HTTP request timeout in seconds (MLFLOW_HTTP_REQUEST_TIMEOUT, when unset)",
+    )
+    http_backoff_factor: int = Field(
+        default=HttpLimits.backoff_factor,
+        ge=0,
+        description="MLflow HTTP backoff factor (MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, when unset)",
+    )
+
     @contextmanager
     def open(self) -> Iterator[ModelRegistry]:
         # Nothing to close afterwards: MLflow keeps one engine per store URI for the process.
-        yield ModelRegistry(self.tracking_uri, self.registry_uri, self.artifact_root)
+        http = HttpLimits(self.http_max_retries, self.http_timeout_seconds, self.http_backoff_factor)
+        yield ModelRegistry(self.tracking_uri, self.registry_uri, self.artifact_root, http)

@@ -20,7 +20,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from monitoring_assets.core.evaluate import DatasetDrift
@@ -35,7 +35,7 @@ from monitoring_assets.core.performance import (
 from monitoring_assets.core.profile import Profile, ProfileLayout, empty_profile
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
-from resources import _preflight, _store
+from resources import _errors, _preflight, _store
 from resources._labels_sql import LabeledRows
 from resources._sql import ProfileQuery, Relation, SqlBuilder, build_layout
 
@@ -172,19 +172,31 @@ class Warehouse:
         return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def begin(self) -> Iterator[sa.Connection]:
-        """One transaction; database errors become WarehouseError naming the (masked) URL."""
+    def begin(self, *, columns: Sequence[str] = ()) -> Iterator[sa.Connection]:
+        """One transaction; database errors become WarehouseError naming the (masked) URL, the
+        kind of problem and the table/column when known (``columns``: what the query reads).
+
+        The one place warehouse errors are told: never the driver's text (it may quote a cell) nor
+        SQLAlchemy's (it quotes the statement and every bound parameter), and ``from None``, so
+        that neither rides along as the cause Dagster stores (``resources._errors``).
+        """
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except DBAPIError as e:
-            raise WarehouseError(f"warehouse {self.safe_url} rejected a query: {e.orig}") from e
+        except SQLAlchemyError as e:
+            raise self.query_error(e, columns) from None
+
+    def query_error(self, error: BaseException, columns: Sequence[str] = ()) -> WarehouseError:
+        """The WarehouseError for a SQLAlchemy or driver exception, quoting no data."""
+        failure = _errors.describe(error, password=self.engine.url.password, columns=columns)
+        return WarehouseError(failure.text(self.safe_url))
 
     @contextmanager
-    def begin_days(self, spec: MonitorSpec) -> Iterator[sa.Connection]:
+    def begin_days(self, spec: MonitorSpec, *, columns: Sequence[str] = ()) -> Iterator[sa.Connection]:
         """One transaction whose days are cut at midnight in ``spec.partitions.timezone``: used
-        by everything that groups rows by day or reads a day's window (``SqlBuilder.set_day_timezone``)."""
-        with self.begin() as conn:
+        by everything that groups rows by day or reads a day's window (``SqlBuilder.set_day_timezone``).
+        ``columns`` as for ``begin``."""
+        with self.begin(columns=columns) as conn:
             try:
                 self.sql.set_day_timezone(conn, spec.partitions.timezone)
             except DBAPIError:
@@ -230,7 +242,7 @@ class Warehouse:
     def profile_reference(self, spec: MonitorSpec) -> ReferenceProfile:
         """Fix bins on the reference, then profile it (per day when it has a timestamp column)."""
         rel = self.reference_relation(spec)
-        with self.begin_days(spec) as conn:
+        with self.begin_days(spec, columns=spec.numeric_columns) as conn:
             layout = build_layout(
                 conn,
                 sql=self.sql,
@@ -261,7 +273,7 @@ class Warehouse:
         first, last = min(days), max(days)
         rel = self.days_relation(spec, first, last)
         query = ProfileQuery(self.sql, layout, spec.source.model_version_column, by_day=len(days) > 1)
-        with self.begin_days(spec) as conn:
+        with self.begin_days(spec, columns=list(layout.numeric)) as conn:
             found = query.run(conn, rel)
         if len(days) == 1:
             return {first: found[None]}
@@ -630,7 +642,7 @@ class Warehouse:
             f"SELECT {cols}, {label} AS {q.col(LABEL)}, CAST(s.{q.col(spec.source.timestamp_column)} AS DATE) "
             f"AS {q.col(DAY_COLUMN)} FROM {source}"
         )
-        with self.begin_days(spec) as conn:
+        with self.begin_days(spec, columns=spec.features.numeric) as conn:
             frame = pd.DataFrame(conn.execute(stmt, params).fetchall(), columns=[*features, LABEL, DAY_COLUMN])
         frame[DAY_COLUMN] = pd.to_datetime(frame[DAY_COLUMN]).dt.date
         return frame
@@ -725,7 +737,7 @@ class Warehouse:
                 elif not yielded:
                     yield raw.execute(f"{sql} LIMIT 0", params).fetch_df_chunk(1)
             except duckdb.Error as e:
-                raise WarehouseError(f"warehouse {self.safe_url} rejected a query: {e}") from e
+                raise self.query_error(e, columns) from None
 
     def delete_drift(self, spec: MonitorSpec, days: Sequence[dt.date]) -> None:
         """Remove the drift rows (every scope) of ``days``: drift blocked by data quality."""

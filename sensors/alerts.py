@@ -26,7 +26,13 @@ How a check result becomes an alert (``AlertState.decide``):
 * **recovery**: the first passing result of a check with an open incident sends one ``resolved``
   alert, at the incident's highest tier (so it reaches the destinations the failure reached),
   and closes it; later passes send nothing. A failure after that opens a new incident.
-* each retraining event is alerted once.
+* each retraining event is alerted once; a failed retraining (``retraining_failed``) at
+  ``warning``, once per trigger event within the dedup window (the retraining sensor retries a
+  failed event every few minutes: its later failures are logged, not re-sent).
+* **undelivered**: dedup counts only delivered alerts. An alert a destination did not get (down,
+  timed out, 5xx, ...) is sent again to that destination alone on every later tick, before new
+  results, until it arrives or ``give_up_after_hours`` (default 24 h) after its first attempt,
+  when a row records it as given up; meanwhile the same check and tier is not fired anew.
 
 The memory behind dedup and recovery is the alert rows themselves (``monitoring.events``,
 ``event_type = 'alert'``, 90 days back), not the cursor: a restarted daemon or a reset cursor
@@ -57,18 +63,28 @@ from resources.alerts import (
     Alert,
     AlertSink,
     AlertsResource,
+    Delivery,
     Tier,
+    alert_from_details,
     clean_description,
     record_alert,
     tier_rank,
 )
 from resources.warehouse import Warehouse, WarehouseResource
 
-EVENT_TIERS: dict[str, Tier] = {"trigger": "info", "retraining": "info", "promotion": "warning", "rollback": "warning"}
+EVENT_TIERS: dict[str, Tier] = {
+    "trigger": "info",
+    "retraining": "info",
+    "retraining_failed": "warning",
+    "retraining_refused": "warning",
+    "promotion": "warning",
+    "rollback": "warning",
+}
 SEVERITY_TIERS: dict[dg.AssetCheckSeverity, Tier] = {
     dg.AssetCheckSeverity.ERROR: "critical",
     dg.AssetCheckSeverity.WARN: "warning",
 }
+DEFAULT_GIVE_UP = dt.timedelta(hours=24)  # AlertsResource.give_up_after_hours' default
 STATE_LOOKBACK = dt.timedelta(days=90)  # alert rows read back for dedup and open incidents
 PAGE = 100  # check executions per storage query
 MAX_PAGES = 10  # per check and tick: older unseen executions beyond 1000 are skipped
@@ -82,34 +98,89 @@ def _naive_utc(t: dt.datetime) -> dt.datetime:
 
 
 @dataclass
-class AlertState:
-    """What has been alerted, rebuilt from the alert rows (oldest first)."""
+class Pending:
+    """An alert some destination has not received yet: ``remaining`` names them."""
 
-    last_sent: dict[str, dt.datetime] = field(default_factory=dict)  # dedup key -> its last firing alert
+    alert_id: str
+    details: dict[str, Any]  # its first row
+    first_attempt: dt.datetime
+    remaining: set[str]
+    attempts: int = 1
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.details['check']}|{self.details['tier']}"
+
+
+@dataclass
+class AlertState:
+    """What has been alerted, rebuilt from the alert rows (oldest first).
+
+    Dedup counts only *delivered* alerts: one that every destination it was routed to received, at
+    its first attempt or a later one. An alert still owed to a destination is *pending*: later ticks
+    send it there again, and while it is pending the same check and tier is not fired anew.
+    """
+
+    last_sent: dict[str, dt.datetime] = field(default_factory=dict)  # dedup key -> its last delivered firing
     open: dict[str, Tier] = field(default_factory=dict)  # check -> highest tier alerted since it last passed
     reported_events: set[str] = field(default_factory=set)  # fingerprints of alerted events rows
+    pending: dict[str, Pending] = field(default_factory=dict)  # alert id -> what it still owes, oldest first
+    failure_sent: dict[str, dt.datetime] = field(default_factory=dict)  # trigger event -> its last failure alert
 
     @classmethod
     def from_details(cls, rows: Iterable[Mapping[str, Any]]) -> "AlertState":
         state = cls()
         for d in rows:
-            state._apply(
-                d["kind"], d["check"], d["tier"], dt.datetime.fromisoformat(d["sent_at"]), d.get("source_event")
-            )
+            state.apply(d)
         return state
 
-    def _apply(self, kind: str, check: str, tier: Tier, sent_at: dt.datetime, source_event: str | None) -> None:
+    def apply(self, d: Mapping[str, Any]) -> None:
+        """Take one alert row's details into account (rows in the order they were written)."""
+        sent_at = dt.datetime.fromisoformat(d["sent_at"])
+        if d.get("retry_of"):
+            self._apply_retry(d, sent_at)
+            return
+        undelivered = set(d.get("undelivered") or {})
+        self._apply(d["kind"], d["check"], d["tier"], sent_at, d.get("source_event"), delivered=not undelivered)
+        if not undelivered and d.get("event_id"):
+            self.failure_sent[d["event_id"]] = sent_at
+        if undelivered and d.get("alert_id"):  # rows written before retries existed have no id
+            self.pending[d["alert_id"]] = Pending(d["alert_id"], dict(d), sent_at, undelivered)
+
+    def _apply_retry(self, d: Mapping[str, Any], sent_at: dt.datetime) -> None:
+        pending = self.pending.get(d["retry_of"])
+        if pending is None:
+            return
+        pending.attempts = max(pending.attempts, int(d.get("attempt") or pending.attempts + 1))
+        pending.remaining -= set(d.get("delivered") or ())
+        if d.get("given_up"):
+            del self.pending[pending.alert_id]  # abandoned: never counted as sent
+        elif not pending.remaining:
+            del self.pending[pending.alert_id]
+            if pending.details["kind"] == "firing":
+                self.last_sent[pending.dedup_key] = sent_at
+            if pending.details.get("event_id"):
+                self.failure_sent[pending.details["event_id"]] = sent_at
+
+    def _apply(
+        self, kind: str, check: str, tier: Tier, sent_at: dt.datetime, source_event: str | None, *, delivered: bool
+    ) -> None:
         if kind == "firing":
-            self.last_sent[f"{check}|{tier}"] = sent_at
+            if delivered:
+                self.last_sent[f"{check}|{tier}"] = sent_at
             if check not in self.open or tier_rank(tier) > tier_rank(self.open[check]):
                 self.open[check] = tier
         elif kind == "resolved":
             self.open.pop(check, None)
         if source_event:
-            self.reported_events.add(source_event)
+            self.reported_events.add(source_event)  # a pending event alert is retried, not re-fired
 
-    def remember(self, alert: Alert, sent_at: dt.datetime) -> None:
-        self._apply(alert.kind, alert.check, alert.tier, sent_at, alert.source_event)
+    def repeats_failure(self, event_id: str, now: dt.datetime, window: dt.timedelta) -> bool:
+        """Whether a failure of the same trigger event was alerted within ``window`` (or is owed):
+        the retraining sensor retries a failed event every few minutes, one alert is enough."""
+        last = self.failure_sent.get(event_id)
+        owed = any(p.details.get("event_id") == event_id for p in self.pending.values())
+        return owed or (last is not None and now - last < window)
 
     def decide(
         self, check: str, failed_tier: Tier | None, now: dt.datetime, window: dt.timedelta
@@ -117,8 +188,10 @@ class AlertState:
         """What to do with one result of ``check`` (``failed_tier`` None: it passed)."""
         if failed_tier is None:
             return ("resolve", self.open[check]) if check in self.open else ("quiet", None)
-        last = self.last_sent.get(f"{check}|{failed_tier}")
-        if check in self.open and last is not None and now - last < window:
+        key = f"{check}|{failed_tier}"
+        last = self.last_sent.get(key)
+        recent = last is not None and now - last < window
+        if check in self.open and (recent or any(p.dedup_key == key for p in self.pending.values())):
             return "suppress", failed_tier
         return "fire", failed_tier
 
@@ -128,6 +201,9 @@ class AlertTick:
     sent: list[Alert]
     suppressed: list[str]
     cursor: str
+    retried: int = 0  # undelivered alerts of earlier ticks sent again
+    redelivered: int = 0  # ...of which every destination now has them
+    given_up: int = 0  # undelivered alerts abandoned (older than the give-up age)
 
     def summary(self, monitor: str) -> str:
         kinds = {k: sum(a.kind == k for a in self.sent) for k in ("firing", "resolved", "event")}
@@ -136,6 +212,10 @@ class AlertTick:
             if self.sent
             else "no new alerts"
         )
+        if self.retried:
+            text += f"; retried {self.retried} undelivered alert(s), {self.redelivered} now delivered"
+        if self.given_up:
+            text += f"; gave up on {self.given_up} undelivered alert(s)"
         return text + (f"; {len(self.suppressed)} repeat(s) within the dedup window" if self.suppressed else "")
 
 
@@ -278,6 +358,11 @@ def event_alert(spec: MonitorSpec, row: Mapping[str, Any]) -> Alert:
     elif kind == "retraining":
         window = d.get("window") or ["?", "?"]
         summary = f"challenger {model} v{version} trained on {window[0]}..{window[-1]}: {d.get('decision')}"
+    elif kind == "retraining_failed":
+        error = f"{d.get('error_class')}: {d.get('error')}" if d.get("error") else str(d.get("error_class"))
+        summary = f"retraining of {model or spec.name} failed (attempt {d.get('attempt') or 1}): {error}"
+    elif kind == "retraining_refused":
+        summary = f"retraining of {model or spec.name} refused, nothing registered: {d.get('refused')}"
     elif kind == "promotion":
         summary = f"{model} v{version} promoted to champion (previous champion v{d.get('previous_champion')})"
     else:
@@ -294,6 +379,7 @@ def event_alert(spec: MonitorSpec, row: Mapping[str, Any]) -> Alert:
         model_name=model or None,
         model_version=version or None,
         source_event=event_fingerprint(row),
+        event_id=d.get("event_id") if kind == "retraining_failed" else None,
     )
 
 
@@ -310,19 +396,23 @@ def evaluate_alerts(
     sink: AlertSink,
     window: dt.timedelta,
     now: dt.datetime,
+    give_up_after: dt.timedelta = DEFAULT_GIVE_UP,
 ) -> AlertTick:
-    """One tick: read new check results and events, decide, send, record. ``now`` (aware) is the
-    clock the dedup window is measured with."""
+    """One tick: send again what earlier ticks could not deliver, read new check results and
+    events, decide, send, record. ``now`` (aware) is the clock the dedup window and the give-up
+    age are measured with."""
     previous: dict[str, Any] = json.loads(cursor) if cursor else {}
     rows = wh.read_events(spec, [ALERT_EVENT], _naive_utc(now - STATE_LOOKBACK))
     state = AlertState.from_details(json.loads(r["details_json"]) for r in rows)
     sent: list[Alert] = []
     suppressed: list[str] = []
+    retried, redelivered, given_up = retry_pending(
+        state, wh=wh, spec=spec, sink=sink, now=now, give_up_after=give_up_after
+    )
 
     def send(alert: Alert, evaluation_id: int | None) -> None:
         delivery = sink.send(alert, now)
-        record_alert(wh, spec, alert, delivery, sent_at=now, evaluation_id=evaluation_id)
-        state.remember(alert, now)
+        state.apply(record_alert(wh, spec, alert, delivery, sent_at=now, evaluation_id=evaluation_id))
         sent.append(alert)
 
     checks_cursor: dict[str, Any] = {}
@@ -353,11 +443,66 @@ def evaluate_alerts(
     )
     for row in wh.read_events(spec, list(EVENT_TIERS), events_after):
         alert = event_alert(spec, row)
-        if alert.source_event not in state.reported_events:
+        if alert.source_event in state.reported_events:
+            pass
+        elif alert.event_id and state.repeats_failure(alert.event_id, now, window):
+            sink.log.info(f"not re-sent (same trigger event failed within {window}): {alert.text()}")
+            suppressed.append(f"{alert.check}|{alert.event_id}")
+        else:
             send(alert, None)
         events_after = max(events_after, row["created_at"])
     next_cursor = {"checks": checks_cursor, "events_after": events_after.isoformat()}
-    return AlertTick(sent, suppressed, json.dumps(next_cursor, sort_keys=True))
+    return AlertTick(sent, suppressed, json.dumps(next_cursor, sort_keys=True), retried, redelivered, given_up)
+
+
+def retry_pending(
+    state: AlertState,
+    *,
+    wh: Warehouse,
+    spec: MonitorSpec,
+    sink: AlertSink,
+    now: dt.datetime,
+    give_up_after: dt.timedelta,
+) -> tuple[int, int, int]:
+    """Send each pending alert again to the destinations that lack it, oldest first; one older
+    than ``give_up_after`` (from its first attempt), or owed to a destination no longer
+    configured (or no longer taking its tier), is recorded as given up instead.
+    Returns (retried, now delivered, given up)."""
+    retried = redelivered = given_up = 0
+    for pending in list(state.pending.values()):
+        alert = alert_from_details(pending.details)
+        attempt = pending.attempts + 1
+        age = now - pending.first_attempt
+        routed = {d.name for d in sink.destinations if tier_rank(alert.tier) >= tier_rank(d.min_tier)}
+        gone = {name: "no longer configured for this tier" for name in pending.remaining - routed}
+        if age >= give_up_after or gone:
+            why = f"undelivered for {age} (give-up age {give_up_after})"
+            abandoned = {name: gone.get(name, why) for name in pending.remaining}
+            delivery = Delivery(("log",), {}, {})
+            sink.log.warning(
+                f"gave up delivering: {alert.text()} | to {', '.join(sorted(abandoned))}: "
+                + "; ".join(f"{n}: {w}" for n, w in sorted(abandoned.items()))
+            )
+            given_up += 1
+        else:
+            delivery = sink.send(alert, now, only=pending.remaining, attempt=attempt)
+            abandoned = {}
+            retried += 1
+            redelivered += not (pending.remaining - set(delivery.delivered))
+        state.apply(
+            record_alert(
+                wh,
+                spec,
+                alert,
+                delivery,
+                sent_at=now,
+                evaluation_id=pending.details.get("evaluation_id"),
+                retry_of=pending.alert_id,
+                attempt=attempt,
+                given_up=abandoned,
+            )
+        )
+    return retried, redelivered, given_up
 
 
 def build_alert_sensor(spec: MonitorSpec) -> dg.SensorDefinition:
@@ -388,6 +533,7 @@ def build_alert_sensor(spec: MonitorSpec) -> dg.SensorDefinition:
                     sink=sink,
                     window=alerts.dedup_window(spec.alerts),
                     now=dt.datetime.now(dt.UTC),
+                    give_up_after=alerts.give_up_after(spec.alerts),
                 )
         except WarehouseError as e:
             # e.g. a DuckDB file locked by a running step: nothing is lost, the next tick retries.

@@ -25,6 +25,7 @@ import dagster as dg
 from monitoring_assets import _retraining
 from monitoring_assets._metadata import DATASET_DRIFT_KEY, PERFORMANCE_CHECK_KEY
 from monitoring_assets.core.trigger import DayVerdict, TriggerEvent, TriggerPolicy, evaluate_trigger
+from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources.registry import RegistryResource
 from resources.warehouse import WarehouseResource
@@ -120,7 +121,7 @@ def build_retraining_definitions(
         days = tuple(d for d in tags.get(DAYS_TAG, "").split(",") if d)
         reason = tags.get(REASON_TAG, "manual")
         context.log.info(f"retraining {name} for event {event_id} ({reason})")
-        with warehouse.open() as wh, registry.open() as reg:
+        with warehouse.open() as wh:
             details = {
                 "monitor": name,
                 "attempt": tags.get(ATTEMPT_TAG, "1"),
@@ -137,10 +138,19 @@ def build_retraining_definitions(
                     run_id=context.run.run_id,
                 )
             try:
-                result = _retraining.retrain(wh, reg, spec, trigger, context.run.run_id)
+                with registry.open() as reg:
+                    result = _retraining.retrain(wh, reg, spec, trigger, context.run.run_id)
             except _retraining.RetrainingRefusedError:
-                # Bad labels or a wrong-task model: retrying the same event would refuse again.
+                # Bad labels or a wrong-task model: retrying the same event would refuse again, and
+                # retrain() has recorded the refusal (its own event, alerted at warning).
                 context.instance.add_run_tags(context.run.run_id, {REFUSED_TAG: "true"})
+                raise
+            except Exception as error:
+                # Recorded before re-raising, so that the alerts sensor reports it (warning tier).
+                try:
+                    _retraining.record_failure(wh, spec, trigger, error, context.run.run_id)
+                except WarehouseError as unrecorded:
+                    context.log.warning(f"{name}: the failed retraining could not be recorded: {unrecorded}")
                 raise
         context.log.info(f"{registry_name} v{result.version}: {result.decision}")
         return dg.MaterializeResult(metadata=_retraining_metadata(result, trigger))

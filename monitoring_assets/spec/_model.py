@@ -386,6 +386,7 @@ class AlertsSpec(_Strict):
 
     enabled: bool = True
     dedup_window_hours: float | None = Field(default=None, gt=0, le=24 * 30)
+    give_up_after_hours: float | None = Field(default=None, gt=0, le=24 * 30)
     webhook: AlertDestinationSpec = Field(default_factory=AlertDestinationSpec)
     slack: AlertDestinationSpec = Field(default_factory=AlertDestinationSpec)
 
