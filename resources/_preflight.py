@@ -97,10 +97,14 @@ def required_columns(spec: MonitorSpec, step: Step) -> dict[str, TableNeeds]:
     return tables
 
 
-def table_columns(engine: sa.Engine, sql: SqlBuilder, table: str) -> list[str]:
-    """The columns of ``table`` (no row read). DBAPIError when it is missing or unreadable."""
-    with engine.connect() as conn:
+def table_columns(conn: sa.Connection, sql: SqlBuilder, table: str) -> list[str]:
+    """The columns of ``table`` (no row read). DBAPIError when it is missing or unreadable; the
+    connection is then rolled back, so that the next table can still be asked about."""
+    try:
         return list(conn.execute(sa.text(f"SELECT * FROM {sql.table(table)} WHERE 1 = 0")).keys())
+    except DBAPIError:
+        conn.rollback()
+        raise
 
 
 def _listed(columns: Sequence[str]) -> str:
@@ -112,21 +116,30 @@ def _listed(columns: Sequence[str]) -> str:
 def check_columns(engine: sa.Engine, sql: SqlBuilder, safe_url: str, spec: MonitorSpec, step: Step) -> None:
     """Raise one WarehouseError line for every table or column ``step`` needs and the warehouse lacks."""
     problems: list[str] = []
-    for table, needs in required_columns(spec, step).items():
-        try:
-            present = table_columns(engine, sql, table)
-        except DBAPIError as e:
-            # The driver's text can quote SQL; its class says enough (UndefinedTable, CatalogException).
-            problems.append(
-                f"{needs.table_field}: table {table} not found or not readable on {safe_url} ({type(e.orig).__name__})"
-            )
-            continue
-        # DuckDB matches identifiers without regard to case, even quoted; PostgreSQL exactly.
-        fold = str.lower if sql.is_duckdb else str
-        known = {fold(c) for c in present}
-        missing = [(f, c) for f, c in needs.columns if fold(c) not in known]
-        if missing:
-            clauses = [f"{f}: column {c!r} not found in table {table}" for f, c in missing]
-            problems.append("; ".join(clauses) + f" (columns: {_listed(present)})")
+    # A failure to connect propagates (the caller says the warehouse is unreachable); only a failed
+    # query on a connection that works means the table is missing or unreadable.
+    with engine.connect() as conn:
+        for table, needs in required_columns(spec, step).items():
+            try:
+                present = table_columns(conn, sql, table)
+            except DBAPIError as e:
+                # The driver's text can quote SQL; its class says enough (UndefinedTable, CatalogException).
+                problems.append(
+                    f"{needs.table_field}: table {table} not found or not readable on {safe_url} "
+                    f"({type(e.orig).__name__})"
+                )
+                continue
+            problems.extend(_missing_columns(sql, table, needs, present))
     if problems:
         raise WarehouseError(f"{spec.origin}: " + "; ".join(problems))
+
+
+def _missing_columns(sql: SqlBuilder, table: str, needs: TableNeeds, present: list[str]) -> list[str]:
+    # DuckDB matches identifiers without regard to case, even quoted; PostgreSQL exactly.
+    fold = str.lower if sql.is_duckdb else str
+    known = {fold(c) for c in present}
+    missing = [(f, c) for f, c in needs.columns if fold(c) not in known]
+    if not missing:
+        return []
+    clauses = [f"{f}: column {c!r} not found in table {table}" for f, c in missing]
+    return ["; ".join(clauses) + f" (columns: {_listed(present)})"]

@@ -20,7 +20,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
-from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from monitoring_assets.core.evaluate import DatasetDrift
@@ -212,7 +212,10 @@ class Warehouse:
     def check_columns(self, spec: MonitorSpec, step: _preflight.Step) -> None:
         """Before any work: the tables and columns ``step`` reads exist (one cheap query per
         table); else one WarehouseError line naming the spec file, field, table and column."""
-        _preflight.check_columns(self.engine, self.sql, self.safe_url, spec, step)
+        try:
+            _preflight.check_columns(self.engine, self.sql, self.safe_url, spec, step)
+        except SQLAlchemyError as e:  # the warehouse itself is unreachable: say so, not "table not found"
+            raise self.query_error(e) from None
 
     # -- relations ---------------------------------------------------------------------------
 

@@ -398,3 +398,16 @@ def test_an_alert_owed_to_a_destination_no_longer_configured_is_given_up_at_once
     assert ticks.tick(T0 + dt.timedelta(minutes=2)) == "m: no new alerts; gave up on 1 undelivered alert(s)"
     assert ticks.log()[-1]["given_up"] == {"webhook": "no longer configured for this tier"}
     assert len(hook.posts) == 6
+
+
+def test_a_refused_retraining_alerts_at_warning_with_its_reason(ticks: Ticks, hook: Hook) -> None:
+    wh = Warehouse(ticks.url)
+    try:
+        details = {"event_id": "e1", "reason": "dataset_drift", "refused": "40 of 300 labeled rows invalid"}
+        wh.append_event(ticks.spec, "retraining_refused", details, model_name="m_model")
+    finally:
+        wh.dispose()
+    assert ticks.tick(T0) == "m: sent 1 alert(s) (1 event)"
+    (body,) = hook.delivered()
+    assert body["tier"] == "warning"
+    assert body["summary"] == "retraining of m_model refused, nothing registered: 40 of 300 labeled rows invalid"
