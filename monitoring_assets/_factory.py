@@ -475,9 +475,12 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
                 context.log.warning(f"{day}: drift not computed, data quality failed critically")
             for day, result in results.items():
                 context.add_asset_metadata(drift_metadata(result, scope == "feature"), partition_key=day.isoformat())
-                if len(days) <= 7 or result.drifted:
+                if not result.evaluated:
+                    context.log.warning(f"{day}: {scope} drift not evaluated: {result.reason}")
+                elif len(days) <= 7 or result.drifted:
                     context.log.info(
                         f"{day}: {result.n_drifted}/{result.n_features} drifted, dataset drift={result.drifted}"
+                        + (f"; {result.reason}" if result.reason else "")
                     )
             yield dg.MaterializeResult()
             for check_name, severity, what in checks:

@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from monitoring_assets import build_definitions
+from monitoring_assets import _pipeline, build_definitions
 from monitoring_assets.core.evaluate import ColumnRule, evaluate_drift
 from monitoring_assets.core.guards import (
     CONSTANT_REFERENCE_NOTE,
@@ -499,3 +499,34 @@ def test_constant_columns_of_a_profile() -> None:
     layout = ProfileLayout(numeric={"a": BINS, "b": BINS}, categorical={})
     profile = profile_from_values(layout, {"a": [0.3, 0.3, None], "b": [0.3, 0.4, 0.3]})
     assert constant_columns(profile) == ["a"]
+
+
+def test_a_table_reference_rate_counts_its_distinct_days_and_without_a_timestamp_there_is_none(
+    fresh_url: str,
+) -> None:
+    frame = sample_frame(seed=2, days=3, per_day=300)
+    reference = frame[frame.ts.dt.date != dt.date(2024, 1, 2)]  # 600 rows over 2 distinct days
+    write_table(fresh_url, "guards_ref", reference)
+    day = sample_frame(seed=4, days=1, per_day=25)
+    day["ts"] = day.ts + pd.Timedelta(days=5)  # 2024-01-06
+    write_table(fresh_url, TABLE, day)
+    when = dt.date(2024, 1, 6)
+    wh = Warehouse(fresh_url)
+    try:
+        for ts, expected in (
+            ("ts", "25 rows, below reference daily rate 300, minimum 0.1 x rate = 30"),
+            (
+                None,
+                "25 rows: too few to evaluate drift (guards.min_rows 100; the reference has no timestamp "
+                "column, so no daily rate: only the zero-row rule applies)",
+            ),
+        ):
+            spec = _spec(reference={"table": "guards_ref", "timestamp_column": ts})
+            audit = _store.Audit("r", spec.spec_hash())
+            _pipeline.build_reference(wh, spec, audit)
+            profiles = _pipeline.build_daily_profiles(wh, spec, [when], audit)
+            guards = _pipeline.check_guards(wh, spec, profiles)[when]
+            assert guards.volume.reason == expected
+            assert guards.volume.level == ("error" if ts else "warn")
+    finally:
+        wh.dispose()
