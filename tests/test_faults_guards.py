@@ -507,7 +507,7 @@ def test_a_table_reference_rate_counts_its_distinct_days_and_without_a_timestamp
     frame = sample_frame(seed=2, days=3, per_day=300)
     reference = frame[frame.ts.dt.date != dt.date(2024, 1, 2)]  # 600 rows over 2 distinct days
     write_table(fresh_url, "guards_ref", reference)
-    day = sample_frame(seed=4, days=1, per_day=25)
+    day = sample_frame(seed=4, days=1, per_day=400).head(25)
     day["ts"] = day.ts + pd.Timedelta(days=5)  # 2024-01-06
     write_table(fresh_url, TABLE, day)
     when = dt.date(2024, 1, 6)
