@@ -74,9 +74,7 @@ def _range_check(
     if not results:
         description = f"{what} not evaluated: data quality blocked {', '.join(d.isoformat() for d in blocked)}"
     elif not judged:
-        description = f"{what} not evaluated: " + "; ".join(
-            f"{d}: {reason}" for d, reason in list(skipped.items())[:10]
-        )
+        description = f"{what} not evaluated: " + "; ".join(f"{d}: {reason}" for d, reason in listed)
     elif len(results) == 1:
         (day,) = results
         description = f"{what} on {day}: {', '.join(failed_on[day])}" if bad else f"no {what} on {day}"
@@ -439,8 +437,8 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         if constant:
             context.log.warning(
                 f"reference of {name} has constant column(s) {', '.join(constant)}: every reference value is the "
-                "same, so drift scaled by the reference's spread (wasserstein) is judged by the share of a day's "
-                "values that differ from it (README: constant reference columns)"
+                "same. A method that divides by the reference's spread (wasserstein) judges such a column by the "
+                "share of a day's values that differ from it instead (README: Guards)"
             )
         return dg.MaterializeResult(metadata=meta)
 
