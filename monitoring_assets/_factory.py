@@ -19,11 +19,13 @@ from monitoring_assets._metadata import (
     PERFORMANCE_CHECK_KEY,
     drift_metadata,
     fairness_metadata,
+    guard_metadata,
     performance_metadata,
     profile_metadata,
 )
 from monitoring_assets.core.evaluate import DatasetDrift
 from monitoring_assets.core.fairness import DisparityVerdict
+from monitoring_assets.core.guards import constant_columns
 from monitoring_assets.core.performance import (
     EXPECTED_LABELS,
     EXPECTED_SCORES,
@@ -32,7 +34,7 @@ from monitoring_assets.core.performance import (
     evaluate_validity,
 )
 from monitoring_assets.errors import MonitorError
-from monitoring_assets.spec import MonitorSpec, load_specs
+from monitoring_assets.spec import MonitorSpec, drift_rules, load_specs
 from resources._store import Audit
 from resources.alerts import AlertsResource, alerts_resource
 from resources.registry import TRACKING_URI_ENV, RegistryResource
@@ -67,22 +69,43 @@ def _range_check(
 ) -> dg.AssetCheckResult:
     """One verdict for the partitions of this run: a check result has no partition of its own,
     so a multi-day backfill reports the days that failed (per-day detail is in the table).
-    ``blocked`` days were not evaluated: data quality failed critically on them."""
-    bad = sorted(d for d, cols in failed_on.items() if cols)
+    ``blocked`` days were not evaluated: data quality failed critically on them. Days with no
+    column evaluated (too few rows, ...) are neither failed nor passed: the description says
+    "not evaluated" and why, and ``evaluated_days`` counts the rest. A result with no evaluated
+    day passes (nothing failed) and the alerts sensor neither alerts on it nor takes it for a
+    recovery (``sensors.alerts.not_evaluated``)."""
+    judged = {d: r for d, r in results.items() if r.evaluated}
+    skipped = {d: r.reason for d, r in sorted(results.items()) if not r.evaluated}
+    listed = list(skipped.items())[:10]
+    bad = sorted(d for d in judged if failed_on[d])
     if not results:
         description = f"{what} not evaluated: data quality blocked {', '.join(d.isoformat() for d in blocked)}"
+    elif not judged:
+        description = f"{what} not evaluated: " + "; ".join(f"{d}: {reason}" for d, reason in listed)
     elif len(results) == 1:
         (day,) = results
         description = f"{what} on {day}: {', '.join(failed_on[day])}" if bad else f"no {what} on {day}"
     else:
-        description = f"{what} on {len(bad)} of {len(results)} days" + (
+        of = f"{len(judged)} evaluated" if skipped else f"{len(results)}"
+        description = f"{what} on {len(bad)} of {of} days" + (
             f": {', '.join(d.isoformat() for d in bad)}" if bad else ""
         )
+    if skipped and judged:
+        description += "; not evaluated: " + "; ".join(f"{d} ({reason})" for d, reason in listed)
+    left_out = {d: r.left_out for d, r in judged.items() if r.left_out}
+    if left_out and len(results) == 1:
+        description += "; left out (not evaluated): " + "; ".join(
+            f"{f.feature} ({f.reason})" for fs in left_out.values() for f in fs
+        )
+    elif left_out:
+        description += f"; columns left out (not evaluated) on {len(left_out)} day(s), see each day's metadata"
     if blocked and results:
         description += f"; not evaluated (data quality blocked): {', '.join(d.isoformat() for d in blocked)}"
     metadata: dict[str, Any] = {
         "failed_days": len(bad),
         "days": len(results),
+        "evaluated_days": len(judged),
+        "not_evaluated_days": len(skipped) + len(blocked),
         "first_failed_day": bad[0].isoformat() if bad else "",
         "last_failed_day": bad[-1].isoformat() if bad else "",
     }
@@ -277,8 +300,10 @@ def _daily_profile_asset(
     ref_key: dg.AssetKey,
     suite: Suite | None,
 ) -> dg.AssetsDefinition:
-    """The day's profile and, with a suite, its blocking ``data_quality`` check."""
+    """The day's profile, its ``volume`` and ``null_rate`` checks and, with a suite, its blocking
+    ``data_quality`` check."""
     source_note = f"Source `{spec.source.table}` (timestamp `{spec.source.timestamp_column}`)."
+    guard_specs = _guard_check_specs(spec, daily_key)
 
     @dg.asset(
         key=daily_key,
@@ -288,7 +313,7 @@ def _daily_profile_asset(
         pool=POOL,
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        check_specs=[quality_check_spec(daily_key, suite)] if suite else None,
+        check_specs=[*([quality_check_spec(daily_key, suite)] if suite else []), *guard_specs],
         description=f"Daily profile of {spec.name}'s inputs and score, computed in the warehouse. {source_note}"
         + (f" Data quality: the Great Expectations suite {suite.path} (check data_quality)." if suite else ""),
     )
@@ -310,8 +335,9 @@ def _daily_profile_asset(
             quality = (
                 check_days(wh, spec, suite, days, profiles, audit=audit, progress=context.log.info) if suite else {}
             )
+            guards = _pipeline.check_guards(wh, spec, profiles) if profiles else {}
         for day, profile in profiles.items():
-            meta = profile_metadata(profile)
+            meta = profile_metadata(profile) | guard_metadata(guards[day])
             if day in quality:
                 meta |= quality_partition_metadata(quality[day])
             context.add_asset_metadata(meta, partition_key=day.isoformat())
@@ -320,10 +346,46 @@ def _daily_profile_asset(
             yield dg.MaterializeResult()
         if quality:
             yield quality_check_result(quality)
+        if guards:
+            yield _graded_check("volume", {d: (g.volume.level, g.volume.reason) for d, g in guards.items()}, "volume")
+            yield _graded_check("null_rate", {d: g.null_rate for d, g in guards.items()}, "null rate")
         if failure is not None:
             raise failure
 
     return daily_profile
+
+
+def _guard_check_specs(spec: MonitorSpec, daily_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """``volume`` and ``null_rate``: from the day's profile and the reference's, no suite needed."""
+    g = spec.guards
+    if spec.reference.window is not None:
+        rate = "the reference window's daily rate (rows / days of the window)"
+    elif spec.reference.timestamp_column is not None:
+        rate = "the reference's daily rate (rows / distinct days it covers)"
+    else:
+        rate = None
+    ratio_rule = f", or fewer than {g.min_volume_ratio:g} x {rate}" if rate and g.min_volume_ratio > 0 else ""
+    no_rate = (
+        " The reference has no timestamp column, so it has no daily rate: only the zero-row rule applies."
+        if rate is None
+        else ""
+    )
+    columns = ", ".join(drift_rules(spec))
+    return [
+        dg.AssetCheckSpec(
+            "volume",
+            asset=daily_key,
+            description=f"ERROR when the day has no rows{ratio_rule}; WARN under guards.min_rows = {g.min_rows} "
+            f"rows, too few to evaluate drift (drift is then 'not evaluated').{no_rate}",
+        ),
+        dg.AssetCheckSpec(
+            "null_rate",
+            asset=daily_key,
+            description=f"ERROR naming each column ({columns}) whose null share (nulls and non-finite values "
+            f"over rows) is 100 %, or exceeds the reference's by more than guards.null_rate_margin = "
+            f"{g.null_rate_margin:g} on a day of at least {g.min_rows} rows; that column's drift is not evaluated.",
+        ),
+    ]
 
 
 def _daily_schedule(
@@ -409,6 +471,14 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
             ref = _pipeline.build_reference(wh, spec, _audit(context, spec))
         meta = profile_metadata(ref.profile)
         meta["reference_days"] = dg.MetadataValue.int(len(ref.windows))
+        constant = constant_columns(ref.profile, list(drift_rules(spec)))
+        meta["constant_columns"] = dg.MetadataValue.text(", ".join(constant) or "none")
+        if constant:
+            context.log.warning(
+                f"reference of {name} has constant column(s) {', '.join(constant)}: every reference value is the "
+                "same. A method that divides by the reference's spread (wasserstein) judges such a column by the "
+                "share of a day's values that differ from it instead (README: Guards)"
+            )
         return dg.MaterializeResult(metadata=meta)
 
     daily_profile = _daily_profile_asset(spec, partitions, daily_key, ref_key, suite)
@@ -442,9 +512,12 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
                 context.log.warning(f"{day}: drift not computed, data quality failed critically")
             for day, result in results.items():
                 context.add_asset_metadata(drift_metadata(result, scope == "feature"), partition_key=day.isoformat())
-                if len(days) <= 7 or result.drifted:
+                if not result.evaluated:
+                    context.log.warning(f"{day}: {scope} drift not evaluated: {result.reason}")
+                elif len(days) <= 7 or result.drifted:
                     context.log.info(
                         f"{day}: {result.n_drifted}/{result.n_features} drifted, dataset drift={result.drifted}"
+                        + (f"; {result.reason}" if result.reason else "")
                     )
             yield dg.MaterializeResult()
             for check_name, severity, what in checks:

@@ -18,7 +18,7 @@ from monitoring_assets.core.performance import PRIMARY_METRIC, TASK_METRICS
 from monitoring_assets.core.profile import NumericProfile, Profile
 
 if TYPE_CHECKING:
-    from monitoring_assets._pipeline import PerformanceDay
+    from monitoring_assets._pipeline import DayGuards, PerformanceDay
 
 # Per-partition keys the retraining sensor reads back from materialization events.
 DATASET_DRIFT_KEY = "dataset_drift"
@@ -50,9 +50,10 @@ def profile_metadata(profile: Profile) -> dict[str, Any]:
 
 
 def _verdict(f: FeatureDrift) -> str:
-    if math.isnan(f.value):
-        return "no data"
-    return "**DRIFT**" if f.drifted else "ok"
+    if not f.evaluated:
+        return f"not evaluated: {f.reason}"
+    verdict = "**DRIFT**" if f.drifted else "ok"
+    return f"{verdict} ({f.reason})" if f.reason else verdict
 
 
 def drift_metadata(result: DatasetDrift, include_dataset: bool) -> dict[str, Any]:
@@ -64,17 +65,33 @@ def drift_metadata(result: DatasetDrift, include_dataset: bool) -> dict[str, Any
     largest = max(finite, key=lambda f: f.value / f.threshold, default=None)
     meta: dict[str, Any] = {
         "n_drifted": dg.MetadataValue.int(result.n_drifted),
+        "n_not_evaluated": dg.MetadataValue.int(len(result.left_out)),
         "results": dg.MetadataValue.md("\n".join(lines)),
     }
-    if include_dataset:
-        meta["drift_share"] = dg.MetadataValue.float(0.0 if math.isnan(result.share) else result.share)
+    if include_dataset and result.evaluated:
+        meta["drift_share"] = dg.MetadataValue.float(result.share)
         meta[DATASET_DRIFT_KEY] = dg.MetadataValue.bool(result.drifted)
+    elif include_dataset:
+        # Neither drift nor no drift: the retraining sensor reads null as "no verdict that day".
+        meta[DATASET_DRIFT_KEY] = dg.MetadataValue.null()
+        meta["not_evaluated"] = dg.MetadataValue.text(f"not evaluated: {result.reason}")
     if largest is not None:
         meta["largest_drift_feature"] = dg.MetadataValue.text(largest.feature)
         meta["largest_drift_ratio"] = dg.MetadataValue.float(largest.value / largest.threshold)
     for f in result.features:
         if math.isfinite(f.value):
             meta[f"{f.feature}/{f.method}"] = dg.MetadataValue.float(f.value)
+    return meta
+
+
+def guard_metadata(day: DayGuards) -> dict[str, Any]:
+    """Per-partition volume and null-rate numbers of daily_profile (plottable)."""
+    meta: dict[str, Any] = {
+        "volume": dg.MetadataValue.text(day.volume.level),
+        "null_rate_failures": dg.MetadataValue.int(sum(v.failed for v in day.null_rates)),
+    }
+    if day.volume.daily_rate:
+        meta["volume_vs_reference_rate"] = dg.MetadataValue.float(day.volume.n_rows / day.volume.daily_rate)
     return meta
 
 

@@ -17,6 +17,16 @@ from monitoring_assets.core.fairness import (
     evaluate_disparities,
     slice_report,
 )
+from monitoring_assets.core.guards import (
+    GuardLimits,
+    Level,
+    NullRateVerdict,
+    VolumeVerdict,
+    null_rate_finding,
+    null_rate_verdicts,
+    reference_daily_rate,
+    volume_verdict,
+)
 from monitoring_assets.core.performance import (
     MetricVerdict,
     PerformanceAggregate,
@@ -165,6 +175,35 @@ def build_daily_profiles(
     return out
 
 
+def guard_limits(spec: MonitorSpec) -> GuardLimits:
+    g = spec.guards
+    return GuardLimits(g.min_rows, g.min_volume_ratio, g.null_rate_margin)
+
+
+@dataclass(frozen=True)
+class DayGuards:
+    """One day's volume and null-rate verdicts (``null_rate``: the check's level and reason)."""
+
+    volume: VolumeVerdict
+    null_rates: list[NullRateVerdict]
+    null_rate: tuple[Level, str]
+
+
+def check_guards(wh: Warehouse, spec: MonitorSpec, profiles: Mapping[dt.date, Profile]) -> dict[dt.date, DayGuards]:
+    """Volume and null rate of each profiled day against the stored reference (profiles only)."""
+    limits = guard_limits(spec)
+    columns = list(drift_rules(spec))
+    ref = wh.read_reference(spec, columns, with_windows=False)
+    rate = reference_daily_rate(ref.profile.n_rows, wh.reference_days(spec))
+    out = {}
+    for day, profile in sorted(profiles.items()):
+        rates = null_rate_verdicts(ref.profile, profile, columns, limits)
+        out[day] = DayGuards(
+            volume_verdict(profile.n_rows, rate, limits), rates, null_rate_finding(rates, profile.n_rows, limits)
+        )
+    return out
+
+
 def scope_rules(spec: MonitorSpec, scope: str) -> dict[str, ColumnRule]:
     """Rules of the features (``feature``) or of the prediction score (``prediction``)."""
     rules = drift_rules(spec)
@@ -190,8 +229,9 @@ def compute_drift(
     daily = wh.read_daily_profiles(spec, ref.layout, days, columns)
     windows = list(ref.windows.values())  # empty unless a threshold is calibrated
     results: dict[dt.date, tuple[DatasetDrift, Audit]] = {}
+    limits = guard_limits(spec)
     for day in sorted(days):
-        result = evaluate_drift(rules, ref.profile, daily[day], spec.drift.drift_share, windows)
+        result = evaluate_drift(rules, ref.profile, daily[day], spec.drift.drift_share, windows, guards=limits)
         stamped = Audit(audit.run_id, audit.spec_hash, next(iter(daily[day].model_versions), None), audit.computed_at)
         results[day] = (result, stamped)
     wh.write_drift(spec, scope, results)

@@ -18,8 +18,13 @@ version(s) seen in the rows, comma-separated) and ``computed_at`` (UTC).
                      Categorical: ``category`` is the value, ``cell`` its rank in the reference's
                      top K, and the last cell is ``__other__``. The reference keeps every category.
 ``drift_metrics``    one row per feature (``scope = 'feature'``) or prediction column
-                     (``scope = 'prediction'``): method, value, threshold, drifted. The dataset
-                     verdict is ``feature = '__dataset__'``, ``method = 'drift_share'``.
+                     (``scope = 'prediction'``): method, value, threshold, drifted, ``status``
+                     (``evaluated`` or ``not_evaluated``) and ``reason``. A row not evaluated
+                     (too few rows or values that day, a failed null-rate check) has ``value``
+                     and ``drifted`` NULL and says why in ``reason``; an evaluated row's reason is
+                     NULL or a note on the rule used (a constant reference column). The dataset
+                     verdict is ``feature = '__dataset__'``, ``method = 'drift_share'``; its
+                     reason names the columns left out.
 ``performance_metrics``  labeled performance per scoring day. ``window`` is ``daily`` (that day's
                      rows), ``rolling_<N>d`` (the N days ending that day, merged from the daily
                      aggregates) or ``reference`` (``partition_date`` NULL). Every row repeats
@@ -119,9 +124,14 @@ drift_metrics = sa.Table(
     sa.Column("method", sa.String(32), nullable=False),
     sa.Column("value", sa.Float(53)),
     sa.Column("threshold", sa.Float(53)),
-    sa.Column("drifted", sa.Boolean, nullable=False),
+    sa.Column("drifted", sa.Boolean),  # NULL when not evaluated
+    sa.Column("status", sa.String(16), nullable=False, server_default="evaluated"),
+    sa.Column("reason", sa.Text),
     *audit_columns(),
 )
+
+# Columns added to drift_metrics after its first release: (name, SQL type), added to existing tables.
+_DRIFT_ADDED = (("status", "VARCHAR(16) DEFAULT 'evaluated'"), ("reason", "TEXT"))
 
 
 performance_metrics = sa.Table(
@@ -431,9 +441,11 @@ def replace_drift(
         {
             "feature": f.feature,
             "method": f.method,
-            "value": _clean(f.value),
+            "value": _clean(f.value) if f.evaluated else None,
             "threshold": _clean(f.threshold),
-            "drifted": bool(f.drifted),
+            "drifted": bool(f.drifted) if f.evaluated else None,
+            "status": f.status,
+            "reason": f.reason or None,
         }
         for f in result.features
     ]
@@ -442,9 +454,11 @@ def replace_drift(
             {
                 "feature": DATASET_ROW,
                 "method": "drift_share",
-                "value": _clean(result.share),
+                "value": _clean(result.share) if result.evaluated else None,
                 "threshold": result.drift_share,
-                "drifted": bool(result.drifted),
+                "drifted": bool(result.drifted) if result.evaluated else None,
+                "status": "evaluated" if result.evaluated else "not_evaluated",
+                "reason": result.reason or None,
             }
         )
     key = {"monitor": monitor, "partition_date": day, "scope": scope, **audit.row()}
@@ -454,6 +468,18 @@ def replace_drift(
         drift_metrics,
         (d.monitor == monitor) & (d.partition_date == day) & (d.scope == scope),
         [{**key, **r} for r in rows],
+    )
+
+
+def count_profile_days(conn: sa.Connection, monitor: str, kind: str) -> int:
+    """Distinct days stored for one profile kind (e.g. the reference's sub-windows)."""
+    m = profile_metrics.c
+    return int(
+        conn.execute(
+            sa.select(sa.func.count(sa.distinct(m.partition_date))).where(
+                (m.monitor == monitor) & (m.profile == kind) & (m.column_name == TABLE_ROW) & (m.metric == "row_count")
+            )
+        ).scalar_one()
     )
 
 
@@ -687,11 +713,37 @@ def ensure_tables(conn: sa.Connection, extra: Sequence[sa.Table] = ()) -> None:
     same for tables). So when anything is missing, the creator takes a schema-wide advisory lock
     first: the second waits, then finds everything there. Once created, no lock is taken."""
     tables = [*metadata.sorted_tables, *extra]
-    if conn.dialect.name == "postgresql":
-        if not _missing_tables(conn, tables):
-            return
-        _advisory_lock(conn, "ddl")
-    conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote_identifier(SCHEMA)}"))
-    metadata.create_all(conn, checkfirst=True)
-    for table in extra:
-        table.create(conn, checkfirst=True)
+    postgres = conn.dialect.name == "postgresql"
+    if not postgres or _missing_tables(conn, tables):
+        if postgres:
+            _advisory_lock(conn, "ddl")
+        quoted = conn.dialect.identifier_preparer.quote_identifier(SCHEMA)
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+        metadata.create_all(conn, checkfirst=True)
+        for table in extra:
+            table.create(conn, checkfirst=True)
+    # Also when every table exists: one made by an earlier release may lack new columns.
+    _upgrade_drift_metrics(conn)
+
+
+def _upgrade_drift_metrics(conn: sa.Connection) -> None:
+    """Bring a drift_metrics table made by an earlier release to the current columns: add
+    ``status`` and ``reason``, and let ``drifted`` be NULL (not evaluated). Reads the catalog
+    first, so an up-to-date table is never altered (no lock taken)."""
+    found = {
+        name: nullable
+        for name, nullable in conn.execute(
+            sa.text(
+                "SELECT column_name, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = :schema AND table_name = :table"
+            ),
+            {"schema": SCHEMA, "table": drift_metrics.name},
+        )
+    }
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    table = f"{quote(SCHEMA)}.{quote(drift_metrics.name)}"
+    for name, sql_type in _DRIFT_ADDED:
+        if name not in found:
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {sql_type}"))
+    if found.get("drifted") == "NO":
+        conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {quote('drifted')} DROP NOT NULL"))

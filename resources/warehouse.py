@@ -342,6 +342,18 @@ class Warehouse:
             )
         return ReferenceProfile(layout, whole, {d: p for d, p in windows.items() if d is not None})
 
+    def reference_days(self, spec: MonitorSpec) -> int | None:
+        """Days the reference covers, for its daily rate: a window's length, or the distinct days
+        of a table reference's stored sub-windows; None for a table without a timestamp column."""
+        ref = spec.reference
+        if ref.window is not None:
+            return (ref.window.end - ref.window.start).days + 1
+        if ref.timestamp_column is None:
+            return None
+        with self.begin() as conn:
+            self._ensure_tables(conn)
+            return _store.count_profile_days(conn, spec.name, "reference_window")
+
     def read_daily_profiles(
         self, spec: MonitorSpec, layout: ProfileLayout, days: Sequence[dt.date], columns: Sequence[str]
     ) -> dict[dt.date, Profile]:

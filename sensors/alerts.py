@@ -26,6 +26,9 @@ How a check result becomes an alert (``AlertState.decide``):
 * **recovery**: the first passing result of a check with an open incident sends one ``resolved``
   alert, at the incident's highest tier (so it reaches the destinations the failure reached),
   and closes it; later passes send nothing. A failure after that opens a new incident.
+* **not evaluated**: a passing drift result that judged no day (metadata ``evaluated_days`` 0:
+  every day too thin to judge, or blocked by data quality) is neither: no alert, and an open
+  incident stays open. The day's ``volume`` or ``null_rate`` check says what is wrong with it.
 * each retraining event is alerted once; a failed retraining (``retraining_failed``) at
   ``warning``, once per trigger event within the dedup window (the retraining sensor retries a
   failed event every few minutes: its later failures are logged, not re-sent).
@@ -286,6 +289,12 @@ def _meta_day(meta: Mapping[str, Any], name: str) -> str | None:
         return None
 
 
+def not_evaluated(evaluation: dg.AssetCheckEvaluation) -> bool:
+    """A passing result that judged no day (``evaluated_days`` 0: too few rows, data quality
+    blocked): neither an alert nor a recovery, so an open incident stays open."""
+    return evaluation.passed and _meta_int(evaluation.metadata, "evaluated_days") == 0
+
+
 def failure_tier(evaluation: dg.AssetCheckEvaluation) -> Tier:
     """ERROR -> critical, WARN -> warning; but a result that counts ``critical_days`` (the
     data-quality check over several days) is critical whenever one day was: it is WARN only
@@ -421,7 +430,7 @@ def evaluate_alerts(
         records, checks_cursor[name] = new_executions(instance, key, previous.get("checks", {}).get(name))
         for record in records:
             evaluation = record.event.asset_check_evaluation if record.event else None
-            if evaluation is None:
+            if evaluation is None or not_evaluated(evaluation):
                 continue
             failed_tier = None if evaluation.passed else failure_tier(evaluation)
             action, tier = state.decide(name, failed_tier, now, window)

@@ -26,7 +26,7 @@ from monitoring_assets.demo import (
     run_demo,
     write_duckdb,
 )
-from monitoring_assets.demo.run import retraining_problems, unexpected
+from monitoring_assets.demo.run import guard_problems, retraining_problems, unexpected
 from monitoring_assets.spec import MonitorSpec, load_spec
 from resources import _store
 from resources.registry import RegistryResource
@@ -199,6 +199,7 @@ def test_demo_shows_each_injected_problem_from_its_day_and_never_before(tmp_path
     summaries = outcome.days
     assert len(summaries) == config.days
     assert retraining_problems(outcome) == []
+    assert guard_problems(outcome) == []
     assert outcome.retraining is not None and outcome.retraining["reason"] == "dataset_drift"
     assert all(s.rows == config.rows_per_day for s in summaries)
     assert unexpected(summaries, config) == []

@@ -71,6 +71,8 @@ def test_asset_checks_carry_the_documented_names(defs: dg.Definitions) -> None:
     checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {
         ("credit_default/daily_profile", "data_quality"),  # from expectations/credit_default.json
+        ("credit_default/daily_profile", "volume"),  # guards: every monitor, no suite needed
+        ("credit_default/daily_profile", "null_rate"),
         ("credit_default/feature_drift", "no_feature_drift"),
         ("credit_default/feature_drift", "no_dataset_drift"),
         ("credit_default/prediction_drift", "no_prediction_drift"),

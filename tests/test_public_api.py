@@ -34,6 +34,7 @@ def test_core_exports() -> None:
             "DatasetDrift",
             "DriftMethod",
             "FeatureDrift",
+            "GuardLimits",
             "NumericBins",
             "NumericProfile",
             "Profile",

@@ -70,7 +70,9 @@ def test_definitions_have_a_blocking_check_only_with_a_suite(
     assert spec.blocking
     assert "ERROR when a critical expectation fails" in (spec.description or "")
     monkeypatch.setenv(SUITES_DIR_ENV, str(tmp_path / "empty"))  # no suite file: no check, documented
-    assert not list(_defs(url).resolve_assets_def(DAILY).check_keys)
+    # Only the guards that need no suite (tests/test_faults_guards.py), none of them blocking.
+    checks = _defs(url).resolve_assets_def(DAILY).check_specs
+    assert {(c.name, c.blocking) for c in checks} == {("volume", False), ("null_rate", False)}
 
 
 def test_a_suite_naming_an_unknown_column_stops_definitions_from_loading(

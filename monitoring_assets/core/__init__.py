@@ -6,6 +6,7 @@ checks that Dagster, SQLAlchemy and pandas stay unloaded).
 
 from monitoring_assets.core.drift import DEFAULT_METHODS, DRIFT_METHODS, DriftMethod, get_method
 from monitoring_assets.core.evaluate import ColumnRule, DatasetDrift, FeatureDrift, evaluate_drift
+from monitoring_assets.core.guards import GuardLimits
 from monitoring_assets.core.profile import (
     OTHER,
     CategoricalBins,
@@ -32,6 +33,7 @@ __all__ = [
     "DatasetDrift",
     "DriftMethod",
     "FeatureDrift",
+    "GuardLimits",
     "NumericBins",
     "NumericProfile",
     "Profile",

@@ -55,7 +55,9 @@ class DriftMethod:
 
     ``drift_when`` says which side of the threshold is drift: ``"above"`` for distances,
     ``"below"`` for p-values. ``symmetric`` means swapping reference and current over the same
-    cells gives the same value.
+    cells gives the same value. ``divides_by_reference_std``: the value is scaled by the
+    reference's spread, undefined for a constant reference column; the verdict then follows the
+    constant-reference rule of :mod:`monitoring_assets.core.evaluate` instead of ``compute``.
     """
 
     name: str
@@ -66,6 +68,7 @@ class DriftMethod:
     value_range: tuple[float, float]
     compute: Callable[[ColumnProfile, ColumnProfile], float]
     summary: str
+    divides_by_reference_std: bool = False
 
 
 def coarse_starts(reference: NumericProfile, n_groups: int = COARSE_BINS) -> IntArray:
@@ -268,6 +271,7 @@ DRIFT_METHODS: Mapping[str, DriftMethod] = {
             (0.0, math.inf),
             wasserstein,
             "Wasserstein-1 distance / reference std",
+            divides_by_reference_std=True,
         ),
     )
 }

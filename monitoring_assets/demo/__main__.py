@@ -22,6 +22,7 @@ from monitoring_assets.demo.run import (
     format_alerts,
     format_retraining,
     format_summary,
+    guard_problems,
     retraining_problems,
     run_demo,
     unexpected,
@@ -86,7 +87,9 @@ def main() -> int:
         f"{drifted_days[0] if drifted_days else 'none'} (injected from {DRIFT_START}). "
         f"Finished in {time.monotonic() - started:.0f}s."
     )
-    problems = unexpected(summaries, config) + retraining_problems(outcome) + alert_problems(outcome)
+    problems = (
+        unexpected(summaries, config) + guard_problems(outcome) + retraining_problems(outcome) + alert_problems(outcome)
+    )
     if problems:
         print("UNEXPECTED: " + "; ".join(problems))
         return 1
@@ -95,7 +98,8 @@ def main() -> int:
         f"one; performance within tolerance until {FAIRNESS_START}, ERROR on every labeled day from {CONCEPT_START}; "
         f"the parity check failing from {FAIRNESS_START} and passing before; label coverage below 100% on the last "
         f"{LABEL_DELAY.days} days; the data-quality check ERROR on {QUALITY_BREAK} only (loan_amount mostly NULL, "
-        "a renamed employment type), its drift blocked, and every other day passing the suite."
+        "a renamed employment type), its drift blocked, and every other day passing the suite; the null_rate "
+        f"check ERROR on {QUALITY_BREAK} only (loan_amount 90% NULL) and the volume check passing every day."
     )
     print(
         "The retraining sensor fired on the drift, and the challenger beats the champion on the held-out days; "

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ class DemoOutcome:
     retraining: dict[str, Any] | None  # the `retraining` event's details (monitoring.events)
     aliases: dict[str, int | None]
     alerts: list[dict[str, Any]]  # what one tick of the alerts sensor sent (resources.alerts.alert_log)
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # the daily run's check results, by name
 
 
 def register_initial_champion(registry: ModelRegistry, spec: MonitorSpec, training: pd.DataFrame) -> int:
@@ -141,7 +142,16 @@ def run_demo(
     with registry.open() as reg:
         assert spec.model is not None
         aliases = {a: reg.alias_version(spec.model.registry_name, a) for a in (CHAMPION, CHALLENGER)}
-    return DemoOutcome(days, sensor_said, retraining, aliases, sent)
+    return DemoOutcome(days, sensor_said, retraining, aliases, sent, _check_results(daily))
+
+
+def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Each check's verdict over the run's days: passed, severity and the failed days' counts."""
+    out = {}
+    for e in result.get_asset_check_evaluations():
+        meta = {k: v.value for k, v in e.metadata.items() if k.endswith("days") or k.endswith("_day")}
+        out[e.check_name] = {"passed": e.passed, "severity": e.severity.value, **meta}
+    return out
 
 
 def _retrain(
@@ -344,6 +354,20 @@ def _quality_problems(summaries: list[DaySummary]) -> list[str]:
     return problems
 
 
+def guard_problems(outcome: DemoOutcome) -> list[str]:
+    """The guards README promises: volume passes every day (10,000 rows a day); null_rate fails at
+    ERROR on ``QUALITY_BREAK`` only (loan_amount 90 % NULL against none in the reference)."""
+    problems = []
+    volume, null_rate = outcome.checks.get("volume"), outcome.checks.get("null_rate")
+    if volume is None or not volume["passed"]:
+        problems.append(f"volume check {volume}, expected passed on every day")
+    day = QUALITY_BREAK.isoformat()
+    expected = {"passed": False, "severity": "ERROR", "failed_days": 1, "first_failed_day": day, "last_failed_day": day}
+    if null_rate is None or {k: null_rate.get(k) for k in expected} != expected:
+        problems.append(f"null_rate check {null_rate}, expected ERROR on {day} only")
+    return problems
+
+
 def retraining_problems(outcome: DemoOutcome) -> list[str]:
     """The retraining README promises after `make demo`: a drift-triggered challenger (version 2)
     next to the champion (version 1), better than it on the held-out days."""
@@ -369,11 +393,11 @@ def format_alerts(outcome: DemoOutcome) -> str:
 
 
 def alert_problems(outcome: DemoOutcome) -> list[str]:
-    """The alerts README promises: a critical data-quality alert, a failed drift, performance and
-    fairness check each, and the retraining (info)."""
+    """The alerts README promises: a critical data-quality and null-rate alert, a failed drift,
+    performance and fairness check each, and the retraining (info)."""
     firing = {(a["check"].rsplit(":", 1)[-1], a["tier"]) for a in outcome.alerts if a["kind"] == "firing"}
     events = {a["check"] for a in outcome.alerts if a["kind"] == "event"}
-    expected = {("data_quality", "critical")}
+    expected = {("data_quality", "critical"), ("null_rate", "critical")}
     problems = [f"no {tier} alert from the {check} check" for check, tier in sorted(expected - firing)]
     for check in ("drift", "performance", "fairness"):
         if not any(check in name for name, _ in firing):

@@ -234,6 +234,15 @@ class DriftSpec(_Strict):
     top_k: int = Field(default=50, ge=1, le=1000)
 
 
+class GuardsSpec(_Strict):
+    """Checks every monitor gets from its profiles alone (README "Guards"): ``volume`` and
+    ``null_rate`` on daily_profile, and the minimum evidence behind every drift verdict."""
+
+    min_rows: int = Field(default=100, ge=1)  # rows a day (and values a column) needs for drift
+    min_volume_ratio: float = Field(default=0.1, ge=0.0, le=1.0)  # of the reference's daily rate; 0: off
+    null_rate_margin: float = Field(default=0.1, ge=0.0, le=1.0)  # absolute rise over the reference's share
+
+
 class ToleranceSpec(_Strict):
     """How far a metric may fall short of its reference before a check fails (WARN, then ERROR).
 
@@ -413,6 +422,7 @@ class MonitorSpec(_Strict):
     reference: ReferenceSpec
     partitions: PartitionsSpec
     drift: DriftSpec = Field(default_factory=DriftSpec)
+    guards: GuardsSpec = Field(default_factory=GuardsSpec)
     model: ModelSpec | None = None
     performance: PerformanceSpec = Field(default_factory=PerformanceSpec)
     fairness: FairnessSpec = Field(default_factory=FairnessSpec)
