@@ -238,26 +238,28 @@ def tail_gap(a: TailModel, b: TailModel) -> float:
             continue
         mid = t0 + 1.0 if math.isinf(t1) else (t0 + t1) / 2
         step = (a.point if mid < a.extent else 0.0) - (b.point if mid < b.extent else 0.0)
-        total += _abs_exp_integral(step, a.rest, a.scale, b.rest, b.scale, t0, t1)
+        total += _abs_exp_integral(step, a, b, t0, t1)
     return total
 
 
-def _abs_exp_integral(c: float, a: float, al: float, b: float, be: float, t0: float, t1: float) -> float:
-    """Integral over [t0, t1] of |h| with h(t) = c + a exp(-t/al) - b exp(-t/be), in closed form
-    between the roots of h. h' has at most one root, so h is monotone on at most two pieces and
-    has at most one root on each (found by Brent's method); ``t1 = inf`` only where ``c = 0``."""
+def _abs_exp_integral(step: float, a: TailModel, b: TailModel, t0: float, t1: float) -> float:
+    """Integral over [t0, t1] of |h| with h(t) = step + a.rest exp(-t/a.scale) - b.rest
+    exp(-t/b.scale), in closed form between the roots of h. h' has at most one root, so h is
+    monotone on at most two pieces and has at most one root on each (found by Brent's method);
+    ``t1 = inf`` only where ``step = 0``."""
 
     def h(t: float) -> float:
-        return c + a * math.exp(-t / al) - b * math.exp(-t / be)
+        return step + a.rest * math.exp(-t / a.scale) - b.rest * math.exp(-t / b.scale)
 
     def antiderivative(t: float) -> float:
         if math.isinf(t):
             return 0.0
-        return c * t - a * al * math.exp(-t / al) + b * be * math.exp(-t / be)
+        return step * t - a.rest * a.scale * math.exp(-t / a.scale) + b.rest * b.scale * math.exp(-t / b.scale)
 
     points = [t0, t1]
-    if a > 0 and b > 0 and al != be:
-        critical = (math.log(b / be) - math.log(a / al)) / (1 / be - 1 / al)
+    if a.rest > 0 and b.rest > 0 and a.scale != b.scale:
+        # h' = 0 where (a.rest / a.scale) exp(-t / a.scale) = (b.rest / b.scale) exp(-t / b.scale)
+        critical = (math.log(b.rest / b.scale) - math.log(a.rest / a.scale)) / (1 / b.scale - 1 / a.scale)
         if t0 < critical < t1:
             points.insert(1, critical)
     cuts = [points[0]]
@@ -268,7 +270,7 @@ def _abs_exp_integral(c: float, a: float, al: float, b: float, be: float, t0: fl
     return sum(abs(antiderivative(v) - antiderivative(u)) for u, v in itertools.pairwise(cuts))
 
 
-def _tail_models(profile: NumericProfile) -> tuple[TailModel, TailModel]:
+def tail_models(profile: NumericProfile) -> tuple[TailModel, TailModel]:
     """The lower and upper tail models of a profile with tail sums."""
     bins, n_low, n_high = profile.bins, int(profile.hist[0]), int(profile.hist[-1])
     low = TailModel.fit(n_low, profile.count, n_low * bins.lo - profile.tail_low_sum, bins.lo - profile.min)
@@ -329,7 +331,7 @@ def wasserstein(reference: ColumnProfile, current: ColumnProfile) -> float:
     d = np.concatenate([[0.0], np.cumsum(ref.hist) / ref.count - np.cumsum(cur.hist) / cur.count])
     areas = _linear_areas(d[:-1], d[1:], np.diff(_cell_bounds(ref, cur)))
     if ref.has_tail_sums and cur.has_tail_sums:
-        (ref_low, ref_high), (cur_low, cur_high) = _tail_models(ref), _tail_models(cur)
+        (ref_low, ref_high), (cur_low, cur_high) = tail_models(ref), tail_models(cur)
         distance_ = float(areas[1:-1].sum()) + tail_gap(ref_low, cur_low) + tail_gap(ref_high, cur_high)
     else:
         distance_ = float(areas.sum())
