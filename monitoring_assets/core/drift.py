@@ -211,6 +211,11 @@ class TailModel:
     known exactly (min / max) at distance ``extent``; the tail's other values (mass ``rest``) get an
     exponential profile whose mean distance ``scale`` makes the integral of ``G`` equal the exact
     ``excess / count`` (``excess`` = sum of the tail values' distances from the bound).
+
+    Why exponential: it is the profile fixed by its mean alone that decreases away from the bound,
+    as a tail's CDF does, and two of them are ordered (one above the other everywhere) exactly
+    when mass and mean distance are ordered alike, as for two tails of one shape at two scales.
+    It is not cut at ``extent``; it only has to carry the right integral.
     """
 
     point: float
@@ -314,15 +319,22 @@ def wasserstein(reference: ColumnProfile, current: ColumnProfile) -> float:
     ``|G_ref - G_cur|`` between the two models (:func:`tail_gap`). Hence:
 
     * when one sample's tail CDF lies above the other's across the tail and the two models are
-      ordered the same way (the usual case for a shift or a change of scale) the tail term is
-      exact: ``|int F_ref - int F_cur|``;
+      ordered the same way (a change of scale; a shift of light-tailed data) the tail term is
+      exact: ``|int F_ref - int F_cur|``. A shift of heavy-tailed data can order the data but
+      not the models (more mass beyond the bound with a shorter mean reach): the term is then an
+      estimate above the exact one;
     * in every case it lies in ``[|int F_ref - int F_cur|, int F_ref + int F_cur]``, the interval
       that the exact tail term is known to lie in, so its error is at most twice the smaller of
-      the two tail integrals.
+      the two tail integrals. Samples whose W1 rests on a few extreme values (Cauchy) can be
+      10 % or more off; shifted, rescaled, skewed and Student-t (2-3 df) samples of 40,000 rows
+      come within 2 % of ``scipy.stats.wasserstein_distance`` (``tests/test_faults_tails.py``).
+
+    No epsilon is involved; the tail sums (not the observed min / max alone) fix each tail's
+    integral, and min / max enter only as the extreme value of each tail model.
 
     Profiles stored without tail sums (before they existed) fall back to the earlier estimate:
     the underflow / overflow cells are taken as uniform out to the observed min / max of both
-    samples, which overstates a widening day (about +14 % on a 1.6x spread); rebuild the
+    samples, which overstates a widening day (+10 to +14 % on a 1.6x spread); rebuild the
     reference and re-profile the days to get exact tails.
     """
     ref, cur = _numeric_pair(reference, current)
