@@ -16,8 +16,8 @@ Engines:
 
 Both produce the same numbers: bins are computed by the same double-precision expression
 ``1 + least(greatest(floor((x - lo) / w), -1), n_bins)`` with ``lo`` and ``w`` bound from Python,
-and the tail sums (``sum(x) FILTER (WHERE cell = 0)`` and ``... = n_bins + 1``) are part of the
-scalar ``SELECT`` in both.
+and the tail sums (``sum(CASE WHEN cell = 0 THEN x END)``, and the same for ``n_bins + 1``) are
+part of the scalar ``SELECT`` in both.
 """
 
 from __future__ import annotations
@@ -159,9 +159,11 @@ class ProfileQuery:
                 f"avg(s.f{i})",
                 f"var_pop(s.f{i})",
                 # Tail sums pick values by the histogram's own cell, so a value is summed exactly
-                # when it is counted in the underflow (0) / overflow (n_bins + 1) cell.
-                f"sum(s.f{i}) FILTER (WHERE s.h{i} = 0)",
-                f"sum(s.f{i}) FILTER (WHERE s.h{i} = :ovf{i})",
+                # when it is counted in the underflow (0) / overflow (n_bins + 1) cell. CASE, not
+                # FILTER (WHERE ...): in DuckDB 2.0 FILTER doubled the CPU time of the whole profile
+                # query (20 columns), the CASE form adds about a fifth.
+                f"sum(CASE WHEN s.h{i} = 0 THEN s.f{i} END)",
+                f"sum(CASE WHEN s.h{i} = :ovf{i} THEN s.f{i} END)",
             ]
             params[f"ovf{i}"] = bins.n_bins + 1
             if maps:

@@ -393,10 +393,21 @@ def scenario_frame() -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarr
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def engine_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def engine_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A warehouse of this module's own: on PostgreSQL a database next to the session's, so the
+    monitoring tables other tests read whole never see these monitors' rows."""
     if request.param == "duckdb":
-        return f"duckdb:///{tmp_path_factory.mktemp('tails') / 'warehouse.duckdb'}"
-    return str(request.getfixturevalue("pg_url"))
+        yield f"duckdb:///{tmp_path_factory.mktemp('tails') / 'warehouse.duckdb'}"
+        return
+    url = sa.make_url(str(request.getfixturevalue("pg_url")))
+    name = f"{url.database}_tails"
+    admin = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
 
 
 @pytest.fixture(scope="module")
