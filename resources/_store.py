@@ -9,8 +9,10 @@ version(s) seen in the rows, comma-separated) and ``computed_at`` (UTC).
                      ``reference`` (``partition_date`` NULL) or ``reference_window`` (one day of
                      the reference, used to calibrate thresholds). ``column_name = '__table__'``
                      holds ``row_count``. Numeric columns: count (finite values), null_count,
-                     nonfinite_count, min, max, mean, variance (population), std; the reference
-                     also stores its bins as bins_lo, bins_hi, n_bins. Categorical columns:
+                     nonfinite_count, min, max, mean, variance (population), std,
+                     tail_low_sum / tail_high_sum (sums of the values in the underflow / overflow
+                     cell; absent in profiles stored before they existed, NULL when unknown); the
+                     reference also stores its bins as bins_lo, bins_hi, n_bins. Categorical columns:
                      count (non-null), null_count.
 ``profile_bins``     histogram counts, one row per non-empty cell. Numeric: ``cell`` 0 is the
                      underflow (``lower`` NULL, ``upper`` = bins_lo), cells 1..n_bins are
@@ -237,6 +239,8 @@ def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str
                 "mean": col.mean,
                 "variance": col.variance,
                 "std": col.std,
+                "tail_low_sum": col.tail_low_sum,
+                "tail_high_sum": col.tail_high_sum,
             }
             if include_layout:
                 values |= {"bins_lo": col.bins.lo, "bins_hi": col.bins.hi, "n_bins": col.bins.n_bins}
@@ -416,6 +420,10 @@ def read_profiles(
                     s["mean"],
                     s["variance"] * count if count else 0.0,
                     hist,
+                    # Absent in profiles stored before tail sums existed: NaN = unknown, and
+                    # wasserstein falls back to its uniform estimate of the outer cells.
+                    s.get("tail_low_sum", math.nan),
+                    s.get("tail_high_sum", math.nan),
                 )
             else:
                 cb = layout.categorical[name]

@@ -14,7 +14,8 @@ How each method sees a column:
   resolution, see :func:`coarse_starts`); the underflow/overflow cells fall into the first/last
   group, so values beyond the reference range move mass into the outer deciles.
 * **Distance-on-the-line methods** (``ks``, ``wasserstein``) use the fine histogram of a numeric
-  column directly (see :mod:`monitoring_assets.core.profile` for the cells).
+  column directly (see :mod:`monitoring_assets.core.profile` for the cells); ``wasserstein``
+  also uses the tail sums and min / max for the mass outside the bin range.
 
 Empty-bin epsilon: ``psi`` and ``kl_divergence`` replace a proportion of exactly 0 by
 ``EPSILON = 1e-4`` (no renormalisation) so that a bin empty on one side gives a large finite
@@ -26,13 +27,14 @@ A current profile with no values in the column yields NaN: there is nothing to c
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 from monitoring_assets.core.profile import (
     CategoricalProfile,
@@ -194,6 +196,96 @@ def _cell_bounds(reference: NumericProfile, current: NumericProfile) -> FloatArr
     return np.concatenate([[lo], inner, [hi]])
 
 
+def _linear_areas(d0: FloatArray, d1: FloatArray, width: FloatArray) -> FloatArray:
+    """Integral of |D| over each cell when D runs linearly from d0 to d1 across it."""
+    same_sign = d0 * d1 >= 0
+    denom = np.abs(d0) + np.abs(d1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = np.where(denom > 0, (d0**2 + d1**2) / (2 * denom), 0.0)
+    return np.asarray(np.where(same_sign, denom / 2, crossing) * width, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class TailModel:
+    """One sample's tail beyond a bin bound, as a function of the distance ``t >= 0`` from it.
+
+    ``G(t) = point * [t <= extent] + rest * exp(-t / scale)`` models ``F(lo - t)`` below the
+    range and ``1 - F(hi + t)`` above it. ``point`` (``1 / count``) is the most extreme value,
+    known exactly (min / max) at distance ``extent``; the tail's other values (mass ``rest``) get an
+    exponential profile whose mean distance ``scale`` makes the integral of ``G`` equal the exact
+    ``excess / count`` (``excess`` = sum of the tail values' distances from the bound).
+
+    Why exponential: it is the profile fixed by its mean alone that decreases away from the bound,
+    as a tail's CDF does, and two of them are ordered (one above the other everywhere) exactly
+    when mass and mean distance are ordered alike, as for two tails of one shape at two scales.
+    It is not cut at ``extent``; it only has to carry the right integral.
+    """
+
+    point: float
+    extent: float
+    rest: float
+    scale: float
+
+    @classmethod
+    def fit(cls, n_tail: int, count: int, excess: float, extent: float) -> TailModel:
+        if n_tail == 0:
+            return cls(0.0, 0.0, 0.0, 1.0)
+        extent = max(extent, 0.0)  # an overflow value within rounding of hi may sit just below it
+        rest_excess = excess - extent
+        if n_tail == 1 or rest_excess <= 0:
+            return cls(1.0 / count, extent, 0.0, 1.0)  # the others sit at the bound: no area
+        return cls(1.0 / count, extent, (n_tail - 1) / count, rest_excess / (n_tail - 1))
+
+
+def tail_gap(a: TailModel, b: TailModel) -> float:
+    """Exact integral over ``t in [0, inf)`` of ``|G_a(t) - G_b(t)|`` for two tail models."""
+    cuts = sorted({0.0, a.extent, b.extent})
+    total = 0.0
+    for t0, t1 in zip(cuts, [*cuts[1:], math.inf], strict=True):
+        if t1 <= t0:
+            continue
+        mid = t0 + 1.0 if math.isinf(t1) else (t0 + t1) / 2
+        step = (a.point if mid < a.extent else 0.0) - (b.point if mid < b.extent else 0.0)
+        total += _abs_exp_integral(step, a, b, t0, t1)
+    return total
+
+
+def _abs_exp_integral(step: float, a: TailModel, b: TailModel, t0: float, t1: float) -> float:
+    """Integral over [t0, t1] of |h| with h(t) = step + a.rest exp(-t/a.scale) - b.rest
+    exp(-t/b.scale), in closed form between the roots of h. h' has at most one root, so h is
+    monotone on at most two pieces and has at most one root on each (found by Brent's method);
+    ``t1 = inf`` only where ``step = 0``."""
+
+    def h(t: float) -> float:
+        return step + a.rest * math.exp(-t / a.scale) - b.rest * math.exp(-t / b.scale)
+
+    def antiderivative(t: float) -> float:
+        if math.isinf(t):
+            return 0.0
+        return step * t - a.rest * a.scale * math.exp(-t / a.scale) + b.rest * b.scale * math.exp(-t / b.scale)
+
+    points = [t0, t1]
+    if a.rest > 0 and b.rest > 0 and a.scale != b.scale:
+        # h' = 0 where (a.rest / a.scale) exp(-t / a.scale) = (b.rest / b.scale) exp(-t / b.scale)
+        critical = (math.log(b.rest / b.scale) - math.log(a.rest / a.scale)) / (1 / b.scale - 1 / a.scale)
+        if t0 < critical < t1:
+            points.insert(1, critical)
+    cuts = [points[0]]
+    for u, v in itertools.pairwise(points):
+        if not math.isinf(v) and h(u) * h(v) < 0:
+            cuts.append(float(optimize.brentq(h, u, v, xtol=1e-13 * (v - u))))
+        cuts.append(v)
+    return sum(abs(antiderivative(v) - antiderivative(u)) for u, v in itertools.pairwise(cuts))
+
+
+def tail_models(profile: NumericProfile) -> tuple[TailModel, TailModel]:
+    """The lower and upper tail models of a profile with tail sums."""
+    bins, n_low, n_high = profile.bins, int(profile.hist[0]), int(profile.hist[-1])
+    low = TailModel.fit(n_low, profile.count, n_low * bins.lo - profile.tail_low_sum, bins.lo - profile.min)
+    high = TailModel.fit(n_high, profile.count, profile.tail_high_sum - n_high * bins.hi, profile.max - bins.hi)
+    return low, high
+
+
 def _numeric_pair(reference: ColumnProfile, current: ColumnProfile) -> tuple[NumericProfile, NumericProfile]:
     if not (isinstance(reference, NumericProfile) and isinstance(current, NumericProfile)):
         raise ProfileError("this drift method applies to numeric columns only")
@@ -215,22 +307,49 @@ def ks(reference: ColumnProfile, current: ColumnProfile) -> float:
 
 def wasserstein(reference: ColumnProfile, current: ColumnProfile) -> float:
     """Wasserstein-1 distance integral |F_ref(x) - F_cur(x)| dx divided by the reference's
-    population standard deviation. Values are taken as spread uniformly within each fine cell
-    (CDFs linear between cell boundaries; the outer cells end at the observed min / max), and
-    the piecewise-linear integral is computed exactly. Range [0, inf); a constant reference
-    column gives 0 when nothing moved and inf otherwise."""
+    population standard deviation. Range [0, inf); a constant reference column gives 0 when
+    nothing moved and inf otherwise.
+
+    Inside the reference's bin range ``[lo, hi)`` values are taken as spread uniformly within
+    each fine cell (both CDFs linear between cell boundaries) and that piecewise-linear integral
+    is computed exactly.
+
+    Tails (below ``lo``, at or above ``hi``), when both profiles carry tail sums: the integral of
+    each sample's CDF over the lower tail is exact, ``E[(lo - X)+] = (n_low * lo - tail_low_sum)
+    / count`` (upper tail: ``(tail_high_sum - n_high * hi) / count`` for ``1 - F``). Each tail is
+    then modelled by :class:`TailModel`: the extreme value (min / max) exactly, the others with an
+    exponential profile whose integral keeps that exact value; the result is the exact integral of
+    ``|G_ref - G_cur|`` between the two models (:func:`tail_gap`). Hence:
+
+    * when one sample's tail CDF lies above the other's across the tail and the two models are
+      ordered the same way (a change of scale; a shift of light-tailed data) the tail term is
+      exact: ``|int F_ref - int F_cur|``. A shift of heavy-tailed data can order the data but
+      not the models (more mass beyond the bound with a shorter mean reach): the term is then an
+      estimate above the exact one;
+    * in every case it lies in ``[|int F_ref - int F_cur|, int F_ref + int F_cur]``, the interval
+      that the exact tail term is known to lie in, so its error is at most twice the smaller of
+      the two tail integrals. Samples whose W1 rests on a few extreme values (Cauchy) can be
+      10 % or more off; shifted, rescaled, skewed and Student-t (2-3 df) samples of 40,000 rows
+      come within 2 % of ``scipy.stats.wasserstein_distance`` (``tests/test_faults_tails.py``).
+
+    No epsilon is involved; the tail sums (not the observed min / max alone) fix each tail's
+    integral, and min / max enter only as the extreme value of each tail model.
+
+    Profiles stored without tail sums (before they existed) fall back to the earlier estimate:
+    the underflow / overflow cells are taken as uniform out to the observed min / max of both
+    samples, which overstates a widening day (+10 to +14 % on a 1.6x spread); rebuild the
+    reference and re-profile the days to get exact tails.
+    """
     ref, cur = _numeric_pair(reference, current)
     if ref.count == 0 or cur.count == 0:
         return math.nan
-    bounds = _cell_bounds(ref, cur)
     d = np.concatenate([[0.0], np.cumsum(ref.hist) / ref.count - np.cumsum(cur.hist) / cur.count])
-    d0, d1, width = d[:-1], d[1:], np.diff(bounds)
-    same_sign = d0 * d1 >= 0
-    denom = np.abs(d0) + np.abs(d1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = np.where(denom > 0, (d0**2 + d1**2) / (2 * denom), 0.0)
-    area = np.where(same_sign, (np.abs(d0) + np.abs(d1)) / 2, crossing) * width
-    distance_ = float(area.sum())
+    areas = _linear_areas(d[:-1], d[1:], np.diff(_cell_bounds(ref, cur)))
+    if ref.has_tail_sums and cur.has_tail_sums:
+        (ref_low, ref_high), (cur_low, cur_high) = tail_models(ref), tail_models(cur)
+        distance_ = float(areas[1:-1].sum()) + tail_gap(ref_low, cur_low) + tail_gap(ref_high, cur_high)
+    else:
+        distance_ = float(areas.sum())
     std = ref.std
     if std == 0:
         return 0.0 if distance_ == 0 else math.inf

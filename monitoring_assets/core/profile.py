@@ -16,6 +16,10 @@ Binning contract (the same for every engine, fixed once by the reference):
   numpy and by every SQL engine, so a value within rounding of a boundary (e.g. exactly ``hi``)
   may land in the cell just below it; the mapping is monotone in ``x``.
   Nulls and non-finite values (NaN, +-inf) are counted separately and never binned.
+  Tail sums: ``tail_low_sum`` is the sum of the values in cell 0 and ``tail_high_sum`` the sum of
+  the values in cell ``n_bins + 1`` (the same cell formula picks them, so a value is summed exactly
+  when it is counted there). With the cell counts they give each tail's mean, and so the integral
+  of the CDF over the tail (see :func:`monitoring_assets.core.drift.wasserstein`).
 * Categorical column: ``CategoricalBins(categories)``: the reference's top K values by count
   (ties broken by value), compared as text. The counts vector has ``K + 1`` cells, the last one
   is ``other`` (any non-null value outside the top K). Nulls are counted separately.
@@ -98,7 +102,10 @@ class NumericProfile:
 
     ``count`` counts finite values only; ``mean``, ``m2`` (sum of squared deviations from the
     mean), ``min``, ``max`` and ``hist`` are over those finite values. With ``count == 0`` the
-    float fields are NaN and ``m2`` is 0.
+    float fields are NaN and ``m2`` is 0. ``tail_low_sum`` / ``tail_high_sum`` are the sums of
+    the values counted in the underflow cell ``hist[0]`` / overflow cell ``hist[-1]`` (0.0 when
+    the cell is empty); NaN means not known (a profile stored before the sums existed), and NaN
+    survives a merge, so a window with one such day has unknown tails too.
     """
 
     bins: NumericBins
@@ -110,6 +117,8 @@ class NumericProfile:
     mean: float
     m2: float
     hist: IntArray = field(repr=False)
+    tail_low_sum: float = math.nan
+    tail_high_sum: float = math.nan
 
     def __post_init__(self) -> None:
         hist = np.asarray(self.hist, dtype=np.int64)
@@ -131,6 +140,10 @@ class NumericProfile:
     @property
     def n_rows(self) -> int:
         return self.count + self.null_count + self.nonfinite_count
+
+    @property
+    def has_tail_sums(self) -> bool:
+        return math.isfinite(self.tail_low_sum) and math.isfinite(self.tail_high_sum)
 
     def merge(self, other: NumericProfile) -> NumericProfile:
         if other.bins != self.bins:
@@ -155,6 +168,8 @@ class NumericProfile:
             mean=mean,
             m2=m2,
             hist=self.hist + other.hist,
+            tail_low_sum=self.tail_low_sum + other.tail_low_sum,
+            tail_high_sum=self.tail_high_sum + other.tail_high_sum,
         )
 
 
@@ -249,7 +264,7 @@ def empty_profile(layout: ProfileLayout) -> Profile:
     columns: dict[str, ColumnProfile] = {}
     for name, nb in layout.numeric.items():
         columns[name] = NumericProfile(
-            nb, 0, 0, 0, math.nan, math.nan, math.nan, 0.0, np.zeros(nb.n_cells, dtype=np.int64)
+            nb, 0, 0, 0, math.nan, math.nan, math.nan, 0.0, np.zeros(nb.n_cells, dtype=np.int64), 0.0, 0.0
         )
     for name, cb in layout.categorical.items():
         columns[name] = CategoricalProfile(cb, np.zeros(cb.n_cells, dtype=np.int64), 0)
@@ -273,7 +288,8 @@ def profile_from_values(
         finite = np.isfinite(x)
         xf = x[finite]
         count = int(finite.sum())
-        hist = np.bincount(nb.cell_of(xf), minlength=nb.n_cells).astype(np.int64)
+        cells = nb.cell_of(xf)
+        hist = np.bincount(cells, minlength=nb.n_cells).astype(np.int64)
         columns[name] = NumericProfile(
             bins=nb,
             count=count,
@@ -284,6 +300,8 @@ def profile_from_values(
             mean=float(xf.mean()) if count else math.nan,
             m2=float(((xf - xf.mean()) ** 2).sum()) if count else 0.0,
             hist=hist,
+            tail_low_sum=float(xf[cells == 0].sum()),
+            tail_high_sum=float(xf[cells == nb.n_bins + 1].sum()),
         )
     for name, cb in layout.categorical.items():
         values = np.asarray(data[name], dtype=object).tolist()
