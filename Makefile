@@ -30,11 +30,13 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
-# Two workers: the suite is mostly waiting on DuckDB, PostgreSQL and MLflow, one test at a time.
+# Two workers, one test file each at a time (--dist loadfile): a file's tests keep their order and
+# share its module fixtures (tests/test_registry.py builds on its earlier tests). Three workers
+# were slower on this 2-core machine.
 TEST_WORKERS ?= 2
 
 test: dev-install
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	$(PY) benchmarks/bench_profile_drift.py

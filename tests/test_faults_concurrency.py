@@ -48,7 +48,7 @@ from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources import _store
 from resources._store import Audit
 from resources.warehouse import Warehouse
-from tests.conftest import REPO, write_table
+from tests.conftest import REPO, scratch_database, write_table
 
 BASE_DAY = dt.date(2024, 3, 3)  # materialized first, alone
 RACING_DAYS = (dt.date(2024, 3, 4), dt.date(2024, 3, 5))  # then these two at the same moment
@@ -265,15 +265,8 @@ def test_one_day_materialized_twice_at_once_keeps_one_set_of_rows(warehouse: str
 @pytest.fixture
 def fresh_pg_url(pg_url: str) -> Iterator[str]:
     """An empty database next to the session's: no schema ``monitoring`` yet."""
-    url = sa.make_url(pg_url)
-    name = f"{url.database}_fresh_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with scratch_database(pg_url, "fresh") as url:
+        yield url
 
 
 @pytest.mark.postgres

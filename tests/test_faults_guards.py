@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from resources import _store
 from resources.alerts import AlertsResource, alert_log
 from resources.warehouse import Warehouse, WarehouseResource
 from sensors.alerts import evaluate_alerts, not_evaluated
-from tests.conftest import sample_frame, small_spec, write_table
+from tests.conftest import sample_frame, scratch_database, small_spec, write_table
 
 NAME = "guards"
 TABLE = "guards_log"
@@ -413,15 +412,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "duckdb":
         yield f"duckdb:///{tmp_path / 'old.duckdb'}"
         return
-    url = sa.make_url(request.getfixturevalue("pg_url"))
-    name = f"{url.database}_guards_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with scratch_database(request.getfixturevalue("pg_url"), "guards") as url:
+        yield url
 
 
 def test_ensure_tables_upgrades_an_existing_drift_metrics_table(fresh_url: str) -> None:

@@ -48,7 +48,7 @@ from monitoring_assets.spec import MonitorSpec
 from resources._sql import ProfileQuery, Relation
 from resources._store import Audit
 from resources.warehouse import Warehouse
-from tests.conftest import small_spec, write_table
+from tests.conftest import scratch_database, small_spec, write_table
 
 REL_TOL = 0.03
 SUM_REL = 1e-9
@@ -399,15 +399,8 @@ def engine_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     if request.param == "duckdb":
         yield f"duckdb:///{tmp_path_factory.mktemp('tails') / 'warehouse.duckdb'}"
         return
-    url = sa.make_url(str(request.getfixturevalue("pg_url")))
-    name = f"{url.database}_tails"
-    admin = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with scratch_database(str(request.getfixturevalue("pg_url")), "tails") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,9 @@ def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
         d = _store.drift_metrics.c
         drift = pd.DataFrame(
             conn.execute(
-                sa.select(d.partition_date, d.feature, d.drifted).where(d.feature == _store.DATASET_ROW)
+                sa.select(d.partition_date, d.feature, d.drifted).where(
+                    d.feature == _store.DATASET_ROW, d.monitor == spec.name
+                )
             ).fetchall(),
             columns=["day", "feature", "drifted"],
         )
