@@ -162,6 +162,8 @@ class Warehouse:
         except (NoSuchModuleError, ImportError) as e:
             # A dialect without its package (snowflake-sqlalchemy) or a driver not installed (psycopg 3).
             raise WarehouseError(_missing_driver_message(parsed, e)) from None
+        if self.engine.dialect.name == "duckdb":
+            sa.event.listen(self.engine, "connect", _quiet_duckdb)
         self.sql = SqlBuilder(self.engine.dialect)
         self._tables_ready = False
         self._label_kinds: dict[tuple[str, str], str] = {}
@@ -763,6 +765,11 @@ class Warehouse:
 
 LABEL = "__label__"  # columns of training frames; spec names may not start with "__" (spec._model)
 DAY_COLUMN = "__day__"
+
+
+def _quiet_duckdb(dbapi_connection: Any, _record: Any) -> None:
+    """A DuckDB query over 2 s would draw its progress bar into the run's compute logs."""
+    dbapi_connection.execute("SET enable_progress_bar = false")
 
 
 def _as_date(value: object) -> dt.date:

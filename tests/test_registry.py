@@ -40,6 +40,9 @@ pytestmark = [
     # mlflow.types.responses, at import of mlflow.pyfunc (which mlflow.sklearn imports): MLflow
     # infers a schema from its own `Any` type hints and warns about itself.
     pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
+    # The tests build on one store in order (a version the first registers, later ones promote):
+    # under `make test` (pytest-xdist, --dist loadgroup) they stay on one worker, in file order.
+    pytest.mark.xdist_group("registry"),
 ]
 
 NAME = "credit_default"
