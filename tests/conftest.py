@@ -7,11 +7,13 @@ is unreachable the PostgreSQL tests skip with the reason, except under ``CI=true
 
 from __future__ import annotations
 
+import copy
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,19 +55,21 @@ def duckdb_url(tmp_path: Path) -> str:
     return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
 
 
+# The document behind ``small_spec``; copy it before changing it (``copy.deepcopy``).
+SMALL_SPEC: dict[str, Any] = {
+    "name": "m",
+    "source": {"table": "t", "timestamp_column": "ts", "model_version_column": "mv"},
+    "features": {"numeric": ["x", "y"], "categorical": ["c"]},
+    "prediction": {"task": "binary_classification", "score_column": "score"},
+    "reference": {"window": {"start": "2024-01-01", "end": "2024-01-03"}},
+    "partitions": {"start_date": "2024-01-04", "end_date": "2024-01-10"},
+    "drift": {"n_bins": 100, "top_k": 3},
+}
+
+
 def small_spec(**overrides: object) -> MonitorSpec:
     """A monitor over table ``t`` (ts, x, y, score, c, mv) with a window reference on 2024-01-01."""
-    data: dict[str, object] = {
-        "name": "m",
-        "source": {"table": "t", "timestamp_column": "ts", "model_version_column": "mv"},
-        "features": {"numeric": ["x", "y"], "categorical": ["c"]},
-        "prediction": {"task": "binary_classification", "score_column": "score"},
-        "reference": {"window": {"start": "2024-01-01", "end": "2024-01-03"}},
-        "partitions": {"start_date": "2024-01-04", "end_date": "2024-01-10"},
-        "drift": {"n_bins": 100, "top_k": 3},
-    }
-    data.update(overrides)
-    return parse_spec(data)
+    return parse_spec({**copy.deepcopy(SMALL_SPEC), **overrides})
 
 
 def write_table(url: str, table: str, frame: pd.DataFrame) -> None:

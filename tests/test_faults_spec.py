@@ -30,18 +30,7 @@ from monitoring_assets.errors import SpecError, WarehouseError
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
 from resources._store import Audit
 from resources.warehouse import DAY_COLUMN, Warehouse, WarehouseResource
-from tests.conftest import REPO, sample_frame, write_table
-
-# The monitor of tests/conftest.py:small_spec, as a YAML document to mutate.
-BASE: dict[str, Any] = {
-    "name": "m",
-    "source": {"table": "t", "timestamp_column": "ts", "model_version_column": "mv"},
-    "features": {"numeric": ["x", "y"], "categorical": ["c"]},
-    "prediction": {"task": "binary_classification", "score_column": "score"},
-    "reference": {"window": {"start": "2024-01-01", "end": "2024-01-03"}},
-    "partitions": {"start_date": "2024-01-04", "end_date": "2024-01-10"},
-    "drift": {"n_bins": 100, "top_k": 3},
-}
+from tests.conftest import REPO, SMALL_SPEC, sample_frame, write_table
 
 
 def _write_spec(tmp_path: Path, data: dict[str, Any], name: str = "m.yaml") -> Path:
@@ -51,8 +40,8 @@ def _write_spec(tmp_path: Path, data: dict[str, Any], name: str = "m.yaml") -> P
 
 
 def _with(**sections: dict[str, Any] | list[str]) -> dict[str, Any]:
-    """BASE with some sections merged in (dicts are merged one level deep)."""
-    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in BASE.items()}
+    """SMALL_SPEC with some sections merged in (dicts are merged one level deep)."""
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in SMALL_SPEC.items()}
     for key, value in sections.items():
         data[key] = {**data[key], **value} if isinstance(value, dict) and key in data else value
     return data
@@ -170,11 +159,11 @@ def test_the_spec_layer_imports_no_dagster() -> None:
 
 
 def test_the_spec_file_is_remembered_without_changing_the_hash(tmp_path: Path) -> None:
-    a = load_spec(_write_spec(tmp_path, BASE, "a.yaml"))
-    b = load_spec(_write_spec(tmp_path, BASE, "b.yaml"))
+    a = load_spec(_write_spec(tmp_path, SMALL_SPEC, "a.yaml"))
+    b = load_spec(_write_spec(tmp_path, SMALL_SPEC, "b.yaml"))
     assert (a.origin, b.origin) == (str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"))
-    assert a.spec_hash() == b.spec_hash() == parse_spec(BASE).spec_hash()
-    assert parse_spec(BASE).origin == "monitor 'm'"
+    assert a.spec_hash() == b.spec_hash() == parse_spec(SMALL_SPEC).spec_hash()
+    assert parse_spec(SMALL_SPEC).origin == "monitor 'm'"
 
 
 # -- 2. missing columns before any work ---------------------------------------------------------
@@ -199,7 +188,7 @@ def duck(duckdb_url: str) -> Iterator[Warehouse]:
 def test_missing_feature_column_is_named_with_file_field_and_table(tmp_path: Path, duck: Warehouse) -> None:
     url = duck.safe_url
     write_table(url, "t", sample_frame(days=2, per_day=20).drop(columns=["x"]))
-    spec = load_spec(_write_spec(tmp_path, BASE))
+    spec = load_spec(_write_spec(tmp_path, SMALL_SPEC))
     with pytest.raises(WarehouseError) as info:
         _pipeline.build_daily_profiles(duck, spec, [dt.date(2024, 1, 4)], Audit("r", spec.spec_hash()))
     assert str(info.value) == (
@@ -210,7 +199,7 @@ def test_missing_feature_column_is_named_with_file_field_and_table(tmp_path: Pat
 
 def test_every_missing_column_of_the_reference_is_named_on_one_line(tmp_path: Path, duck: Warehouse) -> None:
     write_table(duck.safe_url, "t", sample_frame(days=1, per_day=40).drop(columns=["score", "mv"]))
-    spec = load_spec(_write_spec(tmp_path, BASE))
+    spec = load_spec(_write_spec(tmp_path, SMALL_SPEC))
     with pytest.raises(WarehouseError) as info:
         _pipeline.build_reference(duck, spec, Audit("r", spec.spec_hash()))
     assert str(info.value) == (

@@ -40,7 +40,7 @@ used), and the target's mean and centered sum of squares (merged with Chan's for
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -438,15 +438,8 @@ def evaluate_validity(values: Mapping[str, float], task: str, max_share: float) 
     bad_scores, scored = values.get("n_invalid_scores", 0.0), values.get("n_scored", 0.0)
     label_text = _count_text(bad_labels, labeled, f"labeled rows have {EXPECTED_LABELS[task]}")
     score_text = _count_text(bad_scores, scored, f"scored rows have {EXPECTED_SCORES[task]}")
-    failing = [
-        text
-        for text, share in ((label_text, _share(bad_labels, labeled)), (score_text, _share(bad_scores, scored)))
-        if share > max_share
-    ]
-    limit = f"limit {max_share:.2%}"
-    if failing:
-        return CountVerdict(False, f"{'; '.join(failing)} ({limit})")
-    return CountVerdict(True, f"{label_text}; {score_text} ({limit})")
+    parts = [(label_text, _share(bad_labels, labeled)), (score_text, _share(bad_scores, scored))]
+    return _count_verdict(parts, max_share, f"limit {max_share:.2%}")
 
 
 def evaluate_duplicates(values: Mapping[str, float], max_share: float, policy: str) -> CountVerdict:
@@ -458,12 +451,11 @@ def evaluate_duplicates(values: Mapping[str, float], max_share: float, policy: s
     dup_labels, labeled = values.get("n_duplicate_labels", 0.0), values.get("n_labeled", 0.0)
     id_text = f"{int(dup_ids):,} repeated ids among {int(scored + dup_ids):,} source rows"
     label_text = f"{int(dup_labels):,} extra label rows for {int(labeled):,} labeled ids"
-    failing = [
-        text
-        for text, share in ((id_text, _share(dup_ids, scored)), (label_text, _share(dup_labels, labeled)))
-        if share > max_share
-    ]
-    note = f"limit {max_share:.2%}; each id counted once, label kept: {policy}"
-    if failing:
-        return CountVerdict(False, f"{'; '.join(failing)} ({note})")
-    return CountVerdict(True, f"{id_text}; {label_text} ({note})")
+    parts = [(id_text, _share(dup_ids, scored)), (label_text, _share(dup_labels, labeled))]
+    return _count_verdict(parts, max_share, f"limit {max_share:.2%}; each id counted once, label kept: {policy}")
+
+
+def _count_verdict(parts: Sequence[tuple[str, float]], max_share: float, note: str) -> CountVerdict:
+    """Failed, naming the parts whose share is above ``max_share``; else passed, naming them all."""
+    failing = [text for text, share in parts if share > max_share]
+    return CountVerdict(not failing, f"{'; '.join(failing or [t for t, _ in parts])} ({note})")
