@@ -484,15 +484,6 @@ class Warehouse:
             self._ensure_tables(conn)
             return _store.read_model_versions(conn, monitor=spec.name, days=days)
 
-    def read_performance_aggregates(
-        self, spec: MonitorSpec, first: dt.date, last: dt.date
-    ) -> dict[dt.date, PerformanceAggregate]:
-        with self.begin() as conn:
-            self._ensure_tables(conn)
-            return _store.read_performance_aggregates(
-                conn, monitor=spec.name, first=first, last=last, empty=empty_aggregate(spec)
-            )
-
     def read_performance(
         self,
         spec: MonitorSpec,
