@@ -521,7 +521,8 @@ def group_rates_figure(reports: Mapping[str, SliceReport], *, rate: str, limit: 
             )
             band_drawn = True
         for group, value in mine:
-            outside = math.isfinite(lo) and not (lo - 1e-12 <= value <= hi + 1e-12)
+            # A rate exactly on the band edge is inside, whatever the float rounding of lo + limit.
+            outside = math.isfinite(lo) and math.isfinite(value) and not lo - 1e-12 <= value <= hi + 1e-12
             ax.barh(
                 y,
                 0.0 if math.isnan(value) else value,
@@ -560,7 +561,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def markdown_image(png: bytes, alt: str) -> str:
     """``![alt](data:image/png;base64,...)`` for Dagster markdown metadata and the report.
 
-    Raises ``ValueError`` when ``png`` is not a PNG or is over :data:`IMAGE_BUDGET_BYTES`.
+    Dagster's UI renders it: its markdown metadata view (react-markdown 8 with rehype-sanitize)
+    adds ``data`` to the protocols allowed in ``img src``. Raises ``ValueError`` when ``png`` is
+    not a PNG or is over :data:`IMAGE_BUDGET_BYTES`.
     """
     if not png.startswith(_PNG_SIGNATURE):
         raise ValueError("markdown_image needs PNG bytes")

@@ -135,6 +135,16 @@ def test_small_numeric_cells_are_suppressed_not_drawn() -> None:
     assert [b.get_height() for b in _bars(fig, "reference") if not 0.0 <= _centre(b) < 1.0] == [0.0, 0.0]
 
 
+def test_a_profile_without_values_is_said_so() -> None:
+    layout = ProfileLayout({"x": NumericBins(0.0, 1.0, 10)}, {})
+    ref = profile_from_values(layout, {"x": np.linspace(0, 0.99, 500)}).columns["x"]
+    empty = profile_from_values(layout, {"x": np.full(20, np.nan)}).columns["x"]
+    fig = plots.distribution_figure(ref, empty, column="x", min_count=10)
+    assert "current: no values" in _texts(fig)
+    assert {b.get_height() for b in _bars(fig, "current")} == {0.0}
+    assert not _bars(fig, "current suppressed")
+
+
 def test_profiles_of_different_bins_are_refused() -> None:
     values = np.linspace(0, 1, 100)
     a = profile_from_values(ProfileLayout({"x": NumericBins(0.0, 1.0, 10)}, {}), {"x": values}).columns["x"]
@@ -360,12 +370,17 @@ def test_group_rates_are_raw_rates_with_band_and_suppressed_groups_unnamed() -> 
         "south": GroupCounts(300, 280, 112),  # 0.40
         "east": GroupCounts(200, 200, 90),  # 0.45: over 0.30 + 0.1
         "tiny_secret_group": GroupCounts(5, 5, 5),
+        "west": GroupCounts(50, 0, 0),  # no predictions: no rate, no bar
     }
     reports = {"region": slice_report("region", counts, min_size=30)}
     fig = plots.group_rates_figure(reports, rate="selection_rate", limit=0.1, title="selection rate")
     ax = fig.axes[0]
     bars = {p.get_gid(): p for p in ax.patches if str(p.get_gid()).startswith("region=")}
-    expected = {f"region={g}": c.n_predicted_positive / c.n_predicted for g, c in counts.items() if c.n >= 30}
+    expected = {
+        f"region={g}": c.n_predicted_positive / c.n_predicted if c.n_predicted else 0.0
+        for g, c in counts.items()
+        if c.n >= 30
+    }
     assert {g: b.get_width() for g, b in bars.items()} == pytest.approx(expected)
     # Extremes: the band runs from the lowest rate over the limit; bars beyond it are red.
     (band,) = ax.findobj(FillBetweenPolyCollection)
@@ -376,6 +391,7 @@ def test_group_rates_are_raw_rates_with_band_and_suppressed_groups_unnamed() -> 
     texts = " | ".join(_texts(fig))
     assert "tiny_secret_group" not in texts
     assert "1 group suppressed (too few rows)" in texts
+    assert "region: west (no data)" in texts
 
 
 def test_group_band_is_centred_on_a_named_reference_group() -> None:
