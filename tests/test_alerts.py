@@ -394,7 +394,7 @@ def test_executions_planned_by_running_runs_wait_and_are_read_when_they_complete
             return SimpleNamespace(is_finished=run_id not in self.running)
 
         def add(self, i: int, status: str, run_id: str) -> None:
-            self.event_log_storage.rows[i] = SimpleNamespace(id=i, status=Status[status], run_id=run_id)
+            self.event_log_storage.rows[i] = SimpleNamespace(id=i, status=Status[status], run_id=run_id, partition=None)
 
     monkeypatch.setattr("sensors.alerts.PAGE", 2)
     key = dg.AssetCheckKey(DRIFT, "no_dataset_drift")
