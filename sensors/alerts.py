@@ -276,10 +276,10 @@ def new_executions(
         seen: list[AssetCheckExecutionRecord] = []
 
         def more(page: Sequence[AssetCheckExecutionRecord]) -> bool:
-            """Whether older pages may hold more days of the latest completed result's run."""
+            """Whether older pages may hold the latest completed result, or more days of its run."""
             seen.extend(page)
             latest = next((r for r in seen if r.status in _COMPLETED), None)
-            return latest is not None and latest.partition is not None and page[-1].run_id == latest.run_id
+            return latest is None or (latest.partition is not None and page[-1].run_id == latest.run_id)
 
         found = _history(instance, key, more)
         first = next((r for r in found if r.status in _COMPLETED), None)
