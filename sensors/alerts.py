@@ -1,5 +1,5 @@
 """Alerts of one monitor: a sensor that turns failed checks and retraining events into tiered,
-deduplicated alerts (``resources.alerts`` delivers them).
+deduplicated alerts (``resources.alerts`` delivers them), and shows each one in Dagster.
 
 What it reads, after its cursor (kept in Dagster storage):
 
@@ -9,26 +9,38 @@ What it reads, after its cursor (kept in Dagster storage):
   and its freshness-check sensor read check results with. It works on every instance storage;
   the event-log query with an ``after_cursor`` does not on the default run-sharded SQLite storage,
   and ``instance.get_event_records`` is deprecated. The cursor keeps, per check, the highest
-  execution id seen and the ids still *planned* by a running run (an execution row is written
-  when a run plans the check and completed in place when it reports). The first tick looks only
-  at each check's latest completed execution: switching the sensor on alerts on what fails now,
-  not on history.
+  execution id seen and the ids to read again (``waiting``): rows *planned* by a running run (an
+  execution row is written per day when a run plans the check, and completed in place when that
+  day reports), and the days of such a run already in, held back until it ends so that the run
+  is judged once. The first tick looks only at each check's latest run (the days of the latest
+  completed execution's run): switching the sensor on alerts on what fails now, not on history.
 * the rows of ``monitoring.events`` of type trigger, retraining, promotion and rollback.
 
-How a check result becomes an alert (``AlertState.decide``):
+A check's executions become **one verdict per run** (``verdicts``): a run over N days records N
+per-day results (``record.partition`` the day). Days whose metadata says ``evaluated`` False
+(too few rows, blocked by data quality, no labels) are left out; the failed days are those of
+the rest that did not pass; the verdict's tier is the worst failed day's. An unpartitioned result
+(one per run, as checks wrote them before per-day results) is a verdict of its own, judged as
+before (``not_evaluated``, ``failure_tier``).
 
-* failed at ERROR -> ``critical``, at WARN -> ``warning`` (but ``critical`` when the result
-  counts ``critical_days``, see ``failure_tier``); a retraining trigger or a finished
-  retraining -> ``info``; a promotion or a rollback -> ``warning``.
+How a verdict becomes an alert (``AlertState.decide``):
+
+* failed at ERROR -> ``critical``, at WARN -> ``warning`` (an old unpartitioned data-quality
+  result counting ``critical_days``: ``critical``, see ``failure_tier``); a retraining trigger or
+  a finished retraining -> ``info``; a promotion or a rollback -> ``warning``. The alert counts
+  the failed days ("failed on 3 of 60 day(s)"), names the first and last, and lists each failed
+  day's findings (its description: the items that failed, with value and threshold), whole days
+  up to ``DESCRIPTION_LIMIT`` characters, then "and N more day(s)".
 * **dedup**: while a check's incident is open (it failed and has not passed since), a failure at
   a tier already sent within the dedup window (default 24 h) is not sent again; after the window
   it is sent again as a reminder. A failure at another tier (WARN becoming ERROR) is sent.
-* **recovery**: the first passing result of a check with an open incident sends one ``resolved``
-  alert, at the incident's highest tier (so it reaches the destinations the failure reached),
-  and closes it; later passes send nothing. A failure after that opens a new incident.
-* **not evaluated**: a passing drift result that judged no day (metadata ``evaluated_days`` 0:
-  every day too thin to judge, or blocked by data quality) is neither: no alert, and an open
-  incident stays open. The day's ``volume`` or ``null_rate`` check says what is wrong with it.
+* **recovery**: the first run whose evaluated days all pass, for a check with an open incident,
+  sends one ``resolved`` alert, at the incident's highest tier (so it reaches the destinations the
+  failure reached), and closes it; later passes send nothing. A failure after that opens a new
+  incident.
+* **not evaluated**: a run that evaluated no day (every day too thin to judge, or blocked by data
+  quality) is neither: no alert, and an open incident stays open. The day's ``volume`` or
+  ``null_rate`` check says what is wrong with it.
 * each retraining event is alerted once; a failed retraining (``retraining_failed``) at
   ``warning``, once per trigger event within the dedup window (the retraining sensor retries a
   failed event every few minutes: its later failures are logged, not re-sent).
@@ -36,6 +48,15 @@ How a check result becomes an alert (``AlertState.decide``):
   timed out, 5xx, ...) is sent again to that destination alone on every later tick, before new
   results, until it arrives or ``give_up_after_hours`` (default 24 h) after its first attempt,
   when a row records it as given up; meanwhile the same check and tier is not fired anew.
+
+Where a person sees it, besides the destinations: each alert sent is one line of the tick's log
+(the sensor's ``context.log``; error for critical, warning for warning, info for info and for
+resolved), and one ``AssetObservation`` the sensor returns (``alert_observation``) on the asset
+it concerns (a check's asset, on its last failed day when the asset is partitioned; a
+retraining, promotion or rollback on ``challenger_model``; a trigger on ``feature_drift``, on its
+day), with metadata ``alert_tier``, ``alert_kind``, ``alert_check``, ``alert`` (the text sent:
+aggregates only) and ``alert_destinations``. Later delivery attempts of an alert are logged, not
+observed again.
 
 The memory behind dedup and recovery is the alert rows themselves (``monitoring.events``,
 ``event_type = 'alert'``, 90 days back), not the cursor: a restarted daemon or a reset cursor
