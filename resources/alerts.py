@@ -50,7 +50,7 @@ TIERS: tuple[Tier, ...] = ("info", "warning", "critical")
 WEBHOOK_URL_ENV = "MONITORING_ALERT_WEBHOOK_URL"
 SLACK_WEBHOOK_URL_ENV = "MONITORING_SLACK_WEBHOOK_URL"
 ALERT_EVENT = "alert"  # event_type of alert rows in monitoring.events
-DESCRIPTION_LIMIT = 500  # characters of a check description forwarded in an alert
+DESCRIPTION_LIMIT = 1000  # characters of a check description (a run's failed days) forwarded in an alert
 USER_AGENT = "dagster-model-monitoring/alerts"
 
 _LOG_LEVEL = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.ERROR}

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +21,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import pytest
+from dagster._core.definitions.instigation_logger import get_instigation_log_records
+from dagster._core.log_manager import LOG_RECORD_METADATA_ATTR
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 from threadpoolctl import threadpool_limits
 
@@ -28,6 +31,7 @@ from monitoring_assets._factory import ALERTS_KEY, WAREHOUSE_KEY
 from monitoring_assets.demo import DemoConfig, generate, write_duckdb
 from monitoring_assets.spec import MonitorSpec, load_spec, load_specs, parse_spec
 from resources.alerts import (
+    DESCRIPTION_LIMIT,
     SLACK_WEBHOOK_URL_ENV,
     WEBHOOK_URL_ENV,
     Alert,
@@ -41,7 +45,7 @@ from resources.alerts import (
     scrub,
 )
 from resources.warehouse import Warehouse, WarehouseResource
-from sensors.alerts import evaluate_alerts, failure_tier, new_executions
+from sensors.alerts import build_alert_sensor, evaluate_alerts, failed_days_text, failure_tier, new_executions
 from tests.conftest import REPO
 
 NAME = "credit_default"
@@ -143,6 +147,8 @@ class Env:
             )
             result = self.sensor.evaluate_tick(context)
             assert not result.run_requests
+            for event in result.asset_events:  # what the daemon does with them (dagster/_daemon/sensor.py)
+                self.instance.report_runless_asset_event(event)
             self.cursor = result.cursor
             return result.skip_message or ""
         wh = Warehouse(self.url)
@@ -252,6 +258,12 @@ def test_real_check_results_alert_once_then_resolve_once(
             "2024-02-01",
             "2024-02-02",
         )
+        # Shown on the asset too: an observation on its last failed day, with the tier.
+        seen = instance.fetch_observations(DRIFT, limit=10).records
+        (dataset_seen,) = [r for r in seen if "no_dataset_drift" in r.asset_observation.metadata["alert_check"].value]
+        assert dataset_seen.partition_key == "2024-02-02"
+        assert dataset_seen.asset_observation.metadata["alert_tier"].value == "critical"
+        assert dataset_seen.asset_observation.metadata["alert"].value == dataset["text"]
         # Slack takes critical only here: one message, in Slack's shape.
         (slack,) = _ours(receiver.posts("/slack/"))
         assert set(slack) == {"text"}
@@ -371,34 +383,40 @@ def test_a_passing_check_that_never_alerted_sends_nothing(env: Env, receiver: Re
     assert receiver.requests == []
 
 
+class FakeStorage:
+    """Dagster's execution rows as ``get_asset_check_execution_history`` pages them: newest first,
+    ``limit`` at a time, before the ``cursor`` id."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, SimpleNamespace] = {}
+
+    def get_asset_check_execution_history(self, key: Any, limit: int, cursor: int | None = None) -> list[Any]:
+        ids = sorted((i for i in self.rows if cursor is None or i < cursor), reverse=True)
+        return [self.rows[i] for i in ids[:limit]]
+
+
+class FakeInstance:
+    def __init__(self) -> None:
+        self.event_log_storage = FakeStorage()
+        self.running: set[str] = set()
+
+    def get_run_by_id(self, run_id: str) -> Any:
+        return SimpleNamespace(is_finished=run_id not in self.running)
+
+    def add(self, i: int, status: str, run_id: str, partition: str | None = None) -> None:
+        self.event_log_storage.rows[i] = SimpleNamespace(
+            id=i, status=Status[status], run_id=run_id, partition=partition
+        )
+
+
 def test_executions_planned_by_running_runs_wait_and_are_read_when_they_complete(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The cursor logic over Dagster's execution rows (newest first, paged by id): a row a running
     run has planned is completed in place later, so its id can be below the cursor's."""
-
-    class Storage:
-        def __init__(self) -> None:
-            self.rows: dict[int, SimpleNamespace] = {}
-
-        def get_asset_check_execution_history(self, key: Any, limit: int, cursor: int | None = None) -> list[Any]:
-            ids = sorted((i for i in self.rows if cursor is None or i < cursor), reverse=True)
-            return [self.rows[i] for i in ids[:limit]]
-
-    class Instance:
-        def __init__(self) -> None:
-            self.event_log_storage = Storage()
-            self.running: set[str] = set()
-
-        def get_run_by_id(self, run_id: str) -> Any:
-            return SimpleNamespace(is_finished=run_id not in self.running)
-
-        def add(self, i: int, status: str, run_id: str) -> None:
-            self.event_log_storage.rows[i] = SimpleNamespace(id=i, status=Status[status], run_id=run_id)
-
     monkeypatch.setattr("sensors.alerts.PAGE", 2)
     key = dg.AssetCheckKey(DRIFT, "no_dataset_drift")
-    instance = Instance()
+    instance = FakeInstance()
     instance.add(1, "FAILED", "a")
     instance.add(2, "PLANNED", "b")
     instance.running.add("b")
@@ -415,6 +433,37 @@ def test_executions_planned_by_running_runs_wait_and_are_read_when_they_complete
     instance.running.discard("b")
     records, state = new_executions(instance, key, state)
     assert ([r.id for r in records], state) == ([2], {"after": 7, "waiting": [7]})
+
+
+def test_the_days_of_a_run_still_going_are_held_back_until_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run plans a row per day and check, and completes them in place as its days report: while
+    it goes, the days already in wait with it, so that the run is judged once, over all its days."""
+    monkeypatch.setattr("sensors.alerts.PAGE", 2)  # the run's rows span several pages
+    key = dg.AssetCheckKey(DRIFT, "no_dataset_drift")
+    instance = FakeInstance()
+    instance.add(1, "FAILED", "old", "2024-01-01")
+    for i, day in zip(range(2, 7), _days("2024-01-02", "2024-01-06"), strict=True):
+        instance.add(i, "PLANNED", "r", day)
+    instance.running.add("r")
+    instance.add(2, "FAILED", "r", "2024-01-02")
+    instance.add(3, "SUCCEEDED", "r", "2024-01-03")
+    # First tick: the latest completed day is run r's, which still goes: nothing yet, all r's rows wait.
+    records, state = new_executions(instance, key, None)
+    assert ([r.id for r in records], state) == ([], {"after": 6, "waiting": [2, 3, 4, 5, 6]})
+    instance.add(4, "FAILED", "r", "2024-01-04")
+    records, state = new_executions(instance, key, state)
+    assert ([r.id for r in records], state) == ([], {"after": 6, "waiting": [2, 3, 4, 5, 6]})
+    # The run ends (day 6 never reported, e.g. a failed step): every day that reported, at once.
+    instance.add(5, "SUCCEEDED", "r", "2024-01-05")
+    instance.running.discard("r")
+    records, state = new_executions(instance, key, state)
+    assert ([(r.id, r.partition) for r in records], state) == (
+        [(2, "2024-01-02"), (3, "2024-01-03"), (4, "2024-01-04"), (5, "2024-01-05")],
+        {"after": 6, "waiting": []},
+    )
+    # A first tick after the run: the latest run's days (over several pages), not just its latest day.
+    records, _ = new_executions(instance, key, None)
+    assert [r.id for r in records] == [2, 3, 4, 5]
 
 
 # -- retraining events ------------------------------------------------------------------------------
@@ -602,3 +651,296 @@ def test_a_multi_day_quality_result_with_a_critical_day_alerts_at_critical() -> 
     assert failure_tier(evaluation("WARN", failed_days=2, days=60, critical_days=0)) == "warning"
     assert failure_tier(evaluation("WARN", failed_days=1, days=1)) == "warning"
     assert failure_tier(evaluation("ERROR", failed_days=1, days=1)) == "critical"
+
+
+# -- per-day check results (one evaluation per day and check, as partitioned checks record them) --------
+
+
+DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01")
+DAY_CHECKS = ("no_dataset_drift", "no_feature_drift")
+CHALLENGER = dg.AssetKey([NAME, "challenger_model"])
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day's result of one check, as the per-day checks write it (see CONTRACTS.md)."""
+
+    passed: bool = True
+    severity: str = "WARN"
+    evaluated: bool = True
+    findings: str = ""
+
+    def description(self, check: str, day: str) -> str:
+        if not self.evaluated:
+            return f"not evaluated: {day} has 3 rows, fewer than min_rows 100"
+        return f"{check} on {day}: {self.findings}" if not self.passed else f"no {check} on {day}"
+
+
+class DayEnv:
+    """A monitor-prefixed partitioned drift asset whose step records one check evaluation per day
+    and check (from ``plan``: check -> day -> Day, passing by default), an unpartitioned
+    challenger_model asset, and the real alert sensor, ticked as the daemon ticks it: a context
+    with the instance's ref and a log key (the tick log the UI shows), then the sensor's asset
+    events reported to the instance."""
+
+    def __init__(self, url: str, instance: dg.DagsterInstance, alerts: AlertsResource) -> None:
+        self.url, self.instance, self.alerts = url, instance, alerts
+        self.spec = _spec()
+        self.plan: dict[str, dict[str, Day]] = {c: {} for c in DAY_CHECKS}
+        self.cursor: str | None = None
+        self.ticks = 0
+        plan = self.plan
+
+        @dg.asset(
+            key=DRIFT,
+            partitions_def=DAILY,
+            check_specs=[dg.AssetCheckSpec(c, asset=DRIFT, partitions_def=DAILY) for c in DAY_CHECKS],
+        )
+        def feature_drift(context) -> Iterator[Any]:  # type: ignore[no-untyped-def]  # a string annotation (this module's __future__ import) is refused for `context`
+            for check in DAY_CHECKS:
+                for day in context.partition_keys:
+                    d = plan[check].get(day, Day())
+                    context.log_event(
+                        dg.AssetCheckEvaluation(
+                            asset_key=DRIFT,
+                            check_name=check,
+                            passed=d.passed,
+                            severity=dg.AssetCheckSeverity(d.severity),
+                            description=d.description(check, day),
+                            metadata={"evaluated": d.evaluated},
+                            partition=day,
+                        )
+                    )
+            yield dg.MaterializeResult()
+            for check in DAY_CHECKS:
+                name = context.job_def.asset_layer.get_op_output_name(dg.AssetCheckKey(DRIFT, check))
+                yield dg.Output(None, output_name=name)
+
+        @dg.asset(key=CHALLENGER)
+        def challenger_model() -> None:
+            pass
+
+        self.defs = dg.Definitions(
+            assets=[feature_drift, challenger_model],
+            jobs=[dg.define_asset_job("days", selection=[DRIFT])],
+            sensors=[build_alert_sensor(self.spec)],
+            resources={WAREHOUSE_KEY: WarehouseResource(url=url), ALERTS_KEY: alerts},
+        )
+
+    def run(self, start: str, end: str) -> str:
+        """One run over the days ``start``..``end``; returns its run id."""
+        span = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        result = self.defs.resolve_job_def("days").execute_in_process(
+            instance=self.instance, tags=span, run_config=quiet
+        )
+        assert result.success
+        return result.run_id
+
+    def tick(self) -> tuple[str, list[dict[str, Any]]]:
+        """One tick: its summary and its log records (as the UI reads them: level, message)."""
+        self.ticks += 1
+        sensor = self.defs.resolve_sensor_def(f"{NAME}_alerts")
+        with dg.build_sensor_context(
+            instance=self.instance,
+            instance_ref=self.instance.get_ref(),  # with a ref, the sensor's log is captured under log_key
+            cursor=self.cursor,
+            repository_name=f"tick{self.ticks}",  # a log key of its own per tick
+            sensor_name=sensor.name,
+            resources={WAREHOUSE_KEY: WarehouseResource(url=self.url), ALERTS_KEY: self.alerts},
+            definitions=self.defs,
+        ) as context:
+            data = sensor.evaluate_tick(context)
+            log_key = context.log_key
+        for event in data.asset_events:  # what the daemon does with them (dagster/_daemon/sensor.py)
+            self.instance.report_runless_asset_event(event)
+        self.cursor = data.cursor
+        assert log_key is not None
+        records = get_instigation_log_records(self.instance, log_key)
+        # The fields the UI's tick log shows (dagster_graphql's fetch_instigators reads these).
+        lines = [
+            {"level": logging.getLevelName(r["levelno"]), "message": r[LOG_RECORD_METADATA_ATTR]["orig_message"]}
+            for r in records
+        ]
+        return data.skip_message or "", lines
+
+    def observations(self, key: dg.AssetKey) -> list[dg.AssetObservation]:
+        records = self.instance.fetch_observations(key, limit=100, ascending=True).records
+        return [r.asset_observation for r in records if r.asset_observation is not None]
+
+
+def _meta(observation: dg.AssetObservation) -> dict[str, Any]:
+    return {k: v.value for k, v in observation.metadata.items()}
+
+
+def _days(start: str, end: str) -> list[str]:
+    return [d.date().isoformat() for d in pd.date_range(start, end, freq="D")]
+
+
+@pytest.fixture
+def days(tmp_path: Path, receiver: Receiver) -> Iterator[DayEnv]:
+    with dg.instance_for_test() as instance:
+        yield DayEnv(f"duckdb:///{tmp_path / 'wh.duckdb'}", instance, _alerts(receiver))
+
+
+FINDINGS = "income psi 0.86 > 0.25; loan_amount wasserstein 1.00 > 0.10"
+
+
+def test_per_day_results_alert_once_per_run_counting_failed_days(days: DayEnv, receiver: Receiver) -> None:
+    dataset = days.plan["no_dataset_drift"]
+    dataset["2024-01-02"] = Day(False, "WARN", findings="share 0.50 >= 0.5")
+    dataset["2024-01-03"] = Day(True, "WARN", evaluated=False)
+    dataset["2024-01-04"] = Day(False, "ERROR", findings=FINDINGS)
+    dataset["2024-01-05"] = Day(False, "WARN", findings="share 0.67 >= 0.5")
+    days.plan["no_feature_drift"]["2024-01-04"] = Day(False, "WARN", findings=FINDINGS)
+    run_id = days.run("2024-01-01", "2024-01-06")
+    history = days.instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(DRIFT, "no_dataset_drift"), limit=100
+    )
+    assert sorted(r.partition or "" for r in history) == _days("2024-01-01", "2024-01-06")  # one record a day
+
+    said, lines = days.tick()
+    assert said == f"{NAME}: sent 2 alert(s) (2 firing)"
+    hooks = {b["check"].split(":")[1]: b for b in receiver.posts("/hook/")}
+    # Dataset drift failed on 3 of the 5 evaluated days (01-03 was not evaluated), once at ERROR:
+    # one alert for the run, at the worst day's tier.
+    d = hooks["no_dataset_drift"]
+    assert (d["tier"], d["kind"], d["severity"], d["run_id"]) == ("critical", "firing", "ERROR", run_id)
+    assert (d["failed_days"], d["days"], d["first_failed_day"], d["last_failed_day"]) == (
+        3,
+        5,
+        "2024-01-02",
+        "2024-01-05",
+    )
+    assert d["summary"] == (
+        f"check no_dataset_drift failed on 3 of 5 day(s) on {NAME}/feature_drift (ERROR): "
+        "first 2024-01-02, last 2024-01-05; 1 day(s) not evaluated"
+    )
+    # Each failed day with what failed on it (the features with their values), the day said once.
+    assert d["description"] == (
+        f"2024-01-02: share 0.50 >= 0.5 | 2024-01-04: {FINDINGS} | 2024-01-05: share 0.67 >= 0.5"
+    )
+    f = hooks["no_feature_drift"]  # WARN days only: a warning
+    assert (f["tier"], f["failed_days"], f["days"], f["description"]) == ("warning", 1, 6, f"2024-01-04: {FINDINGS}")
+
+    # In the tick's log, one line per alert, at its tier's level, naming the tier.
+    alert_lines = [(r["level"], r["message"].split(" ")[0]) for r in lines if f"{NAME}: check" in r["message"]]
+    assert sorted(alert_lines) == [("ERROR", "[CRITICAL]"), ("WARNING", "[WARNING]")]
+    (critical,) = [r for r in lines if r["level"] == "ERROR"]
+    assert critical["message"].startswith(d["text"] + " | sent to log, webhook (")
+
+    # On the asset, one observation per alert, on its last failed day, the tier included.
+    observed = {_meta(o)["alert_check"]: o for o in days.observations(DRIFT)}
+    dataset_seen = observed[f"{NAME}/feature_drift:no_dataset_drift"]
+    assert dataset_seen.partition == "2024-01-05"
+    assert _meta(dataset_seen) == {
+        "alert_tier": "critical",
+        "alert_kind": "firing",
+        "alert_check": f"{NAME}/feature_drift:no_dataset_drift",
+        "alert": d["text"],
+        "alert_destinations": "log, webhook, slack",
+    }
+    assert observed[f"{NAME}/feature_drift:no_feature_drift"].partition == "2024-01-04"
+    assert _meta(observed[f"{NAME}/feature_drift:no_feature_drift"])["alert_tier"] == "warning"
+
+    said, lines = days.tick()
+    assert said == f"{NAME}: no new alerts" and len(days.observations(DRIFT)) == 2
+    assert not [r for r in lines if f"{NAME}: check" in r["message"]]
+
+
+def test_a_run_of_days_all_not_evaluated_neither_fires_nor_resolves_and_a_passing_run_resolves(
+    days: DayEnv, receiver: Receiver
+) -> None:
+    days.plan["no_dataset_drift"]["2024-01-02"] = Day(False, "ERROR", findings=FINDINGS)
+    days.run("2024-01-01", "2024-01-02")
+    assert days.tick()[0] == f"{NAME}: sent 1 alert(s) (1 firing)"
+
+    for day in _days("2024-01-03", "2024-01-04"):
+        for check in DAY_CHECKS:
+            days.plan[check][day] = Day(True, "WARN", evaluated=False)
+    days.run("2024-01-03", "2024-01-04")
+    assert days.tick()[0] == f"{NAME}: no new alerts"  # not a recovery: the incident stays open
+
+    # Failing again within the dedup window: the same tier is not sent again.
+    days.plan["no_dataset_drift"]["2024-01-05"] = Day(False, "ERROR", findings=FINDINGS)
+    days.run("2024-01-05", "2024-01-05")
+    assert days.tick()[0] == f"{NAME}: no new alerts; 1 repeat(s) within the dedup window"
+
+    # A run whose evaluated days all pass (one not evaluated) resolves it, once.
+    days.plan["no_dataset_drift"]["2024-01-07"] = Day(True, "WARN", evaluated=False)
+    days.run("2024-01-06", "2024-01-08")
+    said, lines = days.tick()
+    assert said == f"{NAME}: sent 1 alert(s) (1 resolved)"
+    resolved = receiver.posts("/hook/")[-1]
+    assert (resolved["kind"], resolved["tier"], resolved["failed_days"], resolved["days"]) == (
+        "resolved",
+        "critical",
+        0,
+        2,
+    )
+    assert resolved["description"] == "passed on all 2 evaluated day(s), 2024-01-06..2024-01-08; 1 day(s) not evaluated"
+    assert [r["level"] for r in lines if "[RESOLVED]" in r["message"]] == ["INFO"]
+    last = days.observations(DRIFT)[-1]
+    assert (last.partition, _meta(last)["alert_kind"], _meta(last)["alert_tier"]) == (None, "resolved", "critical")
+
+    days.run("2024-01-09", "2024-01-09")
+    assert days.tick()[0] == f"{NAME}: no new alerts"
+    assert [b["kind"] for b in receiver.posts("/hook/")] == ["firing", "resolved"]
+
+
+def test_retraining_events_are_observed_on_the_challenger_and_a_trigger_on_feature_drift(
+    days: DayEnv, receiver: Receiver
+) -> None:
+    wh = Warehouse(days.url)
+    try:
+        wh.append_event(
+            days.spec,
+            "trigger",
+            {"event_id": "e1", "reason": "dataset_drift", "days": {"2024-02-01": {}, "2024-02-03": {}}},
+            partition_date=dt.date(2024, 2, 3),
+            model_name=NAME,
+        )
+        wh.append_event(days.spec, "rollback", {"from_version": 2, "to_version": 1}, model_name=NAME)
+    finally:
+        wh.dispose()
+    assert days.tick()[0] == f"{NAME}: sent 2 alert(s) (2 event)"
+    (trigger,) = days.observations(DRIFT)
+    assert (trigger.partition, _meta(trigger)["alert_tier"], _meta(trigger)["alert_kind"]) == (
+        "2024-02-03",
+        "info",
+        "event",
+    )
+    (rollback,) = days.observations(CHALLENGER)
+    assert (rollback.partition, _meta(rollback)["alert_tier"], _meta(rollback)["alert_check"]) == (
+        None,
+        "warning",
+        "rollback",
+    )
+    assert _meta(rollback)["alert"] == receiver.posts("/hook/")[1]["text"]
+
+
+def test_a_long_run_lists_whole_days_up_to_the_limit_then_how_many_more() -> None:
+    failed = {
+        day: dg.AssetCheckEvaluation(
+            asset_key=DRIFT,
+            check_name="no_feature_drift",
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"feature drift on {day}: {FINDINGS}; age psi 0.31 > 0.25",
+        )
+        for day in _days("2024-01-01", "2024-02-29")
+    }
+    text = failed_days_text(failed)
+    shown, more = text.rsplit(" | and ", 1)
+    entries = shown.split(" | ")
+    assert len(text) <= DESCRIPTION_LIMIT
+    assert entries == [f"{day}: {FINDINGS}; age psi 0.31 > 0.25" for day in sorted(failed)[: len(entries)]]
+    assert more == f"{60 - len(entries)} more day(s)"
+    assert len(text) + len(entries[0]) + 3 > DESCRIPTION_LIMIT  # no room for one more whole day
+    assert failed_days_text(dict(list(failed.items())[:2])) == " | ".join(
+        f"{day}: {FINDINGS}; age psi 0.31 > 0.25" for day in ("2024-01-01", "2024-01-02")
+    )
+    # A day too long alone is cut, and says so.
+    cut = failed_days_text(dict(list(failed.items())[:3]), limit=60)
+    assert cut.endswith("... | and 2 more day(s)") and len(cut) <= 60
+    assert cut.startswith("2024-01-01: income psi 0.86")
