@@ -27,8 +27,12 @@ $(DAGSTER_HOME)/dagster.yaml:
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m monitoring_assets.demo
 
+# The monitor specs: $MONITORING_SPECS_DIR if set, else the demo's dated copies in data/monitors
+# (written by `make demo`, partitions ending yesterday) when there are any, else monitors/.
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	@specs="$${MONITORING_SPECS_DIR:-$$(test -d data/monitors && echo data/monitors || echo monitors)}"; \
+	echo "Monitor specs from $$specs/ (set MONITORING_SPECS_DIR to choose)"; \
+	MONITORING_SPECS_DIR="$$specs" $(VENV)/bin/dagster dev -w workspace.yaml
 
 # Two workers; tests go to whichever is free, except an xdist_group's, which share one worker in
 # file order (tests/test_registry.py builds on its earlier tests). By file (--dist loadfile) took

@@ -12,6 +12,14 @@ except a run that refused to retrain (invalid labels, a model of the wrong task;
 Dagster commits the cursor with the tick's run requests, so a restarted daemon neither loses nor
 repeats an event, and the registry never holds two challengers for one event (a retried run
 finds the version tagged with the event id and reuses it).
+
+Two guards against a second run of one event: the daemon launches a run key once per sensor (it
+skips a request whose key a run tagged ``dagster/sensor_name`` and ``dagster/run_key`` already
+carries; the demo tags its run so, ``monitoring_assets.demo.run.sensor_run_tags``); and the
+sensor itself looks up the event's runs by ``monitoring/event_id`` before requesting, which also
+holds where the daemon's de-duplication does not: an evaluation without the cursor, such as the
+UI's sensor preview ("Test sensor"), which shows its requests and can launch them outside the
+daemon's tick.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
@@ -82,7 +90,7 @@ def _verdicts(days: dict[str, dict[str, Any]]) -> dict[dt.date, DayVerdict]:
     return {dt.date.fromisoformat(d): DayVerdict(v.get("drift"), v.get("performance")) for d, v in days.items()}
 
 
-def _request(spec: MonitorSpec, pending: dict[str, Any]) -> dg.RunRequest:
+def _request(pending: dict[str, Any]) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=f"{pending['event_id']}#{pending['attempt']}",
         tags={
@@ -201,30 +209,20 @@ def build_retraining_definitions(
 def evaluate_retraining(
     instance: dg.DagsterInstance, cursor: str | None, spec: MonitorSpec, watched: dict[str, dg.AssetKey]
 ) -> tuple[list[dg.RunRequest], str, str]:
-    """One tick: (run requests, why nothing was requested, next cursor)."""
+    """One tick: (run requests, why nothing was requested, next cursor).
+
+    Whether an event still needs a run is read from its runs (tag ``monitoring/event_id``), not
+    only from the cursor: an evaluation without the cursor (the UI's sensor preview, a reset
+    cursor) finds the same event again, and must not request what a run already retrained."""
     state: dict[str, Any] = json.loads(cursor) if cursor else {}
     days = _read_new_verdicts(instance, watched, state)
-    pending = state.get("pending")
-    requests: list[dg.RunRequest] = []
-    skip = ""
-    if pending:
-        runs = instance.get_runs(dg.RunsFilter(tags={EVENT_TAG: pending["event_id"]}))
-        latest = max(runs, key=lambda r: int(r.tags.get(ATTEMPT_TAG, "0")), default=None)
-        if latest is not None and latest.status in FAILED and latest.tags.get(REFUSED_TAG):
-            state["pending"] = None
-            skip = f"event {pending['event_id']} refused by run {latest.run_id} (see monitoring.events): not retried"
-        elif latest is None or latest.status in FAILED:
-            if latest is not None:
-                pending["attempt"] += 1  # a new run_key: Dagster would skip the failed one's
-            requests.append(_request(spec, pending))
-        elif latest.status == dg.DagsterRunStatus.SUCCESS:
-            state["pending"] = None
-            skip = f"event {pending['event_id']} done (run {latest.run_id})"
-        else:
-            skip = f"retraining for {pending['event_id']} is {latest.status.value.lower()}"
-    if not state.get("pending"):
-        outcome = evaluate_trigger(_verdicts(days), trigger_policy(spec), _last_trigger(state))
-        if isinstance(outcome, TriggerEvent):
+    skips: list[str] = []
+    while True:
+        if not state.get("pending"):
+            outcome = evaluate_trigger(_verdicts(days), trigger_policy(spec), _last_trigger(state))
+            if not isinstance(outcome, TriggerEvent):
+                skips.append(outcome)
+                break
             state["pending"] = {
                 "event_id": outcome.event_id(spec.name),
                 "reason": outcome.reason,
@@ -232,10 +230,36 @@ def evaluate_retraining(
                 "attempt": 1,
             }
             state["last_trigger_day"] = outcome.days[-1].isoformat()
-            requests.append(_request(spec, state["pending"]))
-        else:
-            skip = f"{skip}; {outcome}" if skip else outcome
-    return requests, skip, json.dumps(state, sort_keys=True)
+        request, skip = _pending_request(instance, state)
+        if request is not None:
+            return [request], "", json.dumps(state, sort_keys=True)
+        skips.append(skip)
+        if state.get("pending"):  # its run has not finished: wait for it
+            break
+        # The event is closed: a later one may be due already (each pass moves last_trigger_day on).
+    return [], "; ".join(skips), json.dumps(state, sort_keys=True)
+
+
+def _pending_request(instance: dg.DagsterInstance, state: dict[str, Any]) -> tuple[dg.RunRequest | None, str]:
+    """The run the pending event needs, from the runs tagged with its id; or why none (and then
+    the event is closed, unless its run is still going)."""
+    pending = state["pending"]
+    event_id = pending["event_id"]
+    runs = instance.get_runs(dg.RunsFilter(tags={EVENT_TAG: event_id}))
+    succeeded = [r for r in runs if r.status == dg.DagsterRunStatus.SUCCESS]
+    latest = max(runs, key=lambda r: int(r.tags.get(ATTEMPT_TAG, "0")), default=None)
+    if succeeded:
+        state["pending"] = None
+        return None, f"event {event_id} done: retrained by run {succeeded[0].run_id}"
+    if latest is not None and latest.status in FAILED and latest.tags.get(REFUSED_TAG):
+        state["pending"] = None
+        return None, f"event {event_id} refused by run {latest.run_id} (see monitoring.events): not retried"
+    if latest is not None and latest.status not in FAILED:
+        return None, f"retraining for {event_id} is {latest.status.value.lower()} (run {latest.run_id})"
+    if latest is not None:
+        # A new run_key after the highest attempt: Dagster would skip a failed one's.
+        pending["attempt"] = max(int(r.tags.get(ATTEMPT_TAG, "0")) for r in runs) + 1
+    return _request(pending), ""
 
 
 def _last_trigger(state: dict[str, Any]) -> dt.date | None:

@@ -210,7 +210,8 @@ def env(tmp_path: Path, receiver: Receiver) -> Iterator[Env]:
 # -- real check results ---------------------------------------------------------------------------
 
 
-CONFIG = DemoConfig(rows_per_day=600, days=33, reference_rows=3100)  # through 2024-02-02, drift from 02-01
+# Through 2024-02-02 (pinned: the demo's days end yesterday by default), drift from day 32, 02-01.
+CONFIG = DemoConfig(rows_per_day=600, days=33, reference_rows=3100, last_day=dt.date(2024, 2, 2))
 
 
 @pytest.fixture(scope="module")

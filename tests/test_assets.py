@@ -17,9 +17,6 @@ from scipy.spatial import distance
 
 from monitoring_assets import build_definitions
 from monitoring_assets.demo import (
-    CONCEPT_START,
-    DRIFT_START,
-    FAIRNESS_START,
     LABEL_DELAY,
     DemoConfig,
     generate,
@@ -33,7 +30,7 @@ from resources.registry import RegistryResource
 from resources.warehouse import Warehouse, WarehouseResource
 from tests.conftest import REPO
 
-CONFIG = DemoConfig(rows_per_day=1000, days=34, reference_rows=6200)
+CONFIG = DemoConfig(rows_per_day=1000, days=34, reference_rows=6200, last_day=dt.date(2024, 2, 3))
 DAY = "2024-02-02"  # after the injected drift
 
 
@@ -190,7 +187,7 @@ def test_drift_before_reference_is_a_clear_error(
 
 def test_demo_shows_each_injected_problem_from_its_day_and_never_before(tmp_path: Path, spec: MonitorSpec) -> None:
     """The README's claims about `make demo`, on 55 days (through 2024-02-24) at the demo's volume."""
-    config = DemoConfig(days=55)
+    config = DemoConfig(days=55, last_day=dt.date(2024, 2, 24))
     with dg.instance_for_test() as instance:
         registry = RegistryResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=str(tmp_path / "art"))
         outcome = run_demo(
@@ -199,15 +196,16 @@ def test_demo_shows_each_injected_problem_from_its_day_and_never_before(tmp_path
     summaries = outcome.days
     assert len(summaries) == config.days
     assert retraining_problems(outcome) == []
-    assert guard_problems(outcome) == []
+    assert guard_problems(outcome, config) == []
     assert outcome.retraining is not None and outcome.retraining["reason"] == "dataset_drift"
     assert all(s.rows == config.rows_per_day for s in summaries)
     assert unexpected(summaries, config) == []
     by_day = {s.day: s for s in summaries}
-    assert not any(s.dataset_drift or s.drifted_features for s in summaries if s.day < DRIFT_START)
-    assert by_day[CONCEPT_START].performance == "error" and by_day[CONCEPT_START].primary_metric < 0.65
-    assert by_day[FAIRNESS_START - dt.timedelta(days=1)].fairness == "ok"
-    assert by_day[FAIRNESS_START].fairness == "error" and by_day[FAIRNESS_START].worst_disparity > 0.2
+    assert not any(s.dataset_drift or s.drifted_features for s in summaries if s.day < config.drift_start)
+    concept, fairness = by_day[config.concept_start], by_day[config.fairness_start]
+    assert concept.performance == "error" and concept.primary_metric < 0.65
+    assert by_day[config.fairness_start - dt.timedelta(days=1)].fairness == "ok"
+    assert fairness.fairness == "error" and fairness.worst_disparity > 0.2
     last_labeled = config.now.date() - LABEL_DELAY
     assert by_day[last_labeled - dt.timedelta(days=1)].label_coverage == 1.0
     assert 0 < by_day[last_labeled].label_coverage < 1

@@ -11,8 +11,11 @@ import dagster as dg
 import pytest
 
 from monitoring_assets import build_definitions
+from monitoring_assets.demo import DemoConfig, run_demo
+from monitoring_assets.demo.__main__ import write_dated_spec
 from monitoring_assets.errors import SpecError
 from monitoring_assets.spec import load_specs
+from resources.registry import RegistryResource
 from tests.conftest import REPO
 
 
@@ -139,3 +142,41 @@ def test_pure_core_and_spec_import_without_dagster_sql_or_pandas() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_demo_spec_dated_to_its_days_ending_yesterday(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make demo` writes the template with its partitions dated to the demo's days; the code
+    location, pointed at that directory (as `make dev` does), has 60 daily partitions ending yesterday."""
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    template = REPO / "monitors" / "credit_default.yaml"
+    config = DemoConfig()
+    assert config.last_day == yesterday and config.first_day == yesterday - dt.timedelta(days=59)
+    assert config.drift_start == config.first_day + dt.timedelta(days=31)  # day 32
+    dated = write_dated_spec(template, tmp_path / "monitors", config)
+    original = load_specs(REPO / "monitors")[0]
+    # Only the partitions' dates differ from the template.
+    assert dated.model_dump(exclude={"partitions"}) == original.model_dump(exclude={"partitions"})
+    assert dated.partitions.model_dump(exclude={"start_date", "end_date"}) == original.partitions.model_dump(
+        exclude={"start_date", "end_date"}
+    )
+
+    monkeypatch.setenv("MONITORING_SPECS_DIR", str(tmp_path / "monitors"))
+    defs = build_definitions()
+    partitions = defs.resolve_asset_graph().get(dg.AssetKey(["credit_default", "daily_profile"])).partitions_def
+    assert partitions is not None
+    keys = partitions.get_partition_keys()
+    assert len(keys) == 60
+    assert keys[0] == (yesterday - dt.timedelta(days=59)).isoformat() and keys[-1] == yesterday.isoformat()
+
+
+def test_demo_refuses_a_spec_without_its_days(tmp_path: Path) -> None:
+    template = load_specs(REPO / "monitors")[0]  # partitions 2024-01-01..2024-02-29
+    with dg.instance_for_test() as instance, pytest.raises(ValueError, match=r"date the spec with write_dated_spec"):
+        run_demo(
+            spec=template,
+            warehouse_path=tmp_path / "demo.duckdb",
+            instance=instance,
+            registry=RegistryResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db"),
+            config=DemoConfig(days=60, last_day=dt.date(2024, 3, 1)),
+        )
+    assert not (tmp_path / "demo.duckdb").exists()

@@ -25,7 +25,7 @@ from resources.warehouse import Warehouse, WarehouseResource
 from sensors.labels import RANGE_END, RANGE_START, contiguous_ranges
 from tests.conftest import REPO
 
-CONFIG = DemoConfig(rows_per_day=400, days=12, reference_rows=3100)
+CONFIG = DemoConfig(rows_per_day=400, days=12, reference_rows=3100, last_day=dt.date(2024, 1, 12))
 LATE_DAY = dt.date(2024, 1, 8)  # labels of days after 2024-01-05 have not arrived at CONFIG.now
 
 

@@ -26,7 +26,7 @@ from tests.conftest import REPO, write_table
 
 pytestmark = pytest.mark.postgres
 
-CONFIG = DemoConfig(rows_per_day=500, days=33, reference_rows=3100)
+CONFIG = DemoConfig(rows_per_day=500, days=33, reference_rows=3100, last_day=dt.date(2024, 2, 2))
 
 
 def _postgres_home(
@@ -91,7 +91,7 @@ def test_drift_triggered_retraining_on_postgres(
 ) -> None:
     """Sensor -> run -> registry with Dagster's storage and MLflow's backend store on PostgreSQL,
     and the warehouse too."""
-    config = DemoConfig(rows_per_day=500, days=36, reference_rows=3100)  # drift on 2024-02-01..05
+    config = DemoConfig(rows_per_day=500, days=36, reference_rows=3100, last_day=dt.date(2024, 2, 5))  # drift 02-01..05
     tables, home = _postgres_home(pg_url, config, tmp_path, monkeypatch)
     data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
     data["retraining"]["training_window_days"] = 14

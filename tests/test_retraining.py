@@ -22,17 +22,18 @@ from sklearn.preprocessing import StandardScaler
 from expectations import _store as quality_store
 from monitoring_assets import build_definitions
 from monitoring_assets.demo import DemoConfig, generate, write_duckdb
-from monitoring_assets.demo.run import register_initial_champion
+from monitoring_assets.demo.run import _retrain, register_initial_champion
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
 from resources.registry import CHALLENGER, CHAMPION, EVENT_TAG, PREVIOUS_CHAMPION, RegistryResource
 from resources.trainer import load_trainer
 from resources.warehouse import Warehouse, WarehouseResource
 from sensors.retraining import ATTEMPT_TAG
+from sensors.retraining import EVENT_TAG as RUN_EVENT_TAG
 from tests.conftest import REPO
 
 # 40 days through 2024-02-09: drift from 2024-02-01; labels arrived through 2024-02-03.
-CONFIG = DemoConfig(rows_per_day=600, days=40, reference_rows=3100)
+CONFIG = DemoConfig(rows_per_day=600, days=40, reference_rows=3100, last_day=dt.date(2024, 2, 9))
 NAME = "credit_default"
 
 
@@ -222,6 +223,8 @@ def test_failed_run_is_retried_without_a_second_challenger(env: Env, monkeypatch
     (second,) = retry.run_requests
     assert second.run_key == request.run_key.replace("#1", "#2")
     assert second.tags[ATTEMPT_TAG] == "2"
+    # Without the cursor (the UI's preview), the attempt is counted from the event's runs alike.
+    assert [r.run_key for r in env.tick(None).run_requests] == [second.run_key]
     assert env.run(second).success
     # A third attempt of the same event (say the run was re-executed) reuses the version.
     third = dg.RunRequest(run_key="x", tags={**second.tags, ATTEMPT_TAG: "3"})
@@ -231,6 +234,39 @@ def test_failed_run_is_retried_without_a_second_challenger(env: Env, monkeypatch
     events = [e["event_type"] for e in Warehouse(env.url).read_events(env.spec)]
     # One trigger for three attempts; the failed first one is recorded (the alerts sensor sends it).
     assert events == ["trigger", "retraining_failed", "retraining", "retraining"]
+
+
+def test_demo_runs_the_sensors_request_and_a_fresh_evaluation_requests_nothing(env: Env) -> None:
+    """The demo launches the request of a cursor-less tick as the daemon would; afterwards an
+    evaluation without the cursor (the UI's sensor preview) finds the same event and its run."""
+    for i in range(3):
+        env.report(_day(i), drift=True)
+    wh = Warehouse(env.url)
+    try:
+        said, details = _retrain(env.defs, env.spec, env.instance, {}, wh)
+    finally:
+        wh.dispose()
+    event_id = f"{NAME}:dataset_drift:2024-02-01:2024-02-03"
+    assert details is not None and details["event_id"] == event_id
+    (run,) = env.instance.get_runs(dg.RunsFilter(tags={RUN_EVENT_TAG: event_id}))
+    assert run.status == dg.DagsterRunStatus.SUCCESS and run.run_id in said
+    # What Dagster's daemon matches before launching a request (dagster._daemon.sensor
+    # fetch_existing_runs): a run with the run key and, without a code-location origin, the
+    # sensor's name. So the daemon, too, would skip this request.
+    assert run.tags["dagster/run_key"] == f"{event_id}#1"
+    assert run.tags["dagster/sensor_name"] == f"{NAME}_retraining_sensor"
+    assert run.remote_job_origin is None
+    assert [r.run_id for r in env.instance.get_runs(dg.RunsFilter(tags={"dagster/run_key": f"{event_id}#1"}))] == [
+        run.run_id
+    ]
+
+    fresh = env.tick(None)
+    assert fresh.run_requests == []
+    assert f"event {event_id} done: retrained by run {run.run_id}" in (fresh.skip_message or "")
+    # The cursor it returns remembers the event: the next tick waits out the cooldown.
+    assert json.loads(fresh.cursor)["last_trigger_day"] == "2024-02-03"
+    later = env.tick(fresh.cursor)
+    assert later.run_requests == [] and "cooldown" in (later.skip_message or "")
 
 
 def test_auto_promotion_and_rollback(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:

@@ -1,10 +1,11 @@
 """The demo: synthetic credit scoring in a DuckDB warehouse, monitored end to end (`make demo`)."""
 
 from monitoring_assets.demo.data import (
-    CONCEPT_START,
-    DRIFT_START,
-    FAIRNESS_START,
+    CONCEPT_DAY,
+    DRIFT_DAY,
+    FAIRNESS_DAY,
     LABEL_DELAY,
+    QUALITY_BREAK_DAY,
     DemoConfig,
     generate,
     write_duckdb,
@@ -12,10 +13,11 @@ from monitoring_assets.demo.data import (
 from monitoring_assets.demo.run import DaySummary, day_summaries, run_demo
 
 __all__ = [
-    "CONCEPT_START",
-    "DRIFT_START",
-    "FAIRNESS_START",
+    "CONCEPT_DAY",
+    "DRIFT_DAY",
+    "FAIRNESS_DAY",
     "LABEL_DELAY",
+    "QUALITY_BREAK_DAY",
     "DaySummary",
     "DemoConfig",
     "day_summaries",

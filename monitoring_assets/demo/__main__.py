@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -10,11 +12,11 @@ from pathlib import Path
 import dagster as dg
 
 from monitoring_assets.demo.data import (
-    CONCEPT_START,
-    DRIFT_START,
-    FAIRNESS_START,
+    CONCEPT_DAY,
+    DRIFT_DAY,
+    FAIRNESS_DAY,
     LABEL_DELAY,
-    QUALITY_BREAK,
+    QUALITY_BREAK_DAY,
     DemoConfig,
 )
 from monitoring_assets.demo.run import (
@@ -27,12 +29,40 @@ from monitoring_assets.demo.run import (
     run_demo,
     unexpected,
 )
-from monitoring_assets.spec import load_spec
+from monitoring_assets.spec import MonitorSpec, load_spec
 from resources.registry import RegistryResource
 
 WAREHOUSE_PATH = Path("data/demo_warehouse.duckdb")
 MLFLOW_UI = ".venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db"
-SPEC_PATH = Path("monitors/credit_default.yaml")
+SPEC_PATH = Path("monitors/credit_default.yaml")  # the template: its partitions are dated 2024
+DATED_SPECS_DIR = Path("data/monitors")  # `make dev` loads this directory when it exists (Makefile)
+
+
+def write_dated_spec(template: Path, directory: Path, config: DemoConfig) -> MonitorSpec:
+    """Copy the spec ``template`` into ``directory`` with its partitions set to the demo's days:
+    ``start_date`` day 1, ``end_date`` (exclusive) the day after the last, so the partitions end on
+    ``config.last_day``. The rest of the file, comments included, is the template's."""
+    start, end = config.first_day, config.last_day + dt.timedelta(days=1)
+    text = template.read_text()
+    values = {
+        "start_date": f'"{start}"  # day 1 of {config.days}',
+        "end_date": f'"{end}"  # exclusive: the last partition is {config.last_day}, day {config.days}',
+    }
+    for key, value in values.items():
+        text, found = re.subn(rf"^(\s+{key}:).*$", rf"\g<1> {value}", text, count=1, flags=re.MULTILINE)
+        if not found:
+            raise ValueError(f"{template}: no partitions.{key} line to date")
+    header = (
+        f"# Written by `make demo` from {template}, with the partitions dated to its days "
+        f"({start}..{config.last_day});\n# `make dev` loads this directory while it exists. Edit {template}.\n"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / template.name
+    path.write_text(header + text)
+    spec = load_spec(path)
+    if (spec.partitions.start_date, spec.partitions.end_date) != (start, end):  # a template laid out otherwise
+        raise ValueError(f"{path}: partitions {spec.partitions} after dating, expected {start}..{end}")
+    return spec
 
 
 def release_dead_demo_runs(instance: dg.DagsterInstance) -> None:
@@ -56,8 +86,8 @@ def release_dead_demo_runs(instance: dg.DagsterInstance) -> None:
 
 def main() -> int:
     started = time.monotonic()
-    spec = load_spec(SPEC_PATH)
     config = DemoConfig()
+    spec = write_dated_spec(SPEC_PATH, DATED_SPECS_DIR, config)
     if "DAGSTER_HOME" in os.environ:
         Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         instance = dg.DagsterInstance.get()
@@ -66,10 +96,12 @@ def main() -> int:
         print("DAGSTER_HOME is not set: runs go to a throwaway instance and will not show in `make dev`.")
         instance = dg.DagsterInstance.ephemeral()
     print(
-        f"Generating {config.days} days x {config.rows_per_day} scored applications into {WAREHOUSE_PATH} "
-        f"(covariate drift from {DRIFT_START}, a fairness regression from {FAIRNESS_START}, concept drift "
-        f"from {CONCEPT_START}, a broken export on {QUALITY_BREAK}; labels arrive {LABEL_DELAY.days} days after "
-        "scoring) ..."
+        f"Generating {config.days} days x {config.rows_per_day} scored applications into {WAREHOUSE_PATH}, "
+        f"day 1 = {config.first_day} .. day {config.days} = {config.last_day} (yesterday): covariate drift "
+        f"from day {DRIFT_DAY} ({config.drift_start}), a fairness regression from day {FAIRNESS_DAY} "
+        f"({config.fairness_start}), concept drift from day {CONCEPT_DAY} ({config.concept_start}), a broken "
+        f"export on day {QUALITY_BREAK_DAY} ({config.quality_break}); labels arrive {LABEL_DELAY.days} days "
+        f"after scoring. Monitor spec: {spec.origin} ..."
     )
     registry = RegistryResource()  # SQLite store under mlruns/ (or $MLFLOW_TRACKING_URI, see README)
     outcome = run_demo(spec=spec, warehouse_path=WAREHOUSE_PATH, instance=instance, registry=registry, config=config)
@@ -84,28 +116,35 @@ def main() -> int:
     drifted_days = [s.day for s in summaries if s.dataset_drift]
     print(
         f"Dataset drift on {len(drifted_days)} of {len(summaries)} days; first on "
-        f"{drifted_days[0] if drifted_days else 'none'} (injected from {DRIFT_START}). "
+        f"{drifted_days[0] if drifted_days else 'none'} (injected from {config.drift_start}). "
         f"Finished in {time.monotonic() - started:.0f}s."
     )
     problems = (
-        unexpected(summaries, config) + guard_problems(outcome) + retraining_problems(outcome) + alert_problems(outcome)
+        unexpected(summaries, config)
+        + guard_problems(outcome, config)
+        + retraining_problems(outcome)
+        + alert_problems(outcome)
     )
     if problems:
         print("UNEXPECTED: " + "; ".join(problems))
         return 1
+    fairness, concept, broken = config.fairness_start, config.concept_start, config.quality_break
     print(
         "As designed: no drift before the injection day, dataset drift on every day from it on but the blocked "
-        f"one; performance within tolerance until {FAIRNESS_START}, ERROR on every labeled day from {CONCEPT_START}; "
-        f"the parity check failing from {FAIRNESS_START} and passing before; label coverage below 100% on the last "
-        f"{LABEL_DELAY.days} days; the data-quality check ERROR on {QUALITY_BREAK} only (loan_amount mostly NULL, "
+        f"one; performance within tolerance until {fairness}, ERROR on every labeled day from {concept}; "
+        f"the parity check failing from {fairness} and passing before; label coverage below 100% on the last "
+        f"{LABEL_DELAY.days} days; the data-quality check ERROR on {broken} only (loan_amount mostly NULL, "
         "a renamed employment type), its drift blocked, and every other day passing the suite; the null_rate "
-        f"check ERROR on {QUALITY_BREAK} only (loan_amount 90% NULL) and the volume check passing every day."
+        f"check ERROR on {broken} only (loan_amount 90% NULL) and the volume check passing every day."
     )
     print(
         "The retraining sensor fired on the drift, and the challenger beats the champion on the held-out days; "
         "promotion is manual, so the champion stays."
     )
-    print("Open the Dagster UI with `make dev` (http://127.0.0.1:3000) to browse assets, checks and plots,")
+    print(
+        f"Open the Dagster UI with `make dev` (http://127.0.0.1:3000; it loads {DATED_SPECS_DIR}/, partitions "
+        f"{config.first_day}..{config.last_day}) to browse assets, checks and plots,"
+    )
     print(f"and MLflow with `{MLFLOW_UI}` (http://127.0.0.1:5000).")
     return 0
 

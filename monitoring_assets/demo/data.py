@@ -1,40 +1,45 @@
 """Synthetic credit-scoring data for the demo: a real scikit-learn model scoring daily traffic.
 
+The demo's days are relative: ``DemoConfig.last_day`` (default: yesterday, UTC) is day ``days``
+(60) and day 1 is ``days - 1`` days before it, so the demo's partitions end yesterday whenever it
+runs. The seed is fixed and no value depends on the calendar, so every run draws the same data for
+the same day numbers; only the dates move.
+
 What the warehouse gets (DuckDB):
 
-* ``training_data``: the reference, December 2023, with the true ``defaulted`` label. The model
-  is trained on it; its ``score`` column holds out-of-fold (5-fold) scores of the same model
-  class, so the reference scores look like scores on unseen data.
-* ``inference_log``: one row per scored application from ``START`` for ``days`` days, scored by
-  that model (``score`` = predicted probability of default, ``predicted_label`` = score >= 0.5).
+* ``training_data``: the reference, the 31 days before day 1, with the true ``defaulted`` label.
+  The model is trained on it; its ``score`` column holds out-of-fold (5-fold) scores of the same
+  model class, so the reference scores look like scores on unseen data.
+* ``inference_log``: one row per scored application on days 1..``days``, scored by that model
+  (``score`` = predicted probability of default, ``predicted_label`` = score >= 0.25).
 * ``loan_outcomes``: the true outcome of each application, ``labeled_at`` 7 days after scoring.
 
-Three things go wrong, each from a day README names:
+Three things go wrong, each from a day README names (``DemoConfig`` gives their dates):
 
-* ``DRIFT_START`` (2024-02-01), covariate drift: incomes fall by 35 %, debt-to-income and loan
-  amounts rise, and more applicants are self-employed or unemployed. Age and region do not change.
-* ``FAIRNESS_START`` (2024-02-08), a fairness regression in one slice: for female applicants an
-  upstream join adds a co-applicant's debt to ``debt_to_income`` as the model sees it (+0.3), so
-  their scores rise and more of them are flagged; their true risk is unchanged.
-* ``CONCEPT_START`` (2024-02-15), concept drift: what predicts default changes (debt and income
-  matter less, the region and the loan size more), so the model's ranking gets worse.
+* day ``DRIFT_DAY`` (32), covariate drift: incomes fall by 35 %, debt-to-income and loan amounts
+  rise, and more applicants are self-employed or unemployed. Age and region do not change.
+* day ``FAIRNESS_DAY`` (39), a fairness regression in one slice: for female applicants an upstream
+  join adds a co-applicant's debt to ``debt_to_income`` as the model sees it (+0.3), so their
+  scores rise and more of them are flagged; their true risk is unchanged.
+* day ``CONCEPT_DAY`` (46), concept drift: what predicts default changes (debt and income matter
+  less, the region and the loan size more), so the model's ranking gets worse.
 
 And on one day a pipeline breaks, after scoring (the model saw good data, the log did not):
 
-* ``QUALITY_BREAK`` (2024-02-20 only), a broken export: ``loan_amount`` arrives NULL for 90 % of
+* day ``QUALITY_BREAK_DAY`` (51) only, a broken export: ``loan_amount`` arrives NULL for 90 % of
   the day's rows, and the ``employment_type`` value ``self_employed`` arrives renamed
   ``self-employed``. Scores and outcomes are unchanged; the data-quality suite fails critically.
 
-Before ``DRIFT_START`` every day is drawn from the same distribution as the reference. Outcomes
-arrive ``LABEL_DELAY`` (7 days) after scoring; ``loan_outcomes`` holds only those that have
-arrived by ``DemoConfig.now`` (noon of the day after the last scoring day), so the last days
-are only partly labeled or not at all.
+Before day 32 every day is drawn from the same distribution as the reference. Outcomes arrive
+``LABEL_DELAY`` (7 days) after scoring; ``loan_outcomes`` holds only those that have arrived by
+``DemoConfig.now`` (noon of the day after the last day: today), so the last days are only partly
+labeled or not at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -46,14 +51,14 @@ from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-START = dt.date(2024, 1, 1)
-DRIFT_START = dt.date(2024, 2, 1)
-FAIRNESS_START = dt.date(2024, 2, 8)
-CONCEPT_START = dt.date(2024, 2, 15)
-QUALITY_BREAK = dt.date(2024, 2, 20)  # one day of a broken export (see the module docstring)
+# The named days, as day numbers (day 1 is the first scoring day; DemoConfig turns them into dates).
+DRIFT_DAY = 32
+FAIRNESS_DAY = 39
+CONCEPT_DAY = 46
+QUALITY_BREAK_DAY = 51  # one day of a broken export (see the module docstring)
 QUALITY_BREAK_NULL_SHARE = 0.9
 DECISION_THRESHOLD = 0.25  # the lender flags an application when P(default) >= 0.25
-REFERENCE_START = dt.date(2023, 12, 1)
+REFERENCE_DAYS = 31  # the reference: the days just before day 1
 LABEL_DELAY = dt.timedelta(days=7)
 
 NUMERIC = ["income", "debt_to_income", "age", "loan_amount"]
@@ -65,17 +70,54 @@ REGIONS = ["north", "south", "east", "west", "central"]
 REGIONS_P = np.array([0.22, 0.25, 0.18, 0.20, 0.15])
 
 
+def yesterday() -> dt.date:
+    """The default last demo day: the UTC date of the run, minus one (the partitions' time zone)."""
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class DemoConfig:
+    """The demo's size and its days: ``days`` scoring days ending on ``last_day`` (tests pin it)."""
+
     rows_per_day: int = 10_000
     days: int = 60
     reference_rows: int = 20_000
     seed: int = 7
+    last_day: dt.date = field(default_factory=yesterday)
+
+    def day(self, number: int) -> dt.date:
+        """The date of day ``number`` (1 = the first scoring day; 0 and below: reference days)."""
+        return self.last_day - dt.timedelta(days=self.days - number)
+
+    @property
+    def first_day(self) -> dt.date:
+        return self.day(1)
+
+    @property
+    def reference_start(self) -> dt.date:
+        return self.day(1 - REFERENCE_DAYS)
+
+    @property
+    def drift_start(self) -> dt.date:
+        return self.day(DRIFT_DAY)
+
+    @property
+    def fairness_start(self) -> dt.date:
+        return self.day(FAIRNESS_DAY)
+
+    @property
+    def concept_start(self) -> dt.date:
+        return self.day(CONCEPT_DAY)
+
+    @property
+    def quality_break(self) -> dt.date:
+        return self.day(QUALITY_BREAK_DAY)
 
     @property
     def now(self) -> dt.datetime:
-        """When the demo "runs": labels that arrive later are not in the warehouse yet."""
-        return dt.datetime.combine(START + dt.timedelta(days=self.days), dt.time(12))
+        """When the demo "runs" (noon of the day after the last day): later labels are not in the
+        warehouse yet."""
+        return dt.datetime.combine(self.last_day + dt.timedelta(days=1), dt.time(12))
 
 
 def _applicants(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
@@ -157,14 +199,13 @@ def _timestamps(rng: np.random.Generator, day: dt.date, n: int) -> pd.DatetimeIn
 def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
     """All three tables, deterministic for a given config."""
     rng = np.random.default_rng(config.seed)
-    ref_days = 31
-    per_day = config.reference_rows // ref_days
+    per_day = config.reference_rows // REFERENCE_DAYS
     training = pd.concat(
         [
             _applicants(rng, per_day, drifted=False).assign(
-                scored_at=_timestamps(rng, REFERENCE_START + dt.timedelta(days=i), per_day)
+                scored_at=_timestamps(rng, config.reference_start + dt.timedelta(days=i), per_day)
             )
-            for i in range(ref_days)
+            for i in range(REFERENCE_DAYS)
         ],
         ignore_index=True,
     )
@@ -180,21 +221,21 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
 
     days = []
     for i in range(config.days):
-        day = START + dt.timedelta(days=i)
-        df = _applicants(rng, config.rows_per_day, drifted=day >= DRIFT_START)
+        day = config.first_day + dt.timedelta(days=i)
+        df = _applicants(rng, config.rows_per_day, drifted=day >= config.drift_start)
         df["scored_at"] = _timestamps(rng, day, len(df))
         days.append(df)
     log = pd.concat(days, ignore_index=True)
     log.insert(0, "request_id", np.arange(1, len(log) + 1))
     day_of = log["scored_at"].dt.date
-    defaulted = _true_default(rng, log, concept_drifted=(day_of >= CONCEPT_START).to_numpy())
+    defaulted = _true_default(rng, log, concept_drifted=(day_of >= config.concept_start).to_numpy())
     # The fairness regression corrupts what the model sees, after the truth was drawn.
-    broken = ((day_of >= FAIRNESS_START) & (log["sex"] == "F")).to_numpy()
+    broken = ((day_of >= config.fairness_start) & (log["sex"] == "F")).to_numpy()
     log.loc[broken, "debt_to_income"] = (log.loc[broken, "debt_to_income"] + 0.3).round(4)
     log["score"] = model.predict_proba(log[NUMERIC + CATEGORICAL])[:, 1].round(6)
     log["predicted_label"] = (log["score"] >= DECISION_THRESHOLD).astype(int)
     log["model_version"] = "1"
-    _break_pipeline(log, day_of == QUALITY_BREAK, np.random.default_rng(config.seed + 1))
+    _break_pipeline(log, day_of == config.quality_break, np.random.default_rng(config.seed + 1))
     outcomes = pd.DataFrame(
         {
             "request_id": log["request_id"],
@@ -207,7 +248,7 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
 
 
 def _break_pipeline(log: pd.DataFrame, on_day: pd.Series, rng: np.random.Generator) -> None:
-    """The export of ``QUALITY_BREAK`` (after scoring): most ``loan_amount`` values lost, one
+    """The export of the quality-break day (after scoring): most ``loan_amount`` values lost, one
     category value renamed. A separate generator, so no other value of the demo changes."""
     rows = np.flatnonzero(on_day.to_numpy())
     if not len(rows):

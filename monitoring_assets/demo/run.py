@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
+from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
 from expectations._store import read_levels
 from monitoring_assets import _pipeline
@@ -21,14 +22,8 @@ from monitoring_assets.core.fairness import SliceReport
 from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
 from monitoring_assets.demo.data import (
     CATEGORICAL,
-    CONCEPT_START,
-    DRIFT_START,
-    FAIRNESS_START,
     LABEL_DELAY,
     NUMERIC,
-    QUALITY_BREAK,
-    REFERENCE_START,
-    START,
     DemoConfig,
     generate,
     train_model,
@@ -78,7 +73,8 @@ def register_initial_champion(registry: ModelRegistry, spec: MonitorSpec, traini
     run_id = registry.start_run(
         f"monitoring/{spec.name}", run_name="initial model (demo)", tags={"monitoring.role": "initial champion"}
     )
-    window = f"{REFERENCE_START.isoformat()}..{(START - dt.timedelta(days=1)).isoformat()}"
+    scored = training["scored_at"].dt.date
+    window = f"{scored.min().isoformat()}..{scored.max().isoformat()}"
     registry.log(run_id, params={"trainer": "demo: one-hot + HistGradientBoosting", "reference_window": window})
     registered = registry.register(
         run_id,
@@ -102,8 +98,16 @@ def run_demo(
     config: DemoConfig | None = None,
 ) -> DemoOutcome:
     """Write fresh demo tables and register the initial champion; materialize the reference, then
-    every daily partition in one run; then let the retraining sensor look and run what it asks."""
+    every daily partition in one run; then let the retraining sensor look and run what it asks.
+    The spec's partitions must hold the config's days (``write_dated_spec`` dates a spec to them)."""
     config = config or DemoConfig()
+    first, last = config.first_day, config.last_day
+    partitions = spec.partitions
+    if first < partitions.start_date or (partitions.end_date is not None and last >= partitions.end_date):
+        raise ValueError(
+            f"the demo's days {first}..{last} are not all partitions of {spec.origin} "
+            f"({partitions.start_date}..{partitions.end_date or 'open'}): date the spec with write_dated_spec"
+        )
     tables = generate(config)
     write_duckdb(tables, warehouse_path)
     with registry.open() as reg:
@@ -118,8 +122,6 @@ def run_demo(
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     ref = defs.resolve_job_def(f"{spec.name}_reference").execute_in_process(instance=instance, run_config=quiet)
     assert ref.success
-    first = spec.partitions.start_date
-    last = first + dt.timedelta(days=config.days - 1)
     daily = defs.resolve_job_def(f"{spec.name}_daily_monitoring").execute_in_process(
         instance=instance,
         run_config=quiet,
@@ -157,17 +159,29 @@ def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any
 def _retrain(
     defs: dg.Definitions, spec: MonitorSpec, instance: dg.DagsterInstance, run_config: dict[str, Any], wh: Warehouse
 ) -> tuple[str, dict[str, Any] | None]:
-    """One tick of the retraining sensor, and the run it requests (as the daemon would launch it)."""
+    """One tick of the retraining sensor, and the run it requests, launched as the daemon would."""
     sensor = defs.resolve_sensor_def(f"{spec.name}_retraining_sensor")
     tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
     if not tick.run_requests:
         return tick.skip_message or "no request", None
     (request,) = tick.run_requests
     job = defs.resolve_job_def(f"{spec.name}_retraining")
-    assert job.execute_in_process(instance=instance, run_config=run_config, tags=request.tags).success
-    said = f"requested run {request.run_key} ({request.tags.get('monitoring/reason')})"
+    result = job.execute_in_process(instance=instance, run_config=run_config, tags=sensor_run_tags(sensor, request))
+    assert result.success
+    said = f"requested run {request.run_key} ({request.tags.get('monitoring/reason')}), ran as {result.run_id}"
     events = wh.read_events(spec, ["retraining"])
     return said, json.loads(events[-1]["details_json"]) if events else None
+
+
+def sensor_run_tags(sensor: dg.SensorDefinition, request: dg.RunRequest) -> dict[str, str]:
+    """The tags Dagster's daemon puts on the run of a sensor's ``request`` (``_create_sensor_run``
+    in ``dagster._daemon.sensor``): the request's own, the sensor's name and the run key. The
+    daemon skips a request whose run key a run of that sensor already carries, so a run launched
+    with these counts as the sensor's."""
+    tags = {**request.tags, SENSOR_NAME_TAG: sensor.name}
+    if request.run_key:
+        tags[RUN_KEY_TAG] = request.run_key
+    return tags
 
 
 def _performance_levels(wh: Warehouse, spec: MonitorSpec) -> dict[dt.date, tuple[float, float, str]]:
@@ -318,31 +332,32 @@ def format_retraining(outcome: DemoOutcome) -> str:
 def unexpected(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
     """What README says the demo shows, checked: each entry is a broken expectation."""
     problems = []
-    early = [s.day for s in summaries if s.dataset_drift and s.day < DRIFT_START]
+    drift_start, fairness_start, concept_start = config.drift_start, config.fairness_start, config.concept_start
+    early = [s.day for s in summaries if s.dataset_drift and s.day < drift_start]
     # A day whose drift data quality blocked has no drift verdict: not a missed drift.
-    missed = [s.day for s in summaries if s.day >= DRIFT_START and not s.dataset_drift and not s.drift_blocked]
+    missed = [s.day for s in summaries if s.day >= drift_start and not s.dataset_drift and not s.drift_blocked]
     if early or missed:
         problems.append(f"drift before the injection day on {early}, missed after it on {missed}")
-    problems += _quality_problems(summaries)
+    problems += _quality_problems(summaries, config.quality_break)
     last_labeled = config.now.date() - LABEL_DELAY  # days after this one are not fully labeled
     for s in summaries:
-        if s.day < FAIRNESS_START and s.performance not in ("ok", "too_few_labels"):
+        if s.day < fairness_start and s.performance not in ("ok", "too_few_labels"):
             problems.append(f"performance {s.performance} on {s.day}, before any injected problem")
-        if s.day >= CONCEPT_START and s.performance not in ("error", "too_few_labels"):
+        if s.day >= concept_start and s.performance not in ("error", "too_few_labels"):
             problems.append(f"performance {s.performance} on {s.day}, after the concept drift")
-        if (s.fairness in ("warn", "error")) != (s.day >= FAIRNESS_START):
+        if (s.fairness in ("warn", "error")) != (s.day >= fairness_start):
             problems.append(f"fairness {s.fairness} on {s.day}")
         if (s.label_coverage < 1) != (s.day >= last_labeled):
             problems.append(f"label coverage {s.label_coverage:.0%} on {s.day}")
     return problems
 
 
-def _quality_problems(summaries: list[DaySummary]) -> list[str]:
-    """The pipeline break: the data-quality check ERROR (critical) on ``QUALITY_BREAK`` and its drift
+def _quality_problems(summaries: list[DaySummary], quality_break: dt.date) -> list[str]:
+    """The pipeline break: the data-quality check ERROR (critical) on ``quality_break`` and its drift
     blocked; every other day passes the suite (nothing failing, not even a warning)."""
     problems = []
     for s in summaries:
-        broken = s.day == QUALITY_BREAK
+        broken = s.day == quality_break
         if s.quality == "no_data":
             problems.append(f"no data-quality result on {s.day} (is expectations/credit_default.json there?)")
         elif broken and s.quality != "critical":
@@ -354,14 +369,14 @@ def _quality_problems(summaries: list[DaySummary]) -> list[str]:
     return problems
 
 
-def guard_problems(outcome: DemoOutcome) -> list[str]:
+def guard_problems(outcome: DemoOutcome, config: DemoConfig) -> list[str]:
     """The guards README promises: volume passes every day (10,000 rows a day); null_rate fails at
-    ERROR on ``QUALITY_BREAK`` only (loan_amount 90 % NULL against none in the reference)."""
+    ERROR on the quality-break day only (loan_amount 90 % NULL against none in the reference)."""
     problems = []
     volume, null_rate = outcome.checks.get("volume"), outcome.checks.get("null_rate")
     if volume is None or not volume["passed"]:
         problems.append(f"volume check {volume}, expected passed on every day")
-    day = QUALITY_BREAK.isoformat()
+    day = config.quality_break.isoformat()
     expected = {"passed": False, "severity": "ERROR", "failed_days": 1, "first_failed_day": day, "last_failed_day": day}
     if null_rate is None or {k: null_rate.get(k) for k in expected} != expected:
         problems.append(f"null_rate check {null_rate}, expected ERROR on {day} only")
