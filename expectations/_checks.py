@@ -4,34 +4,35 @@ Severity: a failed ``critical`` expectation makes the day ERROR, a failed ``warn
 a failed ``info`` expectation is reported but passes. The check is *blocking*: an ERROR result
 stops Dagster from running anything downstream of ``daily_profile`` in the same run.
 
-Dagster blocks per step, not per partition, and a multi-day run (a single-run backfill) has one
-step and one check result for all its days. So a multi-day result is ERROR (and blocks) only
-when every day failed critically; when some did, it is WARN and names them, and the drift
-assets themselves skip exactly those days (``blocked_days``). Each day's own level is in the
-partition's metadata (``data_quality``) and in ``monitoring.quality_results``.
+The check is partitioned: one result per day, ERROR on a critical day. Dagster blocks per step:
+in a one-day run the failing day's downstream steps do not run; in a multi-day run (a single-run
+backfill, one step for all its days) the drift assets leave out exactly the blocked days
+(``blocked_days``) and say "not evaluated" on them (see ``monitoring_assets._day_checks``). Each
+day's level is also in the partition's metadata (``data_quality``) and in
+``monitoring.quality_results``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 
 from expectations._results import DayQuality, Outcome
 from expectations._suite import Suite
+from monitoring_assets._day_checks import DayVerdict
 
 CHECK_NAME = "data_quality"
 LEVEL_KEY = "data_quality"  # per-partition metadata of daily_profile: ok, info, warning, critical
-_MAX_DAYS_LISTED = 10
 
 
-def quality_check_spec(asset_key: dg.AssetKey, suite: Suite) -> dg.AssetCheckSpec:
+def quality_check_spec(asset_key: dg.AssetKey, suite: Suite, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
     counts = suite.counts()
     return dg.AssetCheckSpec(
         CHECK_NAME,
         asset=asset_key,
+        partitions_def=partitions,
         blocking=True,
         description=(
             f"Great Expectations suite {suite.path} ({len(suite.expectations)} expectations: "
@@ -77,56 +78,20 @@ def _day_description(day: dt.date, q: DayQuality) -> str:
     return f"data quality on {day}: {counts} failed{blocked}: " + "; ".join(_short(o) for o in failing)
 
 
-def quality_check_result(results: Mapping[dt.date, DayQuality]) -> dg.AssetCheckResult:
-    """One result for the run's days (see the module docstring for multi-day runs)."""
-    levels = {d: q.level for d, q in sorted(results.items())}
-    critical = [d for d, level in levels.items() if level == "critical"]
-    failed = [d for d, level in levels.items() if level in ("critical", "warning")]
+def quality_verdict(day: dt.date, quality: DayQuality) -> DayVerdict:
+    """The day's result: ERROR when a critical expectation failed, WARN when a warning one did."""
+    level = {"critical": "error", "warning": "warn"}.get(quality.level, "ok")
     metadata: dict[str, Any] = {
-        "days": dg.MetadataValue.int(len(levels)),
-        "failed_days": dg.MetadataValue.int(len(failed)),
-        "critical_days": dg.MetadataValue.int(len(critical)),
-        "first_failed_day": dg.MetadataValue.text(failed[0].isoformat() if failed else ""),
-        "last_failed_day": dg.MetadataValue.text(failed[-1].isoformat() if failed else ""),
+        "expectations": dg.MetadataValue.int(len(quality.outcomes)),
+        "failed_critical": dg.MetadataValue.int(quality.count("critical")),
+        "failed_warning": dg.MetadataValue.int(quality.count("warning")),
+        "failed_info": dg.MetadataValue.int(quality.count("info")),
+        "validation": dg.MetadataValue.text(quality.validation),
+        "results": dg.MetadataValue.md(_results_table(quality)),
     }
-    if len(results) == 1:
-        ((day, quality),) = results.items()
-        description = _day_description(day, quality)
-        severity = dg.AssetCheckSeverity.ERROR if quality.level == "critical" else dg.AssetCheckSeverity.WARN
-        metadata |= {
-            "expectations": dg.MetadataValue.int(len(quality.outcomes)),
-            "failed_critical": dg.MetadataValue.int(quality.count("critical")),
-            "failed_warning": dg.MetadataValue.int(quality.count("warning")),
-            "failed_info": dg.MetadataValue.int(quality.count("info")),
-            "validation": dg.MetadataValue.text(quality.validation),
-            "results": dg.MetadataValue.md(_results_table(quality)),
-        }
-        if quality.rows_validated is not None:
-            metadata["rows_validated"] = dg.MetadataValue.int(quality.rows_validated)
-    else:
-        every_day = bool(critical) and len(critical) == len(levels)
-        severity = dg.AssetCheckSeverity.ERROR if every_day else dg.AssetCheckSeverity.WARN
-        listed = ", ".join(f"{d} ({levels[d]})" for d in failed[:_MAX_DAYS_LISTED])
-        more = f" and {len(failed) - _MAX_DAYS_LISTED} more" if len(failed) > _MAX_DAYS_LISTED else ""
-        description = f"data quality: {len(failed)} of {len(levels)} days failed" + (
-            f": {listed}{more}" if failed else ""
-        )
-        if critical and not every_day:
-            description += (
-                f". Critical failures on {len(critical)} day(s): their drift is blocked; the other days continue "
-                "(Dagster blocks whole runs, so a multi-day result is WARN unless every day is critical)"
-            )
-        rows = ["| day | level | failed expectations |", "|---|---|---|"]
-        for d in failed:
-            rows.append(f"| {d} | {levels[d]} | {_cell('; '.join(_short(o) for o in results[d].failed))} |")
-        metadata["results"] = dg.MetadataValue.md("\n".join(rows))
-    return dg.AssetCheckResult(
-        check_name=CHECK_NAME,
-        passed=not failed,
-        severity=severity,
-        description=description,
-        metadata=metadata,
-    )
+    if quality.rows_validated is not None:
+        metadata["rows_validated"] = dg.MetadataValue.int(quality.rows_validated)
+    return DayVerdict(level, _day_description(day, quality), metadata)  # type: ignore[arg-type]
 
 
 def quality_partition_metadata(quality: DayQuality) -> dict[str, Any]:

@@ -6,20 +6,34 @@ import datetime as dt
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from expectations import Suite, blocked_days, check_days, find_suite
-from expectations._checks import blocked_metadata, quality_check_result, quality_check_spec, quality_partition_metadata
+from expectations._checks import CHECK_NAME as QUALITY_CHECK
+from expectations._checks import blocked_metadata, quality_check_spec, quality_partition_metadata, quality_verdict
 from monitoring_assets import _pipeline
+from monitoring_assets._day_checks import (
+    DayVerdict,
+    blocked_verdict,
+    dataset_drift_verdict,
+    day_check_events,
+    feature_drift_verdict,
+    fmt,
+    graded,
+)
 from monitoring_assets._metadata import (
     PERFORMANCE_CHECK_KEY,
+    PICTURE_DAYS,
+    distribution_pictures,
     drift_metadata,
     fairness_metadata,
     guard_metadata,
+    heatmap_picture,
     performance_metadata,
     profile_metadata,
 )
@@ -50,6 +64,19 @@ ALERTS_KEY = "alerts"
 REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 
 
+@dataclass(frozen=True)
+class DriftCheck:
+    """A check of a drift asset: its name, what it means, and the day's verdict from the day's drift."""
+
+    name: str
+    description: str
+    verdict: Callable[[DatasetDrift], DayVerdict]
+
+
+# What an asset step yields: its materialization, its checks' outputs and their per-day evaluations.
+StepEvents = Iterator[dg.MaterializeResult | dg.Output[None] | dg.AssetCheckEvaluation]
+
+
 def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
     return [dt.date.fromisoformat(k) for k in context.partition_keys]
 
@@ -58,116 +85,43 @@ def _audit(context: dg.AssetExecutionContext, spec: MonitorSpec) -> Audit:
     return Audit(context.run.run_id, spec.spec_hash())
 
 
-def _range_check(
-    results: dict[dt.date, DatasetDrift],
-    failed_on: dict[dt.date, list[str]],
-    name: str,
-    severity: dg.AssetCheckSeverity,
-    what: str,
-    *,
-    blocked: Sequence[dt.date] = (),
-) -> dg.AssetCheckResult:
-    """One verdict for the partitions of this run: a check result has no partition of its own,
-    so a multi-day backfill reports the days that failed (per-day detail is in the table).
-    ``blocked`` days were not evaluated: data quality failed critically on them. Days with no
-    column evaluated (too few rows, ...) are neither failed nor passed: the description says
-    "not evaluated" and why, and ``evaluated_days`` counts the rest. A result with no evaluated
-    day passes (nothing failed) and the alerts sensor neither alerts on it nor takes it for a
-    recovery (``sensors.alerts.not_evaluated``)."""
-    judged = {d: r for d, r in results.items() if r.evaluated}
-    skipped = {d: r.reason for d, r in sorted(results.items()) if not r.evaluated}
-    listed = list(skipped.items())[:10]
-    bad = sorted(d for d in judged if failed_on[d])
-    if not results:
-        description = f"{what} not evaluated: data quality blocked {', '.join(d.isoformat() for d in blocked)}"
-    elif not judged:
-        description = f"{what} not evaluated: " + "; ".join(f"{d}: {reason}" for d, reason in listed)
-    elif len(results) == 1:
-        (day,) = results
-        description = f"{what} on {day}: {', '.join(failed_on[day])}" if bad else f"no {what} on {day}"
-    else:
-        of = f"{len(judged)} evaluated" if skipped else f"{len(results)}"
-        description = f"{what} on {len(bad)} of {of} days" + (
-            f": {', '.join(d.isoformat() for d in bad)}" if bad else ""
-        )
-    if skipped and judged:
-        description += "; not evaluated: " + "; ".join(f"{d} ({reason})" for d, reason in listed)
-    left_out = {d: r.left_out for d, r in judged.items() if r.left_out}
-    if left_out and len(results) == 1:
-        description += "; left out (not evaluated): " + "; ".join(
-            f"{f.feature} ({f.reason})" for fs in left_out.values() for f in fs
-        )
-    elif left_out:
-        description += f"; columns left out (not evaluated) on {len(left_out)} day(s), see each day's metadata"
-    if blocked and results:
-        description += f"; not evaluated (data quality blocked): {', '.join(d.isoformat() for d in blocked)}"
-    metadata: dict[str, Any] = {
-        "failed_days": len(bad),
-        "days": len(results),
-        "evaluated_days": len(judged),
-        "not_evaluated_days": len(skipped) + len(blocked),
-        "first_failed_day": bad[0].isoformat() if bad else "",
-        "last_failed_day": bad[-1].isoformat() if bad else "",
-    }
-    if blocked:
-        metadata["blocked_days"] = len(blocked)
-    return dg.AssetCheckResult(
-        check_name=name, passed=not bad, severity=severity, description=description, metadata=metadata
-    )
-
-
-def _graded_check(name: str, findings: dict[dt.date, tuple[str, str]], what: str) -> dg.AssetCheckResult:
-    """One check result over the run's days from per-day (level, reason) findings: ERROR when any
-    day is at "error", WARN when any is at "warn", passed otherwise (reasons say why)."""
-    bad = {d: f for d, f in sorted(findings.items()) if f[0] in ("warn", "error")}
-    worst = "error" if any(level == "error" for level, _ in bad.values()) else "warn"
-    if len(findings) == 1:
-        ((day, (_, reason)),) = findings.items()
-        description = f"{what} on {day}: {reason}"
-    else:
-        description = f"{what}: {len(bad)} of {len(findings)} days failed" + (
-            "; " + "; ".join(f"{d}: {reason}" for d, (_, reason) in list(bad.items())[:10]) if bad else ""
-        )
-    return dg.AssetCheckResult(
-        check_name=name,
-        passed=not bad,
-        severity=dg.AssetCheckSeverity.ERROR if worst == "error" else dg.AssetCheckSeverity.WARN,
-        description=description,
-        metadata={
-            "failed_days": len(bad),
-            "days": len(findings),
-            "first_failed_day": min(bad).isoformat() if bad else "",
-            "last_failed_day": max(bad).isoformat() if bad else "",
-        },
-    )
-
-
 def _performance_finding(
     day: _pipeline.PerformanceDay, min_labeled: int, validity: CountVerdict | None = None
 ) -> tuple[str, str]:
+    """The day's (level, reason): ok, warn, error, or not_evaluated (too few labels, broken labels)."""
     if validity is not None and not validity.passed:
         # Metrics over the valid rest would look fine while the labels are broken: say so instead.
-        return "ok", f"not evaluated: {validity.reason} (check label_validity)"
+        return "not_evaluated", f"{validity.reason} (check label_validity)"
     if day.too_few_labels:
-        return "ok", f"too few labels ({int(day.metrics['n_labeled'])} labeled, minimum {min_labeled})"
+        return "not_evaluated", f"too few labels ({int(day.metrics['n_labeled'])} labeled, minimum {min_labeled})"
     failing = [v for v in day.verdicts if v.level in ("warn", "error")]
     if not failing:
-        checked = ", ".join(f"{v.metric} {v.value:.4g} (reference {v.reference:.4g})" for v in day.verdicts)
+        checked = ", ".join(f"{v.metric} {fmt(v.value)} (reference {fmt(v.reference)})" for v in day.verdicts)
         return "ok", f"within tolerance: {checked}" if checked else "no reference performance to compare with"
     level = "error" if any(v.level == "error" for v in failing) else "warn"
-    return level, ", ".join(
-        f"{v.metric} {v.value:.4g} vs reference {v.reference:.4g} ({v.level.upper()})" for v in failing
+    return level, "; ".join(
+        f"{v.metric} {fmt(v.value)} vs reference {fmt(v.reference)} ({v.level.upper()})" for v in failing
     )
 
 
 def _fairness_finding(verdicts: list[DisparityVerdict]) -> tuple[str, str]:
-    failing = [v for v in verdicts if v.level in ("warn", "error")]
+    judged = [v for v in verdicts if v.level != "no_data"]
+    if not judged:
+        return "not_evaluated", "no disparity computable (groups under fairness.min_slice_size are suppressed)"
+    failing = [v for v in judged if v.level in ("warn", "error")]
     if not failing:
-        return "ok", "disparities within limits"
+        worst = ", ".join(f"{v.column} {v.disparity} {fmt(v.value)}" for v in judged)
+        return "ok", f"disparities within limits: {worst}"
     level = "error" if any(v.level == "error" for v in failing) else "warn"
-    return level, ", ".join(
-        f"{v.column} {v.disparity} {v.value:.3f} (limit {v.error if v.level == 'error' else v.warn})" for v in failing
+    return level, "; ".join(
+        f"{v.column} {v.disparity} {fmt(v.value)} (limit {v.error if v.level == 'error' else v.warn})" for v in failing
     )
+
+
+def _graded(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, name: str, findings: dict[dt.date, tuple[str, str]]
+) -> Iterator[dg.Output[None] | dg.AssetCheckEvaluation]:
+    yield from day_check_events(context, key, name, {d: graded(level, why) for d, (level, why) in findings.items()})
 
 
 def _labels_definitions(
@@ -196,6 +150,7 @@ def _labels_definitions(
             dg.AssetCheckSpec(
                 "performance_vs_reference",
                 asset=perf_key,
+                partitions_def=partitions,
                 description=f"Daily labeled performance against the reference ({tol}); passes with "
                 f"'too few labels' under {spec.performance.min_labeled} labeled rows, and says 'not "
                 "evaluated' on a day whose label_validity fails.",
@@ -203,6 +158,7 @@ def _labels_definitions(
             dg.AssetCheckSpec(
                 "label_validity",
                 asset=perf_key,
+                partitions_def=partitions,
                 description=f"ERROR when more than {spec.performance.max_invalid_share:.2%} of the day's labeled "
                 f"rows have {EXPECTED_LABELS[spec.prediction.task]}, or of its scored rows "
                 f"{EXPECTED_SCORES[spec.prediction.task]}.",
@@ -210,6 +166,7 @@ def _labels_definitions(
             dg.AssetCheckSpec(
                 "no_duplicates",
                 asset=perf_key,
+                partitions_def=partitions,
                 description=f"WARN when more than {spec.performance.max_duplicate_share:.2%} of the day's scored "
                 f"ids repeat in the source, or have extra label rows (one label per id is used: "
                 f"{spec.labels.duplicates if spec.labels else 'latest'}).",
@@ -218,9 +175,7 @@ def _labels_definitions(
         description=f"Labeled performance of {name} per scoring day with the labels arrived so far, and the "
         f"{rolling} window merged from daily aggregates. Rows in monitoring.performance_metrics.",
     )
-    def labeled_performance(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
+    def labeled_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:  # type: ignore[type-arg]
         days = _days(context)
         with warehouse.open() as wh:
             results = _pipeline.compute_performance(wh, spec, days, _audit(context, spec), context.log.info)
@@ -238,12 +193,18 @@ def _labels_definitions(
             meta[PERFORMANCE_CHECK_KEY] = dg.MetadataValue.text(findings[day][0])
             context.add_asset_metadata(meta, partition_key=day.isoformat())
         yield dg.MaterializeResult()
-        yield _graded_check("performance_vs_reference", findings, "performance")
-        yield _graded_check(
-            "label_validity", {d: ("ok" if v.passed else "error", v.reason) for d, v in validity.items()}, "labels"
+        yield from _graded(context, perf_key, "performance_vs_reference", findings)
+        yield from _graded(
+            context,
+            perf_key,
+            "label_validity",
+            {d: ("ok" if v.passed else "error", v.reason) for d, v in validity.items()},
         )
-        yield _graded_check(
-            "no_duplicates", {d: ("ok" if v.passed else "warn", v.reason) for d, v in duplicates.items()}, "duplicates"
+        yield from _graded(
+            context,
+            perf_key,
+            "no_duplicates",
+            {d: ("ok" if v.passed else "warn", v.reason) for d, v in duplicates.items()},
         )
 
     fairness_assets: list[dg.AssetsDefinition] = []
@@ -262,15 +223,14 @@ def _labels_definitions(
                 dg.AssetCheckSpec(
                     "fairness_disparity",
                     asset=fair_key,
+                    partitions_def=partitions,
                     description=f"Disparities per slice column ({limits}).",
                 )
             ],
             description=f"Metrics of {name} per group of {', '.join(spec.slices)} and their disparities; groups "
             f"under {spec.fairness.min_slice_size} rows are suppressed. Rows in monitoring.fairness_metrics.",
         )
-        def fairness_slices(
-            context: dg.AssetExecutionContext, warehouse: WarehouseResource
-        ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
+        def fairness_slices(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:  # type: ignore[type-arg]
             days = _days(context)
             with warehouse.open() as wh:
                 reports = _pipeline.compute_fairness(wh, spec, days, _audit(context, spec), context.log.info)
@@ -280,7 +240,7 @@ def _labels_definitions(
                 context.add_asset_metadata(fairness_metadata(per_column, verdicts), partition_key=day.isoformat())
                 findings[day] = _fairness_finding(verdicts)
             yield dg.MaterializeResult()
-            yield _graded_check("fairness_disparity", findings, "fairness")
+            yield from _graded(context, fair_key, "fairness_disparity", findings)
 
         fairness_assets.append(fairness_slices)
 
@@ -303,7 +263,7 @@ def _daily_profile_asset(
     """The day's profile, its ``volume`` and ``null_rate`` checks and, with a suite, its blocking
     ``data_quality`` check."""
     source_note = f"Source `{spec.source.table}` (timestamp `{spec.source.timestamp_column}`)."
-    guard_specs = _guard_check_specs(spec, daily_key)
+    guard_specs = _guard_check_specs(spec, daily_key, partitions)
 
     @dg.asset(
         key=daily_key,
@@ -313,13 +273,11 @@ def _daily_profile_asset(
         pool=POOL,
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        check_specs=[*([quality_check_spec(daily_key, suite)] if suite else []), *guard_specs],
+        check_specs=[*([quality_check_spec(daily_key, suite, partitions)] if suite else []), *guard_specs],
         description=f"Daily profile of {spec.name}'s inputs and score, computed in the warehouse. {source_note}"
         + (f" Data quality: the Great Expectations suite {suite.path} (check data_quality)." if suite else ""),
     )
-    def daily_profile(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
+    def daily_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:  # type: ignore[type-arg]
         days = _days(context)
         started = time.monotonic()
         audit = _audit(context, spec)
@@ -345,17 +303,87 @@ def _daily_profile_asset(
         if failure is None:
             yield dg.MaterializeResult()
         if quality:
-            yield quality_check_result(quality)
+            yield from day_check_events(
+                context, daily_key, QUALITY_CHECK, {d: quality_verdict(d, q) for d, q in quality.items()}, blocking=True
+            )
         if guards:
-            yield _graded_check("volume", {d: (g.volume.level, g.volume.reason) for d, g in guards.items()}, "volume")
-            yield _graded_check("null_rate", {d: g.null_rate for d, g in guards.items()}, "null rate")
+            yield from _graded(
+                context, daily_key, "volume", {d: (g.volume.level, g.volume.reason) for d, g in guards.items()}
+            )
+            yield from _graded(context, daily_key, "null_rate", {d: g.null_rate for d, g in guards.items()})
         if failure is not None:
             raise failure
 
     return daily_profile
 
 
-def _guard_check_specs(spec: MonitorSpec, daily_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+def _drift_asset(
+    spec: MonitorSpec,
+    partitions: dg.PartitionsDefinition,
+    *,
+    keys: tuple[dg.AssetKey, dg.AssetKey, dg.AssetKey],
+    scope: str,
+    checks: Sequence[DriftCheck],
+    description: str,
+    suite: Suite | None,
+) -> dg.AssetsDefinition:
+    """``feature_drift`` or ``prediction_drift`` (``scope``), its checks and pictures."""
+    key, daily_key, ref_key = keys
+
+    @dg.asset(
+        key=key,
+        deps=[daily_key, ref_key],
+        group_name=spec.name,
+        kinds={"scipy"},
+        pool=POOL,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=[
+            dg.AssetCheckSpec(c.name, asset=key, description=c.description, partitions_def=partitions) for c in checks
+        ],
+        description=description,
+    )
+    def _drift(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:  # type: ignore[type-arg]
+        days = _days(context)
+        with warehouse.open() as wh:
+            # Days whose critical expectations failed are not evaluated (in a one-day run the
+            # blocking data_quality check stops the run before this step).
+            blocked = blocked_days(wh, spec, days) if suite else []
+            todo = [d for d in days if d not in blocked]
+            run = _pipeline.compute_drift_run(wh, spec, todo, scope, _audit(context, spec)) if todo else None
+        results = run.results if run else {}
+        drawn = set(sorted(results)[-PICTURE_DAYS:])
+        for day in blocked:
+            context.add_asset_metadata(blocked_metadata(day), partition_key=day.isoformat())
+            context.log.warning(f"{day}: drift not evaluated, data quality failed critically")
+        last = max(results, default=None)
+        for day, result in results.items():
+            meta = drift_metadata(result, scope == "feature")
+            if run is not None and day in drawn:
+                meta |= distribution_pictures(
+                    result, run.reference, run.profiles[day], min_count=spec.fairness.min_slice_size, scope=scope
+                )
+            if scope == "feature" and day == last:
+                meta |= heatmap_picture(results, spec.drift.drift_share)
+            context.add_asset_metadata(meta, partition_key=day.isoformat())
+            if not result.evaluated:
+                context.log.warning(f"{day}: {scope} drift not evaluated: {result.reason}")
+            elif len(days) <= 7 or result.drifted:
+                context.log.info(
+                    f"{day}: {result.n_drifted}/{result.n_features} drifted, dataset drift={result.drifted}"
+                    + (f"; {result.reason}" if result.reason else "")
+                )
+        yield dg.MaterializeResult()
+        for c in checks:
+            verdicts = {d: c.verdict(r) for d, r in results.items()} | {d: blocked_verdict(d) for d in blocked}
+            yield from day_check_events(context, key, c.name, verdicts)
+
+    return _drift
+
+
+def _guard_check_specs(
+    spec: MonitorSpec, daily_key: dg.AssetKey, partitions: dg.PartitionsDefinition
+) -> list[dg.AssetCheckSpec]:
     """``volume`` and ``null_rate``: from the day's profile and the reference's, no suite needed."""
     g = spec.guards
     if spec.reference.window is not None:
@@ -375,12 +403,14 @@ def _guard_check_specs(spec: MonitorSpec, daily_key: dg.AssetKey) -> list[dg.Ass
         dg.AssetCheckSpec(
             "volume",
             asset=daily_key,
+            partitions_def=partitions,
             description=f"ERROR when the day has no rows{ratio_rule}; WARN under guards.min_rows = {g.min_rows} "
             f"rows, too few to evaluate drift (drift is then 'not evaluated').{no_rate}",
         ),
         dg.AssetCheckSpec(
             "null_rate",
             asset=daily_key,
+            partitions_def=partitions,
             description=f"ERROR naming each column ({columns}) whose null share (nulls and non-finite values "
             f"over rows) is 100 %, or exceeds the reference's by more than guards.null_rate_margin = "
             f"{g.null_rate_margin:g} on a day of at least {g.min_rows} rows; that column's drift is not evaluated.",
@@ -440,6 +470,8 @@ def build_monitor_definitions(*, spec: MonitorSpec) -> dg.Definitions:
     with warnings.catch_warnings():
         # BackfillPolicy is marked beta; single-run backfills are the point, so do not nag users.
         warnings.simplefilter("ignore", dg.BetaWarning)
+        # Partitioned checks are a preview: the pinned Dagster minor is what we test (README: Dagster version).
+        warnings.simplefilter("ignore", dg.PreviewWarning)
         return _build_monitor_definitions(spec)
 
 
@@ -451,7 +483,6 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         end_date=spec.partitions.end_date.isoformat() if spec.partitions.end_date else None,
         timezone=spec.partitions.timezone,
     )
-    single_run = dg.BackfillPolicy.single_run()  # a backfill of N days is one run, not N processes
     ref_key = dg.AssetKey([name, "reference_profile"])
     daily_key = dg.AssetKey([name, "daily_profile"])
     feature_key = dg.AssetKey([name, "feature_drift"])
@@ -483,80 +514,45 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
 
     daily_profile = _daily_profile_asset(spec, partitions, daily_key, ref_key, suite)
 
-    def drift_asset(
-        key: dg.AssetKey, scope: str, checks: Sequence[tuple[str, dg.AssetCheckSeverity, str]], description: str
-    ) -> dg.AssetsDefinition:
-        @dg.asset(
-            key=key,
-            deps=[daily_key, ref_key],
-            group_name=group,
-            kinds={"scipy"},
-            pool=POOL,
-            partitions_def=partitions,
-            backfill_policy=single_run,
-            check_specs=[dg.AssetCheckSpec(n, asset=key, description=d) for n, _, d in checks],
-            description=description,
-        )
-        def _drift(
-            context: dg.AssetExecutionContext, warehouse: WarehouseResource
-        ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
-            days = _days(context)
-            with warehouse.open() as wh:
-                # Days whose critical expectations failed are skipped (a single-day run never gets
-                # here: the blocking data_quality check stops it).
-                blocked = blocked_days(wh, spec, days) if suite else []
-                todo = [d for d in days if d not in blocked]
-                results = _pipeline.compute_drift(wh, spec, todo, scope, _audit(context, spec)) if todo else {}
-            for day in blocked:
-                context.add_asset_metadata(blocked_metadata(day), partition_key=day.isoformat())
-                context.log.warning(f"{day}: drift not computed, data quality failed critically")
-            for day, result in results.items():
-                context.add_asset_metadata(drift_metadata(result, scope == "feature"), partition_key=day.isoformat())
-                if not result.evaluated:
-                    context.log.warning(f"{day}: {scope} drift not evaluated: {result.reason}")
-                elif len(days) <= 7 or result.drifted:
-                    context.log.info(
-                        f"{day}: {result.n_drifted}/{result.n_features} drifted, dataset drift={result.drifted}"
-                        + (f"; {result.reason}" if result.reason else "")
-                    )
-            yield dg.MaterializeResult()
-            for check_name, severity, what in checks:
-                if check_name.endswith("dataset_drift"):
-                    failed = {
-                        d: ([f"share {r.share:.2f} >= {r.drift_share}"] if r.drifted else [])
-                        for d, r in results.items()
-                    }
-                else:
-                    failed = {d: [f.feature for f in r.features if f.drifted] for d, r in results.items()}
-                yield _range_check(results, failed, check_name, severity, what.split(":")[0], blocked=blocked)
-
-        return _drift
-
-    feature_drift = drift_asset(
-        feature_key,
-        "feature",
-        [
-            ("no_feature_drift", dg.AssetCheckSeverity.WARN, "feature drift: WARN when any single feature drifts"),
-            (
+    share = spec.drift.drift_share
+    feature_drift = _drift_asset(
+        spec,
+        partitions,
+        keys=(feature_key, daily_key, ref_key),
+        scope="feature",
+        checks=[
+            DriftCheck(
+                "no_feature_drift",
+                "WARN on a day when any single feature drifts; names each drifted feature with its value and "
+                "threshold.",
+                lambda r: feature_drift_verdict(r, "feature drift", "warn"),
+            ),
+            DriftCheck(
                 "no_dataset_drift",
-                dg.AssetCheckSeverity.ERROR,
-                f"dataset drift: ERROR when the share of drifted features >= {spec.drift.drift_share}",
+                f"ERROR on a day when the share of drifted features >= {share}.",
+                dataset_drift_verdict,
             ),
         ],
-        f"Drift of each feature of {name} against the reference; rows in monitoring.drift_metrics (scope 'feature').",
+        description=f"Drift of each feature of {name} against the reference; rows in monitoring.drift_metrics "
+        f"(scope 'feature'). Per day: the distributions of the drifted features (last {PICTURE_DAYS} days of a "
+        "run); on a run's last day: a day x feature heat-map.",
+        suite=suite,
     )
-    prediction_drift = drift_asset(
-        prediction_key,
-        "prediction",
-        [
-            (
+    prediction_drift = _drift_asset(
+        spec,
+        partitions,
+        keys=(prediction_key, daily_key, ref_key),
+        scope="prediction",
+        checks=[
+            DriftCheck(
                 "no_prediction_drift",
-                dg.AssetCheckSeverity.WARN,
-                f"prediction drift: WARN when the score `{spec.prediction.score_column}` drifts",
+                f"WARN on a day when the score `{spec.prediction.score_column}` drifts.",
+                lambda r: feature_drift_verdict(r, "prediction drift", "warn"),
             )
         ],
-        f"Drift of {name}'s prediction score against the reference; "
-        "rows in monitoring.drift_metrics (scope 'prediction').",
+        description=f"Drift of {name}'s prediction score against the reference; "
+        "rows in monitoring.drift_metrics (scope 'prediction'). Per day: the score distribution.",
+        suite=suite,
     )
 
     extra_assets, extra_jobs, sensors = _label_and_retraining_definitions(

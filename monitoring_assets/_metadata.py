@@ -6,12 +6,15 @@ Only aggregates go here (counts, rates, means, drift values); never raw values, 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from monitoring_assets import _plots
+from monitoring_assets._day_checks import drift_item, drift_ratios, ratio
 from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
 from monitoring_assets.core.fairness import DisparityVerdict, SliceReport
 from monitoring_assets.core.performance import PRIMARY_METRIC, TASK_METRICS
@@ -23,6 +26,11 @@ if TYPE_CHECKING:
 # Per-partition keys the retraining sensor reads back from materialization events.
 DATASET_DRIFT_KEY = "dataset_drift"
 PERFORMANCE_CHECK_KEY = "performance_check"
+
+
+def _float(x: float) -> dg.MetadataValue:
+    """A plotted number, rounded to 4 significant digits: the UI shows floats as stored."""
+    return dg.MetadataValue.float(float(f"{x:.4g}") if math.isfinite(x) else x)
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -44,7 +52,7 @@ def profile_metadata(profile: Profile) -> dict[str, Any]:
             lines.append(f"| {name} | categorical | {col.count} | {_fmt(null_rate)} | - | - | - |")
     return {
         "row_count": dg.MetadataValue.int(profile.n_rows),
-        "max_null_rate": dg.MetadataValue.float(worst_null),
+        "max_null_rate": _float(worst_null),
         "columns": dg.MetadataValue.md("\n".join(lines)),
     }
 
@@ -61,15 +69,15 @@ def drift_metadata(result: DatasetDrift, include_dataset: bool) -> dict[str, Any
     lines += [
         f"| {f.feature} | {f.method} | {_fmt(f.value)} | {_fmt(f.threshold)} | {_verdict(f)} |" for f in result.features
     ]
-    finite = [f for f in result.features if math.isfinite(f.value) and f.threshold > 0]
-    largest = max(finite, key=lambda f: f.value / f.threshold, default=None)
+    finite = [f for f in result.features if math.isfinite(ratio(f))]
+    largest = max(finite, key=ratio, default=None)
     meta: dict[str, Any] = {
         "n_drifted": dg.MetadataValue.int(result.n_drifted),
         "n_not_evaluated": dg.MetadataValue.int(len(result.left_out)),
         "results": dg.MetadataValue.md("\n".join(lines)),
     }
     if include_dataset and result.evaluated:
-        meta["drift_share"] = dg.MetadataValue.float(result.share)
+        meta["drift_share"] = _float(result.share)
         meta[DATASET_DRIFT_KEY] = dg.MetadataValue.bool(result.drifted)
     elif include_dataset:
         # Neither drift nor no drift: the retraining sensor reads null as "no verdict that day".
@@ -77,10 +85,10 @@ def drift_metadata(result: DatasetDrift, include_dataset: bool) -> dict[str, Any
         meta["not_evaluated"] = dg.MetadataValue.text(f"not evaluated: {result.reason}")
     if largest is not None:
         meta["largest_drift_feature"] = dg.MetadataValue.text(largest.feature)
-        meta["largest_drift_ratio"] = dg.MetadataValue.float(largest.value / largest.threshold)
+        meta["largest_drift_ratio"] = _float(ratio(largest))
     for f in result.features:
         if math.isfinite(f.value):
-            meta[f"{f.feature}/{f.method}"] = dg.MetadataValue.float(f.value)
+            meta[f"{f.feature}/{f.method}"] = _float(f.value)
     return meta
 
 
@@ -91,7 +99,7 @@ def guard_metadata(day: DayGuards) -> dict[str, Any]:
         "null_rate_failures": dg.MetadataValue.int(sum(v.failed for v in day.null_rates)),
     }
     if day.volume.daily_rate:
-        meta["volume_vs_reference_rate"] = dg.MetadataValue.float(day.volume.n_rows / day.volume.daily_rate)
+        meta["volume_vs_reference_rate"] = _float(day.volume.n_rows / day.volume.daily_rate)
     return meta
 
 
@@ -108,7 +116,7 @@ def performance_metadata(task: str, day: PerformanceDay, reference: Mapping[str,
     meta: dict[str, Any] = {
         "n_scored": dg.MetadataValue.int(int(day.metrics["n_scored"])),
         "n_labeled": dg.MetadataValue.int(int(day.metrics["n_labeled"])),
-        "label_coverage": dg.MetadataValue.float(_finite(day.metrics["label_coverage"])),
+        "label_coverage": _float(_finite(day.metrics["label_coverage"])),
         "too_few_labels": dg.MetadataValue.bool(day.too_few_labels),
         "metrics": dg.MetadataValue.md("\n".join(lines)),
     }
@@ -117,7 +125,7 @@ def performance_metadata(task: str, day: PerformanceDay, reference: Mapping[str,
     # NaN cannot be plotted; leave a metric out on days it is undefined (e.g. no labels yet).
     for key, value in ((primary, day.metrics.get(primary)), (f"rolling_{primary}", day.rolling.get(primary))):
         if value is not None and math.isfinite(value):
-            meta[key] = dg.MetadataValue.float(value)
+            meta[key] = _float(value)
     return meta
 
 
@@ -149,9 +157,79 @@ def fairness_metadata(reports: Mapping[str, SliceReport], verdicts: list[Dispari
     for name in ("demographic_parity_difference", "equalized_odds_difference"):
         values = [r.disparities[name] for r in reports.values() if math.isfinite(r.disparities.get(name, math.nan))]
         if values:
-            meta[f"worst_{name}"] = dg.MetadataValue.float(max(values))
+            meta[f"worst_{name}"] = _float(max(values))
     return meta
 
 
 def _finite(x: float) -> float:
     return x if math.isfinite(x) else 0.0
+
+
+# -- pictures (aggregates only: monitoring_assets._plots) ----------------------------------------
+
+PICTURE_DAYS = 7  # a run draws the per-day pictures of its last 7 days (each costs ~0.2 s to draw)
+TOP_FEATURES = 3  # distributions drawn per day: the drifted features furthest over their threshold
+
+
+def _picture(png: bytes, alt: str) -> dg.MetadataValue:
+    return dg.MetadataValue.md(_plots.markdown_image(png, alt))
+
+
+def distribution_pictures(
+    result: DatasetDrift, reference: Profile, current: Profile, *, min_count: int, scope: str
+) -> dict[str, Any]:
+    """Reference against current for the day's drifted features (the top few by value over
+    threshold), or for the score; nothing on a feature day without drift."""
+    ratios = {f.feature: r for f, r in ((f, ratio(f)) for f in result.features) if math.isfinite(r)}
+    if scope == "prediction":
+        chosen = [f for f in result.features if f.evaluated]
+    else:
+        drifted = [f for f in result.features if f.drifted and f.feature in ratios]
+        chosen = sorted(drifted, key=lambda f: -ratios[f.feature])[:TOP_FEATURES]
+    if not chosen:
+        return {}
+    images = []
+    for f in chosen:
+        note = drift_item(f) + (" (drift)" if f.drifted else "")
+        png = _plots.distribution_png(
+            reference.columns[f.feature], current.columns[f.feature], column=f.feature, min_count=min_count, note=note
+        )
+        images.append(_plots.markdown_image(png, f"{f.feature}: reference against this day"))
+    return {"distributions": dg.MetadataValue.md("\n\n".join(images))}
+
+
+def heatmap_picture(results: Mapping[dt.date, DatasetDrift], drift_share: float) -> dict[str, Any]:
+    """The run's days x features, value over threshold (>= 1: drift), and the dataset drift
+    share per day against ``drift_share``."""
+    ratios = {day: drift_ratios(r) for day, r in results.items()}
+    shares = {day: r.share for day, r in results.items() if r.evaluated}
+    days = sorted(results)
+    span = f"{days[0]}..{days[-1]}" if days else ""
+    return {
+        "drift_heatmap": _picture(
+            _plots.heatmap_png(ratios, title=f"drift value / threshold per day, {span}"), "drift heat-map"
+        ),
+        "drift_share_over_days": _picture(
+            _plots.drift_over_days_png(shares, label="share of drifted features", threshold=drift_share),
+            "dataset drift share per day",
+        ),
+    }
+
+
+def performance_picture(
+    metric: str,
+    daily: Mapping[dt.date, float],
+    coverage: Mapping[dt.date, float],
+    reference: float | None,
+    bands: Sequence[tuple[str, float]],
+) -> dict[str, Any]:
+    png = _plots.metric_over_days_png(daily, metric=metric, reference=reference, bands=bands, coverage=coverage)
+    return {"performance_over_days": _picture(png, f"{metric} per day")}
+
+
+def fairness_picture(reports: Mapping[str, SliceReport], limit: float, disparity: str) -> dict[str, Any]:
+    rate = "selection_rate" if disparity.startswith("demographic_parity") else "true_positive_rate"
+    png = _plots.group_rates_png(
+        reports, rate=rate, limit=limit, title=f"{rate} per group ({disparity} limit {limit:g})"
+    )
+    return {"group_rates": _picture(png, f"{rate} per group")}

@@ -213,10 +213,24 @@ def scope_rules(spec: MonitorSpec, scope: str) -> dict[str, ColumnRule]:
     return {k: v for k, v in rules.items() if k != score}
 
 
+@dataclass(frozen=True)
+class DriftRun:
+    """The days' drift verdicts, with the profiles they were judged on (for the pictures)."""
+
+    results: dict[dt.date, DatasetDrift]
+    reference: Profile
+    profiles: dict[dt.date, Profile]
+
+
 def compute_drift(
     wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], scope: str, audit: Audit
 ) -> dict[dt.date, DatasetDrift]:
     """Drift of each day's stored profile against the stored reference; results written."""
+    return compute_drift_run(wh, spec, days, scope, audit).results
+
+
+def compute_drift_run(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], scope: str, audit: Audit) -> DriftRun:
+    """:func:`compute_drift`, keeping the profiles."""
     rules = scope_rules(spec, scope)
     columns = list(rules)
     needs_windows = any(isinstance(r.threshold, CalibratedThreshold) for r in rules.values())
@@ -235,4 +249,4 @@ def compute_drift(
         stamped = Audit(audit.run_id, audit.spec_hash, next(iter(daily[day].model_versions), None), audit.computed_at)
         results[day] = (result, stamped)
     wh.write_drift(spec, scope, results)
-    return {day: result for day, (result, _) in results.items()}
+    return DriftRun({day: result for day, (result, _) in results.items()}, ref.profile, daily)

@@ -1,0 +1,196 @@
+"""One check result per day: the verdicts of a run's days as partitioned asset check evaluations.
+
+Every check of a monitor has the monitor's daily ``partitions_def`` (a preview API of Dagster
+1.13: README, "Dagster version"). A run over N days records N evaluations per check, each with its
+own pass/fail, severity, description and metadata, so the UI shows one row per day.
+
+Dagster gives an ``AssetCheckResult`` the step's partition key, which a multi-day step (a
+single-run backfill) does not have; so each day's ``AssetCheckEvaluation`` is built here with its
+``partition``, and the check's step output is satisfied once with an empty ``Output``.
+
+Blocking: Dagster stops a step's downstream steps when a *yielded* evaluation of a blocking check
+fails at ERROR. In a one-day run that is exactly the failing day, so the evaluation is yielded.
+In a multi-day run it would stop every day, so the evaluations are logged instead
+(``context.log_event``: recorded the same way, not blocking), and the downstream assets leave out
+exactly the blocked days themselves (``expectations.blocked_days``).
+
+Every evaluation's metadata has ``evaluated``: False when the day could not be judged (too few
+rows, blocked by data quality, no labels, ...). Such a day passes at WARN with a description
+starting "not evaluated: " that says why; the alerts sensor counts it neither as a failure nor as
+a recovery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
+from monitoring_assets.core.drift import get_method
+from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
+
+Level = Literal["ok", "warn", "error"]
+NOT_EVALUATED = "not evaluated: "
+
+
+@dataclass(frozen=True)
+class DayVerdict:
+    """One day's result of one check."""
+
+    level: Level  # ok: passed; warn / error: failed at WARN / ERROR
+    description: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    evaluated: bool = True
+
+    @classmethod
+    def not_evaluated(cls, why: str, metadata: Mapping[str, Any] | None = None) -> DayVerdict:
+        return cls("ok", NOT_EVALUATED + why, metadata or {}, evaluated=False)
+
+
+def fmt(x: float) -> str:
+    """A number for text: 3 significant digits (0.667, 12.3, 1.23e+04), never 0.6666666666666666."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.3g}"
+
+
+def _target(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, day: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The day's latest materialization of ``key``, which the evaluation is about (as Dagster's
+    own ``AssetCheckResult`` records it for a one-partition step)."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+    ).records
+    if not records:
+        return None
+    r = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        run_id=r.event_log_entry.run_id, storage_id=r.storage_id, timestamp=r.timestamp
+    )
+
+
+def day_check_events(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    check_name: str,
+    verdicts: Mapping[dt.date, DayVerdict],
+    *,
+    blocking: bool = False,
+) -> Iterator[dg.Output[None] | dg.AssetCheckEvaluation]:
+    """The check's step output, and one evaluation per day of ``verdicts`` (in day order)."""
+    check_key = dg.AssetCheckKey(key, check_name)
+    yield dg.Output(None, output_name=context.job_def.asset_layer.get_op_output_name(check_key))
+    one_day = len(verdicts) == 1
+    for day, v in sorted(verdicts.items()):
+        partition = day.isoformat()
+        evaluation = dg.AssetCheckEvaluation(
+            asset_key=key,
+            check_name=check_name,
+            passed=v.level == "ok",
+            severity=dg.AssetCheckSeverity.ERROR if v.level == "error" else dg.AssetCheckSeverity.WARN,
+            description=v.description,
+            metadata={"evaluated": v.evaluated, **v.metadata},
+            target_materialization_data=_target(context, key, partition),
+            blocking=blocking,
+            partition=partition,
+        )
+        if one_day:
+            yield evaluation
+        else:
+            context.log_event(evaluation)
+
+
+# -- drift -------------------------------------------------------------------------------------
+
+
+def drift_item(f: FeatureDrift) -> str:
+    """``income psi 0.86 > 0.25``: the feature, its method, value and the threshold it crossed."""
+    sign = ("<" if f.drifted else ">=") if get_method(f.method).drift_when == "below" else (">" if f.drifted else "<=")
+    return f"{f.feature} {f.method} {fmt(f.value)} {sign} {fmt(f.threshold)}"
+
+
+def ratio(f: FeatureDrift) -> float:
+    """How far a feature is towards its threshold (>= 1: drift); for p-value methods the
+    threshold over the value."""
+    if not f.evaluated or not math.isfinite(f.value) or f.threshold <= 0:
+        return math.nan
+    if get_method(f.method).drift_when == "below":
+        return f.threshold / f.value if f.value > 0 else math.inf
+    return f.value / f.threshold
+
+
+def drift_ratios(result: DatasetDrift) -> dict[str, float]:
+    """value / threshold per feature (NaN: not evaluated), as the heat-map draws it."""
+    return {f.feature: ratio(f) for f in result.features}
+
+
+def _left_out(result: DatasetDrift) -> str:
+    return (
+        "; not evaluated: " + "; ".join(f"{f.feature} ({f.reason})" for f in result.left_out) if result.left_out else ""
+    )
+
+
+def _drift_metadata(result: DatasetDrift) -> dict[str, Any]:
+    ratios = [r for r in drift_ratios(result).values() if math.isfinite(r)]
+    meta: dict[str, Any] = {
+        "n_drifted": result.n_drifted,
+        "n_evaluated": result.n_features,
+        "n_not_evaluated": len(result.left_out),
+    }
+    if ratios:
+        meta["largest_drift_ratio"] = dg.MetadataValue.float(round(max(ratios), 4))
+    return meta
+
+
+def feature_drift_verdict(result: DatasetDrift, what: str, level: Level) -> DayVerdict:
+    """Any single drifted feature fails the day at ``level``; every drifted feature is named."""
+    if not result.evaluated:
+        return DayVerdict.not_evaluated(result.reason, _drift_metadata(result))
+    drifted = [f for f in result.features if f.drifted]
+    if drifted:
+        return DayVerdict(level, "; ".join(drift_item(f) for f in drifted) + _left_out(result), _drift_metadata(result))
+    judged = [f for f in result.features if f.evaluated and math.isfinite(ratio(f))]
+    closest = max(judged, key=ratio, default=None)
+    text = f"no {what}: {result.n_features} within threshold"
+    if closest is not None:
+        text += f" (closest: {drift_item(closest)})"
+    return DayVerdict("ok", text + _left_out(result), _drift_metadata(result))
+
+
+def dataset_drift_verdict(result: DatasetDrift) -> DayVerdict:
+    """ERROR when the share of drifted features reaches ``drift_share``; names the drifted ones."""
+    if not result.evaluated:
+        return DayVerdict.not_evaluated(result.reason, _drift_metadata(result))
+    meta = {**_drift_metadata(result), "drift_share": dg.MetadataValue.float(round(result.share, 4))}
+    share = f"{result.n_drifted} of {result.n_features} features drifted (share {fmt(result.share)}"
+    drifted = "; ".join(drift_item(f) for f in result.features if f.drifted)
+    if result.drifted:
+        text = f"{share} >= {fmt(result.drift_share)}): {drifted}"
+        return DayVerdict("error", text + _left_out(result), meta)
+    text = f"{share} < {fmt(result.drift_share)})" + (f": {drifted}" if drifted else "")
+    return DayVerdict("ok", text + _left_out(result), meta)
+
+
+def blocked_verdict(day: dt.date) -> DayVerdict:
+    return DayVerdict.not_evaluated(
+        f"data quality failed critically on {day} (check data_quality of daily_profile)",
+        {"blocked_by_data_quality": True},
+    )
+
+
+def graded(level: str, reason: str, metadata: Mapping[str, Any] | None = None) -> DayVerdict:
+    """A (level, reason) finding of the guards, performance or fairness: "ok", "warn", "error",
+    or "not_evaluated" (the reason says why)."""
+    if level == "not_evaluated":
+        return DayVerdict.not_evaluated(reason, metadata)
+    if level not in ("ok", "warn", "error"):
+        raise ValueError(f"unknown level {level!r}")
+    return DayVerdict(level, reason, metadata or {})  # type: ignore[arg-type]
