@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test dev bench check install dev-install clean suites
+.PHONY: demo test dev bench check install dev-install clean suites report
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ bench: install
 # suites are kept; see expectations/README.md).
 suites: install
 	$(PY) -m expectations.generate
+
+# One self-contained HTML report from the metric tables: make report MONITOR=credit_default
+# START=2024-01-01 END=2024-02-29 [OUT=dir] (default $MONITORING_REPORTS_DIR, else data/reports).
+MONITOR ?= credit_default
+report: install
+	@test -n "$(START)" -a -n "$(END)" || { echo "make report: set START and END (YYYY-MM-DD)"; exit 2; }
+	$(PY) -m monitoring_assets.report --monitor $(MONITOR) --start $(START) --end $(END) $(if $(OUT),--out $(OUT))
 
 check: dev-install
 	$(VENV)/bin/ruff check .

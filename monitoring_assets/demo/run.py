@@ -12,14 +12,10 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
-from expectations._store import read_levels
-from monitoring_assets import _pipeline
 from monitoring_assets._factory import build_definitions
-from monitoring_assets.core.fairness import SliceReport
-from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
+from monitoring_assets._readback import DaySummary, day_summaries
 from monitoring_assets.demo.data import (
     CATEGORICAL,
     LABEL_DELAY,
@@ -30,28 +26,10 @@ from monitoring_assets.demo.data import (
     write_duckdb,
 )
 from monitoring_assets.spec import MonitorSpec
-from resources import _store
 from resources.alerts import ALERT_EVENT, AlertsResource, alert_log
 from resources.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryResource
 from resources.warehouse import Warehouse, WarehouseResource
 from sensors.alerts import EVENT_TIERS
-
-
-@dataclass(frozen=True)
-class DaySummary:
-    day: dt.date
-    rows: int
-    drifted_features: tuple[str, ...]
-    drift_share: float
-    dataset_drift: bool
-    prediction_drift: bool
-    label_coverage: float = math.nan
-    primary_metric: float = math.nan  # daily ROC AUC (binary) or MAE (regression)
-    performance: str = "no_data"  # worst check level of the day: ok, warn, error, too_few_labels
-    worst_disparity: float = math.nan  # largest demographic parity difference over slice columns
-    fairness: str = "no_data"  # worst disparity level: ok, warn, error
-    quality: str = "no_data"  # worst failed expectation of the day's suite: ok, info, warning, critical
-    drift_blocked: bool = False  # no drift computed: data quality failed critically
 
 
 @dataclass(frozen=True)
@@ -182,99 +160,6 @@ def sensor_run_tags(sensor: dg.SensorDefinition, request: dg.RunRequest) -> dict
     if request.run_key:
         tags[RUN_KEY_TAG] = request.run_key
     return tags
-
-
-def _performance_levels(wh: Warehouse, spec: MonitorSpec) -> dict[dt.date, tuple[float, float, str]]:
-    """Per day: label coverage, primary metric and the check level, from the stored metrics."""
-    reference = wh.read_performance(spec, "reference").get(None, {})
-    tolerances = _pipeline.tolerances(spec)
-    primary = PRIMARY_METRIC[spec.prediction.task]
-    out = {}
-    for day, values in wh.read_performance(spec, "daily").items():
-        assert day is not None
-        level = "too_few_labels"
-        if values.get("n_labeled", 0) - values.get("n_invalid", 0) >= spec.performance.min_labeled:
-            verdicts = evaluate_performance(values, reference, tolerances)
-            level = max((v.level for v in verdicts), key=_LEVELS.index, default="ok")
-        out[day] = (values.get("label_coverage", math.nan), values.get(primary, math.nan), level)
-    return out
-
-
-def _fairness_levels(wh: Warehouse, spec: MonitorSpec) -> dict[dt.date, tuple[float, str]]:
-    f = _store.fairness_metrics.c
-    with wh.begin() as conn:
-        rows = conn.execute(
-            sa.select(f.partition_date, f.slice_column, f.metric, f.value).where(
-                (f.monitor == spec.name) & (f.slice_value == _store.ALL_GROUPS)
-            )
-        ).fetchall()
-    disparities: dict[dt.date, dict[str, dict[str, float]]] = {}
-    for day, column, metric, value in rows:
-        disparities.setdefault(day, {}).setdefault(column, {})[metric] = math.nan if value is None else value
-    out = {}
-    for day, per_column in disparities.items():
-        reports = {c: SliceReport(c, {}, [], d, "") for c, d in per_column.items()}
-        verdicts = _pipeline.disparity_verdicts(spec, reports)
-        level = max((v.level for v in verdicts), key=_LEVELS.index, default="ok")
-        dp = [d.get("demographic_parity_difference", math.nan) for d in per_column.values()]
-        out[day] = (max((x for x in dp if math.isfinite(x)), default=math.nan), level)
-    return out
-
-
-_LEVELS = ["no_data", "too_few_labels", "ok", "warn", "error"]
-
-
-def day_summaries(wh: Warehouse, spec: MonitorSpec) -> list[DaySummary]:
-    """Per-day rows, drift, performance and fairness verdicts, read back from the metric tables."""
-    monitor = spec.name
-    p, d = _store.profile_metrics.c, _store.drift_metrics.c
-    with wh.begin() as conn:
-        rows = dict(
-            conn.execute(
-                sa.select(p.partition_date, p.value).where(
-                    (p.monitor == monitor)
-                    & (p.profile == "daily")
-                    & (p.column_name == _store.TABLE_ROW)
-                    & (p.metric == "row_count")
-                )
-            ).fetchall()
-        )
-        drift = conn.execute(
-            sa.select(d.partition_date, d.scope, d.feature, d.value, d.drifted)
-            .where(d.monitor == monitor)
-            .order_by(d.partition_date, d.feature)
-        ).fetchall()
-    features: dict[dt.date, list[str]] = {}
-    share: dict[dt.date, float] = {}
-    dataset: dict[dt.date, bool] = {}
-    prediction: dict[dt.date, bool] = {}
-    for day, scope, feature, value, drifted in drift:
-        features.setdefault(day, [])
-        if feature == _store.DATASET_ROW:
-            share[day], dataset[day] = float("nan") if value is None else value, bool(drifted)
-        elif scope == "prediction":
-            prediction[day] = bool(drifted)
-        elif drifted:
-            features[day].append(feature)
-    performance = _performance_levels(wh, spec) if spec.labels else {}
-    fairness = _fairness_levels(wh, spec) if spec.labels and spec.slices else {}
-    quality = read_levels(wh, spec)
-    return [
-        DaySummary(
-            day,
-            int(rows.get(day, 0)),
-            tuple(features.get(day, [])),
-            share.get(day, float("nan")),
-            dataset.get(day, False),
-            prediction.get(day, False),
-            *performance.get(day, (math.nan, math.nan, "no_data")),
-            *fairness.get(day, (math.nan, "no_data")),
-            quality=quality.get(day, "no_data"),
-            drift_blocked=day not in features and quality.get(day) == "critical",
-        )
-        # Every day with drift rows, and every day whose drift data quality blocked.
-        for day in sorted(features.keys() | {d for d, level in quality.items() if level == "critical"})
-    ]
 
 
 def _level(level: str) -> str:

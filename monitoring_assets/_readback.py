@@ -1,0 +1,254 @@
+"""What the monitoring said, read back from the metric tables (schema ``monitoring``) alone.
+
+The demo's summary and the monitoring report (``monitoring_assets.report``) read through here:
+row counts, drift rows, performance and fairness levels, slice reports, data-quality failures.
+Every query is SQLAlchemy Core on ``resources._store`` tables, values bound. ``days`` limits a
+reader to those days; None reads every stored day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from expectations._store import quality_results, read_levels
+from monitoring_assets import _pipeline
+from monitoring_assets.core.fairness import SliceReport
+from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
+from monitoring_assets.spec import MonitorSpec
+from resources import _store
+from resources.warehouse import Warehouse
+
+# Check levels from the least to the most severe; ``max(..., key=LEVELS.index)`` is the worst.
+LEVELS = ["no_data", "too_few_labels", "ok", "warn", "error"]
+
+
+@contextmanager
+def _reading(wh: Warehouse) -> Iterator[sa.Connection]:
+    """A transaction over the metric tables, created where missing (a warehouse not yet
+    monitored reads as no rows, like ``Warehouse.read_performance``)."""
+    with wh.begin() as conn:
+        _store.ensure_tables(conn, [quality_results])
+        yield conn
+
+
+def _in_days(column: sa.ColumnElement[dt.date], days: Sequence[dt.date] | None) -> sa.ColumnElement[bool]:
+    return sa.true() if days is None else column.in_(list(days))
+
+
+def row_counts(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> dict[dt.date, int]:
+    """Rows of each profiled day (days never profiled are absent; a profiled empty day is 0)."""
+    p = _store.profile_metrics.c
+    with _reading(wh) as conn:
+        rows = conn.execute(
+            sa.select(p.partition_date, p.value).where(
+                (p.monitor == spec.name)
+                & (p.profile == "daily")
+                & (p.column_name == _store.TABLE_ROW)
+                & (p.metric == "row_count")
+                & _in_days(p.partition_date, days)
+            )
+        ).fetchall()
+    return {day: int(value or 0) for day, value in rows}
+
+
+@dataclass(frozen=True)
+class DriftRow:
+    """One row of ``monitoring.drift_metrics``; ``value`` and ``drifted`` are None when not evaluated."""
+
+    day: dt.date
+    scope: str  # feature or prediction
+    feature: str  # a column, or ``__dataset__`` (method drift_share) for the dataset verdict
+    method: str
+    value: float | None
+    threshold: float | None
+    drifted: bool | None
+    status: str  # evaluated or not_evaluated
+    reason: str
+
+    @property
+    def evaluated(self) -> bool:
+        return self.status == "evaluated" and self.value is not None
+
+    @property
+    def ratio(self) -> float:
+        """value / threshold (>= 1 is drift for every method); NaN when not evaluated."""
+        if not self.evaluated or not self.threshold:
+            return math.nan
+        assert self.value is not None
+        return self.value / self.threshold
+
+
+def drift_rows(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> list[DriftRow]:
+    """The stored drift rows, by day and feature."""
+    d = _store.drift_metrics.c
+    with _reading(wh) as conn:
+        rows = conn.execute(
+            sa.select(
+                d.partition_date, d.scope, d.feature, d.method, d.value, d.threshold, d.drifted, d.status, d.reason
+            )
+            .where((d.monitor == spec.name) & _in_days(d.partition_date, days))
+            .order_by(d.partition_date, d.scope, d.feature)
+        ).fetchall()
+    return [
+        DriftRow(
+            day,
+            scope,
+            feature,
+            method,
+            None if value is None else float(value),
+            None if threshold is None else float(threshold),
+            None if drifted is None else bool(drifted),
+            status or "evaluated",
+            reason or "",
+        )
+        for day, scope, feature, method, value, threshold, drifted, status, reason in rows
+    ]
+
+
+def performance_levels(
+    wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None
+) -> dict[dt.date, tuple[float, float, str]]:
+    """Per day: label coverage, primary metric and the check level, from the stored metrics."""
+    reference = wh.read_performance(spec, "reference").get(None, {})
+    tolerances = _pipeline.tolerances(spec)
+    primary = PRIMARY_METRIC[spec.prediction.task]
+    out = {}
+    for day, values in wh.read_performance(spec, "daily", days).items():
+        assert day is not None
+        level = "too_few_labels"
+        if values.get("n_labeled", 0) - values.get("n_invalid", 0) >= spec.performance.min_labeled:
+            verdicts = evaluate_performance(values, reference, tolerances)
+            level = max((v.level for v in verdicts), key=LEVELS.index, default="ok")
+        out[day] = (values.get("label_coverage", math.nan), values.get(primary, math.nan), level)
+    return out
+
+
+def slice_reports(
+    wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None
+) -> dict[dt.date, dict[str, SliceReport]]:
+    """The stored slice reports per day and slice column: unsuppressed groups' metrics, the
+    suppressed groups' names (as stored: callers show only their count) and the disparities."""
+    f = _store.fairness_metrics.c
+    with _reading(wh) as conn:
+        rows = conn.execute(
+            sa.select(f.partition_date, f.slice_column, f.slice_value, f.metric, f.value, f.n, f.suppressed).where(
+                (f.monitor == spec.name) & _in_days(f.partition_date, days)
+            )
+        ).fetchall()
+    groups: dict[tuple[dt.date, str], dict[str, dict[str, float]]] = {}
+    suppressed: dict[tuple[dt.date, str], list[str]] = {}
+    disparities: dict[tuple[dt.date, str], dict[str, float]] = {}
+    for day, column, group, metric, value, n, hidden in rows:
+        key = (day, column)
+        number = math.nan if value is None else float(value)
+        if hidden:
+            suppressed.setdefault(key, []).append(group)
+        elif group == _store.ALL_GROUPS:
+            disparities.setdefault(key, {})[metric] = number
+        else:
+            groups.setdefault(key, {}).setdefault(group, {"n": float(n or 0)})[metric] = number
+    out: dict[dt.date, dict[str, SliceReport]] = {}
+    references = spec.fairness.reference_groups
+    for key in sorted(groups.keys() | suppressed.keys() | disparities.keys()):
+        day, column = key
+        compared = f"reference group {references[column]}" if column in references else "extremes"
+        out.setdefault(day, {})[column] = SliceReport(
+            column, groups.get(key, {}), sorted(suppressed.get(key, [])), disparities.get(key, {}), compared
+        )
+    return out
+
+
+def fairness_levels(
+    wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None
+) -> dict[dt.date, tuple[float, str]]:
+    """Per day: the largest demographic parity difference over slice columns, and the worst level."""
+    out = {}
+    for day, reports in slice_reports(wh, spec, days).items():
+        verdicts = _pipeline.disparity_verdicts(spec, reports)
+        level = max((v.level for v in verdicts), key=LEVELS.index, default="ok")
+        dp = [r.disparities.get("demographic_parity_difference", math.nan) for r in reports.values()]
+        out[day] = (max((x for x in dp if math.isfinite(x)), default=math.nan), level)
+    return out
+
+
+@dataclass(frozen=True)
+class QualityFailure:
+    """A failed expectation on one day, as the data_quality check's metadata shows it (never the
+    failing values themselves, which stay in the table's ``unexpected_values``)."""
+
+    day: dt.date
+    severity: str
+    expectation: str
+    column: str | None
+    observed: str
+    expected: str
+
+
+def quality_failures(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> list[QualityFailure]:
+    q = quality_results.c
+    with _reading(wh) as conn:
+        rows = conn.execute(
+            sa.select(q.partition_date, q.severity, q.expectation_type, q.column_name, q.observed, q.expected)
+            .where((q.monitor == spec.name) & ~q.success & _in_days(q.partition_date, days))
+            .order_by(q.partition_date, q.expectation_index)
+        ).fetchall()
+    return [QualityFailure(d, s, t, c, o or "", e or "") for d, s, t, c, o, e in rows]
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    day: dt.date
+    rows: int
+    drifted_features: tuple[str, ...]
+    drift_share: float
+    dataset_drift: bool
+    prediction_drift: bool
+    label_coverage: float = math.nan
+    primary_metric: float = math.nan  # daily ROC AUC (binary) or MAE (regression)
+    performance: str = "no_data"  # worst check level of the day: ok, warn, error, too_few_labels
+    worst_disparity: float = math.nan  # largest demographic parity difference over slice columns
+    fairness: str = "no_data"  # worst disparity level: ok, warn, error
+    quality: str = "no_data"  # worst failed expectation of the day's suite: ok, info, warning, critical
+    drift_blocked: bool = False  # no drift computed: data quality failed critically
+
+
+def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> list[DaySummary]:
+    """Per-day rows, drift, performance and fairness verdicts, read back from the metric tables:
+    every day with drift rows, and every day whose drift data quality blocked."""
+    rows = row_counts(wh, spec, days)
+    features: dict[dt.date, list[str]] = {}
+    share: dict[dt.date, float] = {}
+    dataset: dict[dt.date, bool] = {}
+    prediction: dict[dt.date, bool] = {}
+    for r in drift_rows(wh, spec, days):
+        features.setdefault(r.day, [])
+        if r.feature == _store.DATASET_ROW:
+            share[r.day], dataset[r.day] = math.nan if r.value is None else r.value, bool(r.drifted)
+        elif r.scope == "prediction":
+            prediction[r.day] = bool(r.drifted)
+        elif r.drifted:
+            features[r.day].append(r.feature)
+    performance = performance_levels(wh, spec, days) if spec.labels else {}
+    fairness = fairness_levels(wh, spec, days) if spec.labels and spec.slices else {}
+    quality = read_levels(wh, spec, days)
+    return [
+        DaySummary(
+            day,
+            rows.get(day, 0),
+            tuple(features.get(day, [])),
+            share.get(day, math.nan),
+            dataset.get(day, False),
+            prediction.get(day, False),
+            *performance.get(day, (math.nan, math.nan, "no_data")),
+            *fairness.get(day, (math.nan, "no_data")),
+            quality=quality.get(day, "no_data"),
+            drift_blocked=day not in features and quality.get(day) == "critical",
+        )
+        for day in sorted(features.keys() | {d for d, level in quality.items() if level == "critical"})
+    ]
