@@ -126,11 +126,24 @@ def run_demo(
 
 
 def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
-    """Each check's verdict over the run's days: passed, severity and the failed days' counts."""
-    out = {}
+    """Each check over the run's days, from its one result per day: passed (every day), the worst
+    failed day's severity, and the failed days."""
+    failed: dict[str, list[tuple[str, str]]] = {}
     for e in result.get_asset_check_evaluations():
-        meta = {k: v.value for k, v in e.metadata.items() if k.endswith("days") or k.endswith("_day")}
-        out[e.check_name] = {"passed": e.passed, "severity": e.severity.value, **meta}
+        failed.setdefault(e.check_name, [])
+        if not e.passed:
+            failed[e.check_name].append((e.partition or "", e.severity.value))
+    out = {}
+    for name, days in failed.items():
+        bad = sorted(d for d, _ in days)
+        severity = "ERROR" if any(s == "ERROR" for _, s in days) else "WARN" if days else "-"
+        out[name] = {
+            "passed": not days,
+            "severity": severity,
+            "failed_days": len(days),
+            "first_failed_day": bad[0] if bad else "",
+            "last_failed_day": bad[-1] if bad else "",
+        }
     return out
 
 
