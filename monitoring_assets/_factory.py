@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 import datetime as dt
+import math
 import os
 import time
 import warnings
@@ -32,9 +33,11 @@ from monitoring_assets._metadata import (
     distribution_pictures,
     drift_metadata,
     fairness_metadata,
+    fairness_picture,
     guard_metadata,
     heatmap_picture,
     performance_metadata,
+    performance_picture,
     profile_metadata,
 )
 from monitoring_assets.core.evaluate import DatasetDrift
@@ -43,6 +46,8 @@ from monitoring_assets.core.guards import constant_columns
 from monitoring_assets.core.performance import (
     EXPECTED_LABELS,
     EXPECTED_SCORES,
+    HIGHER_IS_BETTER,
+    PRIMARY_METRIC,
     CountVerdict,
     evaluate_duplicates,
     evaluate_validity,
@@ -74,7 +79,7 @@ class DriftCheck:
 
 
 # What an asset step yields: its materialization, its checks' outputs and their per-day evaluations.
-StepEvents = Iterator[dg.MaterializeResult | dg.Output[None] | dg.AssetCheckEvaluation]
+StepEvents = Iterator[dg.MaterializeResult[Any] | dg.Output[None] | dg.AssetCheckEvaluation]
 
 
 def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
@@ -101,6 +106,50 @@ def _performance_finding(
     level = "error" if any(v.level == "error" for v in failing) else "warn"
     return level, "; ".join(
         f"{v.metric} {fmt(v.value)} vs reference {fmt(v.reference)} ({v.level.upper()})" for v in failing
+    )
+
+
+def _latest_judged(findings: dict[dt.date, tuple[str, str]], last: dt.date) -> dict[str, Any]:
+    judged = [d for d, (level, _) in findings.items() if level != "not_evaluated"]
+    if not judged:
+        return {"last_judged_day": dg.MetadataValue.text(f"none in this run (through {last})")}
+    day = max(judged)
+    level, why = findings[day]
+    return {
+        "last_judged_day": dg.MetadataValue.text(day.isoformat()),
+        "last_judged_verdict": dg.MetadataValue.text(f"{day}: {level.upper() if level != 'ok' else 'ok'}: {why}"),
+    }
+
+
+HISTORY_DAYS = 90  # days of the labeled-performance picture, through the run's last day
+
+
+def _performance_history(
+    spec: MonitorSpec,
+    history: dict[dt.date, dict[str, float]],
+    reference: dict[str, float],
+    last: dt.date,
+) -> dict[str, Any]:
+    """The primary metric over the last HISTORY_DAYS days (days too thin to judge are gaps), with
+    the reference and its WARN / ERROR bounds, and label coverage."""
+    task = spec.prediction.task
+    metric = PRIMARY_METRIC[task]
+    start = last - dt.timedelta(days=HISTORY_DAYS - 1)
+    days = {d: v for d, v in history.items() if start <= d <= last}
+    enough = {d: v for d, v in days.items() if v.get("n_labeled", 0) >= spec.performance.min_labeled}
+    ref = reference.get(metric)
+    bands: list[tuple[str, float]] = []
+    tol = spec.performance.effective_tolerances(task).get(metric)
+    if ref is not None and math.isfinite(ref) and tol is not None:
+        sign = -1.0 if HIGHER_IS_BETTER[metric] else 1.0
+        for name, width in (("WARN", tol.warn), ("ERROR", tol.error)):
+            bands.append((name, ref + sign * (width * abs(ref) if tol.relative else width)))
+    return performance_picture(
+        metric,
+        {d: v.get(metric, math.nan) for d, v in enough.items()},
+        {d: v.get("label_coverage", math.nan) for d, v in days.items()},
+        ref,
+        bands,
     )
 
 
@@ -175,11 +224,12 @@ def _labels_definitions(
         description=f"Labeled performance of {name} per scoring day with the labels arrived so far, and the "
         f"{rolling} window merged from daily aggregates. Rows in monitoring.performance_metrics.",
     )
-    def labeled_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:  # type: ignore[type-arg]
+    def labeled_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:
         days = _days(context)
         with warehouse.open() as wh:
             results = _pipeline.compute_performance(wh, spec, days, _audit(context, spec), context.log.info)
             reference = wh.read_performance(spec, "reference").get(None, {})
+            history = {d: v for d, v in wh.read_performance(spec, "daily").items() if d is not None}
         p = spec.performance
         validity = {
             d: evaluate_validity(r.metrics, spec.prediction.task, p.max_invalid_share) for d, r in results.items()
@@ -187,10 +237,15 @@ def _labels_definitions(
         policy = spec.labels.duplicates if spec.labels else "latest"
         duplicates = {d: evaluate_duplicates(r.metrics, p.max_duplicate_share, policy) for d, r in results.items()}
         findings = {d: _performance_finding(r, p.min_labeled, validity[d]) for d, r in results.items()}
+        last = max(results)
         for day, result in results.items():
             meta = performance_metadata(spec.prediction.task, result, reference)
             # The day's verdict as text: the retraining sensor reads it per partition.
             meta[PERFORMANCE_CHECK_KEY] = dg.MetadataValue.text(findings[day][0])
+            if day == last:
+                # The run's last day is the asset's latest materialization, often a day whose labels
+                # have not arrived: point at the last day that was judged, and draw the history.
+                meta |= _latest_judged(findings, last) | _performance_history(spec, history, reference, last)
             context.add_asset_metadata(meta, partition_key=day.isoformat())
         yield dg.MaterializeResult()
         yield from _graded(context, perf_key, "performance_vs_reference", findings)
@@ -230,14 +285,20 @@ def _labels_definitions(
             description=f"Metrics of {name} per group of {', '.join(spec.slices)} and their disparities; groups "
             f"under {spec.fairness.min_slice_size} rows are suppressed. Rows in monitoring.fairness_metrics.",
         )
-        def fairness_slices(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:  # type: ignore[type-arg]
+        def fairness_slices(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:
             days = _days(context)
             with warehouse.open() as wh:
                 reports = _pipeline.compute_fairness(wh, spec, days, _audit(context, spec), context.log.info)
             findings = {}
+            drawn = set(sorted(reports)[-PICTURE_DAYS:])
+            # The picture shows the first difference limit of the spec (rates are comparable with it).
+            limit = next(((n, t.warn) for n, t in spec.fairness.thresholds.items() if n.endswith("_difference")), None)
             for day, per_column in reports.items():
                 verdicts = _pipeline.disparity_verdicts(spec, per_column)
-                context.add_asset_metadata(fairness_metadata(per_column, verdicts), partition_key=day.isoformat())
+                meta = fairness_metadata(per_column, verdicts)
+                if day in drawn and limit is not None:
+                    meta |= fairness_picture(per_column, limit[1], limit[0])
+                context.add_asset_metadata(meta, partition_key=day.isoformat())
                 findings[day] = _fairness_finding(verdicts)
             yield dg.MaterializeResult()
             yield from _graded(context, fair_key, "fairness_disparity", findings)
@@ -277,7 +338,7 @@ def _daily_profile_asset(
         description=f"Daily profile of {spec.name}'s inputs and score, computed in the warehouse. {source_note}"
         + (f" Data quality: the Great Expectations suite {suite.path} (check data_quality)." if suite else ""),
     )
-    def daily_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:  # type: ignore[type-arg]
+    def daily_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:
         days = _days(context)
         started = time.monotonic()
         audit = _audit(context, spec)
@@ -343,7 +404,7 @@ def _drift_asset(
         ],
         description=description,
     )
-    def _drift(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:  # type: ignore[type-arg]
+    def _drift(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:
         days = _days(context)
         with warehouse.open() as wh:
             # Days whose critical expectations failed are not evaluated (in a one-day run the

@@ -1,5 +1,6 @@
 """The demo: synthetic credit scoring in a DuckDB warehouse, monitored end to end (`make demo`)."""
 
+from monitoring_assets._readback import DaySummary, day_summaries
 from monitoring_assets.demo.data import (
     CONCEPT_DAY,
     DRIFT_DAY,
@@ -10,7 +11,7 @@ from monitoring_assets.demo.data import (
     generate,
     write_duckdb,
 )
-from monitoring_assets.demo.run import DaySummary, day_summaries, run_demo
+from monitoring_assets.demo.run import run_demo
 
 __all__ = [
     "CONCEPT_DAY",
