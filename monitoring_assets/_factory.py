@@ -46,13 +46,13 @@ from monitoring_assets.core.guards import constant_columns
 from monitoring_assets.core.performance import (
     EXPECTED_LABELS,
     EXPECTED_SCORES,
-    HIGHER_IS_BETTER,
     PRIMARY_METRIC,
     CountVerdict,
     evaluate_duplicates,
     evaluate_validity,
 )
 from monitoring_assets.errors import MonitorError
+from monitoring_assets.report import performance_bands, reports_dir, write_report
 from monitoring_assets.spec import MonitorSpec, drift_rules, load_specs
 from resources._store import Audit
 from resources.alerts import AlertsResource, alerts_resource
@@ -138,18 +138,12 @@ def _performance_history(
     days = {d: v for d, v in history.items() if start <= d <= last}
     enough = {d: v for d, v in days.items() if v.get("n_labeled", 0) >= spec.performance.min_labeled}
     ref = reference.get(metric)
-    bands: list[tuple[str, float]] = []
-    tol = spec.performance.effective_tolerances(task).get(metric)
-    if ref is not None and math.isfinite(ref) and tol is not None:
-        sign = -1.0 if HIGHER_IS_BETTER[metric] else 1.0
-        for name, width in (("WARN", tol.warn), ("ERROR", tol.error)):
-            bands.append((name, ref + sign * (width * abs(ref) if tol.relative else width)))
     return performance_picture(
         metric,
         {d: v.get(metric, math.nan) for d, v in enough.items()},
         {d: v.get("label_coverage", math.nan) for d, v in days.items()},
         ref,
-        bands,
+        performance_bands(spec, reference),
     )
 
 
@@ -442,6 +436,45 @@ def _drift_asset(
     return _drift
 
 
+REPORT_MIN_DAYS = 30  # a one-day run's report still shows the month before it
+
+
+def _report_asset(
+    spec: MonitorSpec, partitions: dg.PartitionsDefinition, deps: Sequence[dg.AssetKey]
+) -> dg.AssetsDefinition:
+    """``monitoring_report``: the HTML report (``monitoring_assets.report``) of the run's days, at
+    least the last REPORT_MIN_DAYS, linked by path from each day's metadata."""
+
+    @dg.asset(
+        key=dg.AssetKey([spec.name, "monitoring_report"]),
+        deps=list(deps),
+        group_name=spec.name,
+        kinds={"html"},
+        pool=POOL,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description=f"One self-contained HTML report of {spec.name} (summary, per-day verdicts, pictures, drift, "
+        f"performance, fairness, data quality) for the run's days, from the metric tables alone; at least the "
+        f"last {REPORT_MIN_DAYS} days. Written under $MONITORING_REPORTS_DIR (default data/reports).",
+    )
+    def monitoring_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+        days = _days(context)
+        last = max(days)
+        first = max(min(*days, last - dt.timedelta(days=REPORT_MIN_DAYS - 1)), spec.partitions.start_date)
+        started = time.monotonic()
+        with warehouse.open() as wh:
+            path = write_report(wh, spec, first, last, reports_dir()).resolve()
+        context.log.info(f"report of {first}..{last} written to {path} in {time.monotonic() - started:.1f}s")
+        for day in days:
+            context.add_asset_metadata(
+                {"report": dg.MetadataValue.path(str(path)), "report_days": f"{first}..{last}"},
+                partition_key=day.isoformat(),
+            )
+        return dg.MaterializeResult()
+
+    return monitoring_report
+
+
 def _guard_check_specs(
     spec: MonitorSpec, daily_key: dg.AssetKey, partitions: dg.PartitionsDefinition
 ) -> list[dg.AssetCheckSpec]:
@@ -619,11 +652,11 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
     extra_assets, extra_jobs, sensors = _label_and_retraining_definitions(
         spec, partitions, daily_key, ref_key, feature_key
     )
+    partitioned = [feature_key, prediction_key, *(a.key for a in extra_assets if a.partitions_def is not None)]
+    report = _report_asset(spec, partitions, partitioned)
     daily_job = dg.define_asset_job(
         f"{name}_daily_monitoring",
-        selection=dg.AssetSelection.assets(
-            daily_key, feature_key, prediction_key, *(a.key for a in extra_assets if a.partitions_def is not None)
-        ),
+        selection=dg.AssetSelection.assets(daily_key, *partitioned, report.key),
         description=f"Daily profile and drift of {name}; one run covers any range of days.",
     )
     reference_job = dg.define_asset_job(
@@ -634,7 +667,7 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
 
     schedule = _daily_schedule(spec, partitions, daily_job)
 
-    assets = [reference_profile, daily_profile, feature_drift, prediction_drift, *extra_assets]
+    assets = [reference_profile, daily_profile, feature_drift, prediction_drift, *extra_assets, report]
     jobs: list[Any] = [daily_job, reference_job, *extra_jobs]
     if spec.alerts.enabled:
         sensors.append(build_alert_sensor(spec))

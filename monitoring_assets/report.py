@@ -61,6 +61,11 @@ NOT_EVALUATED = "not evaluated"
 BLOCKED = "not evaluated (data quality)"
 
 
+def reports_dir() -> Path:
+    """``$MONITORING_REPORTS_DIR``, else ``data/reports`` (relative to the working directory)."""
+    return Path(os.environ.get(REPORTS_DIR_ENV) or DEFAULT_REPORTS_DIR)
+
+
 def report_path(spec: MonitorSpec, start: dt.date, end: dt.date, out_dir: Path) -> Path:
     return out_dir / f"{spec.name}_{start.isoformat()}_{end.isoformat()}.html"
 
@@ -909,7 +914,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"directory for the file (default ${REPORTS_DIR_ENV}, else {DEFAULT_REPORTS_DIR})",
     )
     args = parser.parse_args(argv)
-    out = args.out or Path(os.environ.get(REPORTS_DIR_ENV) or DEFAULT_REPORTS_DIR)
+    out = args.out or reports_dir()
     try:
         specs = {s.name: s for s in load_specs()}
         if args.monitor not in specs:
