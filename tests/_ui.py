@@ -5,7 +5,7 @@ features ``x`` and ``c`` shift from ``DRIFT_FROM`` on; a persistent Dagster inst
 temporary ``DAGSTER_HOME``) that ran the reference and one daily run over every day; and the
 project's own code location (``monitoring_assets.definitions``) served from the same environment.
 
-Chromium is Debian's package (``$MONITORING_TEST_CHROMIUM``, else ``chromium`` on PATH), driven by
+Chromium is Debian's package (``chromium`` on PATH, or ``$MONITORING_TEST_CHROMIUM``), driven by
 Playwright for Python; Playwright's own browser download is never used.
 """
 
@@ -49,6 +49,7 @@ FIRST_DAY = dt.date(2024, 1, 4)  # the reference is 2024-01-01..03 (SMALL_SPEC)
 DAYS = 4
 DRIFT_FROM = dt.date(2024, 1, 6)  # x and c shift on this day and the next; 01-04 and 01-05 are clean
 PER_DAY = 1000  # enough that sampling noise stays under the drift thresholds on clean days
+CHROMIUM_ENV = "MONITORING_TEST_CHROMIUM"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -68,9 +69,15 @@ def missing(reason: str) -> None:
 
 
 def chromium_path() -> str:
-    path = os.environ.get("MONITORING_TEST_CHROMIUM") or shutil.which("chromium")
-    if not path:
-        missing("Chromium not found (install Debian's chromium package, or set MONITORING_TEST_CHROMIUM)")
+    """``$MONITORING_TEST_CHROMIUM``, else ``chromium`` on PATH (Debian's package)."""
+    given = os.environ.get(CHROMIUM_ENV)
+    path = shutil.which(given or "chromium")
+    if path is None:
+        missing(
+            f"Chromium not found ({CHROMIUM_ENV}={given!r} is not an executable)"
+            if given
+            else f"Chromium not found: install Debian's chromium package (.ci/run does) or set {CHROMIUM_ENV}"
+        )
     assert path is not None
     return path
 
