@@ -190,7 +190,7 @@ def distribution_pictures(
         return {}
     images = []
     for f in chosen:
-        note = drift_item(f) + (" (drift)" if f.drifted else "")
+        note = drift_item(f).removeprefix(f"{f.feature} ") + (" (drift)" if f.drifted else "")
         png = _plots.distribution_png(
             reference.columns[f.feature], current.columns[f.feature], column=f.feature, min_count=min_count, note=note
         )

@@ -228,11 +228,6 @@ def test_the_asset_page_for_a_failing_day_shows_its_drift_table(page: Page, site
         assert shown[feature][4] == verdict, shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="IMAGES NOT ON MAIN YET: per-day PNGs in markdown metadata come with issue 11 part 2 (_plots.py); "
-    "remove this marker when they land (strict: an unexpected pass fails)",
-)
 def test_a_failing_day_renders_an_image_in_its_metadata(page: Page, site: Site) -> None:
     """A picture drawn for the day shows, on the asset's page for the day or on the check's."""
     _open_day(page, site)
