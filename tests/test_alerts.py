@@ -261,7 +261,9 @@ def test_real_check_results_alert_once_then_resolve_once(
         assert failed == ["2024-02-01", "2024-02-02"]
         assert dataset["description"] == " | ".join(f"{d}: {per_day[d].description}" for d in failed)
         for d in failed:
-            assert (per_day[d].description or "").startswith("4 of 6 features drifted (share 0.667 >= 0.5): income psi ")
+            assert (per_day[d].description or "").startswith(
+                "4 of 6 features drifted (share 0.667 >= 0.5): income psi "
+            )
         assert (dataset["failed_days"], dataset["days"], dataset["first_failed_day"], dataset["last_failed_day"]) == (
             2,
             4,

@@ -179,12 +179,14 @@ def test_range_backfill_is_one_run_with_per_day_metadata(
         "2024-02-02": pytest.approx(4 / 6, rel=1e-3),
     }
     # One no_dataset_drift evaluation per day: ERROR exactly on the two drifted days.
-    checks = {e.partition: e for e in result.get_asset_check_evaluations() if e.check_name == "no_dataset_drift"}
+    checks = {str(e.partition): e for e in result.get_asset_check_evaluations() if e.check_name == "no_dataset_drift"}
     assert sorted(checks) == days
     assert {d: c.passed for d, c in checks.items()} == dict(zip(days, [True, True, False, False], strict=True))
     for d in days[2:]:
         assert checks[d].severity == dg.AssetCheckSeverity.ERROR
-        assert (checks[d].description or "").startswith(f"4 of 6 features drifted (share 0.667 >= {spec.drift.drift_share:g}): ")
+        assert (checks[d].description or "").startswith(
+            f"4 of 6 features drifted (share 0.667 >= {spec.drift.drift_share:g}): "
+        )
     for d in days[:2]:
         assert checks[d].description == f"0 of 6 features drifted (share 0 < {spec.drift.drift_share:g})"
         assert checks[d].metadata["evaluated"].value is True
@@ -253,18 +255,20 @@ def test_check_history_has_one_record_per_day_with_the_days_status(
     ]:
         key = dg.AssetCheckKey(dg.AssetKey(["credit_default", asset]), check)
         records = storage.get_asset_check_execution_history(key, limit=100)
-        assert sorted(r.partition for r in records) == days, check  # type: ignore[type-var]
+        assert sorted(str(r.partition) for r in records) == days, check
         for r in records:
+            day = str(r.partition)
             assert r.run_id == result.run_id
-            assert r.status == (ok if want[check][r.partition] else failed), (check, r.partition)  # type: ignore[index]
-            evaluation = r.event.asset_check_evaluation  # type: ignore[union-attr]
-            assert evaluation.partition == r.partition and evaluation.passed == want[check][r.partition]  # type: ignore[index]
+            assert r.status == (ok if want[check][day] else failed), (check, day)
+            evaluation = r.event.asset_check_evaluation if r.event else None
+            assert evaluation is not None and evaluation.partition == day
+            assert evaluation.passed == want[check][day]
             assert evaluation.metadata["evaluated"].value is True
 
     # Every check of the run finished on every day: nothing left PLANNED (shown as SKIPPED).
     for spec_key in result.job_def.asset_layer.asset_graph.asset_check_keys:
         records = storage.get_asset_check_execution_history(spec_key, limit=100)
-        assert sorted(r.partition for r in records) == days, spec_key  # type: ignore[type-var]
+        assert sorted(str(r.partition) for r in records) == days, spec_key
         assert {r.status for r in records} <= {ok, failed}, spec_key
 
 

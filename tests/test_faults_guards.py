@@ -174,9 +174,7 @@ def test_a_day_without_rows_fails_volume_at_error_and_its_drift_is_not_evaluated
     rate = PER_DAY * REFERENCE_DAYS / REFERENCE_DAYS  # reference rows / window days
     volume = checks["volume"]
     assert not volume.passed and volume.severity == dg.AssetCheckSeverity.ERROR
-    assert volume.description == (
-        f"no rows (reference daily rate {rate:.0f}, minimum 0.1 x rate = {0.1 * rate:.0f})"
-    )
+    assert volume.description == (f"no rows (reference daily rate {rate:.0f}, minimum 0.1 x rate = {0.1 * rate:.0f})")
     assert _meta(volume, "evaluated") is True
     for name in ("no_dataset_drift", "no_feature_drift", "no_prediction_drift"):
         check = checks[name]

@@ -253,7 +253,8 @@ class Ticks:
                 check_name=CHECK.name,
                 passed=False,
                 severity=dg.AssetCheckSeverity.ERROR,
-                description="2 of 3 features drifted (share 0.667 >= 0.5): x wasserstein 0.4 > 0.1; y wasserstein 0.3 > 0.1",
+                description="2 of 3 features drifted (share 0.667 >= 0.5): x wasserstein 0.4 > 0.1; "
+                "y wasserstein 0.3 > 0.1",
                 metadata={"evaluated": True},
                 partition=(dt.date(2024, 1, 4) + dt.timedelta(days=self.failures)).isoformat(),
             )

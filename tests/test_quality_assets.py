@@ -125,7 +125,7 @@ def test_a_multi_day_run_blocks_only_the_critical_day(setup: tuple[str, Suite, d
     assert result.success
     # One data_quality result per day: ERROR on the critical day (in a multi-day run too).
     evaluations = result.get_asset_check_evaluations()
-    quality = {e.partition: e for e in evaluations if e.check_name == "data_quality"}
+    quality = {str(e.partition): e for e in evaluations if e.check_name == "data_quality"}
     assert sorted(quality) == [d.isoformat() for d in days]
     check = quality[DAY.isoformat()]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
@@ -143,7 +143,7 @@ def test_a_multi_day_run_blocks_only_the_critical_day(setup: tuple[str, Suite, d
     assert "drift_share" in drift[days[0].isoformat()] and "drift_share" not in drift[DAY.isoformat()]
     # Every drift check says the blocked day was not evaluated, and why; the other days were judged.
     for name in ("no_dataset_drift", "no_feature_drift", "no_prediction_drift"):
-        per_day = {e.partition: e for e in evaluations if e.check_name == name}
+        per_day = {str(e.partition): e for e in evaluations if e.check_name == name}
         assert sorted(per_day) == [d.isoformat() for d in days], name
         blocked = per_day[DAY.isoformat()]
         assert blocked.passed and blocked.severity == dg.AssetCheckSeverity.WARN
