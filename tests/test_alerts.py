@@ -169,7 +169,8 @@ class Env:
         return tick.summary(NAME)
 
     def report(self, key: dg.AssetKey, check: str, *, passed: bool, severity: str = "ERROR") -> None:
-        """A check result as our checks write them, through Dagster's public runless API."""
+        """An unpartitioned check result (as our checks wrote them before per-day results; the sensor
+        still reads them), through Dagster's public runless API."""
         day = "2024-02-03"
         self.instance.report_runless_asset_event(
             dg.AssetCheckEvaluation(
@@ -240,7 +241,8 @@ def test_real_check_results_alert_once_then_resolve_once(
         assert reference.execute_in_process(instance=instance, run_config=quiet).success
         daily = env.defs.resolve_job_def(f"{NAME}_daily_monitoring")
         span = {"dagster/asset_partition_range_start": "2024-01-30", "dagster/asset_partition_range_end": "2024-02-02"}
-        assert daily.execute_in_process(instance=instance, run_config=quiet, tags=span).success
+        run = daily.execute_in_process(instance=instance, run_config=quiet, tags=span)
+        assert run.success
 
         assert env.tick().startswith(f"{NAME}: sent ")
         hooks = {b["check"]: b for b in _ours(receiver.posts("/hook/"))}
@@ -251,8 +253,17 @@ def test_real_check_results_alert_once_then_resolve_once(
             f"{NAME}/prediction_drift:no_prediction_drift": ("warning", "firing", "WARN"),
         }
         dataset = hooks[f"{NAME}/feature_drift:no_dataset_drift"]
-        # Aggregates only: the check's own description and day counts, as the check reported them.
-        assert dataset["description"] == "dataset drift on 2 of 4 days: 2024-02-01, 2024-02-02"
+        # Aggregates only: each failed day's own description (the drifted features with their values
+        # and thresholds) and the day counts, as the check reported them per day.
+        per_day = {e.partition: e for e in run.get_asset_check_evaluations() if e.check_name == "no_dataset_drift"}
+        assert sorted(per_day) == ["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]
+        failed = [d for d, e in sorted(per_day.items()) if not e.passed]
+        assert failed == ["2024-02-01", "2024-02-02"]
+        assert dataset["description"] == " | ".join(f"{d}: {per_day[d].description}" for d in failed)
+        for d in failed:
+            assert (per_day[d].description or "").startswith(
+                "4 of 6 features drifted (share 0.667 >= 0.5): income psi "
+            )
         assert (dataset["failed_days"], dataset["days"], dataset["first_failed_day"], dataset["last_failed_day"]) == (
             2,
             4,

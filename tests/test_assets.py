@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from scipy import stats
 from scipy.spatial import distance
 
 from monitoring_assets import build_definitions
+from monitoring_assets.core.thresholds import ConstantThreshold
 from monitoring_assets.demo import (
     LABEL_DELAY,
     DemoConfig,
@@ -24,7 +26,7 @@ from monitoring_assets.demo import (
     write_duckdb,
 )
 from monitoring_assets.demo.run import guard_problems, retraining_problems, unexpected
-from monitoring_assets.spec import MonitorSpec, load_spec
+from monitoring_assets.spec import MonitorSpec, drift_rules, load_spec
 from resources import _store
 from resources.registry import RegistryResource
 from resources.warehouse import Warehouse, WarehouseResource
@@ -119,14 +121,24 @@ def test_one_partition_end_to_end(
     event = instance.get_latest_materialization_event(dg.AssetKey(["credit_default", "feature_drift"]))
     assert event is not None and event.asset_materialization is not None
     meta = event.asset_materialization.metadata
-    assert meta["drift_share"].value == pytest.approx(4 / 6)
+    assert meta["drift_share"].value == pytest.approx(4 / 6, rel=1e-3)  # metadata floats: 4 significant digits
     assert meta["dataset_drift"].value is True
     assert "debt_to_income" in meta["results"].value
     profile_event = instance.get_latest_materialization_event(dg.AssetKey(["credit_default", "daily_profile"]))
     assert profile_event.asset_materialization.metadata["row_count"].value == len(day)  # type: ignore[union-attr]
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.partition for e in evaluations} == {DAY}  # one evaluation per check, for the run's day
+    checks = {e.check_name: e for e in evaluations}
+    assert len(checks) == len(evaluations)
     assert not checks["no_dataset_drift"].passed and checks["no_dataset_drift"].severity == dg.AssetCheckSeverity.ERROR
     assert not checks["no_feature_drift"].passed and checks["no_feature_drift"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["no_dataset_drift"].description.startswith("4 of 6 features drifted")  # type: ignore[union-attr]
+    # The failing day names every drifted feature with its value and threshold, and no other.
+    for feature, row in features.drop("__dataset__").iterrows():
+        item = f"{feature} {row.method} {row.value:.3g} > {row.threshold:.3g}"
+        assert (item in (checks["no_feature_drift"].description or "")) == bool(row.drifted), item
+    assert checks["no_feature_drift"].metadata["evaluated"].value is True
+    assert checks["no_feature_drift"].metadata["n_drifted"].value == 4
 
 
 def test_rematerialization_replaces_rows(env: tuple[dg.Definitions, str, dg.DagsterInstance]) -> None:
@@ -147,7 +159,9 @@ def test_rematerialization_replaces_rows(env: tuple[dg.Definitions, str, dg.Dags
     assert n == 1
 
 
-def test_range_backfill_is_one_run_with_per_day_metadata(env: tuple[dg.Definitions, str, dg.DagsterInstance]) -> None:
+def test_range_backfill_is_one_run_with_per_day_metadata(
+    env: tuple[dg.Definitions, str, dg.DagsterInstance], spec: MonitorSpec
+) -> None:
     defs, _url, instance = env
     days = ["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]
     result = defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
@@ -161,11 +175,101 @@ def test_range_backfill_is_one_run_with_per_day_metadata(env: tuple[dg.Definitio
     assert share == {
         "2024-01-30": 0.0,
         "2024-01-31": 0.0,
-        "2024-02-01": pytest.approx(4 / 6),
-        "2024-02-02": pytest.approx(4 / 6),
+        "2024-02-01": pytest.approx(4 / 6, rel=1e-3),
+        "2024-02-02": pytest.approx(4 / 6, rel=1e-3),
     }
-    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["no_dataset_drift"]
-    assert not check.passed and "2 of 4 days" in (check.description or "")
+    # One no_dataset_drift evaluation per day: ERROR exactly on the two drifted days.
+    checks = {str(e.partition): e for e in result.get_asset_check_evaluations() if e.check_name == "no_dataset_drift"}
+    assert sorted(checks) == days
+    assert {d: c.passed for d, c in checks.items()} == dict(zip(days, [True, True, False, False], strict=True))
+    for d in days[2:]:
+        assert checks[d].severity == dg.AssetCheckSeverity.ERROR
+        assert (checks[d].description or "").startswith(
+            f"4 of 6 features drifted (share 0.667 >= {spec.drift.drift_share:g}): "
+        )
+    for d in days[:2]:
+        assert checks[d].description == f"0 of 6 features drifted (share 0 < {spec.drift.drift_share:g})"
+        assert checks[d].metadata["evaluated"].value is True
+
+
+def _psi(ref: pd.Series, cur: pd.Series) -> float:
+    """PSI over the reference's deciles (open-ended outer cells), empty cells floored at 1e-4."""
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
+    edges[0], edges[-1] = -np.inf, np.inf
+    p = np.clip(np.histogram(ref, edges)[0] / len(ref), 1e-4, None)
+    q = np.clip(np.histogram(cur, edges)[0] / len(cur), 1e-4, None)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def _independent_drift(ref: pd.DataFrame, day: pd.DataFrame, spec: MonitorSpec) -> dict[str, bool]:
+    """Which columns drift on the day by scipy / numpy on the raw rows, with the spec's thresholds."""
+    rules = drift_rules(spec)
+    drifted: dict[str, bool] = {}
+    for column, rule in rules.items():
+        r, c = ref[column].dropna(), day[column].dropna()
+        if rule.method == "wasserstein":
+            value = stats.wasserstein_distance(r, c) / np.std(r)
+        elif rule.method == "jensenshannon":
+            cats = sorted(r.unique())
+            p = r.value_counts().reindex(cats).to_numpy()
+            value = distance.jensenshannon(p, c.value_counts().reindex(cats, fill_value=0).to_numpy(), base=2)
+        else:
+            assert rule.method == "psi", f"no independent reference for {rule.method}"
+            value = _psi(r, c)
+        assert isinstance(rule.threshold, ConstantThreshold)
+        drifted[column] = bool(value > rule.threshold.value)
+    return drifted
+
+
+def test_check_history_has_one_record_per_day_with_the_days_status(
+    env: tuple[dg.Definitions, str, dg.DagsterInstance], spec: MonitorSpec, tables: dict[str, pd.DataFrame]
+) -> None:
+    """The instance's check history after a multi-day run: one finished record per day and check,
+    its status the day's drift as scipy computes it on the raw rows."""
+    defs, _url, instance = env
+    days = ["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02", "2024-02-03"]
+    result = defs.resolve_job_def("credit_default_daily_monitoring").execute_in_process(
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]},
+    )
+    assert result.success
+    ref = tables["training_data"]
+    score = spec.prediction.score_column
+    features = [c for c in drift_rules(spec) if c != score]
+    want: dict[str, dict[str, bool]] = {}  # check -> day -> passed
+    for day in days:
+        drifted = _independent_drift(ref, _day_rows(tables, day), spec)
+        share = sum(drifted[c] for c in features) / len(features)
+        want.setdefault("no_feature_drift", {})[day] = not any(drifted[c] for c in features)
+        want.setdefault("no_dataset_drift", {})[day] = share < spec.drift.drift_share
+        want.setdefault("no_prediction_drift", {})[day] = not drifted[score]
+    # Both outcomes occur, so a check that always passes (or always fails) cannot match.
+    assert all(set(per_day.values()) == {True, False} for per_day in want.values())
+
+    storage = instance.event_log_storage
+    ok, failed = AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED
+    for check, asset in [
+        ("no_feature_drift", "feature_drift"),
+        ("no_dataset_drift", "feature_drift"),
+        ("no_prediction_drift", "prediction_drift"),
+    ]:
+        key = dg.AssetCheckKey(dg.AssetKey(["credit_default", asset]), check)
+        records = storage.get_asset_check_execution_history(key, limit=100)
+        assert sorted(str(r.partition) for r in records) == days, check
+        for r in records:
+            day = str(r.partition)
+            assert r.run_id == result.run_id
+            assert r.status == (ok if want[check][day] else failed), (check, day)
+            evaluation = r.event.asset_check_evaluation if r.event else None
+            assert evaluation is not None and evaluation.partition == day
+            assert evaluation.passed == want[check][day]
+            assert evaluation.metadata["evaluated"].value is True
+
+    # Every check of the run finished on every day: nothing left PLANNED (shown as SKIPPED).
+    for spec_key in result.job_def.asset_layer.asset_graph.asset_check_keys:
+        records = storage.get_asset_check_execution_history(spec_key, limit=100)
+        assert sorted(str(r.partition) for r in records) == days, spec_key
+        assert {r.status for r in records} <= {ok, failed}, spec_key
 
 
 def test_drift_before_reference_is_a_clear_error(

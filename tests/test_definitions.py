@@ -84,6 +84,16 @@ def test_asset_checks_carry_the_documented_names(defs: dg.Definitions) -> None:
         ("credit_default/labeled_performance", "no_duplicates"),
         ("credit_default/fairness_slices", "fairness_disparity"),
     }
+    # Every check is partitioned like its asset (one result per day), and only data_quality blocks.
+    graph = defs.resolve_asset_graph()
+    for key in graph.asset_check_keys:
+        if key.asset_key.path[0] != "credit_default":
+            continue
+        check = defs.resolve_assets_def(key.asset_key).get_spec_for_check_key(key)
+        partitions = graph.get(key.asset_key).partitions_def
+        assert isinstance(partitions, dg.DailyPartitionsDefinition)
+        assert check.partitions_def == partitions, key
+        assert check.blocking == (key.name == "data_quality"), key
 
 
 def test_daily_schedule_requests_the_previous_day(defs: dg.Definitions) -> None:

@@ -37,7 +37,7 @@ from monitoring_assets.spec import MonitorSpec
 from resources import _store
 from resources.alerts import AlertsResource, alert_log
 from resources.warehouse import Warehouse, WarehouseResource
-from sensors.alerts import evaluate_alerts, not_evaluated
+from sensors.alerts import day_evaluated, evaluate_alerts
 from tests.conftest import sample_frame, scratch_database, small_spec, write_table
 
 NAME = "guards"
@@ -99,18 +99,33 @@ class Env:
         assert result.success
         return result
 
-    def run(self, first: dt.date, last: dt.date | None = None) -> dict[str, dg.AssetCheckEvaluation]:
+    def run(self, day: dt.date) -> dict[str, dg.AssetCheckEvaluation]:
+        """A one-day run's checks: one evaluation each, for that day."""
         job = self.defs.resolve_job_def(f"{self.spec.name}_daily_monitoring")
-        if last is None:
-            result = job.execute_in_process(instance=self.instance, partition_key=first.isoformat())
-        else:
-            tags = {
-                "dagster/asset_partition_range_start": first.isoformat(),
-                "dagster/asset_partition_range_end": last.isoformat(),
-            }
-            result = job.execute_in_process(instance=self.instance, tags=tags)
+        result = job.execute_in_process(instance=self.instance, partition_key=day.isoformat())
         assert result.success
-        return {e.check_name: e for e in result.get_asset_check_evaluations()}
+        evaluations = result.get_asset_check_evaluations()
+        assert {e.partition for e in evaluations} == {day.isoformat()}
+        checks = {e.check_name: e for e in evaluations}
+        assert len(checks) == len(evaluations)
+        return checks
+
+    def run_range(self, first: dt.date, last: dt.date) -> dict[str, dict[dt.date, dg.AssetCheckEvaluation]]:
+        """A multi-day run's checks: check name -> day -> that day's evaluation."""
+        job = self.defs.resolve_job_def(f"{self.spec.name}_daily_monitoring")
+        tags = {
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        }
+        result = job.execute_in_process(instance=self.instance, tags=tags)
+        assert result.success
+        checks: dict[str, dict[dt.date, dg.AssetCheckEvaluation]] = {}
+        for e in result.get_asset_check_evaluations():
+            assert e.partition is not None
+            per_day = checks.setdefault(e.check_name, {})
+            assert dt.date.fromisoformat(e.partition) not in per_day  # one evaluation per check and day
+            per_day[dt.date.fromisoformat(e.partition)] = e
+        return checks
 
     def drift_rows(self, day: dt.date) -> set[tuple[Any, ...]]:
         d = _store.drift_metrics.c
@@ -159,18 +174,13 @@ def test_a_day_without_rows_fails_volume_at_error_and_its_drift_is_not_evaluated
     rate = PER_DAY * REFERENCE_DAYS / REFERENCE_DAYS  # reference rows / window days
     volume = checks["volume"]
     assert not volume.passed and volume.severity == dg.AssetCheckSeverity.ERROR
-    assert volume.description == (
-        f"volume on {ZERO}: no rows (reference daily rate {rate:.0f}, minimum 0.1 x rate = {0.1 * rate:.0f})"
-    )
-    for name, what in (
-        ("no_dataset_drift", "dataset"),
-        ("no_feature_drift", "feature"),
-        ("no_prediction_drift", "prediction"),
-    ):
+    assert volume.description == (f"no rows (reference daily rate {rate:.0f}, minimum 0.1 x rate = {0.1 * rate:.0f})")
+    assert _meta(volume, "evaluated") is True
+    for name in ("no_dataset_drift", "no_feature_drift", "no_prediction_drift"):
         check = checks[name]
-        assert check.passed, name
-        assert check.description == f"{what} drift not evaluated: {ZERO}: 0 rows, minimum 100"
-        assert _meta(check, "evaluated_days") == 0 and _meta(check, "not_evaluated_days") == 1
+        assert check.passed and check.severity == dg.AssetCheckSeverity.WARN, name
+        assert check.description == "not evaluated: 0 rows, minimum 100"
+        assert _meta(check, "evaluated") is False
     assert {r[6] for r in env.drift_rows(ZERO)} == {"not_evaluated"}
 
 
@@ -180,10 +190,9 @@ def test_a_day_far_below_the_reference_rate_fails_volume(env: Env, frame: pd.Dat
     assert n == 20
     volume = checks["volume"]
     assert not volume.passed and volume.severity == dg.AssetCheckSeverity.ERROR
-    assert volume.description == (
-        f"volume on {TWENTY}: 20 rows, below reference daily rate 400, minimum 0.1 x rate = 40"
-    )
-    assert checks["no_dataset_drift"].description == f"dataset drift not evaluated: {TWENTY}: 20 rows, minimum 100"
+    assert volume.description == "20 rows, below reference daily rate 400, minimum 0.1 x rate = 40"
+    assert checks["no_dataset_drift"].description == "not evaluated: 20 rows, minimum 100"
+    assert _meta(checks["no_dataset_drift"], "evaluated") is False
 
 
 # -- minimum evidence -----------------------------------------------------------------------------
@@ -200,14 +209,11 @@ def test_a_one_row_day_is_not_evaluated_stored_so_and_no_drift_check_fails(env: 
         ("prediction", "score", "wasserstein", None, 0.25, None, "not_evaluated", reason),
     }
     for name in ("no_dataset_drift", "no_feature_drift", "no_prediction_drift"):
-        assert checks[name].passed and "not evaluated" in (checks[name].description or "")
-        assert f"{ONE}: {reason}" in (checks[name].description or "")
-        assert not_evaluated(checks[name])  # the alerts sensor: neither an alert nor a recovery
+        assert checks[name].passed and checks[name].description == f"not evaluated: {reason}"
+        assert not day_evaluated(checks[name])  # the alerts sensor: neither an alert nor a recovery
     assert not checks["volume"].passed and checks["volume"].severity == dg.AssetCheckSeverity.ERROR
     assert checks["null_rate"].passed
-    assert checks["null_rate"].description == (
-        f"null rate on {ONE}: margin not evaluated: 1 row, minimum 100 (no column 100 % null)"
-    )
+    assert checks["null_rate"].description == "margin not evaluated: 1 row, minimum 100 (no column 100 % null)"
     event = env.instance.get_latest_materialization_event(dg.AssetKey([NAME, "feature_drift"]))
     assert event is not None and event.asset_materialization is not None
     meta = event.asset_materialization.metadata
@@ -222,13 +228,15 @@ def test_a_feature_all_null_fails_null_rate_naming_it_and_its_drift_is_not_evalu
     checks = env.run(ALL_NULL)
     null_rate = checks["null_rate"]
     assert not null_rate.passed and null_rate.severity == dg.AssetCheckSeverity.ERROR
-    assert null_rate.description == f"null rate on {ALL_NULL}: y is 100 % null (400 rows)"
+    assert null_rate.description == "y is 100 % null (400 rows)"
     rows = {r[1]: r for r in env.drift_rows(ALL_NULL)}
     assert rows["y"][3:] == (None, 0.25, None, "not_evaluated", "null rate: y is 100 % null (400 rows)")
     assert rows["x"][6] == rows["c"][6] == rows["__dataset__"][6] == "evaluated"
     assert rows["__dataset__"][7] == "left out: y (null rate: y is 100 % null (400 rows))"
     feature = checks["no_feature_drift"].description or ""
-    assert "left out (not evaluated): y (null rate: y is 100 % null (400 rows))" in feature
+    assert feature.endswith("; not evaluated: y (null rate: y is 100 % null (400 rows))")
+    assert _meta(checks["no_feature_drift"], "evaluated") is True  # x and c were judged
+    assert _meta(checks["no_feature_drift"], "n_not_evaluated") == 1
     assert checks["volume"].passed
 
 
@@ -240,12 +248,12 @@ def test_a_null_rate_rise_above_the_margin_fails_and_one_within_it_passes(env: E
     checks = env.run(NULL_RISE)
     assert not checks["null_rate"].passed and checks["null_rate"].severity == dg.AssetCheckSeverity.ERROR
     assert checks["null_rate"].description == (
-        f"null rate on {NULL_RISE}: x null share {risen:.3f} above the reference's {ref_share:.3f} + margin 0.1"
+        f"x null share {risen:.3f} above the reference's {ref_share:.3f} + margin 0.1"
     )
     assert {r[1]: r[6] for r in env.drift_rows(NULL_RISE)}["x"] == "not_evaluated"
     checks = env.run(NULL_WITHIN)
     assert checks["null_rate"].passed
-    assert checks["null_rate"].description == f"null rate on {NULL_WITHIN}: null shares within the reference's + 0.1"
+    assert checks["null_rate"].description == "null shares within the reference's + 0.1"
     assert {r[1]: r[6] for r in env.drift_rows(NULL_WITHIN)}["x"] == "evaluated"
 
 
@@ -261,10 +269,9 @@ def test_a_normal_day_stays_green(env: Env) -> None:
         "no_dataset_drift": True,
         "no_prediction_drift": True,
     }
-    assert checks["volume"].description == (
-        f"volume on {NORMAL}: 400 rows (reference daily rate 400, minimum 0.1 x rate = 40)"
-    )
-    assert checks["no_dataset_drift"].description == f"no dataset drift on {NORMAL}"
+    assert checks["volume"].description == "400 rows (reference daily rate 400, minimum 0.1 x rate = 40)"
+    assert checks["no_dataset_drift"].description == "0 of 3 features drifted (share 0 < 0.5)"
+    assert all(_meta(c, "evaluated") is True for c in checks.values())
     rows = env.drift_rows(NORMAL)
     assert {(r[1], r[6], r[7]) for r in rows} == {
         (f, "evaluated", None) for f in ("x", "y", "c", "__dataset__", "score")
@@ -273,18 +280,20 @@ def test_a_normal_day_stays_green(env: Env) -> None:
 
 
 def test_a_range_run_names_the_days_not_evaluated(env: Env) -> None:
-    checks = env.run(NORMAL, ONE)
+    checks = env.run_range(NORMAL, ONE)
+    days = [NORMAL, ZERO, TWENTY, ONE]
+    assert all(sorted(per_day) == days for per_day in checks.values())
     dataset = checks["no_dataset_drift"]
-    assert dataset.passed
-    assert dataset.description == (
-        "dataset drift on 0 of 1 evaluated days; not evaluated: "
-        f"{ZERO} (0 rows, minimum 100); {TWENTY} (20 rows, minimum 100); {ONE} (1 row, minimum 100)"
-    )
-    assert _meta(dataset, "evaluated_days") == 1 and _meta(dataset, "not_evaluated_days") == 3
-    assert not not_evaluated(dataset)  # one day was judged: a pass is a pass
+    assert all(e.passed for e in dataset.values())
+    assert dataset[NORMAL].description == "0 of 3 features drifted (share 0 < 0.5)"
+    assert day_evaluated(dataset[NORMAL])  # the judged day: a pass is a pass
+    for day, rows in ((ZERO, "0 rows"), (TWENTY, "20 rows"), (ONE, "1 row")):
+        assert dataset[day].description == f"not evaluated: {rows}, minimum 100", day
+        assert dataset[day].severity == dg.AssetCheckSeverity.WARN and not day_evaluated(dataset[day])
     volume = checks["volume"]
-    assert not volume.passed and volume.severity == dg.AssetCheckSeverity.ERROR
-    assert _meta(volume, "failed_days") == 3 and _meta(volume, "first_failed_day") == ZERO.isoformat()
+    assert {d: e.passed for d, e in volume.items()} == {NORMAL: True, ZERO: False, TWENTY: False, ONE: False}
+    assert all(volume[d].severity == dg.AssetCheckSeverity.ERROR for d in days[1:])
+    assert volume[ONE].description == "1 row, below reference daily rate 400, minimum 0.1 x rate = 40"
 
 
 # -- constant reference column --------------------------------------------------------------------
@@ -366,15 +375,16 @@ def test_alerts_fire_for_volume_and_null_rate_and_not_evaluated_drift_neither_fi
             finally:
                 wh.dispose()
 
-        # An open dataset-drift incident (a failed result, as our checks write it).
+        # An open dataset-drift incident (a failed day's result, as our checks write it).
         instance.report_runless_asset_event(
             dg.AssetCheckEvaluation(
                 asset_key=dg.AssetKey([NAME, "feature_drift"]),
                 check_name="no_dataset_drift",
                 passed=False,
                 severity=dg.AssetCheckSeverity.ERROR,
-                description="dataset drift on 2024-01-03: share 1.00 >= 0.5",
-                metadata={"failed_days": 1, "days": 1, "evaluated_days": 1},
+                description="3 of 3 features drifted (share 1 >= 0.5): x wasserstein 0.9 > 0.25",
+                metadata={"evaluated": True},
+                partition=NORMAL.isoformat(),
             )
         )
         assert [(a["kind"], a["check"]) for a in tick(now)] == [("firing", f"{NAME}/feature_drift:no_dataset_drift")]

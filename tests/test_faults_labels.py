@@ -135,11 +135,11 @@ def events(url: str, monitor: str) -> list[dict[str, Any]]:
     return [{"event_type": t, "details": json.loads(d), "model_name": n} for t, d, n in rows]
 
 
-def run_labeled(
+def run_labeled_days(
     url: str, spec: MonitorSpec, day: dt.date, last: dt.date | None = None
-) -> dict[str, dg.AssetCheckEvaluation]:
+) -> dict[str, dict[dt.date, dg.AssetCheckEvaluation]]:
     """Materialize labeled_performance for ``day`` (or the range ``day..last``, one run) through
-    Dagster; its check evaluations by name."""
+    Dagster; its check evaluations by name and day (one per check and day)."""
     defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
     one_day: dict[str, Any] = {"partition_key": day.isoformat()}
     if last is not None:
@@ -154,7 +154,20 @@ def run_labeled(
             instance=instance, raise_on_error=False, **one_day
         )
     assert result.success
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    checks: dict[str, dict[dt.date, dg.AssetCheckEvaluation]] = {}
+    for e in result.get_asset_check_evaluations():
+        assert e.partition is not None
+        per_day = checks.setdefault(e.check_name, {})
+        assert dt.date.fromisoformat(e.partition) not in per_day
+        per_day[dt.date.fromisoformat(e.partition)] = e
+    return checks
+
+
+def run_labeled(url: str, spec: MonitorSpec, day: dt.date) -> dict[str, dg.AssetCheckEvaluation]:
+    """:func:`run_labeled_days` for one day: its one evaluation per check, by name."""
+    checks = run_labeled_days(url, spec, day)
+    assert all(set(per_day) == {day} for per_day in checks.values())
+    return {name: per_day[day] for name, per_day in checks.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,17 +225,23 @@ def test_invalid_labels_and_scores_fail_label_validity_with_the_counts(
     one = first["label_validity"]
     assert not one.passed and one.severity == dg.AssetCheckSeverity.ERROR
     assert one.description == (
-        "labels on 2024-05-01: 500 of 1,500 labeled rows have a label outside {0, 1} (limit 0.10%)"
+        "500 of 1,500 labeled rows have a label outside {0, 1} (limit 0.10%)"
     )  # the scores of day 1 are fine, so they are not named
     # The performance check does not call day 1 "within tolerance": it was not evaluated.
-    assert "not evaluated: 500 of 1,500 labeled rows" in (first["performance_vs_reference"].description or "")
+    performance = first["performance_vs_reference"]
+    assert performance.passed and performance.metadata["evaluated"].value is False
+    assert (performance.description or "").startswith("not evaluated: 500 of 1,500 labeled rows")
 
-    rest = run_labeled(invalid_url, spec, DAYS[1], DAYS[2])["label_validity"]  # one run, two days
-    assert not rest.passed and rest.severity == dg.AssetCheckSeverity.ERROR
-    assert rest.description == (
-        "labels: 1 of 2 days failed; 2024-05-02: 18 of 1,500 scored rows have a score outside [0, 1] or not "
-        "finite (limit 0.10%)"
-    )  # 2024-05-03 passes: 1 of 1,500 is under 0.1 %
+    rest = run_labeled_days(invalid_url, spec, DAYS[1], DAYS[2])["label_validity"]  # one run, two days
+    assert sorted(rest) == DAYS[1:3]
+    assert not rest[DAYS[1]].passed and rest[DAYS[1]].severity == dg.AssetCheckSeverity.ERROR
+    assert rest[DAYS[1]].description == (
+        "18 of 1,500 scored rows have a score outside [0, 1] or not finite (limit 0.10%)"
+    )
+    assert rest[DAYS[2]].passed and rest[DAYS[2]].description == (  # 1 of 1,500 is under 0.1 %
+        "1 of 1,500 labeled rows have a label outside {0, 1}; 1 of 1,500 scored rows have a score outside [0, 1] "
+        "or not finite (limit 0.10%)"
+    )
 
     for d in DAYS:
         daily = stored_metrics(invalid_url, spec.name, "daily", d)

@@ -129,7 +129,9 @@ def test_the_webhook_token_is_in_no_log_cursor_or_event_row(
                     check_name=CHECK.name,
                     passed=False,
                     severity=dg.AssetCheckSeverity.ERROR,
-                    description="dataset drift",
+                    description="2 of 3 features drifted (share 0.667 >= 0.5): x wasserstein 0.4 > 0.1",
+                    metadata={"evaluated": True},
+                    partition="2024-01-05",
                 )
             )
             for down in (True, False):  # undelivered (logged with why), then delivered on retry

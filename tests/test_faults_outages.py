@@ -241,22 +241,22 @@ class Ticks:
         self.instance, self.url, self.alerts = instance, url, alerts
         self.spec = small_spec()
         self.cursor: str | None = None
+        self.failures = 0
 
     def fail(self) -> None:
-        """One failed ERROR result of the dataset-drift check, as our checks write it."""
+        """One failed ERROR result of the dataset-drift check for a day, as our checks write it.
+        Each call reports the next day: Dagster stores one runless evaluation per check and day."""
+        self.failures += 1
         self.instance.report_runless_asset_event(
             dg.AssetCheckEvaluation(
                 asset_key=CHECK.asset_key,
                 check_name=CHECK.name,
                 passed=False,
                 severity=dg.AssetCheckSeverity.ERROR,
-                description="dataset drift on 2024-01-05: share 0.67 >= 0.5",
-                metadata={
-                    "failed_days": 1,
-                    "days": 1,
-                    "first_failed_day": "2024-01-05",
-                    "last_failed_day": "2024-01-05",
-                },
+                description="2 of 3 features drifted (share 0.667 >= 0.5): x wasserstein 0.4 > 0.1; "
+                "y wasserstein 0.3 > 0.1",
+                metadata={"evaluated": True},
+                partition=(dt.date(2024, 1, 4) + dt.timedelta(days=self.failures)).isoformat(),
             )
         )
 
@@ -311,7 +311,9 @@ def test_an_alert_lost_in_an_outage_is_delivered_once_on_a_later_tick(ticks: Tic
         "critical",
         "firing",
     )
-    assert delivered["summary"] == "check no_dataset_drift failed on m/feature_drift (ERROR, 1 of 1 day(s))"
+    assert (
+        delivered["summary"] == "check no_dataset_drift failed on 1 of 1 day(s) on m/feature_drift (ERROR): 2024-01-05"
+    )
 
     assert ticks.tick(T0 + dt.timedelta(minutes=2)) == "m: no new alerts"
     assert len(hook.posts) == 4  # nothing more sent

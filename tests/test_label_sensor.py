@@ -162,9 +162,12 @@ def test_checks_pass_with_too_few_labels_and_compare_labeled_days(
         job = env.defs.resolve_job_def(f"{env.spec.name}_labeled_monitoring")
         unlabeled = job.execute_in_process(instance=env.instance, partition_key=LATE_DAY.isoformat())
         (perf,) = [e for e in unlabeled.get_asset_check_evaluations() if e.check_name == "performance_vs_reference"]
-        assert perf.passed and "too few labels (0 labeled, minimum 100)" in (perf.description or "")
+        assert perf.passed and perf.description == "not evaluated: too few labels (0 labeled, minimum 100)"
+        assert perf.partition == LATE_DAY.isoformat() and perf.metadata["evaluated"].value is False
         labeled = job.execute_in_process(instance=env.instance, partition_key="2024-01-02")
         checks = {e.check_name: e for e in labeled.get_asset_check_evaluations()}
+        assert {e.partition for e in checks.values()} == {"2024-01-02"}
+        assert checks["performance_vs_reference"].metadata["evaluated"].value is True
         assert "reference" in (checks["performance_vs_reference"].description or "")
         fairness = checks["fairness_disparity"]
         # 400 rows a day make ~100-row age bands, so a gap above 0.1 is possible from noise alone;

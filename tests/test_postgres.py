@@ -66,6 +66,11 @@ def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
         assert result.success
         run_ids = {r.dagster_run.run_id for r in instance.get_run_records()}
         assert result.run_id in run_ids and len(run_ids) == 2
+        # One check execution per day in PostgreSQL's event log, with the day's status.
+        key = dg.AssetCheckKey(dg.AssetKey(["credit_default", "feature_drift"]), "no_dataset_drift")
+        history = instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
+        statuses = {r.partition: r.status.value for r in history if r.run_id == result.run_id}
+    assert len(history) == len(statuses) == 3
 
     engine = sa.create_engine(pg_url, poolclass=NullPool)
     with engine.connect() as conn:
@@ -84,6 +89,7 @@ def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
     assert stored == 1
     verdicts = dict(zip(drift.day, drift.drifted, strict=True))
     assert verdicts == {dt.date(2024, 1, 31): False, dt.date(2024, 2, 1): True, dt.date(2024, 2, 2): True}
+    assert statuses == {d.isoformat(): "FAILED" if drifted else "SUCCEEDED" for d, drifted in verdicts.items()}
 
 
 def test_drift_triggered_retraining_on_postgres(

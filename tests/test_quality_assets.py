@@ -96,7 +96,7 @@ def test_a_critical_day_blocks_its_own_run(setup: tuple[str, Suite, dg.DagsterIn
     result = _run_day(url, instance)
     assert not result.success
     check = _check(result)
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.partition == DAY.isoformat()
     assert check.metadata["failed_critical"].value == 1 and check.metadata["failed_warning"].value == 1
     assert "y column_values_to_not_be_null: 90.00 % null (450 of 500 values)" in (check.description or "")
     assert "(drift of this day blocked)" in (check.description or "")
@@ -123,18 +123,36 @@ def test_a_multi_day_run_blocks_only_the_critical_day(setup: tuple[str, Suite, d
         )
     )
     assert result.success
-    check = _check(result)
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check.metadata["critical_days"].value == 1
-    assert f"1 of 3 days failed: {DAY} (critical)" in (check.description or "")
-    assert "their drift is blocked" in (check.description or "")
+    # One data_quality result per day: ERROR on the critical day (in a multi-day run too).
+    evaluations = result.get_asset_check_evaluations()
+    quality = {str(e.partition): e for e in evaluations if e.check_name == "data_quality"}
+    assert sorted(quality) == [d.isoformat() for d in days]
+    check = quality[DAY.isoformat()]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["failed_critical"].value == 1 and check.metadata["failed_warning"].value == 1
+    assert (check.description or "").startswith(f"data quality on {DAY}: 1 critical, 1 warning failed")
+    assert "(drift of this day blocked)" in (check.description or "")
+    assert "y column_values_to_not_be_null: 90.00 % null (450 of 500 values)" in (check.description or "")
+    for d in (days[0], days[2]):
+        ok = quality[d.isoformat()]
+        assert ok.passed and ok.metadata["failed_critical"].value == 0 and ok.metadata["failed_warning"].value == 0
     # Drift computed and stored for the healthy days only; the blocked partition says why.
     assert _drift_days(url) == {days[0], days[2]}
     drift = {e.partition: e.metadata for e in result.asset_materializations_for_node("q__feature_drift")}
     assert drift[DAY.isoformat()]["blocked_by_data_quality"].value is True
     assert "drift_share" in drift[days[0].isoformat()] and "drift_share" not in drift[DAY.isoformat()]
-    drift_check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_dataset_drift")
-    assert f"not evaluated (data quality blocked): {DAY}" in (drift_check.description or "")
+    # Every drift check says the blocked day was not evaluated, and why; the other days were judged.
+    for name in ("no_dataset_drift", "no_feature_drift", "no_prediction_drift"):
+        per_day = {str(e.partition): e for e in evaluations if e.check_name == name}
+        assert sorted(per_day) == [d.isoformat() for d in days], name
+        blocked = per_day[DAY.isoformat()]
+        assert blocked.passed and blocked.severity == dg.AssetCheckSeverity.WARN
+        assert blocked.description == (
+            f"not evaluated: data quality failed critically on {DAY} (check data_quality of daily_profile)"
+        )
+        assert blocked.metadata["evaluated"].value is False
+        assert blocked.metadata["blocked_by_data_quality"].value is True
+        assert all(per_day[d.isoformat()].metadata["evaluated"].value is True for d in (days[0], days[2])), name
     # Per-day levels in the partition metadata and in monitoring.quality_results.
     profile = {e.partition: e.metadata for e in result.asset_materializations_for_node("q__daily_profile")}
     assert {p: m["data_quality"].value for p, m in profile.items()} == {
