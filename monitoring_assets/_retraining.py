@@ -9,6 +9,7 @@ Both models are scored on exactly those held-out rows, with the monitoring metri
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -279,81 +280,115 @@ def retrain(
             f"held-out labeled rows (need both, and two classes to train on)"
         )
 
-    existing = registry.version_for_event(name, trigger.event_id)
-    if existing is not None:
-        # A retried run: the event's challenger is registered already; never register a second one.
-        model = registry.load_model(name, existing)
-        registry.set_alias(name, CHALLENGER, existing)
-        run_id = registry.version_tags(name, existing).get("monitoring.mlflow_run_id", "")
-        registered = RegisteredVersion(name, existing, run_id, created=False)
-    else:
-        model = trainer.train(train_rows, spec)
-        _check_task(wh, spec, trigger, dagster_run_id, window=(first, last), model=model)
-        run_id = registry.start_run(
-            f"monitoring/{spec.name}",
-            run_name=f"retrain {spec.name} ({trigger.reason})",
-            tags={**trigger.tags(), "dagster.run_id": dagster_run_id, "monitoring.spec_hash": spec.spec_hash()},
+    run_id = ""  # the MLflow run this retraining writes to: it ends FINISHED or FAILED, never stays RUNNING
+    try:
+        existing = registry.version_for_event(name, trigger.event_id)
+        if existing is not None:
+            # A retried run: the event's challenger is registered already; never register a second one.
+            model = registry.load_model(name, existing)
+            registry.set_alias(name, CHALLENGER, existing)
+            run_id = registry.version_tags(name, existing).get("monitoring.mlflow_run_id", "")
+            registered = RegisteredVersion(name, existing, run_id, created=False)
+        else:
+            model = trainer.train(train_rows, spec)
+            _check_task(wh, spec, trigger, dagster_run_id, window=(first, last), model=model)
+            run_id = registry.start_run(
+                f"monitoring/{spec.name}",
+                run_name=f"retrain {spec.name} ({trigger.reason})",
+                tags={**trigger.tags(), "dagster.run_id": dagster_run_id, "monitoring.spec_hash": spec.spec_hash()},
+            )
+            registry.log(
+                run_id,
+                params={
+                    "trainer": r.trainer or "default: one-hot + HistGradientBoosting",
+                    "window_start": first.isoformat(),
+                    "window_end": last.isoformat(),
+                    "holdout_from": holdout_from.isoformat(),
+                    "n_train": len(train_rows),
+                    "n_holdout": len(holdout),
+                    "excluded_days": ",".join(d.isoformat() for d in excluded) or "none",
+                },
+                tags={"monitoring.trigger": json.dumps(dict(trigger.details), sort_keys=True, default=str)},
+            )
+            registered = registry.register(
+                run_id,
+                model=model,
+                registry_name=name,
+                input_example=synthetic_example(train_rows, spec),
+                version_tags={
+                    **trigger.tags(),
+                    "dagster.run_id": dagster_run_id,
+                    "monitoring.mlflow_run_id": run_id,
+                    "monitoring.window": f"{first.isoformat()}..{last.isoformat()}",
+                },
+                event_id=trigger.event_id,
+                alias=CHALLENGER,
+            )
+        challenger = trainer.evaluate(model, holdout, spec)
+        champion_version, champion = _evaluate_champion(registry, spec, registered.version, holdout)
+        metrics = TASK_METRICS[spec.prediction.task]
+        logged = {f"challenger_{m}": challenger[m] for m in metrics}
+        if champion is not None:
+            logged |= {f"champion_{m}": champion[m] for m in metrics}
+        registry.log(registered.run_id, metrics=logged)
+        chance = chance_level(spec, train_rows[LABEL], holdout[LABEL])
+        promoted, decision = _decide(spec, challenger, champion, chance)
+        if promoted:
+            registry.promote(name, registered.version)
+        result = RetrainingResult(
+            name,
+            registered.version,
+            registered.created,
+            registered.run_id,
+            (first, last),
+            holdout_from,
+            len(train_rows),
+            len(holdout),
+            challenger,
+            champion,
+            champion_version,
+            PRIMARY_METRIC[spec.prediction.task],
+            promoted,
+            decision,
+            excluded,
         )
-        registry.log(
-            run_id,
-            params={
-                "trainer": r.trainer or "default: one-hot + HistGradientBoosting",
-                "window_start": first.isoformat(),
-                "window_end": last.isoformat(),
-                "holdout_from": holdout_from.isoformat(),
-                "n_train": len(train_rows),
-                "n_holdout": len(holdout),
-                "excluded_days": ",".join(d.isoformat() for d in excluded) or "none",
-            },
-            tags={"monitoring.trigger": json.dumps(dict(trigger.details), sort_keys=True, default=str)},
-        )
-        registered = registry.register(
-            run_id,
-            model=model,
-            registry_name=name,
-            input_example=synthetic_example(train_rows, spec),
-            version_tags={
-                **trigger.tags(),
-                "dagster.run_id": dagster_run_id,
-                "monitoring.mlflow_run_id": run_id,
-                "monitoring.window": f"{first.isoformat()}..{last.isoformat()}",
-            },
-            event_id=trigger.event_id,
-            alias=CHALLENGER,
-        )
-    challenger = trainer.evaluate(model, holdout, spec)
-    champion_version = registry.alias_version(name, CHAMPION)
-    champion = None
-    if champion_version is not None and champion_version != registered.version:
-        champion = trainer.evaluate(registry.load_model(name, champion_version), holdout, spec)
-    metrics = TASK_METRICS[spec.prediction.task]
-    logged = {f"challenger_{m}": challenger[m] for m in metrics}
-    if champion is not None:
-        logged |= {f"champion_{m}": champion[m] for m in metrics}
-    registry.log(registered.run_id, metrics=logged)
-    chance = chance_level(spec, train_rows[LABEL], holdout[LABEL])
-    promoted, decision = _decide(spec, challenger, champion, chance)
-    if promoted:
-        registry.promote(name, registered.version)
-    result = RetrainingResult(
-        name,
-        registered.version,
-        registered.created,
-        registered.run_id,
-        (first, last),
-        holdout_from,
-        len(train_rows),
-        len(holdout),
-        challenger,
-        champion,
-        champion_version,
-        PRIMARY_METRIC[spec.prediction.task],
-        promoted,
-        decision,
-        excluded,
+        _record(wh, spec, trigger, result, dagster_run_id)
+        registry.describe_version(name, registered.version, version_description(spec, trigger, result))
+        registry.end_run(registered.run_id, "FINISHED")
+        return result
+    except BaseException:
+        if run_id:
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                registry.end_run(run_id, "FAILED")
+        raise
+
+
+def _evaluate_champion(
+    registry: ModelRegistry, spec: MonitorSpec, challenger_version: int, holdout: Any
+) -> tuple[int | None, dict[str, float] | None]:
+    """The champion's version and its metrics on the held-out rows (None: no other champion)."""
+    assert spec.model is not None
+    version = registry.alias_version(spec.model.registry_name, CHAMPION)
+    if version is None or version == challenger_version:
+        return version, None
+    return version, trainer.evaluate(registry.load_model(spec.model.registry_name, version), holdout, spec)
+
+
+def version_description(spec: MonitorSpec, trigger: Trigger, result: RetrainingResult) -> str:
+    """The challenger version's description in the registry: why it exists, how it compares, what was decided."""
+    first, last = result.window
+    metric = result.primary_metric
+    text = (
+        f"Challenger for {spec.name} trained on {first}..{result.holdout_from - dt.timedelta(days=1)} "
+        f"({result.n_train:,} rows) after {trigger.reason}"
+        + (f" on {trigger.days[0]}..{trigger.days[-1]}" if trigger.days else "")
+        + f". Held-out {result.holdout_from}..{last} ({result.n_holdout:,} rows): {metric} "
+        f"{result.challenger[metric]:.3f}"
     )
-    _record(wh, spec, trigger, result, dagster_run_id)
-    return result
+    if result.champion is not None:
+        gain = result.challenger[metric] - result.champion[metric]
+        text += f" vs champion v{result.champion_version} {result.champion[metric]:.3f} ({gain:+.3f})"
+    return text + f". Decision: {result.decision}."
 
 
 def _record(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, result: RetrainingResult, run_id: str) -> None:

@@ -280,6 +280,10 @@ class ModelRegistry:
         with self._failing(f"logging to run {run_id}"):
             self.client.log_batch(run_id, metrics=batch_metrics, params=batch_params, tags=batch_tags)
 
+    def describe_version(self, name: str, version: int, description: str) -> None:
+        with self._failing(f"describing {name} version {version}"):
+            self.client.update_model_version(name, str(version), description=description)
+
     def end_run(self, run_id: str, status: Literal["FINISHED", "FAILED", "KILLED"] = "FINISHED") -> None:
         with self._failing(f"ending run {run_id}"):
             self.client.set_terminated(run_id, status)

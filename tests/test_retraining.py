@@ -178,6 +178,11 @@ def test_challenger_registered_compared_and_recorded(env: Env, tables: dict[str,
     assert run.data.params["n_train"] == str(int(run.data.params["n_train"]))
     assert {"challenger_roc_auc", "champion_roc_auc"} <= set(run.data.metrics)
     assert run.data.tags["monitoring.spec_hash"] == env.spec.spec_hash()
+    assert run.info.status == "FINISHED"  # the run ends; it never stays RUNNING in the MLflow UI
+    description = challenger.description or ""
+    challenger_auc, champion_auc = run.data.metrics["challenger_roc_auc"], run.data.metrics["champion_roc_auc"]
+    assert f"roc_auc {challenger_auc:.3f} vs champion v1 {champion_auc:.3f}" in description
+    assert "after dataset_drift" in description and "Decision: " in description
 
     (mat,) = result.asset_materializations_for_node(f"{NAME}__challenger_model")
     assert mat.metadata["version"].value == 2 and mat.metadata["promoted"].value is False
@@ -234,6 +239,26 @@ def test_failed_run_is_retried_without_a_second_challenger(env: Env, monkeypatch
     events = [e["event_type"] for e in Warehouse(env.url).read_events(env.spec)]
     # One trigger for three attempts; the failed first one is recorded (the alerts sensor sends it).
     assert events == ["trigger", "retraining_failed", "retraining", "retraining"]
+
+
+def test_a_retraining_that_fails_after_starting_its_mlflow_run_ends_the_run_failed(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        env.report(_day(i), drift=True)
+    (request,) = env.tick(None).run_requests
+
+    def broken(*args: object, **kwargs: object) -> dict[str, float]:
+        raise RuntimeError("scoring the held-out rows broke")
+
+    monkeypatch.setattr("resources.trainer.evaluate", broken)
+    assert not env.run(request).success
+    client = env.client()
+    experiment = client.get_experiment_by_name(f"monitoring/{env.spec.name}")
+    assert experiment is not None
+    statuses = {r.info.run_name: r.info.status for r in client.search_runs([experiment.experiment_id])}
+    assert statuses and "RUNNING" not in statuses.values(), statuses
+    assert [s for name, s in statuses.items() if name.startswith("retrain ")] == ["FAILED"], statuses
 
 
 def test_demo_runs_the_sensors_request_and_a_fresh_evaluation_requests_nothing(env: Env) -> None:
