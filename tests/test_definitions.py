@@ -49,6 +49,7 @@ def test_code_location_module_loads_every_spec(monkeypatch: pytest.MonkeyPatch) 
                 "fairness_slices",
                 "feature_drift",
                 "labeled_performance",
+                "monitoring_report",
                 "prediction_drift",
                 "reference_profile",
             )
@@ -121,6 +122,7 @@ def test_jobs_resolve(defs: dg.Definitions) -> None:
         "prediction_drift",
         "labeled_performance",
         "fairness_slices",
+        "monitoring_report",
     }
     assert {
         k.path[-1] for k in defs.resolve_job_def("credit_default_retraining").asset_layer.executable_asset_keys
