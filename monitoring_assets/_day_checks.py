@@ -80,32 +80,34 @@ def _target(
 def day_check_events(
     context: dg.AssetExecutionContext,
     key: dg.AssetKey,
-    check_name: str,
-    verdicts: Mapping[dt.date, DayVerdict],
+    checks: Mapping[str, Mapping[dt.date, DayVerdict]],
     *,
-    blocking: bool = False,
+    blocking: frozenset[str] = frozenset(),
 ) -> Iterator[dg.Output[None] | dg.AssetCheckEvaluation]:
-    """The check's step output, and one evaluation per day of ``verdicts`` (in day order)."""
-    check_key = dg.AssetCheckKey(key, check_name)
-    yield dg.Output(None, output_name=context.job_def.asset_layer.get_op_output_name(check_key))
-    one_day = len(verdicts) == 1
-    for day, v in sorted(verdicts.items()):
-        partition = day.isoformat()
-        evaluation = dg.AssetCheckEvaluation(
-            asset_key=key,
-            check_name=check_name,
-            passed=v.level == "ok",
-            severity=dg.AssetCheckSeverity.ERROR if v.level == "error" else dg.AssetCheckSeverity.WARN,
-            description=v.description,
-            metadata={"evaluated": v.evaluated, **v.metadata},
-            target_materialization_data=_target(context, key, partition),
-            blocking=blocking,
-            partition=partition,
-        )
-        if one_day:
-            yield evaluation
-        else:
-            context.log_event(evaluation)
+    """Each check's step output, and one evaluation per day of its verdicts (in day order). The
+    checks of one asset step come together so each day's materialization is looked up once."""
+    days = sorted({day for verdicts in checks.values() for day in verdicts})
+    targets = {day: _target(context, key, day.isoformat()) for day in days}
+    one_day = len(days) == 1
+    for check_name, verdicts in checks.items():
+        check_key = dg.AssetCheckKey(key, check_name)
+        yield dg.Output(None, output_name=context.job_def.asset_layer.get_op_output_name(check_key))
+        for day, v in sorted(verdicts.items()):
+            evaluation = dg.AssetCheckEvaluation(
+                asset_key=key,
+                check_name=check_name,
+                passed=v.level == "ok",
+                severity=dg.AssetCheckSeverity.ERROR if v.level == "error" else dg.AssetCheckSeverity.WARN,
+                description=v.description,
+                metadata={"evaluated": v.evaluated, **v.metadata},
+                target_materialization_data=targets[day],
+                blocking=check_name in blocking,
+                partition=day.isoformat(),
+            )
+            if one_day:
+                yield evaluation
+            else:
+                context.log_event(evaluation)
 
 
 # -- drift -------------------------------------------------------------------------------------
@@ -184,6 +186,11 @@ def blocked_verdict(day: dt.date) -> DayVerdict:
         f"data quality failed critically on {day} (check data_quality of daily_profile)",
         {"blocked_by_data_quality": True},
     )
+
+
+def graded_verdicts(findings: Mapping[dt.date, tuple[str, str]]) -> dict[dt.date, DayVerdict]:
+    """Per-day (level, reason) findings as verdicts (see :func:`graded`)."""
+    return {day: graded(level, why) for day, (level, why) in findings.items()}
 
 
 def graded(level: str, reason: str, metadata: Mapping[str, Any] | None = None) -> DayVerdict:

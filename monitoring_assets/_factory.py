@@ -25,7 +25,7 @@ from monitoring_assets._day_checks import (
     day_check_events,
     feature_drift_verdict,
     fmt,
-    graded,
+    graded_verdicts,
 )
 from monitoring_assets._metadata import (
     PERFORMANCE_CHECK_KEY,
@@ -161,12 +161,6 @@ def _fairness_finding(verdicts: list[DisparityVerdict]) -> tuple[str, str]:
     )
 
 
-def _graded(
-    context: dg.AssetExecutionContext, key: dg.AssetKey, name: str, findings: dict[dt.date, tuple[str, str]]
-) -> Iterator[dg.Output[None] | dg.AssetCheckEvaluation]:
-    yield from day_check_events(context, key, name, {d: graded(level, why) for d, (level, why) in findings.items()})
-
-
 def _labels_definitions(
     spec: MonitorSpec, partitions: dg.PartitionsDefinition, daily_key: dg.AssetKey, ref_key: dg.AssetKey
 ) -> tuple[list[dg.AssetsDefinition], UnresolvedAssetJobDefinition]:
@@ -242,18 +236,18 @@ def _labels_definitions(
                 meta |= _latest_judged(findings, last) | _performance_history(spec, history, reference, last)
             context.add_asset_metadata(meta, partition_key=day.isoformat())
         yield dg.MaterializeResult()
-        yield from _graded(context, perf_key, "performance_vs_reference", findings)
-        yield from _graded(
+        yield from day_check_events(
             context,
             perf_key,
-            "label_validity",
-            {d: ("ok" if v.passed else "error", v.reason) for d, v in validity.items()},
-        )
-        yield from _graded(
-            context,
-            perf_key,
-            "no_duplicates",
-            {d: ("ok" if v.passed else "warn", v.reason) for d, v in duplicates.items()},
+            {
+                "performance_vs_reference": graded_verdicts(findings),
+                "label_validity": graded_verdicts(
+                    {d: ("ok" if v.passed else "error", v.reason) for d, v in validity.items()}
+                ),
+                "no_duplicates": graded_verdicts(
+                    {d: ("ok" if v.passed else "warn", v.reason) for d, v in duplicates.items()}
+                ),
+            },
         )
 
     fairness_assets: list[dg.AssetsDefinition] = []
@@ -295,7 +289,7 @@ def _labels_definitions(
                 context.add_asset_metadata(meta, partition_key=day.isoformat())
                 findings[day] = _fairness_finding(verdicts)
             yield dg.MaterializeResult()
-            yield from _graded(context, fair_key, "fairness_disparity", findings)
+            yield from day_check_events(context, fair_key, {"fairness_disparity": graded_verdicts(findings)})
 
         fairness_assets.append(fairness_slices)
 
@@ -357,15 +351,11 @@ def _daily_profile_asset(
         context.log.info(f"profiled {len(days)} day(s) in {time.monotonic() - started:.1f}s")
         if failure is None:
             yield dg.MaterializeResult()
-        if quality:
-            yield from day_check_events(
-                context, daily_key, QUALITY_CHECK, {d: quality_verdict(d, q) for d, q in quality.items()}, blocking=True
-            )
+        checks = {QUALITY_CHECK: {d: quality_verdict(d, q) for d, q in quality.items()}} if quality else {}
         if guards:
-            yield from _graded(
-                context, daily_key, "volume", {d: (g.volume.level, g.volume.reason) for d, g in guards.items()}
-            )
-            yield from _graded(context, daily_key, "null_rate", {d: g.null_rate for d, g in guards.items()})
+            checks["volume"] = graded_verdicts({d: (g.volume.level, g.volume.reason) for d, g in guards.items()})
+            checks["null_rate"] = graded_verdicts({d: g.null_rate for d, g in guards.items()})
+        yield from day_check_events(context, daily_key, checks, blocking=frozenset({QUALITY_CHECK}))
         if failure is not None:
             raise failure
 
@@ -429,9 +419,10 @@ def _drift_asset(
                     + (f"; {result.reason}" if result.reason else "")
                 )
         yield dg.MaterializeResult()
-        for c in checks:
-            verdicts = {d: c.verdict(r) for d, r in results.items()} | {d: blocked_verdict(d) for d in blocked}
-            yield from day_check_events(context, key, c.name, verdicts)
+        blocked_verdicts = {d: blocked_verdict(d) for d in blocked}
+        yield from day_check_events(
+            context, key, {c.name: {d: c.verdict(r) for d, r in results.items()} | blocked_verdicts for c in checks}
+        )
 
     return _drift
 
