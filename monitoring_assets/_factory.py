@@ -40,6 +40,7 @@ from monitoring_assets._metadata import (
     performance_picture,
     profile_metadata,
 )
+from monitoring_assets._readback import enough_labels
 from monitoring_assets.core.evaluate import DatasetDrift
 from monitoring_assets.core.fairness import DisparityVerdict
 from monitoring_assets.core.guards import constant_columns
@@ -136,7 +137,7 @@ def _performance_history(
     metric = PRIMARY_METRIC[task]
     start = last - dt.timedelta(days=HISTORY_DAYS - 1)
     days = {d: v for d, v in history.items() if start <= d <= last}
-    enough = {d: v for d, v in days.items() if v.get("n_labeled", 0) >= spec.performance.min_labeled}
+    enough = {d: v for d, v in days.items() if enough_labels(spec, v)}
     ref = reference.get(metric)
     return performance_picture(
         metric,
@@ -217,7 +218,9 @@ def _labels_definitions(
         with warehouse.open() as wh:
             results = _pipeline.compute_performance(wh, spec, days, _audit(context, spec), context.log.info)
             reference = wh.read_performance(spec, "reference").get(None, {})
-            history = {d: v for d, v in wh.read_performance(spec, "daily").items() if d is not None}
+            last = max(days)
+            shown = [last - dt.timedelta(days=i) for i in range(HISTORY_DAYS)]
+            history = {d: v for d, v in wh.read_performance(spec, "daily", shown).items() if d is not None}
         p = spec.performance
         validity = {
             d: evaluate_validity(r.metrics, spec.prediction.task, p.max_invalid_share) for d, r in results.items()
@@ -225,7 +228,6 @@ def _labels_definitions(
         policy = spec.labels.duplicates if spec.labels else "latest"
         duplicates = {d: evaluate_duplicates(r.metrics, p.max_duplicate_share, policy) for d, r in results.items()}
         findings = {d: _performance_finding(r, p.min_labeled, validity[d]) for d, r in results.items()}
-        last = max(results)
         for day, result in results.items():
             meta = performance_metadata(spec.prediction.task, result, reference)
             # The day's verdict as text: the retraining sensor reads it per partition.

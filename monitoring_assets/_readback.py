@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -26,6 +26,12 @@ from resources.warehouse import Warehouse
 
 # Check levels from the least to the most severe; ``max(..., key=LEVELS.index)`` is the worst.
 LEVELS = ["no_data", "too_few_labels", "ok", "warn", "error"]
+
+
+def enough_labels(spec: MonitorSpec, values: Mapping[str, float]) -> bool:
+    """Whether a day's stored aggregates have enough valid labels to judge (the rule
+    ``_pipeline.compute_performance`` applies: labeled minus invalid rows >= min_labeled)."""
+    return bool(values.get("n_labeled", 0) - values.get("n_invalid", 0) >= spec.performance.min_labeled)
 
 
 @contextmanager
@@ -122,7 +128,7 @@ def performance_levels(
     for day, values in wh.read_performance(spec, "daily", days).items():
         assert day is not None
         level = "too_few_labels"
-        if values.get("n_labeled", 0) - values.get("n_invalid", 0) >= spec.performance.min_labeled:
+        if enough_labels(spec, values):
             verdicts = evaluate_performance(values, reference, tolerances)
             level = max((v.level for v in verdicts), key=LEVELS.index, default="ok")
         out[day] = (values.get("label_coverage", math.nan), values.get(primary, math.nan), level)
