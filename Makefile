@@ -24,15 +24,19 @@ $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	cp deploy/dagster.duckdb.yaml $@
 
+# Links between the two UIs (README, "Links between Dagster and MLflow"): their local addresses
+# unless set. Only demo and dev get them, so that tests see the environment as it is.
+UI_URLS = DAGSTER_UI_URL="$${DAGSTER_UI_URL-http://127.0.0.1:3000}" MLFLOW_UI_URL="$${MLFLOW_UI_URL-http://127.0.0.1:5000}"
+
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m monitoring_assets.demo
+	$(UI_URLS) $(PY) -m monitoring_assets.demo
 
 # The monitor specs: $MONITORING_SPECS_DIR if set, else the demo's dated copies in data/monitors
 # (written by `make demo`, partitions ending yesterday) when there are any, else monitors/.
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	@specs="$${MONITORING_SPECS_DIR:-$$(test -d data/monitors && echo data/monitors || echo monitors)}"; \
 	echo "Monitor specs from $$specs/ (set MONITORING_SPECS_DIR to choose)"; \
-	MONITORING_SPECS_DIR="$$specs" $(VENV)/bin/dagster dev -w workspace.yaml
+	MONITORING_SPECS_DIR="$$specs" $(UI_URLS) $(VENV)/bin/dagster dev -w workspace.yaml
 
 # Two workers; tests go to whichever is free, except an xdist_group's, which share one worker in
 # file order (tests/test_registry.py builds on its earlier tests). By file (--dist loadfile) took

@@ -13,8 +13,10 @@ import contextlib
 import datetime as dt
 import json
 import math
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,6 +65,12 @@ class RetrainingResult:
     promoted: bool
     decision: str
     excluded_days: tuple[dt.date, ...] = ()  # critical data quality: neither trained nor scored on
+    report: str = ""  # the monitoring report's artifact path in the MLflow run, or "failed: <class>"
+    report_error: str = ""  # why the report is missing (a warning: retraining goes on without it)
+
+
+REPORT_DAYS = 30  # the report logged with a retraining: these many days through the trigger's last
+REPORT_ARTIFACT_DIR = "monitoring_report"
 
 
 FAILED_EVENT = "retraining_failed"  # event_type of a failed retraining in monitoring.events
@@ -256,11 +264,49 @@ def task_problem(model: Any, spec: MonitorSpec) -> str | None:
     return None if ok else "the trained model's two classes are not 0 and 1"
 
 
-def retrain(
-    wh: Warehouse, registry: ModelRegistry, spec: MonitorSpec, trigger: Trigger, dagster_run_id: str
-) -> RetrainingResult:
-    assert spec.model is not None
-    name = spec.model.registry_name
+def report_window(trigger: Trigger, last_labeled: dt.date) -> tuple[dt.date, dt.date]:
+    """The days of the report a retraining logs: ``REPORT_DAYS`` through the trigger's last day
+    (the last labeled day for a manual run), widened to the trigger's first day."""
+    end = dt.date.fromisoformat(trigger.days[-1]) if trigger.days else last_labeled
+    start = end - dt.timedelta(days=REPORT_DAYS - 1)
+    if trigger.days:
+        start = min(start, dt.date.fromisoformat(trigger.days[0]))
+    return start, end
+
+
+def _log_report(
+    wh: Warehouse, registry: ModelRegistry, spec: MonitorSpec, run_id: str, window: tuple[dt.date, dt.date]
+) -> tuple[str, str]:
+    """Write the monitoring report of ``window`` and log it to the MLflow run, as the evidence
+    behind the trigger. Returns (artifact path, "") or ("failed: <class>", why): a report that
+    cannot be made never stops the retraining. Only our own errors' text is kept (it names no
+    data); another exception's may quote a value."""
+    # Imported here: the report draws with matplotlib, which a retraining without it never loads.
+    from monitoring_assets import report  # noqa: PLC0415
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="monitoring-report-") as tmp:
+            path = report.write_report(wh, spec, window[0], window[1], Path(tmp))
+            return registry.log_artifact(run_id, path, REPORT_ARTIFACT_DIR), ""
+    except Exception as error:
+        why = str(error)[:ERROR_LIMIT] if isinstance(error, (MonitorError, ValueError)) else ""
+        return f"failed: {type(error).__name__}", f"{type(error).__name__}{': ' + why if why else ''}"
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The labeled window of a retraining, cut into training and held-out rows."""
+
+    first: dt.date
+    last: dt.date
+    holdout_from: dt.date
+    excluded: tuple[dt.date, ...]
+    train_rows: pd.DataFrame
+    holdout: pd.DataFrame
+
+
+def _split(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, dagster_run_id: str) -> _Split:
+    """The window's valid labeled rows, blocked days left out; refuses a broken labels feed."""
     r = spec.retraining
     last = wh.last_labeled_day(spec)
     if last is None:
@@ -279,6 +325,29 @@ def retrain(
             f"monitor {spec.name!r}: the window {first}..{last} has {len(train_rows)} training and {len(holdout)} "
             f"held-out labeled rows (need both, and two classes to train on)"
         )
+    return _Split(first, last, holdout_from, excluded, train_rows, holdout)
+
+
+def retrain(
+    wh: Warehouse,
+    registry: ModelRegistry,
+    spec: MonitorSpec,
+    trigger: Trigger,
+    dagster_run_id: str,
+    *,
+    dagster_run_url: str | None = None,
+) -> RetrainingResult:
+    """Train, register and compare a challenger for ``trigger`` (see the module docstring).
+    ``dagster_run_url`` (the run's page in the Dagster UI) joins the run id in the MLflow tags."""
+    assert spec.model is not None
+    name = spec.model.registry_name
+    r = spec.retraining
+    dagster_tags = {"dagster.run_id": dagster_run_id}
+    if dagster_run_url:
+        dagster_tags["dagster.run_url"] = dagster_run_url
+    split = _split(wh, spec, trigger, dagster_run_id)
+    first, last, holdout_from, excluded = split.first, split.last, split.holdout_from, split.excluded
+    train_rows, holdout = split.train_rows, split.holdout
 
     run_id = ""  # the MLflow run this retraining writes to: it ends FINISHED or FAILED, never stays RUNNING
     try:
@@ -295,7 +364,7 @@ def retrain(
             run_id = registry.start_run(
                 f"monitoring/{spec.name}",
                 run_name=f"retrain {spec.name} ({trigger.reason})",
-                tags={**trigger.tags(), "dagster.run_id": dagster_run_id, "monitoring.spec_hash": spec.spec_hash()},
+                tags={**trigger.tags(), **dagster_tags, "monitoring.spec_hash": spec.spec_hash()},
             )
             registry.log(
                 run_id,
@@ -317,7 +386,7 @@ def retrain(
                 input_example=synthetic_example(train_rows, spec),
                 version_tags={
                     **trigger.tags(),
-                    "dagster.run_id": dagster_run_id,
+                    **dagster_tags,
                     "monitoring.mlflow_run_id": run_id,
                     "monitoring.window": f"{first.isoformat()}..{last.isoformat()}",
                 },
@@ -330,7 +399,8 @@ def retrain(
         logged = {f"challenger_{m}": challenger[m] for m in metrics}
         if champion is not None:
             logged |= {f"champion_{m}": champion[m] for m in metrics}
-        registry.log(registered.run_id, metrics=logged)
+        report, report_error = _log_report(wh, registry, spec, registered.run_id, report_window(trigger, last))
+        registry.log(registered.run_id, metrics=logged, tags={"monitoring.report": report})
         chance = chance_level(spec, train_rows[LABEL], holdout[LABEL])
         promoted, decision = _decide(spec, challenger, champion, chance)
         if promoted:
@@ -351,6 +421,8 @@ def retrain(
             promoted,
             decision,
             excluded,
+            report,
+            report_error,
         )
         _record(wh, spec, trigger, result, dagster_run_id)
         registry.describe_version(name, registered.version, version_description(spec, trigger, result))
@@ -410,6 +482,7 @@ def _record(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, result: Retraini
             "champion": result.champion,
             "champion_version": result.champion_version,
             "mlflow_run_id": result.mlflow_run_id,
+            "monitoring_report": result.report,
             "decision": result.decision,
             "new_version": result.created,
         },

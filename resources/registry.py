@@ -284,6 +284,16 @@ class ModelRegistry:
         with self._failing(f"describing {name} version {version}"):
             self.client.update_model_version(name, str(version), description=description)
 
+    def run_experiment_id(self, run_id: str) -> str:
+        with self._failing(f"reading run {run_id}"):
+            return str(self.client.get_run(run_id).info.experiment_id)
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str) -> str:
+        """Upload the file ``path`` into the run's ``artifact_path`` folder; returns its path in the run."""
+        with self._failing(f"logging artifact {path.name} to run {run_id}"):
+            self.client.log_artifact(run_id, str(path), artifact_path)
+        return f"{artifact_path}/{path.name}"
+
     def end_run(self, run_id: str, status: Literal["FINISHED", "FAILED", "KILLED"] = "FINISHED") -> None:
         with self._failing(f"ending run {run_id}"):
             self.client.set_terminated(run_id, status)

@@ -646,9 +646,12 @@ class Warehouse:
         source = rows.from_clause(q, params, [f"{label} IS NOT NULL"])
         features = [*spec.features.numeric, *spec.features.categorical]
         cols = ", ".join(f"s.{q.col(c)} AS {q.col(c)}" for c in features)
+        # Ordered: a trainer that samples by position (HistGradientBoosting's early-stopping split)
+        # then fits the same model to the same rows on every run.
+        order = [spec.source.timestamp_column, *([spec.source.id_column] if spec.source.id_column else [])]
         stmt = sa.text(
             f"SELECT {cols}, {label} AS {q.col(LABEL)}, CAST(s.{q.col(spec.source.timestamp_column)} AS DATE) "
-            f"AS {q.col(DAY_COLUMN)} FROM {source}"
+            f"AS {q.col(DAY_COLUMN)} FROM {source} ORDER BY {', '.join(f's.{q.col(c)}' for c in order)}"
         )
         with self.begin_days(spec, columns=spec.features.numeric) as conn:
             frame = pd.DataFrame(conn.execute(stmt, params).fetchall(), columns=[*features, LABEL, DAY_COLUMN])

@@ -33,9 +33,10 @@ import dagster as dg
 from monitoring_assets import _retraining
 from monitoring_assets._metadata import DATASET_DRIFT_KEY, PERFORMANCE_CHECK_KEY
 from monitoring_assets.core.trigger import DayVerdict, TriggerEvent, TriggerPolicy, evaluate_trigger
-from monitoring_assets.errors import WarehouseError
+from monitoring_assets.errors import MonitorError, RegistryError, WarehouseError
 from monitoring_assets.spec import MonitorSpec
-from resources.registry import RegistryResource
+from resources import links
+from resources.registry import ModelRegistry, RegistryResource
 from resources.warehouse import WarehouseResource
 
 EVENT_TAG = "monitoring/event_id"
@@ -145,9 +146,12 @@ def build_retraining_definitions(
                     model_name=registry_name,
                     run_id=context.run.run_id,
                 )
+            dagster_ui, mlflow_ui = _ui_bases(context)
+            run_url = links.dagster_run_url(dagster_ui, context.run.run_id) if dagster_ui else None
             try:
                 with registry.open() as reg:
-                    result = _retraining.retrain(wh, reg, spec, trigger, context.run.run_id)
+                    result = _retraining.retrain(wh, reg, spec, trigger, context.run.run_id, dagster_run_url=run_url)
+                    experiment_id = _experiment_of(context, reg, result.mlflow_run_id) if mlflow_ui else None
             except _retraining.RetrainingRefusedError:
                 # Bad labels or a wrong-task model: retrying the same event would refuse again, and
                 # retrain() has recorded the refusal (its own event, alerted at warning).
@@ -160,8 +164,11 @@ def build_retraining_definitions(
                 except WarehouseError as unrecorded:
                     context.log.warning(f"{name}: the failed retraining could not be recorded: {unrecorded}")
                 raise
+        if result.report_error:
+            context.log.warning(f"{name}: the monitoring report was not logged to MLflow ({result.report_error})")
         context.log.info(f"{registry_name} v{result.version}: {result.decision}")
-        return dg.MaterializeResult(metadata=_retraining_metadata(result, trigger))
+        meta = _retraining_metadata(result, trigger, _mlflow_links(result, mlflow_ui, experiment_id))
+        return dg.MaterializeResult(metadata=meta)
 
     retrain_job = dg.define_asset_job(
         f"{name}_retraining",
@@ -267,7 +274,49 @@ def _last_trigger(state: dict[str, Any]) -> dt.date | None:
     return dt.date.fromisoformat(day) if day else None
 
 
-def _retraining_metadata(result: "_retraining.RetrainingResult", trigger: "_retraining.Trigger") -> dict[str, Any]:
+def _ui_bases(context: dg.AssetExecutionContext) -> tuple[str | None, str | None]:
+    """The Dagster and MLflow UI base URLs from the environment; a malformed one is left out
+    with a warning (a link is not worth failing a retraining for)."""
+    bases: list[str | None] = []
+    for env in (links.DAGSTER_UI_URL_ENV, links.MLFLOW_UI_URL_ENV):
+        try:
+            bases.append(links.ui_base_url(env))
+        except MonitorError as error:
+            context.log.warning(f"{error}: links to that UI are left out")
+            bases.append(None)
+    return bases[0], bases[1]
+
+
+def _experiment_of(context: dg.AssetExecutionContext, registry: ModelRegistry, run_id: str) -> str | None:
+    """The MLflow experiment of ``run_id``, for its link (None, with a warning, when MLflow fails
+    now: the retraining itself is done and recorded)."""
+    try:
+        return registry.run_experiment_id(run_id)
+    except RegistryError as error:
+        context.log.warning(f"the MLflow links are left out: {error}")
+        return None
+
+
+def _mlflow_links(
+    result: "_retraining.RetrainingResult", mlflow_ui: str | None, experiment_id: str | None
+) -> dict[str, Any]:
+    """The MLflow run and model version: links into the MLflow UI when its base URL is set, else their ids."""
+    if mlflow_ui is None or experiment_id is None:
+        return {
+            "mlflow_run": dg.MetadataValue.text(result.mlflow_run_id),
+            "mlflow_model_version": dg.MetadataValue.text(f"models:/{result.registry_name}/{result.version}"),
+        }
+    return {
+        "mlflow_run": dg.MetadataValue.url(links.mlflow_run_url(mlflow_ui, experiment_id, result.mlflow_run_id)),
+        "mlflow_model_version": dg.MetadataValue.url(
+            links.mlflow_version_url(mlflow_ui, result.registry_name, result.version)
+        ),
+    }
+
+
+def _retraining_metadata(
+    result: "_retraining.RetrainingResult", trigger: "_retraining.Trigger", mlflow_links: dict[str, Any]
+) -> dict[str, Any]:
     lines = ["| metric | challenger | champion |", "|---|---|---|"]
     for metric, value in result.challenger.items():
         champ = result.champion.get(metric) if result.champion else None
@@ -275,13 +324,14 @@ def _retraining_metadata(result: "_retraining.RetrainingResult", trigger: "_retr
     meta: dict[str, Any] = {
         "registry_name": dg.MetadataValue.text(result.registry_name),
         "version": dg.MetadataValue.int(result.version),
+        **mlflow_links,  # near the top: the way to the registry
         "new_version": dg.MetadataValue.bool(result.created),
         "alias": dg.MetadataValue.text("champion" if result.promoted else "challenger"),
         "promoted": dg.MetadataValue.bool(result.promoted),
         "decision": dg.MetadataValue.text(result.decision),
         "trigger": dg.MetadataValue.text(f"{trigger.reason} ({', '.join(trigger.days) or 'manual'})"),
         "event_id": dg.MetadataValue.text(trigger.event_id),
-        "mlflow_run_id": dg.MetadataValue.text(result.mlflow_run_id),
+        "monitoring_report": dg.MetadataValue.text(result.report),
         "window": dg.MetadataValue.text(f"{result.window[0]}..{result.window[1]} (holdout from {result.holdout_from})"),
         "n_train": dg.MetadataValue.int(result.n_train),
         "n_holdout": dg.MetadataValue.int(result.n_holdout),

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import mlflow.artifacts
 import numpy as np
 import pandas as pd
 import pytest
@@ -314,3 +315,16 @@ def test_demo_shows_each_injected_problem_from_its_day_and_never_before(tmp_path
     assert by_day[last_labeled - dt.timedelta(days=1)].label_coverage == 1.0
     assert 0 < by_day[last_labeled].label_coverage < 1
     assert by_day[last_labeled + dt.timedelta(days=1)].performance == "too_few_labels"
+
+    # The retraining's MLflow run holds the report of the 30 days through its trigger's last day,
+    # which shows the drift that fired it: the drifted days' verdicts and the drifted features.
+    r = outcome.retraining
+    last_trigger = dt.date.fromisoformat(r["trigger_days"][-1])
+    start = last_trigger - dt.timedelta(days=29)
+    assert r["monitoring_report"] == f"monitoring_report/{spec.name}_{start}_{last_trigger}.html"
+    page = mlflow.artifacts.download_artifacts(
+        run_id=r["mlflow_run_id"], artifact_path=r["monitoring_report"], tracking_uri=registry.tracking_uri
+    )
+    text = Path(page).read_text(encoding="utf-8")
+    assert all(day in text for day in r["trigger_days"]) and "data:image/png;base64," in text
+    assert "income" in text and "psi" in text

@@ -491,6 +491,18 @@ def test_training_frame_holds_only_valid_labels(tmp_path: Path) -> None:
     assert len(frame) == int(scored.y.isin([0, 1]).sum())
 
 
+def test_training_frame_comes_in_timestamp_then_id_order(tmp_path: Path) -> None:
+    """Stored shuffled, read back in (timestamp, id) order: the same rows always train the same model."""
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    scored = scored_rows(TRAIN_DAYS, 120, seed=31)
+    scored.loc[scored.index[1::7], "ts"] = scored["ts"].iloc[0]  # ties on the timestamp: the id decides
+    shuffled = scored.sample(frac=1.0, random_state=4)
+    write_tables(url, "forder", shuffled, one_label_each(shuffled))
+    frame = Warehouse(url).training_frame(retraining_spec("forder"), TRAIN_DAYS[0], TRAIN_DAYS[-1])
+    expected = scored[scored.ts.dt.date <= TRAIN_DAYS[-1]].sort_values(["ts", "id"])
+    np.testing.assert_array_equal(frame["x"].to_numpy(), expected["x"].to_numpy())
+
+
 def one_class_trainer(frame: pd.DataFrame, spec: MonitorSpec) -> Any:
     """A user trainer that returns a model of one class."""
     return DummyClassifier().fit(frame[["x", "z"]], np.zeros(len(frame), dtype=int))

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import mlflow.artifacts
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -359,3 +361,73 @@ def test_unknown_trainer_is_a_clear_error() -> None:
         load_trainer("tests.nowhere:fit")
     with pytest.raises(MonitorError, match=r"tests.test_retraining has no function 'missing'"):
         load_trainer("tests.test_retraining:missing")
+
+
+def _one_retraining(env: Env) -> tuple[dg.ExecuteInProcessResult, Any]:
+    """Three drifted days, the sensor's request, and its run; returns the run and the challenger version."""
+    for i in range(3):
+        env.report(_day(i), drift=True)
+    (request,) = env.tick(None).run_requests
+    result = env.run(request)
+    assert result.success
+    return result, env.client().get_model_version_by_alias(NAME, CHALLENGER)
+
+
+def test_the_run_logs_its_report_and_dagster_and_mlflow_link_each_other_without_credentials(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_UI_URL", "http://127.0.0.1:3000/")
+    monkeypatch.setenv("MLFLOW_UI_URL", "https://ml-user:s3cret@mlflow.example.com:8443/?x=1")
+    result, challenger = _one_retraining(env)
+    (mat,) = result.asset_materializations_for_node(f"{NAME}__challenger_model")
+    run = env.client().get_run(challenger.run_id)
+
+    run_url = f"http://127.0.0.1:3000/runs/{result.run_id}"
+    assert challenger.tags["dagster.run_url"] == run_url == run.data.tags["dagster.run_url"]
+    experiment = run.info.experiment_id
+    assert mat.metadata["mlflow_run"] == dg.MetadataValue.url(
+        f"https://mlflow.example.com:8443/#/experiments/{experiment}/runs/{challenger.run_id}"
+    )
+    assert mat.metadata["mlflow_model_version"] == dg.MetadataValue.url(
+        f"https://mlflow.example.com:8443/#/models/{NAME}/versions/{challenger.version}"
+    )
+    assert "s3cret" not in str(result.all_events) and "ml-user" not in str(result.all_events)
+
+    # The report: the 30 days through the trigger's last day (2024-02-03).
+    path = run.data.tags["monitoring.report"]
+    assert path == f"monitoring_report/{NAME}_2024-01-05_2024-02-03.html"
+    (listed,) = env.client().list_artifacts(challenger.run_id, "monitoring_report")
+    assert listed.path == path
+    page = Path(
+        mlflow.artifacts.download_artifacts(run_id=challenger.run_id, artifact_path=path, tracking_uri=env.tracking)
+    )
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and NAME in text and "2024-01-05" in text and "2024-02-03" in text
+    assert mat.metadata["monitoring_report"] == dg.MetadataValue.text(path)
+
+
+def test_without_ui_addresses_the_links_are_ids_and_a_failed_report_only_warns(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_UI_URL", raising=False)
+    monkeypatch.setenv("MLFLOW_UI_URL", "mlflow.example.com")  # no scheme: left out, with a warning
+
+    def broken(*args: object, **kwargs: object) -> Path:
+        raise RuntimeError("a row value 12345 quoted by some library")
+
+    monkeypatch.setattr("monitoring_assets.report.write_report", broken)
+    result, challenger = _one_retraining(env)
+    assert int(challenger.version) == 2
+    assert "dagster.run_url" not in challenger.tags and challenger.tags["dagster.run_id"] == result.run_id
+    (mat,) = result.asset_materializations_for_node(f"{NAME}__challenger_model")
+    assert mat.metadata["mlflow_run"] == dg.MetadataValue.text(challenger.run_id)
+    assert mat.metadata["mlflow_model_version"] == dg.MetadataValue.text(f"models:/{NAME}/{challenger.version}")
+    logs = [r.user_message for r in env.instance.all_logs(result.run_id) if r.level >= logging.WARNING]
+    assert any("MLFLOW_UI_URL must be the UI's http(s) address" in m and "does not start with http" in m for m in logs)
+    assert not any("mlflow.example.com" in m for m in logs)  # the value is never quoted: it may hold a password
+
+    run = env.client().get_run(challenger.run_id)
+    assert run.data.tags["monitoring.report"] == "failed: RuntimeError" and run.info.status == "FINISHED"
+    assert not env.client().list_artifacts(challenger.run_id, "monitoring_report")
+    assert any("monitoring report was not logged to MLflow (RuntimeError)" in m for m in logs), logs
+    assert "12345" not in str(result.all_events)

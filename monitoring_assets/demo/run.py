@@ -16,6 +16,7 @@ from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
 from monitoring_assets._factory import build_definitions
 from monitoring_assets._readback import DaySummary, day_summaries
+from monitoring_assets._retraining import REPORT_ARTIFACT_DIR
 from monitoring_assets.demo.data import (
     CATEGORICAL,
     LABEL_DELAY,
@@ -227,7 +228,7 @@ def format_retraining(outcome: DemoOutcome) -> str:
         f"  held-out {r['holdout_from']}..{r['window'][1]} ({r['n_holdout']} rows): {primary} challenger "
         f"{r['challenger'][primary]:.3f} vs champion {champion.get(primary, math.nan):.3f}",
         f"  decision: {r['decision']}",
-        f"  MLflow run {r['mlflow_run_id']}",
+        f"  MLflow run {r['mlflow_run_id']}, with the monitoring report {r.get('monitoring_report', '-')}",
     ]
     return "\n".join(lines)
 
@@ -300,6 +301,8 @@ def retraining_problems(outcome: DemoOutcome) -> list[str]:
     champion = (r["champion"] or {}).get("roc_auc", math.nan)
     if not r["challenger"]["roc_auc"] > champion:
         problems.append(f"challenger ROC AUC {r['challenger']['roc_auc']:.3f} not above champion's {champion:.3f}")
+    if not str(r.get("monitoring_report", "")).startswith(f"{REPORT_ARTIFACT_DIR}/"):
+        problems.append(f"no monitoring report in the MLflow run ({r.get('monitoring_report') or 'not recorded'})")
     return problems
 
 
