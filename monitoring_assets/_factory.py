@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 import datetime as dt
+import functools
 import math
 import os
 import time
@@ -56,7 +57,7 @@ from monitoring_assets.errors import MonitorError
 from monitoring_assets.report import performance_bands, reports_dir, write_report
 from monitoring_assets.spec import MonitorSpec, drift_rules, load_specs
 from resources._store import Audit
-from resources.alerts import AlertsResource, alerts_resource
+from resources.alerts import SLACK_WEBHOOK_URL_ENV, WEBHOOK_URL_ENV, AlertsResource, alerts_resource
 from resources.registry import TRACKING_URI_ENV, RegistryResource
 from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, WarehouseResource
 from sensors.alerts import build_alert_sensor
@@ -683,6 +684,22 @@ def registry_resource() -> RegistryResource:
     return RegistryResource()
 
 
+# The variables the resources are built from (their values are read at run time, through dg.EnvVar).
+_RESOURCE_ENV = (WAREHOUSE_URL_ENV, TRACKING_URI_ENV, REGISTRY_URI_ENV, WEBHOOK_URL_ENV, SLACK_WEBHOOK_URL_ENV)
+
+
+def environment_resources() -> tuple[WarehouseResource, RegistryResource, AlertsResource]:
+    """The warehouse, MLflow and alerts resources from the environment (README), the very same
+    objects for the same variables: ``dg.Definitions.merge`` takes two resources under one key
+    only when they are one object, and every ``MonitorComponent`` of a dg project brings them."""
+    return _environment_resources(tuple(name in os.environ for name in _RESOURCE_ENV))
+
+
+@functools.cache
+def _environment_resources(_set: tuple[bool, ...]) -> tuple[WarehouseResource, RegistryResource, AlertsResource]:
+    return warehouse_resource(), registry_resource(), alerts_resource()
+
+
 def build_definitions(
     *,
     specs: Sequence[MonitorSpec] | None = None,
@@ -693,7 +710,8 @@ def build_definitions(
     """Definitions for every monitor spec (default: all specs in ``$MONITORING_SPECS_DIR``), with
     the warehouse, MLflow and alerts resources (default: from the environment, see README)."""
     specs = load_specs() if specs is None else specs
-    warehouse = warehouse or warehouse_resource()
+    env_warehouse, env_registry, env_alerts = environment_resources()
+    warehouse = warehouse or env_warehouse
     url = (
         os.environ.get(WAREHOUSE_URL_ENV, DEFAULT_WAREHOUSE_URL)
         if isinstance(warehouse.url, dg.EnvVar)
@@ -706,8 +724,8 @@ def build_definitions(
         dg.Definitions(
             resources={
                 WAREHOUSE_KEY: warehouse,
-                REGISTRY_KEY: registry or registry_resource(),
-                ALERTS_KEY: alerts or alerts_resource(),
+                REGISTRY_KEY: registry or env_registry,
+                ALERTS_KEY: alerts or env_alerts,
             },
             executor=executor,
         ),
