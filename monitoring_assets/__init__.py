@@ -1,23 +1,25 @@
 """Model monitoring as Dagster assets.
 
-Public API (pinned by ``tests/test_public_api.py``). The pure core and the spec are importable
-without Dagster; the Dagster factories load lazily on first use.
+Public API (pinned by ``tests/test_public_api.py``). The pure core imports numpy and scipy only;
+the spec (pydantic, yaml) and the Dagster factories load on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from monitoring_assets.errors import MonitorError, ProfileError, SpecError, WarehouseError
-from monitoring_assets.spec import MonitorSpec, load_spec, load_specs
+from monitoring_assets.errors import MonitorError, ProfileError, RegistryError, SpecError, WarehouseError
 
 if TYPE_CHECKING:
     from monitoring_assets._factory import build_definitions, build_monitor_definitions
+    from monitoring_assets.spec import MonitorSpec, load_spec, load_specs
 
 __all__ = [
     "MonitorError",
     "MonitorSpec",
     "ProfileError",
+    "RegistryError",
     "SpecError",
     "WarehouseError",
     "build_definitions",
@@ -26,13 +28,18 @@ __all__ = [
     "load_specs",
 ]
 
-_LAZY = {"build_definitions", "build_monitor_definitions"}
+# Imported on first use: the pure core (monitoring_assets.core) loads this package, and must stay
+# numpy and scipy only (the spec brings pydantic and yaml, the factories Dagster).
+_LAZY = {
+    "build_definitions": "monitoring_assets._factory",
+    "build_monitor_definitions": "monitoring_assets._factory",
+    "MonitorSpec": "monitoring_assets.spec",
+    "load_spec": "monitoring_assets.spec",
+    "load_specs": "monitoring_assets.spec",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Dagster is imported only when the wiring is asked for, so the pure core stays Dagster-free.
     if name in _LAZY:
-        from monitoring_assets import _factory  # noqa: PLC0415  (lazy on purpose, see above)
-
-        return getattr(_factory, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'monitoring_assets' has no attribute {name!r}")

@@ -30,6 +30,7 @@ from monitoring_assets.core.performance import (
     performance_metrics,
     regression_aggregate_from_rows,
 )
+from monitoring_assets.errors import ProfileError
 
 N_ROWS = 6_000
 DEFAULT_BINS = 10_000
@@ -385,16 +386,16 @@ def test_empty_regression_aggregate_is_nan() -> None:
 
 def test_merge_different_n_bins_raises() -> None:
     """Aggregates with different score cells cannot be added."""
-    with pytest.raises(ValueError, match="score cells"):
+    with pytest.raises(ProfileError, match="score cells"):
         BinaryAggregate.empty(100).merge(BinaryAggregate.empty(1000))
-    with pytest.raises(ValueError):
+    with pytest.raises(ProfileError, match="score cells"):
         merge_aggregates([BinaryAggregate.empty(100)], BinaryAggregate.empty(10_000))
 
 
 @pytest.mark.parametrize("n_bins", [5, 25, 1001])
 def test_empty_requires_multiple_of_ten(n_bins: int) -> None:
     """The calibration bins are whole cells, so n_bins must be a multiple of 10."""
-    with pytest.raises(ValueError, match="multiple of 10"):
+    with pytest.raises(ProfileError, match="multiple of 10"):
         BinaryAggregate.empty(n_bins)
 
 

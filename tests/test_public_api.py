@@ -1,7 +1,12 @@
 """The public API is small and pinned: changing it is a deliberate act."""
 
+import expectations
 import monitoring_assets
 import monitoring_assets.core
+import monitoring_assets.demo
+import monitoring_assets.spec
+import resources
+import sensors
 
 
 def test_package_exports() -> None:
@@ -9,6 +14,7 @@ def test_package_exports() -> None:
         "MonitorError",
         "MonitorSpec",
         "ProfileError",
+        "RegistryError",
         "SpecError",
         "WarehouseError",
         "build_definitions",
@@ -60,5 +66,59 @@ def test_core_exports() -> None:
 
 
 def test_errors_form_one_hierarchy() -> None:
-    for cls in (monitoring_assets.SpecError, monitoring_assets.ProfileError, monitoring_assets.WarehouseError):
+    for cls in (
+        monitoring_assets.SpecError,
+        monitoring_assets.ProfileError,
+        monitoring_assets.WarehouseError,
+        monitoring_assets.RegistryError,
+    ):
         assert issubclass(cls, monitoring_assets.MonitorError)
+
+
+def test_subpackage_exports() -> None:
+    assert monitoring_assets.spec.__all__ == [
+        "SPECS_DIR_ENV",
+        "MonitorSpec",
+        "drift_rules",
+        "load_spec",
+        "load_specs",
+        "parse_spec",
+    ]
+    assert expectations.__all__ == [
+        "SEVERITIES",
+        "SUITES_DIR_ENV",
+        "Suite",
+        "SuiteExpectation",
+        "find_suite",
+        "load_suite",
+        "parse_suite",
+        "spec_columns",
+        "suite_path",
+        "suites_dir",
+        "generate_suite",
+        "CHUNK_ROWS",
+        "MAX_ROWS",
+        "DayQuality",
+        "Outcome",
+        "blocked_days",
+        "check_days",
+        "validate_days",
+    ]
+    assert monitoring_assets.demo.__all__ == [
+        "CONCEPT_DAY",
+        "DRIFT_DAY",
+        "FAIRNESS_DAY",
+        "LABEL_DELAY",
+        "QUALITY_BREAK_DAY",
+        "DaySummary",
+        "DemoConfig",
+        "day_summaries",
+        "generate",
+        "run_demo",
+        "write_duckdb",
+    ]
+    # Modules, not re-exports: import what you need from resources.<module> and sensors.<module>.
+    assert resources.__all__ == [] and sensors.__all__ == []
+    for package in (monitoring_assets, monitoring_assets.core, monitoring_assets.spec, expectations):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"{package.__name__}.{name}"

@@ -46,6 +46,8 @@ from typing import Literal
 
 import numpy as np
 
+from monitoring_assets.errors import ProfileError
+
 EPS = float(np.finfo(np.float64).eps)
 CALIBRATION_BINS = 10
 
@@ -123,7 +125,7 @@ class BinaryAggregate:
     @classmethod
     def empty(cls, n_bins: int) -> BinaryAggregate:
         if n_bins % CALIBRATION_BINS:
-            raise ValueError(f"n_bins must be a multiple of {CALIBRATION_BINS}, got {n_bins}")
+            raise ProfileError(f"n_bins must be a multiple of {CALIBRATION_BINS}, got {n_bins}")
         return cls(
             n_bins,
             0,
@@ -144,7 +146,7 @@ class BinaryAggregate:
 
     def merge(self, other: BinaryAggregate) -> BinaryAggregate:
         if other.n_bins != self.n_bins:
-            raise ValueError(f"cannot merge aggregates with {self.n_bins} and {other.n_bins} score cells")
+            raise ProfileError(f"cannot merge aggregates with {self.n_bins} and {other.n_bins} score cells")
         return BinaryAggregate(
             self.n_bins,
             self.n_scored + other.n_scored,
