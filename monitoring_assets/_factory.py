@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 import datetime as dt
-import functools
 import math
 import os
 import time
@@ -16,8 +15,6 @@ import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from expectations import Suite, blocked_days, check_days, find_suite
-from expectations._checks import CHECK_NAME as QUALITY_CHECK
-from expectations._checks import blocked_metadata, quality_check_spec, quality_partition_metadata, quality_verdict
 from monitoring_assets import _pipeline
 from monitoring_assets._day_checks import (
     DayVerdict,
@@ -41,7 +38,15 @@ from monitoring_assets._metadata import (
     performance_picture,
     profile_metadata,
 )
+from monitoring_assets._quality_checks import CHECK_NAME as QUALITY_CHECK
+from monitoring_assets._quality_checks import (
+    blocked_metadata,
+    quality_check_spec,
+    quality_partition_metadata,
+    quality_verdict,
+)
 from monitoring_assets._readback import enough_labels
+from monitoring_assets._retraining_assets import build_retraining_definitions
 from monitoring_assets.core.evaluate import DatasetDrift
 from monitoring_assets.core.fairness import DisparityVerdict
 from monitoring_assets.core.guards import constant_columns
@@ -55,20 +60,18 @@ from monitoring_assets.core.performance import (
 )
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.report import performance_bands, reports_dir, write_report
+from monitoring_assets.resources import AlertsResource, RegistryResource, WarehouseResource, environment_resources
 from monitoring_assets.spec import MonitorSpec, drift_rules, load_specs
 from resources._store import Audit
-from resources.alerts import SLACK_WEBHOOK_URL_ENV, WEBHOOK_URL_ENV, AlertsResource, alerts_resource
-from resources.registry import TRACKING_URI_ENV, RegistryResource
-from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, WarehouseResource
+from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV
 from sensors.alerts import build_alert_sensor
 from sensors.labels import build_label_sensor
-from sensors.retraining import build_retraining_definitions
+from sensors.retraining import build_retraining_sensor
 
 POOL = "monitoring_warehouse"  # limit it to 1 in dagster.yaml for a DuckDB file (one writer)
 WAREHOUSE_KEY = "warehouse"
 REGISTRY_KEY = "registry"
 ALERTS_KEY = "alerts"
-REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 
 
 @dataclass(frozen=True)
@@ -546,10 +549,10 @@ def _label_and_retraining_definitions(
     sensors = [build_label_sensor(spec, labels_job)]
     if spec.retrains:
         watched = {"drift": feature_key, "performance": dg.AssetKey([spec.name, "labeled_performance"])}
-        retrain_assets, retrain_jobs, retrain_sensor = build_retraining_definitions(spec, watched)
-        assets += retrain_assets
-        jobs += retrain_jobs
-        sensors.append(retrain_sensor)
+        retraining = build_retraining_definitions(spec=spec, watched=watched)
+        assets += [a for a in retraining.assets or [] if isinstance(a, dg.AssetsDefinition)]
+        jobs += list(retraining.jobs or [])
+        sensors.append(build_retraining_sensor(spec=spec, watched=watched))
     return assets, jobs, sensors
 
 
@@ -666,38 +669,6 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
     if spec.alerts.enabled:
         sensors.append(build_alert_sensor(spec))
     return dg.Definitions(assets=assets, jobs=jobs, schedules=[schedule], sensors=sensors)
-
-
-def warehouse_resource() -> WarehouseResource:
-    """``$MONITORING_WAREHOUSE_URL`` through dg.EnvVar (kept out of the UI), else the demo DuckDB file."""
-    if WAREHOUSE_URL_ENV in os.environ:
-        return WarehouseResource(url=dg.EnvVar(WAREHOUSE_URL_ENV))
-    return WarehouseResource(url=DEFAULT_WAREHOUSE_URL)
-
-
-def registry_resource() -> RegistryResource:
-    """``$MLFLOW_TRACKING_URI`` (and ``$MLFLOW_REGISTRY_URI``) through dg.EnvVar, else the SQLite
-    store under ``mlruns/`` in the project."""
-    if TRACKING_URI_ENV in os.environ:
-        registry_uri = dg.EnvVar(REGISTRY_URI_ENV) if REGISTRY_URI_ENV in os.environ else None
-        return RegistryResource(tracking_uri=dg.EnvVar(TRACKING_URI_ENV), registry_uri=registry_uri)
-    return RegistryResource()
-
-
-# The variables the resources are built from (their values are read at run time, through dg.EnvVar).
-_RESOURCE_ENV = (WAREHOUSE_URL_ENV, TRACKING_URI_ENV, REGISTRY_URI_ENV, WEBHOOK_URL_ENV, SLACK_WEBHOOK_URL_ENV)
-
-
-def environment_resources() -> tuple[WarehouseResource, RegistryResource, AlertsResource]:
-    """The warehouse, MLflow and alerts resources from the environment (README), the very same
-    objects for the same variables: ``dg.Definitions.merge`` takes two resources under one key
-    only when they are one object, and every ``MonitorComponent`` of a dg project brings them."""
-    return _environment_resources(tuple(name in os.environ for name in _RESOURCE_ENV))
-
-
-@functools.cache
-def _environment_resources(_set: tuple[bool, ...]) -> tuple[WarehouseResource, RegistryResource, AlertsResource]:
-    return warehouse_resource(), registry_resource(), alerts_resource()
 
 
 def build_definitions(

@@ -73,6 +73,13 @@ REPORT_DAYS = 30  # the report logged with a retraining: these many days through
 REPORT_ARTIFACT_DIR = "monitoring_report"
 
 
+# Tags of a retraining run: the retraining sensor sets them, the challenger_model asset reads them.
+EVENT_TAG = "monitoring/event_id"
+REASON_TAG = "monitoring/reason"
+DAYS_TAG = "monitoring/trigger_days"
+ATTEMPT_TAG = "monitoring/attempt"
+REFUSED_TAG = "monitoring/refused"  # set on a run that refused to retrain: its event is not retried
+
 FAILED_EVENT = "retraining_failed"  # event_type of a failed retraining in monitoring.events
 ERROR_LIMIT = 500  # characters of an error message kept in the event
 

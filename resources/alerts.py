@@ -5,7 +5,7 @@ WARN, a promotion or a rollback) and ``critical`` (a check failed at ERROR). Eve
 the log; each webhook gets the alerts at or above its minimum tier (default: webhook ``info``,
 Slack ``warning``).
 
-Webhook URLs are secrets (a Slack URL *is* its token). They reach the resource only through
+Webhook URLs are secrets (a Slack URL *is* its token). They reach the Dagster resource only through
 ``dg.EnvVar`` (``$MONITORING_ALERT_WEBHOOK_URL``, ``$MONITORING_SLACK_WEBHOOK_URL``, or the
 variables a spec's ``alerts`` section names), and every message this module writes shows them
 masked to scheme, host and port (``https://hooks.slack.com/***``); error texts are scrubbed too.
@@ -36,9 +36,6 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import dagster as dg
-from pydantic import Field
 
 from monitoring_assets.spec import MonitorSpec
 from monitoring_assets.spec._model import AlertsSpec
@@ -311,35 +308,25 @@ def _failure(error: Exception, timeout: float) -> tuple[bool, str]:
     return False, f"{type(error).__name__}: {error}"
 
 
-# -- the resource -------------------------------------------------------------------------------
+# -- the settings -------------------------------------------------------------------------------
 
 
-class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where alerts go and how hard delivery tries.
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go and how hard delivery tries (the Dagster resource
+    ``monitoring_assets.resources.AlertsResource`` holds them as its config). A spec's ``alerts``
+    section overrides the URLs (by naming other variables), the minimum tiers and the dedup window
+    for its monitor."""
 
-    Set the URLs through ``dg.EnvVar`` (``alerts_resource()`` does, from
-    ``$MONITORING_ALERT_WEBHOOK_URL`` and ``$MONITORING_SLACK_WEBHOOK_URL``): the UI then shows
-    the variable's name, never the URL. Unset, alerts go to the Dagster log only. A spec's
-    ``alerts`` section overrides the URLs (by naming other variables), the minimum tiers and the
-    dedup window for its monitor.
-    """
-
-    webhook_url: str | None = Field(default=None, description="Generic JSON webhook (POST); a secret")
-    slack_webhook_url: str | None = Field(default=None, description="Slack incoming webhook; a secret")
-    webhook_min_tier: Tier = Field(default="info", description="Lowest tier sent to the generic webhook")
-    slack_min_tier: Tier = Field(default="warning", description="Lowest tier sent to Slack")
-    dedup_window_hours: float = Field(
-        default=24.0, gt=0, description="An open check alert is not re-sent at the same tier within this window"
-    )
-    give_up_after_hours: float = Field(
-        default=24.0,
-        gt=0,
-        le=24 * 30,  # the sensor reads alert rows 90 days back
-        description="An undelivered alert is retried on later ticks until this long after its first attempt",
-    )
-    attempts: int = Field(default=3, ge=1, le=5, description="POST attempts per alert and destination")
-    timeout_seconds: float = Field(default=5.0, gt=0, le=30, description="Timeout of one POST")
-    backoff_seconds: float = Field(default=0.5, ge=0, le=10, description="Sleep before the 2nd attempt; doubles")
+    webhook_url: str | None = None
+    slack_webhook_url: str | None = None
+    webhook_min_tier: Tier = "info"
+    slack_min_tier: Tier = "warning"
+    dedup_window_hours: float = 24.0
+    give_up_after_hours: float = 24.0
+    attempts: int = 3
+    timeout_seconds: float = 5.0
+    backoff_seconds: float = 0.5
 
     def dedup_window(self, overrides: AlertsSpec | None = None) -> dt.timedelta:
         hours = overrides.dedup_window_hours if overrides and overrides.dedup_window_hours else self.dedup_window_hours
@@ -362,7 +349,7 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 if not override.enabled:
                     continue
                 if override.url_env:
-                    url = dg.EnvVar(override.url_env).get_value()
+                    url = os.environ.get(override.url_env)
                 min_tier = override.min_tier or default_tier
             if url:
                 out.append(Destination(name, url, min_tier, style))  # type: ignore[arg-type]
@@ -378,20 +365,11 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         policy = RetryPolicy(self.attempts, self.timeout_seconds, self.backoff_seconds)
         for name in ("webhook", "slack"):
             override = getattr(overrides, name) if overrides else None
-            if override and override.enabled and override.url_env and not dg.EnvVar(override.url_env).get_value():
+            if override and override.enabled and override.url_env and not os.environ.get(override.url_env):
                 log.warning(
                     f"alerts: the spec names ${override.url_env} for {name}, but it is not set: not sending there"
                 )
         return AlertSink(log, self.destinations(overrides), policy, sleep=sleep)
-
-
-def alerts_resource() -> AlertsResource:
-    """The webhooks named by ``$MONITORING_ALERT_WEBHOOK_URL`` / ``$MONITORING_SLACK_WEBHOOK_URL``
-    (through dg.EnvVar), when set; otherwise alerts go to the Dagster log only."""
-    return AlertsResource(
-        webhook_url=dg.EnvVar(WEBHOOK_URL_ENV) if WEBHOOK_URL_ENV in os.environ else None,
-        slack_webhook_url=dg.EnvVar(SLACK_WEBHOOK_URL_ENV) if SLACK_WEBHOOK_URL_ENV in os.environ else None,
-    )
 
 
 # -- the record ---------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import dagster as dg
 import mlflow
 import pandas as pd
 import sqlalchemy as sa
@@ -31,7 +30,6 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking._model_registry import utils as _registry_globals
 from mlflow.tracking._tracking_service import utils as _tracking_globals
-from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -476,41 +474,3 @@ def _quoted(value: str) -> str:
     """``value`` as a string literal of an MLflow search filter, which has no escapes: a name
     holding a single quote goes in double quotes (one holding both kinds cannot be searched)."""
     return f'"{value}"' if "'" in value else f"'{value}'"
-
-
-class RegistryResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Dagster resource for the MLflow tracking store and model registry.
-
-    In definitions ``tracking_uri`` comes from ``$MLFLOW_TRACKING_URI`` through ``dg.EnvVar`` (the
-    UI shows the variable, not a password), defaulting to a SQLite store under the project.
-    """
-
-    tracking_uri: str = Field(default=DEFAULT_TRACKING_URI, description="MLflow tracking URI")
-    registry_uri: str | None = Field(default=None, description="MLflow registry URI (default: the tracking URI)")
-    artifact_root: str | None = Field(
-        default=DEFAULT_ARTIFACT_ROOT,
-        description="Artifact root for new experiments when MLflow has no server (path or s3://...)",
-    )
-
-    http_max_retries: int = Field(
-        default=HttpLimits.max_retries,
-        ge=0,
-        le=10,
-        description="MLflow HTTP retries (MLFLOW_HTTP_REQUEST_MAX_RETRIES, when unset)",
-    )
-    http_timeout_seconds: int = Field(
-        default=HttpLimits.timeout_seconds,
-        ge=1,
-        description="MLflow HTTP request timeout in seconds (MLFLOW_HTTP_REQUEST_TIMEOUT, when unset)",
-    )
-    http_backoff_factor: int = Field(
-        default=HttpLimits.backoff_factor,
-        ge=0,
-        description="MLflow HTTP backoff factor (MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, when unset)",
-    )
-
-    @contextmanager
-    def open(self) -> Iterator[ModelRegistry]:
-        # Nothing to close afterwards: MLflow keeps one engine per store URI for the process.
-        http = HttpLimits(self.http_max_retries, self.http_timeout_seconds, self.http_backoff_factor)
-        yield ModelRegistry(self.tracking_uri, self.registry_uri, self.artifact_root, http)

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
-from pydantic import Field
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -798,22 +796,3 @@ def empty_aggregate(spec: MonitorSpec) -> PerformanceAggregate:
     if spec.prediction.task == "binary_classification":
         return BinaryAggregate.empty(spec.performance.score_bins)
     return RegressionAggregate.empty()
-
-
-class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Dagster resource for the monitored warehouse.
-
-    ``url`` is a SQLAlchemy URL. In definitions it comes from ``$MONITORING_WAREHOUSE_URL``
-    through ``dg.EnvVar`` (so the UI shows the variable, not a password), defaulting to the demo
-    DuckDB file.
-    """
-
-    url: str = Field(default=DEFAULT_WAREHOUSE_URL, description="SQLAlchemy URL of the warehouse")
-
-    @contextmanager
-    def open(self) -> Iterator[Warehouse]:
-        warehouse = Warehouse(self.url)
-        try:
-            yield warehouse
-        finally:
-            warehouse.dispose()

@@ -82,13 +82,13 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 from monitoring_assets.errors import WarehouseError
+from monitoring_assets.resources import AlertsResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 from resources.alerts import (
     ALERT_EVENT,
     DESCRIPTION_LIMIT,
     Alert,
     AlertSink,
-    AlertsResource,
     Delivery,
     Tier,
     alert_from_details,
@@ -96,7 +96,7 @@ from resources.alerts import (
     record_alert,
     tier_rank,
 )
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.warehouse import Warehouse
 
 EVENT_TIERS: dict[str, Tier] = {
     "trigger": "info",
@@ -756,7 +756,8 @@ def build_alert_sensor(spec: MonitorSpec) -> dg.SensorDefinition:
         if context.repository_def is None:
             return dg.SensorResult(skip_reason=dg.SkipReason("no repository to read checks from"))
         checks = monitor_checks(context.repository_def, spec)
-        sink = alerts.sink(context.log, spec.alerts)
+        settings = alerts.settings()
+        sink = settings.sink(context.log, spec.alerts)
         try:
             with warehouse.open() as wh:
                 tick = evaluate_alerts(
@@ -766,9 +767,9 @@ def build_alert_sensor(spec: MonitorSpec) -> dg.SensorDefinition:
                     checks=checks,
                     wh=wh,
                     sink=sink,
-                    window=alerts.dedup_window(spec.alerts),
+                    window=settings.dedup_window(spec.alerts),
                     now=dt.datetime.now(dt.UTC),
-                    give_up_after=alerts.give_up_after(spec.alerts),
+                    give_up_after=settings.give_up_after(spec.alerts),
                 )
         except WarehouseError as e:
             # e.g. a DuckDB file locked by a running step: nothing is lost, the next tick retries.

@@ -27,8 +27,9 @@ import json
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.warehouse import Warehouse
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"

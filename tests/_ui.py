@@ -36,9 +36,8 @@ import pytest
 import yaml
 
 from monitoring_assets import build_definitions
+from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import parse_spec
-from resources.registry import RegistryResource
-from resources.warehouse import WarehouseResource
 from tests.conftest import REPO, SMALL_SPEC, write_table
 
 if TYPE_CHECKING:

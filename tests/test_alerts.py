@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from monitoring_assets import build_definitions
 from monitoring_assets._factory import ALERTS_KEY, WAREHOUSE_KEY
 from monitoring_assets.demo import DemoConfig, generate, write_duckdb
+from monitoring_assets.resources import AlertsResource, WarehouseResource, alerts_resource
 from monitoring_assets.spec import MonitorSpec, load_spec, load_specs, parse_spec
 from resources.alerts import (
     DESCRIPTION_LIMIT,
@@ -36,15 +37,13 @@ from resources.alerts import (
     WEBHOOK_URL_ENV,
     Alert,
     AlertSink,
-    AlertsResource,
     Destination,
     RetryPolicy,
     alert_log,
-    alerts_resource,
     mask_url,
     scrub,
 )
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.warehouse import Warehouse
 from sensors.alerts import build_alert_sensor, evaluate_alerts, failed_days_text, failure_tier, new_executions
 from tests.conftest import REPO
 
@@ -159,8 +158,8 @@ class Env:
                 spec=self.spec,
                 checks=[dg.AssetCheckKey(DRIFT, "no_dataset_drift"), dg.AssetCheckKey(PERF, CHECK_PERF)],
                 wh=wh,
-                sink=self.alerts.sink(self.log, self.spec.alerts),
-                window=self.alerts.dedup_window(self.spec.alerts),
+                sink=self.alerts.settings().sink(self.log, self.spec.alerts),
+                window=self.alerts.settings().dedup_window(self.spec.alerts),
                 now=now,
             )
         finally:
@@ -626,7 +625,7 @@ def test_spec_section_routes_per_monitor(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("TEAM_SLACK_URL", "https://hooks.slack.com/services/TEAM")
     spec = _spec(webhook={"enabled": False}, slack={"url_env": "TEAM_SLACK_URL", "min_tier": "critical"})
     resource = AlertsResource(webhook_url="https://alerts.internal/hook", slack_webhook_url="https://other/x")
-    (slack,) = resource.destinations(spec.alerts)
+    (slack,) = resource.settings().destinations(spec.alerts)
     assert (slack.name, slack.url, slack.min_tier, slack.style) == (
         "slack",
         "https://hooks.slack.com/services/TEAM",
@@ -634,9 +633,9 @@ def test_spec_section_routes_per_monitor(monkeypatch: pytest.MonkeyPatch) -> Non
         "slack",
     )
     assert "TEAM" not in repr(slack)
-    assert [d.name for d in resource.destinations(_spec().alerts)] == ["webhook", "slack"]
-    assert AlertsResource().destinations(_spec().alerts) == []  # no URL anywhere: the log only
-    assert resource.dedup_window(_spec(dedup_window_hours=6).alerts) == dt.timedelta(hours=6)
+    assert [d.name for d in resource.settings().destinations(_spec().alerts)] == ["webhook", "slack"]
+    assert AlertsResource().settings().destinations(_spec().alerts) == []  # no URL anywhere: the log only
+    assert resource.settings().dedup_window(_spec(dedup_window_hours=6).alerts) == dt.timedelta(hours=6)
 
 
 def test_every_monitor_gets_an_alert_sensor_and_the_definitions_hold_the_resource() -> None:

@@ -27,10 +27,10 @@ from monitoring_assets.demo import (
     write_duckdb,
 )
 from monitoring_assets.demo.run import guard_problems, retraining_problems, unexpected
+from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec, drift_rules, load_spec
 from resources import _store
-from resources.registry import RegistryResource
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.warehouse import Warehouse
 from tests.conftest import REPO
 
 CONFIG = DemoConfig(rows_per_day=1000, days=34, reference_rows=6200, last_day=dt.date(2024, 2, 3))

@@ -133,9 +133,9 @@ def _materialize(url: str, spec_data: dict[str, Any], day: str, barrier: Barrier
     import dagster as dg  # noqa: PLC0415
 
     from monitoring_assets import build_definitions  # noqa: PLC0415
+    from monitoring_assets.resources import WarehouseResource  # noqa: PLC0415
     from resources import _store as store  # noqa: PLC0415
     from resources.warehouse import Warehouse as Wh  # noqa: PLC0415
-    from resources.warehouse import WarehouseResource  # noqa: PLC0415
 
     spec = parse_spec(spec_data)
     if barrier is not None:

@@ -33,10 +33,11 @@ from monitoring_assets.core.guards import (
 )
 from monitoring_assets.core.profile import NumericBins, ProfileLayout, profile_from_values
 from monitoring_assets.core.thresholds import ConstantThreshold
+from monitoring_assets.resources import AlertsResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 from resources import _store
-from resources.alerts import AlertsResource, alert_log
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.alerts import alert_log
+from resources.warehouse import Warehouse
 from sensors.alerts import day_evaluated, evaluate_alerts
 from tests.conftest import sample_frame, scratch_database, small_spec, write_table
 
@@ -366,7 +367,7 @@ def test_alerts_fire_for_volume_and_null_rate_and_not_evaluated_drift_neither_fi
                     spec=spec,
                     checks=sorted(checks, key=lambda k: k.to_user_string()),
                     wh=wh,
-                    sink=env.alerts.sink(log, spec.alerts),
+                    sink=env.alerts.settings().sink(log, spec.alerts),
                     window=dt.timedelta(hours=24),
                     now=at,
                 )

@@ -30,14 +30,22 @@ from sqlalchemy.pool import NullPool
 
 from monitoring_assets import build_definitions
 from monitoring_assets._pipeline import compute_performance
-from monitoring_assets._retraining import RetrainingRefusedError, Trigger, _decide, chance_level, retrain, task_problem
+from monitoring_assets._retraining import (
+    REFUSED_TAG,
+    RetrainingRefusedError,
+    Trigger,
+    _decide,
+    chance_level,
+    retrain,
+    task_problem,
+)
 from monitoring_assets.core.performance import performance_metrics
 from monitoring_assets.errors import WarehouseError
+from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources._store import Audit
-from resources.registry import CHALLENGER, RegistryResource
-from resources.warehouse import LABEL, Warehouse, WarehouseResource
-from sensors.retraining import REFUSED_TAG
+from resources.registry import CHALLENGER
+from resources.warehouse import LABEL, Warehouse
 from tests.conftest import write_table
 from tests.test_labels_warehouse import mismatches, sklearn_binary
 

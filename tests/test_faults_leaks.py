@@ -21,9 +21,8 @@ from threadpoolctl import threadpool_limits
 
 from monitoring_assets import build_definitions
 from monitoring_assets._factory import ALERTS_KEY, WAREHOUSE_KEY
-from resources.alerts import AlertsResource
-from resources.registry import RegistryResource
-from resources.warehouse import Warehouse, WarehouseResource
+from monitoring_assets.resources import AlertsResource, RegistryResource, WarehouseResource
+from resources.warehouse import Warehouse
 from tests.conftest import sample_frame, small_spec, write_table
 from tests.test_faults_outages import CHECK, Hook, closed_port, labeled_frame, retraining_spec, retraining_tags
 

@@ -23,12 +23,13 @@ import pandas as pd
 import pytest
 
 from monitoring_assets import build_definitions
+from monitoring_assets._retraining import ATTEMPT_TAG, DAYS_TAG, EVENT_TAG, REASON_TAG
+from monitoring_assets.resources import AlertsResource, RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec
-from resources.alerts import AlertsResource, alert_log
-from resources.registry import HttpLimits, ModelRegistry, RegistryResource
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.alerts import alert_log
+from resources.registry import HttpLimits, ModelRegistry
+from resources.warehouse import Warehouse
 from sensors.alerts import evaluate_alerts
-from sensors.retraining import ATTEMPT_TAG, DAYS_TAG, EVENT_TAG, REASON_TAG
 from tests.conftest import small_spec, write_table
 
 MLFLOW_HTTP_ENV = (
@@ -195,8 +196,8 @@ def test_unreachable_mlflow_fails_fast_with_a_registry_error_an_event_and_a_warn
             spec=spec,
             checks=[],
             wh=wh,
-            sink=alerts.sink(logging.getLogger("test_faults_outages")),
-            window=alerts.dedup_window(),
+            sink=alerts.settings().sink(logging.getLogger("test_faults_outages")),
+            window=alerts.settings().dedup_window(),
             now=dt.datetime.now(dt.UTC),
         )
     finally:
@@ -269,10 +270,10 @@ class Ticks:
                 spec=self.spec,
                 checks=[CHECK],
                 wh=wh,
-                sink=self.alerts.sink(logging.getLogger("test_faults_outages"), sleep=lambda _: None),
-                window=self.alerts.dedup_window(),
+                sink=self.alerts.settings().sink(logging.getLogger("test_faults_outages"), sleep=lambda _: None),
+                window=self.alerts.settings().dedup_window(),
                 now=now,
-                give_up_after=self.alerts.give_up_after(self.spec.alerts),
+                give_up_after=self.alerts.settings().give_up_after(self.spec.alerts),
             )
         finally:
             wh.dispose()
@@ -336,7 +337,7 @@ def test_an_alert_lost_in_an_outage_is_delivered_once_on_a_later_tick(ticks: Tic
 def test_an_alert_undelivered_past_the_give_up_age_is_recorded_given_up_and_not_sent_again(
     ticks: Ticks, hook: Hook
 ) -> None:
-    assert ticks.alerts.give_up_after() == dt.timedelta(hours=24)  # the documented default
+    assert ticks.alerts.settings().give_up_after() == dt.timedelta(hours=24)  # the documented default
     hook.down = True
     ticks.fail()
     assert ticks.tick(T0) == "m: sent 1 alert(s) (1 firing)"
@@ -363,8 +364,8 @@ def test_an_alert_undelivered_past_the_give_up_age_is_recorded_given_up_and_not_
 
 def test_the_give_up_age_comes_from_the_spec() -> None:
     spec = small_spec(alerts={"give_up_after_hours": 6})
-    assert AlertsResource().give_up_after(spec.alerts) == dt.timedelta(hours=6)
-    assert AlertsResource(give_up_after_hours=2).give_up_after(small_spec().alerts) == dt.timedelta(hours=2)
+    assert AlertsResource().settings().give_up_after(spec.alerts) == dt.timedelta(hours=6)
+    assert AlertsResource(give_up_after_hours=2).settings().give_up_after(small_spec().alerts) == dt.timedelta(hours=2)
 
 
 def test_a_failed_trigger_event_alerts_once_however_often_its_retries_fail(ticks: Ticks, hook: Hook) -> None:

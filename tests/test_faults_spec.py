@@ -27,9 +27,10 @@ from expectations import parse_suite, validate_days
 from monitoring_assets import _pipeline
 from monitoring_assets.core.profile import CategoricalBins, NumericBins, ProfileLayout
 from monitoring_assets.errors import SpecError, WarehouseError
+from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
 from resources._store import Audit
-from resources.warehouse import DAY_COLUMN, Warehouse, WarehouseResource
+from resources.warehouse import DAY_COLUMN, Warehouse
 from tests.conftest import REPO, SMALL_SPEC, sample_frame, write_table
 
 

@@ -19,9 +19,10 @@ from sklearn.metrics import roc_auc_score
 from monitoring_assets import build_definitions
 from monitoring_assets._factory import WAREHOUSE_KEY
 from monitoring_assets.demo import DemoConfig, generate, write_duckdb
+from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
 from resources import _store
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.warehouse import Warehouse
 from sensors.labels import RANGE_END, RANGE_START, contiguous_ranges
 from tests.conftest import REPO
 

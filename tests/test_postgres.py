@@ -18,10 +18,10 @@ from sqlalchemy.pool import NullPool
 from monitoring_assets import build_definitions
 from monitoring_assets.demo import DemoConfig, generate
 from monitoring_assets.demo.run import register_initial_champion
+from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import load_spec, parse_spec
 from resources import _store
-from resources.registry import CHALLENGER, CHAMPION, RegistryResource
-from resources.warehouse import WarehouseResource
+from resources.registry import CHALLENGER, CHAMPION
 from tests.conftest import REPO, write_table
 
 pytestmark = pytest.mark.postgres

@@ -19,8 +19,9 @@ from expectations import SUITES_DIR_ENV, Suite
 from expectations._store import quality_results
 from monitoring_assets import build_definitions
 from monitoring_assets.errors import SpecError
+from monitoring_assets.resources import WarehouseResource
 from resources import _store
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.warehouse import Warehouse
 from tests.conftest import write_table
 from tests.test_quality import DAY, _null_flood, _range_break, build_suite, quality_frame, quality_spec
 

@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from monitoring_assets.errors import RegistryError
+from monitoring_assets.resources import RegistryResource
 from resources.registry import (
     CHALLENGER,
     CHAMPION,
@@ -27,7 +28,6 @@ from resources.registry import (
     PREVIOUS_CHAMPION,
     ModelRegistry,
     RegisteredVersion,
-    RegistryResource,
     mask_uri,
 )
 

@@ -35,9 +35,10 @@ from expectations import SUITES_DIR_ENV, generate_suite, load_suite
 from expectations.generate import suite_json
 from monitoring_assets import _pipeline, build_definitions
 from monitoring_assets.report import BLOCKED, main, write_report
+from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources._store import Audit
-from resources.warehouse import WAREHOUSE_URL_ENV, Warehouse, WarehouseResource
+from resources.warehouse import WAREHOUSE_URL_ENV, Warehouse
 from tests.conftest import REPO, write_table
 
 NAME, TABLE = "rpt", "rpt_log"

@@ -23,15 +23,16 @@ from sklearn.preprocessing import StandardScaler
 
 from expectations import _store as quality_store
 from monitoring_assets import build_definitions
+from monitoring_assets._retraining import ATTEMPT_TAG
+from monitoring_assets._retraining import EVENT_TAG as RUN_EVENT_TAG
 from monitoring_assets.demo import DemoConfig, generate, write_duckdb
 from monitoring_assets.demo.run import _retrain, register_initial_champion
 from monitoring_assets.errors import MonitorError
+from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
-from resources.registry import CHALLENGER, CHAMPION, EVENT_TAG, PREVIOUS_CHAMPION, RegistryResource
+from resources.registry import CHALLENGER, CHAMPION, EVENT_TAG, PREVIOUS_CHAMPION
 from resources.trainer import load_trainer
-from resources.warehouse import Warehouse, WarehouseResource
-from sensors.retraining import ATTEMPT_TAG
-from sensors.retraining import EVENT_TAG as RUN_EVENT_TAG
+from resources.warehouse import Warehouse
 from tests.conftest import REPO
 
 # 40 days through 2024-02-09: drift from 2024-02-01; labels arrived through 2024-02-03.

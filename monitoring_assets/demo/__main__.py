@@ -29,8 +29,8 @@ from monitoring_assets.demo.run import (
     run_demo,
     unexpected,
 )
+from monitoring_assets.resources import RegistryResource
 from monitoring_assets.spec import MonitorSpec, load_spec
-from resources.registry import RegistryResource
 
 WAREHOUSE_PATH = Path("data/demo_warehouse.duckdb")
 MLFLOW_UI = ".venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db"

@@ -26,10 +26,11 @@ from monitoring_assets.demo.data import (
     train_model,
     write_duckdb,
 )
+from monitoring_assets.resources import AlertsResource, RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec
-from resources.alerts import ALERT_EVENT, AlertsResource, alert_log
-from resources.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryResource
-from resources.warehouse import Warehouse, WarehouseResource
+from resources.alerts import ALERT_EVENT, alert_log
+from resources.registry import CHALLENGER, CHAMPION, ModelRegistry
+from resources.warehouse import Warehouse
 from sensors.alerts import EVENT_TIERS
 
 
