@@ -93,7 +93,6 @@ class DayQuality:
     day: dt.date
     outcomes: tuple[Outcome, ...]
     validation: str  # e.g. "PostgreSQL: Great Expectations SQL data source, in the database"
-    rows: int | None  # rows of the day (None when unknown)
     rows_validated: int | None  # rows Great Expectations looked at (None: in the database)
     sampled: bool = False
 
@@ -338,4 +337,4 @@ def merge_day(
     for tally in tallies:
         exact = profile_counts(tally.expectation, profile) if profile is not None else None
         outcomes.append(tally.finish(exact=exact, row_count=row_count, source=source))
-    return DayQuality(day, tuple(outcomes), validation, row_count, rows_validated, source == SOURCE_SAMPLE)
+    return DayQuality(day, tuple(outcomes), validation, rows_validated, source == SOURCE_SAMPLE)

@@ -39,10 +39,11 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 def profile_metadata(profile: Profile) -> dict[str, Any]:
     lines = ["| column | kind | non-null | null rate | non-finite | mean | std |", "|---|---|---|---|---|---|---|"]
-    worst_null = 0.0
+    null_rates = []
     for name, col in profile.columns.items():
         null_rate = col.null_count / col.n_rows if col.n_rows else math.nan
-        worst_null = max(worst_null, 0.0 if math.isnan(null_rate) else null_rate)
+        if not math.isnan(null_rate):
+            null_rates.append(null_rate)
         if isinstance(col, NumericProfile):
             lines.append(
                 f"| {name} | numeric | {col.count} | {_fmt(null_rate)} | {col.nonfinite_count} "
@@ -50,11 +51,14 @@ def profile_metadata(profile: Profile) -> dict[str, Any]:
             )
         else:
             lines.append(f"| {name} | categorical | {col.count} | {_fmt(null_rate)} | - | - | - |")
-    return {
+    meta: dict[str, Any] = {
         "row_count": dg.MetadataValue.int(profile.n_rows),
-        "max_null_rate": _float(worst_null),
         "columns": dg.MetadataValue.md("\n".join(lines)),
     }
+    # A day of no rows has no null rate: a 0 here would plot as a perfectly complete day.
+    if null_rates:
+        meta["max_null_rate"] = _float(max(null_rates))
+    return meta
 
 
 def _verdict(f: FeatureDrift) -> str:
@@ -113,20 +117,25 @@ def performance_metadata(task: str, day: PerformanceDay, reference: Mapping[str,
             f"| {metric} | {_fmt(day.metrics.get(metric, math.nan))} | {_fmt(day.rolling.get(metric, math.nan))} "
             f"| {_fmt(reference.get(metric, math.nan))} |"
         )
+    # NaN cannot be plotted, and a stand-in 0 would plot as a real value: a number is left out on
+    # days it is undefined (label coverage of a day with no scored rows, a metric with no labels).
     meta: dict[str, Any] = {
         "n_scored": dg.MetadataValue.int(int(day.metrics["n_scored"])),
         "n_labeled": dg.MetadataValue.int(int(day.metrics["n_labeled"])),
-        "label_coverage": _float(_finite(day.metrics["label_coverage"])),
+        **_finite_floats({"label_coverage": day.metrics.get("label_coverage")}),
         "too_few_labels": dg.MetadataValue.bool(day.too_few_labels),
         "metrics": dg.MetadataValue.md("\n".join(lines)),
     }
     for count in ("n_invalid_labels", "n_invalid_scores", "n_duplicate_ids", "n_duplicate_labels"):
-        meta[count] = dg.MetadataValue.int(int(day.metrics.get(count, 0)))
-    # NaN cannot be plotted; leave a metric out on days it is undefined (e.g. no labels yet).
-    for key, value in ((primary, day.metrics.get(primary)), (f"rolling_{primary}", day.rolling.get(primary))):
-        if value is not None and math.isfinite(value):
-            meta[key] = _float(value)
+        if count in day.metrics:
+            meta[count] = dg.MetadataValue.int(int(day.metrics[count]))
+    meta |= _finite_floats({primary: day.metrics.get(primary), f"rolling_{primary}": day.rolling.get(primary)})
     return meta
+
+
+def _finite_floats(values: Mapping[str, float | None]) -> dict[str, dg.MetadataValue]:
+    """The defined values as plotted numbers; undefined ones (None, NaN) are left out."""
+    return {key: _float(x) for key, x in values.items() if x is not None and math.isfinite(x)}
 
 
 def fairness_metadata(reports: Mapping[str, SliceReport], verdicts: list[DisparityVerdict]) -> dict[str, Any]:
@@ -159,10 +168,6 @@ def fairness_metadata(reports: Mapping[str, SliceReport], verdicts: list[Dispari
         if values:
             meta[f"worst_{name}"] = _float(max(values))
     return meta
-
-
-def _finite(x: float) -> float:
-    return x if math.isfinite(x) else 0.0
 
 
 # -- pictures (aggregates only: monitoring_assets._plots) ----------------------------------------

@@ -6,6 +6,7 @@ tags (set by ``sensors.retraining``, which launches the job) say which trigger e
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
 
 import datetime as dt
+import math
 from typing import Any
 
 import dagster as dg
@@ -177,8 +178,11 @@ def _retraining_metadata(
         "n_train": dg.MetadataValue.int(result.n_train),
         "n_holdout": dg.MetadataValue.int(result.n_holdout),
         "comparison": dg.MetadataValue.md("\n".join(lines)),
-        f"challenger_{result.primary_metric}": dg.MetadataValue.float(result.challenger[result.primary_metric]),
     }
-    if result.champion is not None:
-        meta[f"champion_{result.primary_metric}"] = dg.MetadataValue.float(result.champion[result.primary_metric])
+    # A metric the holdout leaves undefined (e.g. ROC AUC of one class) is left out, not plotted.
+    primary = {"challenger": result.challenger, "champion": result.champion or {}}
+    for who, metrics in primary.items():
+        number = metrics.get(result.primary_metric)
+        if number is not None and math.isfinite(number):
+            meta[f"{who}_{result.primary_metric}"] = dg.MetadataValue.float(number)
     return meta

@@ -392,10 +392,6 @@ def _spans(days: Iterable[dt.date]) -> str:
 _LEVEL_CLASS = {"ok": "ok", "info": "ok", "warn": "warn", "warning": "warn", "error": "bad", "critical": "bad"}
 
 
-def _badge(text: str, level: str) -> str:
-    return f'<span class="b {_LEVEL_CLASS.get(level, "na")}">{html.escape(text)}</span>'
-
-
 def _quality_text(level: str) -> tuple[str, str]:
     return {
         "critical": ("ERROR (critical)", "error"),
@@ -466,9 +462,6 @@ th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;white-
 th{background:var(--soft);font-weight:600;position:sticky;top:0}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr:last-child td{border-bottom:0}
-.b{display:inline-block;padding:0 7px;border-radius:10px;font-size:12px;font-weight:600}
-.b.ok{color:var(--ok);background:var(--okbg)}.b.warn{color:var(--warn);background:var(--warnbg)}
-.b.bad{color:var(--bad);background:var(--badbg)}.b.na{color:var(--na);background:var(--nabg);font-weight:500}
 td.c-ok{background:var(--okbg)}td.c-warn{background:var(--warnbg)}td.c-bad{background:var(--badbg);font-weight:600}
 td.c-na{color:var(--na);background:var(--nabg)}
 figure{margin:14px 0;border:1px solid var(--line);border-radius:8px;padding:10px;display:inline-block;

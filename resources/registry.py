@@ -465,10 +465,6 @@ class ModelRegistry:
         with self._failing(f"reading tags of {registry_name} version {version}"):
             return dict(self.client.get_model_version(registry_name, str(version)).tags)
 
-    def set_version_tag(self, registry_name: str, version: int, key: str, value: str) -> None:
-        with self._failing(f"tagging {registry_name} version {version}"):
-            self.client.set_model_version_tag(registry_name, str(version), key, value)
-
 
 def _quoted(value: str) -> str:
     """``value`` as a string literal of an MLflow search filter, which has no escapes: a name

@@ -20,7 +20,7 @@ from scipy import special, stats
 from scipy.spatial import distance
 
 from monitoring_assets.core import drift
-from monitoring_assets.core.drift import DRIFT_METHODS, coarse_edges
+from monitoring_assets.core.drift import DRIFT_METHODS, coarse_starts
 from monitoring_assets.core.evaluate import ColumnRule, evaluate_drift, evaluate_feature, is_drift
 from monitoring_assets.core.profile import (
     CategoricalBins,
@@ -80,6 +80,13 @@ def categorical_profiles(raw_ref: list[object], raw_cur: list[object]) -> tuple[
     cur = profile_from_values(CAT_LAYOUT, {"c": raw_cur}).columns["c"]
     assert isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile)
     return ref, cur
+
+
+def coarse_edges(reference: NumericProfile) -> np.ndarray:
+    """Value boundaries of the coarse groups, from -inf to +inf, to bin raw values by hand."""
+    starts = coarse_starts(reference)
+    inner = reference.bins.lo + reference.bins.width * (starts[1:] - 1).astype(np.float64)
+    return np.concatenate([[-np.inf], inner, [np.inf]])
 
 
 def hand_bin_numeric(raw: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -282,8 +282,7 @@ def test_aliases_and_tags(registry: ModelRegistry, reader: MlflowClient, first: 
     registry.delete_alias(NAME, "audit")
     assert "audit" not in reader.get_registered_model(NAME).aliases
 
-    registry.set_version_tag(NAME, first.version, "monitoring.decision", "kept")
-    assert reader.get_model_version(NAME, str(first.version)).tags["monitoring.decision"] == "kept"
+    reader.set_model_version_tag(NAME, str(first.version), "monitoring.decision", "kept")
     assert registry.version_tags(NAME, first.version)["monitoring.decision"] == "kept"
 
 

@@ -87,13 +87,6 @@ def coarse_starts(reference: NumericProfile, n_groups: int = COARSE_BINS) -> Int
     return starts[starts < reference.bins.n_cells].astype(np.int64)
 
 
-def coarse_edges(reference: NumericProfile, n_groups: int = COARSE_BINS) -> FloatArray:
-    """Value boundaries of the coarse groups, from -inf to +inf (for checks on raw values)."""
-    starts = coarse_starts(reference, n_groups)
-    inner = reference.bins.lo + reference.bins.width * (starts[1:] - 1).astype(np.float64)
-    return np.concatenate([[-np.inf], inner, [np.inf]])
-
-
 def binned_counts(reference: ColumnProfile, current: ColumnProfile) -> tuple[IntArray, IntArray]:
     """Counts of both profiles over the cells the distribution methods compare."""
     if isinstance(reference, CategoricalProfile) and isinstance(current, CategoricalProfile):

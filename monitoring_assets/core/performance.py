@@ -87,16 +87,6 @@ BINARY_METRICS = (
 REGRESSION_METRICS = ("mae", "rmse", "mape", "r2", "mean_error")
 TASK_METRICS: dict[str, tuple[str, ...]] = {"binary_classification": BINARY_METRICS, "regression": REGRESSION_METRICS}
 PRIMARY_METRIC = {"binary_classification": "roc_auc", "regression": "mae"}
-COUNT_METRICS = (
-    "n_scored",
-    "n_labeled",
-    "label_coverage",
-    "n_invalid",
-    "n_invalid_labels",
-    "n_invalid_scores",
-    "n_duplicate_ids",
-    "n_duplicate_labels",
-)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -357,7 +347,7 @@ def regression_metrics(agg: RegressionAggregate) -> dict[str, float]:
 
 
 def performance_metrics(agg: PerformanceAggregate) -> dict[str, float]:
-    """Every metric of the task, plus the counts of ``COUNT_METRICS``."""
+    """Every metric of the task, plus the row counts, label coverage and invalid-row counts."""
     counts = {
         "n_scored": float(agg.n_scored),
         "n_labeled": float(agg.n_labeled),
