@@ -1,15 +1,5 @@
-"""``monitoring.quality_results``: one row per (monitor, day, expectation), replaced per day.
-
-Columns: ``suite`` (the suite's name) and ``suite_digest`` (SHA-256 prefix of the file that ran),
-``expectation_index`` (position in the file), ``expectation_type``, ``column_name``, ``severity``
-(critical, warning, info), ``success``, ``observed`` and ``expected`` (as the check metadata
-shows them), ``unexpected_count`` and ``considered_count`` (rows failing and rows considered: non-null
-rows for value checks), ``count_source`` (``profile``: exact from the daily profile; ``all rows``:
-Great Expectations on every row; ``sample``: on a deterministic sample; ``sql``: in the database),
-``unexpected_values`` (JSON list of up to 20 failing values, for diagnosis; never copied into
-Dagster metadata), ``error``, ``validation`` (how the day's rows were validated),
-``rows_validated``, and the audit columns of every metric table.
-"""
+"""Writes and reads of ``monitoring.quality_results`` (``resources.schema`` defines it and its
+contract): one row per (monitor, day, expectation), replaced per day."""
 
 from __future__ import annotations
 
@@ -23,38 +13,9 @@ import sqlalchemy as sa
 from expectations._results import DayQuality
 from expectations._suite import SEVERITIES, Suite
 from monitoring_assets.spec import MonitorSpec
-from resources._store import SCHEMA, Audit, audit_columns, ensure_tables, lock_monitor
+from resources._store import Audit, lock_monitor
+from resources.schema import ensure_tables, quality_results
 from resources.warehouse import Warehouse
-
-metadata = sa.MetaData(schema=SCHEMA)
-
-quality_results = sa.Table(
-    "quality_results",
-    metadata,
-    sa.Column("monitor", sa.String(63), nullable=False),
-    sa.Column("partition_date", sa.Date, nullable=False),
-    sa.Column("suite", sa.String(63), nullable=False),
-    sa.Column("suite_digest", sa.String(64), nullable=False),
-    sa.Column("expectation_index", sa.Integer, nullable=False),
-    sa.Column("expectation_type", sa.String(128), nullable=False),
-    sa.Column("column_name", sa.String(63)),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("success", sa.Boolean, nullable=False),
-    sa.Column("observed", sa.Text),
-    sa.Column("expected", sa.Text),
-    sa.Column("unexpected_count", sa.BigInteger),
-    sa.Column("considered_count", sa.BigInteger),
-    sa.Column("count_source", sa.String(16), nullable=False),
-    sa.Column("unexpected_values", sa.Text),
-    sa.Column("error", sa.Text),
-    sa.Column("validation", sa.Text, nullable=False),
-    sa.Column("rows_validated", sa.BigInteger),
-    *audit_columns(),
-)
-
-
-def _ensure(conn: sa.Connection) -> None:
-    ensure_tables(conn, [quality_results])  # schema ``monitoring``, the plugin's other tables, this one
 
 
 def write_quality(
@@ -70,7 +31,7 @@ def write_quality(
     q = quality_results.c
     versions = versions or {}
     with wh.begin() as conn:
-        _ensure(conn)
+        ensure_tables(conn)
         lock_monitor(conn, spec.name)  # a concurrent run replacing the same days waits for this one
         for day, quality in results.items():
             conn.execute(quality_results.delete().where((q.monitor == spec.name) & (q.partition_date == day)))
@@ -111,7 +72,7 @@ def read_levels(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None
     if days is not None:
         cond &= q.partition_date.in_(list(days))
     with wh.begin() as conn:
-        _ensure(conn)
+        ensure_tables(conn)
         rows = conn.execute(sa.select(q.partition_date, q.severity, q.success).where(cond)).fetchall()
     failed: dict[dt.date, set[str]] = {}
     for day, severity, success in rows:

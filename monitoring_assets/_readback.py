@@ -2,7 +2,7 @@
 
 The demo's summary and the monitoring report (``monitoring_assets.report``) read through here:
 row counts, drift rows, performance and fairness levels, slice reports, data-quality failures.
-Every query is SQLAlchemy Core on ``resources._store`` tables, values bound. ``days`` limits a
+Every query is SQLAlchemy Core on ``resources.schema`` tables, values bound. ``days`` limits a
 reader to those days; None reads every stored day.
 """
 
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from expectations._store import quality_results, read_levels
+from expectations._store import read_levels
 from monitoring_assets import _pipeline
 from monitoring_assets.core.fairness import SliceReport
 from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
 from monitoring_assets.spec import MonitorSpec
-from resources import _store
+from resources import schema
 from resources.warehouse import Warehouse
 
 # Check levels from the least to the most severe; ``max(..., key=LEVELS.index)`` is the worst.
@@ -39,7 +39,7 @@ def _reading(wh: Warehouse) -> Iterator[sa.Connection]:
     """A transaction over the metric tables, created where missing (a warehouse not yet
     monitored reads as no rows, like ``Warehouse.read_performance``)."""
     with wh.begin() as conn:
-        _store.ensure_tables(conn, [quality_results])
+        schema.ensure_tables(conn)
         yield conn
 
 
@@ -49,13 +49,13 @@ def _in_days(column: sa.ColumnElement[dt.date], days: Sequence[dt.date] | None) 
 
 def row_counts(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> dict[dt.date, int]:
     """Rows of each profiled day (days never profiled are absent; a profiled empty day is 0)."""
-    p = _store.profile_metrics.c
+    p = schema.profile_metrics.c
     with _reading(wh) as conn:
         rows = conn.execute(
             sa.select(p.partition_date, p.value).where(
                 (p.monitor == spec.name)
                 & (p.profile == "daily")
-                & (p.column_name == _store.TABLE_ROW)
+                & (p.column_name == schema.TABLE_ROW)
                 & (p.metric == "row_count")
                 & _in_days(p.partition_date, days)
             )
@@ -92,7 +92,7 @@ class DriftRow:
 
 def drift_rows(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> list[DriftRow]:
     """The stored drift rows, by day and feature."""
-    d = _store.drift_metrics.c
+    d = schema.drift_metrics.c
     with _reading(wh) as conn:
         rows = conn.execute(
             sa.select(
@@ -140,7 +140,7 @@ def slice_reports(
 ) -> dict[dt.date, dict[str, SliceReport]]:
     """The stored slice reports per day and slice column: unsuppressed groups' metrics, the
     suppressed groups' names (as stored: callers show only their count) and the disparities."""
-    f = _store.fairness_metrics.c
+    f = schema.fairness_metrics.c
     with _reading(wh) as conn:
         rows = conn.execute(
             sa.select(f.partition_date, f.slice_column, f.slice_value, f.metric, f.value, f.n, f.suppressed).where(
@@ -155,7 +155,7 @@ def slice_reports(
         number = math.nan if value is None else float(value)
         if hidden:
             suppressed.setdefault(key, []).append(group)
-        elif group == _store.ALL_GROUPS:
+        elif group == schema.ALL_GROUPS:
             disparities.setdefault(key, {})[metric] = number
         else:
             groups.setdefault(key, {}).setdefault(group, {"n": float(n or 0)})[metric] = number
@@ -197,7 +197,7 @@ class QualityFailure:
 
 
 def quality_failures(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> list[QualityFailure]:
-    q = quality_results.c
+    q = schema.quality_results.c
     with _reading(wh) as conn:
         rows = conn.execute(
             sa.select(q.partition_date, q.severity, q.expectation_type, q.column_name, q.observed, q.expected)
@@ -234,7 +234,7 @@ def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | No
     prediction: dict[dt.date, bool] = {}
     for r in drift_rows(wh, spec, days):
         features.setdefault(r.day, [])
-        if r.feature == _store.DATASET_ROW:
+        if r.feature == schema.DATASET_ROW:
             share[r.day], dataset[r.day] = math.nan if r.value is None else r.value, bool(r.drifted)
         elif r.scope == "prediction":
             prediction[r.day] = bool(r.drifted)

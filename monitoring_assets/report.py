@@ -48,7 +48,7 @@ from monitoring_assets.core.fairness import SliceReport
 from monitoring_assets.core.performance import HIGHER_IS_BETTER, PRIMARY_METRIC
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_specs
-from resources import _store
+from resources import schema
 from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, Warehouse
 from sensors.alerts import EVENT_TIERS
 
@@ -136,7 +136,7 @@ def _collect(wh: Warehouse, spec: MonitorSpec, days: list[dt.date]) -> _Data:
     verdicts = []
     for day in days:
         mine = by_day.get(day, [])
-        dataset = next((r for r in mine if r.feature == _store.DATASET_ROW), None)
+        dataset = next((r for r in mine if r.feature == schema.DATASET_ROW), None)
         score = next((r for r in mine if r.scope == "prediction"), None)
         coverage, primary, performance = perf.get(day, (math.nan, math.nan, "no_data"))
         disparity, fairness = fair.get(day, (math.nan, "no_data"))
@@ -252,7 +252,7 @@ def _pictures(wh: Warehouse, spec: MonitorSpec, data: _Data) -> list[tuple[str, 
 
 
 def _is_feature(row: DriftRow) -> bool:
-    return row.scope == "feature" and row.feature != _store.DATASET_ROW
+    return row.scope == "feature" and row.feature != schema.DATASET_ROW
 
 
 def _value(row: DriftRow | None) -> float:
@@ -264,7 +264,7 @@ def _distribution_pictures(wh: Warehouse, spec: MonitorSpec, data: _Data) -> lis
     range), and the score on the last day its drift was evaluated."""
     latest: dict[str, DriftRow] = {}
     for r in data.drift:
-        if r.scope == "feature" and r.feature != _store.DATASET_ROW and r.drifted:
+        if r.scope == "feature" and r.feature != schema.DATASET_ROW and r.drifted:
             latest[r.feature] = r  # rows come by day: the last one wins
     chosen = sorted(latest.values(), key=lambda r: -r.ratio)[:TOP_DISTRIBUTIONS]
     scores = [r for r in data.drift if r.scope == "prediction" and r.evaluated]
@@ -526,7 +526,7 @@ def _render(spec: MonitorSpec, data: _Data) -> str:
     if spec.description:
         subtitle += f" · {spec.description}"
     footer = (
-        f"Generated {generated} from the metric tables (schema {_store.SCHEMA}) only: aggregates, never raw "
+        f"Generated {generated} from the metric tables (schema {schema.SCHEMA}) only: aggregates, never raw "
         "rows. A day or check marked “not evaluated” had no verdict (no rows stored, too few rows or labels, "
         "or drift blocked by a critical data-quality failure): it is neither a pass nor a failure."
     )

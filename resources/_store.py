@@ -1,52 +1,12 @@
-"""The metric tables in schema ``monitoring``: a contract users query from BI tools.
+"""Writes and reads of the metric tables (``resources.schema`` defines them and their contract).
 
-All tables are long-format. Each write replaces the rows of one (monitor, profile kind or scope,
-partition_date) in one transaction, so a re-run never duplicates. Every row carries ``run_id``
-(the Dagster run), ``spec_hash`` (the monitor spec that produced it), ``model_version`` (the model
-version(s) seen in the rows, comma-separated) and ``computed_at`` (UTC).
-
-``profile_metrics``  scalar profile metrics per column. ``profile`` is ``daily`` (one partition),
-                     ``reference`` (``partition_date`` NULL) or ``reference_window`` (one day of
-                     the reference, used to calibrate thresholds). ``column_name = '__table__'``
-                     holds ``row_count``. Numeric columns: count (finite values), null_count,
-                     nonfinite_count, min, max, mean, variance (population), std,
-                     tail_low_sum / tail_high_sum (sums of the values in the underflow / overflow
-                     cell; absent in profiles stored before they existed, NULL when unknown); the
-                     reference also stores its bins as bins_lo, bins_hi, n_bins. Categorical columns:
-                     count (non-null), null_count.
-``profile_bins``     histogram counts, one row per non-empty cell. Numeric: ``cell`` 0 is the
-                     underflow (``lower`` NULL, ``upper`` = bins_lo), cells 1..n_bins are
-                     ``[lower, upper)``, cell n_bins+1 the overflow (``upper`` NULL).
-                     Categorical: ``category`` is the value, ``cell`` its rank in the reference's
-                     top K, and the last cell is ``__other__``. The reference keeps every category.
-``drift_metrics``    one row per feature (``scope = 'feature'``) or prediction column
-                     (``scope = 'prediction'``): method, value, threshold, drifted, ``status``
-                     (``evaluated`` or ``not_evaluated``) and ``reason``. A row not evaluated
-                     (too few rows or values that day, a failed null-rate check) has ``value``
-                     and ``drifted`` NULL and says why in ``reason``; an evaluated row's reason is
-                     NULL or a note on the rule used (a constant reference column). The dataset
-                     verdict is ``feature = '__dataset__'``, ``method = 'drift_share'``; its
-                     reason names the columns left out.
-``performance_metrics``  labeled performance per scoring day. ``window`` is ``daily`` (that day's
-                     rows), ``rolling_<N>d`` (the N days ending that day, merged from the daily
-                     aggregates) or ``reference`` (``partition_date`` NULL). Every row repeats
-                     ``n_labeled`` and ``label_coverage`` of its window.
-``performance_aggregates``  the mergeable aggregates behind ``performance_metrics`` (one day each):
-                     ``stat`` names a field of the aggregate; ``label`` and ``cell`` index its
-                     arrays (for ``confusion``, ``cell`` is the predicted label).
-``events``           the audit trail: one row per retraining trigger, retraining, promotion,
-                     rollback (and alert), appended, never replaced; ``details_json`` holds the
-                     aggregates that explain it (drift values, check results, metrics).
-``fairness_metrics`` per scoring day, slice column and group (``slice_value``): n and the group
-                     metrics; the disparities of a column have ``slice_value = '__all__'``.
-                     Suppressed groups have one row, ``metric = 'suppressed'``, with ``value`` and
-                     ``n`` NULL.
+Each write replaces the rows of one (monitor, profile kind or scope, partition_date) in one
+transaction, so a re-run never duplicates; every row is stamped with an ``Audit``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -71,123 +31,19 @@ from monitoring_assets.core.profile import (
     ProfileLayout,
 )
 from monitoring_assets.errors import WarehouseError
-
-SCHEMA = "monitoring"
-TABLE_ROW = "__table__"
-DATASET_ROW = "__dataset__"
-
-metadata = sa.MetaData(schema=SCHEMA)
-
-
-def audit_columns() -> list[sa.Column[Any]]:
-    """The columns every metric table ends with (``Audit.row()`` fills them)."""
-    return [
-        sa.Column("run_id", sa.String(64), nullable=False),
-        sa.Column("spec_hash", sa.String(64), nullable=False),
-        sa.Column("model_version", sa.String(256)),
-        sa.Column("computed_at", sa.DateTime, nullable=False),
-    ]
-
-
-profile_metrics = sa.Table(
-    "profile_metrics",
-    metadata,
-    sa.Column("monitor", sa.String(63), nullable=False),
-    sa.Column("profile", sa.String(32), nullable=False),
-    sa.Column("partition_date", sa.Date),
-    sa.Column("column_name", sa.String(63), nullable=False),
-    sa.Column("metric", sa.String(63), nullable=False),
-    sa.Column("value", sa.Float(53)),
-    *audit_columns(),
-)
-
-profile_bins = sa.Table(
-    "profile_bins",
-    metadata,
-    sa.Column("monitor", sa.String(63), nullable=False),
-    sa.Column("profile", sa.String(32), nullable=False),
-    sa.Column("partition_date", sa.Date),
-    sa.Column("column_name", sa.String(63), nullable=False),
-    sa.Column("cell", sa.Integer, nullable=False),
-    sa.Column("lower", sa.Float(53)),
-    sa.Column("upper", sa.Float(53)),
-    sa.Column("category", sa.String),
-    sa.Column("count", sa.BigInteger, nullable=False),
-    *audit_columns(),
-)
-
-drift_metrics = sa.Table(
-    "drift_metrics",
-    metadata,
-    sa.Column("monitor", sa.String(63), nullable=False),
-    sa.Column("partition_date", sa.Date, nullable=False),
-    sa.Column("scope", sa.String(16), nullable=False),
-    sa.Column("feature", sa.String(63), nullable=False),
-    sa.Column("method", sa.String(32), nullable=False),
-    sa.Column("value", sa.Float(53)),
-    sa.Column("threshold", sa.Float(53)),
-    sa.Column("drifted", sa.Boolean),  # NULL when not evaluated
-    sa.Column("status", sa.String(16), nullable=False, server_default="evaluated"),
-    sa.Column("reason", sa.Text),
-    *audit_columns(),
-)
-
-# Columns added to drift_metrics after its first release: (name, SQL type), added to existing tables.
-_DRIFT_ADDED = (("status", "VARCHAR(16) DEFAULT 'evaluated'"), ("reason", "TEXT"))
-
-
-performance_metrics = sa.Table(
-    "performance_metrics",
-    metadata,
-    sa.Column("monitor", sa.String(63), nullable=False),
-    sa.Column("partition_date", sa.Date),
-    sa.Column("window", sa.String(32), nullable=False),
-    sa.Column("metric", sa.String(63), nullable=False),
-    sa.Column("value", sa.Float(53)),
-    sa.Column("n_labeled", sa.BigInteger, nullable=False),
-    sa.Column("label_coverage", sa.Float(53)),
-    *audit_columns(),
-)
-
-performance_aggregates = sa.Table(
-    "performance_aggregates",
-    metadata,
-    sa.Column("monitor", sa.String(63), nullable=False),
-    sa.Column("partition_date", sa.Date, nullable=False),
-    sa.Column("stat", sa.String(32), nullable=False),
-    sa.Column("label", sa.Integer),
-    sa.Column("cell", sa.Integer),
-    sa.Column("value", sa.Float(53), nullable=False),
-    *audit_columns(),
-)
-
-fairness_metrics = sa.Table(
-    "fairness_metrics",
-    metadata,
-    sa.Column("monitor", sa.String(63), nullable=False),
-    sa.Column("partition_date", sa.Date, nullable=False),
-    sa.Column("slice_column", sa.String(63), nullable=False),
-    sa.Column("slice_value", sa.String),
-    sa.Column("metric", sa.String(63), nullable=False),
-    sa.Column("value", sa.Float(53)),
-    sa.Column("n", sa.BigInteger),
-    sa.Column("suppressed", sa.Boolean, nullable=False),
-    *audit_columns(),
-)
-
-ALL_GROUPS = "__all__"
-
-events = sa.Table(
-    "events",
-    metadata,
-    sa.Column("monitor", sa.String(63), nullable=False),
-    sa.Column("event_type", sa.String(32), nullable=False),
-    sa.Column("partition_date", sa.Date),
-    sa.Column("model_name", sa.String(256)),
-    sa.Column("model_version", sa.String(64)),
-    sa.Column("run_id", sa.String(64)),
-    sa.Column("details_json", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
+from resources.schema import (
+    ALL_GROUPS,
+    DATASET_ROW,
+    SCHEMA,
+    TABLE_ROW,
+    advisory_lock,
+    drift_metrics,
+    events,
+    fairness_metrics,
+    performance_aggregates,
+    performance_metrics,
+    profile_bins,
+    profile_metrics,
 )
 
 
@@ -683,20 +539,6 @@ def append_event(
     )
 
 
-def _lock_key(name: str) -> int:
-    """A stable signed 64-bit key for PostgreSQL's advisory locks (``hash()`` is salted per process)."""
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-def _advisory_lock(conn: sa.Connection, name: str) -> None:
-    """PostgreSQL: wait for, then hold until this transaction ends, the advisory lock ``name``.
-
-    Other engines: nothing. DuckDB lets one process at a time write a file, and the pool
-    ``monitoring_warehouse`` (limit 1) serializes the steps of one Dagster instance."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(f"{SCHEMA}.{name}")})
-
-
 def lock_monitor(conn: sa.Connection, monitor: str) -> None:
     """Take turns with every other transaction writing ``monitor``'s rows, until this one ends.
 
@@ -704,54 +546,5 @@ def lock_monitor(conn: sa.Connection, monitor: str) -> None:
     (each DELETE sees only rows committed before it began), and a run deriving rolling windows from
     stored days would miss a day another run is writing. Under PostgreSQL's default isolation (READ
     COMMITTED) every statement after the lock sees all that the previous holder committed. Take it
-    after ``ensure_tables``, which may take the schema lock: always in that order, never a deadlock."""
-    _advisory_lock(conn, f"monitor.{monitor}")
-
-
-def _missing_tables(conn: sa.Connection, tables: Sequence[sa.Table]) -> bool:
-    existing = set(sa.inspect(conn).get_table_names(schema=SCHEMA))
-    return any(t.name not in existing for t in tables)
-
-
-def ensure_tables(conn: sa.Connection, extra: Sequence[sa.Table] = ()) -> None:
-    """Create schema ``monitoring``, its tables and ``extra`` tables where missing.
-
-    On PostgreSQL two first runs racing through ``CREATE SCHEMA IF NOT EXISTS`` would both find it
-    missing, and one would fail on the catalog's unique index (``pg_namespace_nspname_index``; the
-    same for tables). So when anything is missing, the creator takes a schema-wide advisory lock
-    first: the second waits, then finds everything there. Once created, no lock is taken."""
-    tables = [*metadata.sorted_tables, *extra]
-    postgres = conn.dialect.name == "postgresql"
-    if not postgres or _missing_tables(conn, tables):
-        if postgres:
-            _advisory_lock(conn, "ddl")
-        quoted = conn.dialect.identifier_preparer.quote_identifier(SCHEMA)
-        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
-        metadata.create_all(conn, checkfirst=True)
-        for table in extra:
-            table.create(conn, checkfirst=True)
-    # Also when every table exists: one made by an earlier release may lack new columns.
-    _upgrade_drift_metrics(conn)
-
-
-def _upgrade_drift_metrics(conn: sa.Connection) -> None:
-    """Bring a drift_metrics table made by an earlier release to the current columns: add
-    ``status`` and ``reason``, and let ``drifted`` be NULL (not evaluated). Reads the catalog
-    first, so an up-to-date table is never altered (no lock taken)."""
-    found = {
-        name: nullable
-        for name, nullable in conn.execute(
-            sa.text(
-                "SELECT column_name, is_nullable FROM information_schema.columns "
-                "WHERE table_schema = :schema AND table_name = :table"
-            ),
-            {"schema": SCHEMA, "table": drift_metrics.name},
-        )
-    }
-    quote = conn.dialect.identifier_preparer.quote_identifier
-    table = f"{quote(SCHEMA)}.{quote(drift_metrics.name)}"
-    for name, sql_type in _DRIFT_ADDED:
-        if name not in found:
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {sql_type}"))
-    if found.get("drifted") == "NO":
-        conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {quote('drifted')} DROP NOT NULL"))
+    after ``resources.schema.ensure_tables``, which may take the schema lock: always in that order, never a deadlock."""
+    advisory_lock(conn, f"monitor.{monitor}")

@@ -33,7 +33,7 @@ from monitoring_assets.core.performance import (
 from monitoring_assets.core.profile import Profile, ProfileLayout, empty_profile
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
-from resources import _errors, _preflight, _store
+from resources import _errors, _preflight, _store, schema
 from resources._labels_sql import LabeledRows
 from resources._sql import ProfileQuery, Relation, SqlBuilder, build_layout
 
@@ -290,7 +290,7 @@ class Warehouse:
 
     def _ensure_tables(self, conn: sa.Connection) -> None:
         if not self._tables_ready:
-            _store.ensure_tables(conn)
+            schema.ensure_tables(conn)
             self._tables_ready = True
 
     @contextmanager
@@ -563,7 +563,7 @@ class Warehouse:
         self, spec: MonitorSpec, event_types: Sequence[str] | None = None, since: dt.datetime | None = None
     ) -> list[dict[str, Any]]:
         """``spec``'s events (of ``event_types``, created at or after ``since``, naive UTC), oldest first."""
-        e = _store.events.c
+        e = schema.events.c
         cond = e.monitor == spec.name
         if event_types is not None:
             cond &= e.event_type.in_(list(event_types))
@@ -571,23 +571,23 @@ class Warehouse:
             cond &= e.created_at >= since
         with self.begin() as conn:
             self._ensure_tables(conn)
-            rows = conn.execute(sa.select(_store.events).where(cond).order_by(e.created_at))
+            rows = conn.execute(sa.select(schema.events).where(cond).order_by(e.created_at))
             return [dict(r._mapping) for r in rows]
 
     def delete_events(self, spec: MonitorSpec, event_types: Sequence[str]) -> int:
         """Delete ``spec``'s events of these types (the demo starts its alerts afresh); returns how many."""
-        e = _store.events.c
+        e = schema.events.c
         with self.begin() as conn:
             self._ensure_tables(conn)
             result = conn.execute(
-                sa.delete(_store.events).where((e.monitor == spec.name) & e.event_type.in_(list(event_types)))
+                sa.delete(schema.events).where((e.monitor == spec.name) & e.event_type.in_(list(event_types)))
             )
             return int(result.rowcount)
 
     def trigger_context(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[str, dict[str, Any]]:
         """What the monitoring said on ``days``: drift share, drifted features and the primary
         performance metric (aggregates only), for the trigger's record in MLflow and the events."""
-        d = _store.drift_metrics.c
+        d = schema.drift_metrics.c
         out: dict[str, dict[str, Any]] = {day.isoformat(): {"drifted_features": []} for day in days}
         with self.begin() as conn:
             self._ensure_tables(conn)
@@ -599,7 +599,7 @@ class Warehouse:
             perf = _store.read_performance(conn, monitor=spec.name, window="daily", days=days)
         for day, feature, value, drifted in rows:
             entry = out[day.isoformat()]
-            if feature == _store.DATASET_ROW:
+            if feature == schema.DATASET_ROW:
                 entry["drift_share"] = value
             elif drifted:
                 entry["drifted_features"].append(feature)
@@ -750,9 +750,9 @@ class Warehouse:
 
     def delete_drift(self, spec: MonitorSpec, days: Sequence[dt.date]) -> None:
         """Remove the drift rows (every scope) of ``days``: drift blocked by data quality."""
-        d = _store.drift_metrics.c
+        d = schema.drift_metrics.c
         with self.writing(spec) as conn:
-            conn.execute(_store.drift_metrics.delete().where((d.monitor == spec.name) & d.partition_date.in_(days)))
+            conn.execute(schema.drift_metrics.delete().where((d.monitor == spec.name) & d.partition_date.in_(days)))
 
 
 LABEL = "__label__"  # columns of training frames; spec names may not start with "__" (spec._model)

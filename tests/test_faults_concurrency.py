@@ -45,7 +45,7 @@ from sqlalchemy.pool import NullPool
 from monitoring_assets._factory import POOL
 from monitoring_assets._pipeline import build_reference
 from monitoring_assets.spec import MonitorSpec, parse_spec
-from resources import _store
+from resources import _store, schema
 from resources._store import Audit
 from resources.warehouse import Warehouse
 from tests.conftest import REPO, scratch_database, write_table
@@ -300,9 +300,9 @@ def test_first_runs_racing_to_create_the_schema_all_succeed(fresh_pg_url: str) -
     assert [str(e) for e in errors] == []
     engine = sa.create_engine(fresh_pg_url, poolclass=NullPool)
     with engine.connect() as conn:
-        tables = set(sa.inspect(conn).get_table_names(schema=_store.SCHEMA))
+        tables = set(sa.inspect(conn).get_table_names(schema=schema.SCHEMA))
     engine.dispose()
-    assert tables == {t.name for t in _store.metadata.sorted_tables} | {"quality_results"}
+    assert tables == {t.name for t in schema.metadata.sorted_tables}  # quality_results too
 
 
 # ---------------------------------------------------------------------------------------------

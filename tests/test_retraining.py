@@ -21,7 +21,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from expectations import _store as quality_store
 from monitoring_assets import build_definitions
 from monitoring_assets._retraining import ATTEMPT_TAG
 from monitoring_assets._retraining import EVENT_TAG as RUN_EVENT_TAG
@@ -30,6 +29,7 @@ from monitoring_assets.demo.run import _retrain, register_initial_champion
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
+from resources import schema
 from resources.registry import CHALLENGER, CHAMPION, EVENT_TAG, PREVIOUS_CHAMPION
 from resources.trainer import load_trainer
 from resources.warehouse import Warehouse
@@ -136,9 +136,9 @@ def _critical_quality(env: Env, day: dt.date) -> None:
     wh = Warehouse(env.url)
     try:
         with wh.begin() as conn:
-            quality_store._ensure(conn)
+            schema.ensure_tables(conn)
             conn.execute(
-                quality_store.quality_results.insert(),
+                schema.quality_results.insert(),
                 {
                     "monitor": NAME,
                     "partition_date": day,

@@ -1,0 +1,284 @@
+"""The tables of schema ``monitoring``: the contract users query from BI tools.
+
+Every table is long-format, without a primary key. A write replaces, in one transaction, all rows
+of one monitor and partition_date (and profile kind, drift scope or performance window), so a
+re-run never duplicates; ``events`` alone is appended to. The columns users filter on mean the
+same in every table:
+
+- ``monitor``: the monitor spec's ``name``.
+- ``partition_date``: the scoring day (a DATE) the row describes; NULL for the reference (and
+  for an event tied to no day).
+- ``metric`` / ``value``: the metric's name and its number (DOUBLE). A NULL ``value`` is
+  undefined or not evaluated: a NaN or infinite result is stored as NULL, never as 0.
+- ``run_id``: the Dagster run that wrote the row. ``spec_hash``: the hash of the monitor spec that
+  produced it. ``model_version``: the model version(s) seen in the day's rows, most rows first,
+  comma-separated (NULL when unknown). ``computed_at``: when it was
+  written (UTC, stored without a zone). Every table but ``events`` ends with these four columns.
+
+``profile_metrics``  one scalar of one column's profile. Key: monitor, profile, partition_date,
+                     column_name, metric. ``profile`` is ``daily`` (one partition), ``reference``
+                     (``partition_date`` NULL) or ``reference_window`` (one day of the reference,
+                     used to calibrate thresholds). ``column_name = '__table__'`` holds
+                     ``row_count``. Numeric columns: count (finite values), null_count,
+                     nonfinite_count, min, max, mean, variance (population), std,
+                     tail_low_sum / tail_high_sum (sums of the values in the underflow / overflow
+                     cell; absent in profiles stored before they existed, NULL when unknown); the
+                     reference also stores its bins as bins_lo, bins_hi, n_bins. Categorical
+                     columns: count (non-null), null_count.
+``profile_bins``     one non-empty histogram cell. Key: monitor, profile, partition_date,
+                     column_name, cell; ``count`` is its rows. Numeric: ``cell`` 0 is the underflow
+                     (``lower`` NULL, ``upper`` = bins_lo), cells 1..n_bins are ``[lower, upper)``,
+                     cell n_bins+1 the overflow (``upper`` NULL). Categorical: ``category`` is the
+                     value, ``cell`` its rank in the reference's top K, and the last cell is
+                     ``__other__``. The reference keeps every category.
+``drift_metrics``    one feature (``scope = 'feature'``) or prediction column
+                     (``scope = 'prediction'``) on one day. Key: monitor, partition_date, scope,
+                     feature. Columns: method, value, threshold, drifted, ``status``
+                     (``evaluated`` or ``not_evaluated``) and ``reason``. A row not evaluated
+                     (too few rows or values that day, a failed null-rate check) has ``value``
+                     and ``drifted`` NULL and says why in ``reason``; an evaluated row's reason is
+                     NULL or a note on the rule used (a constant reference column). The dataset
+                     verdict is ``feature = '__dataset__'``, ``method = 'drift_share'``; its
+                     reason names the columns left out. A table made by an earlier release gets
+                     ``status`` and ``reason`` added by ``ensure_tables``.
+``performance_metrics``  one labeled-performance metric of one window. Key: monitor,
+                     partition_date, window, metric. ``window`` is ``daily`` (that day's rows),
+                     ``rolling_<N>d`` (the N days ending that day, merged from the daily
+                     aggregates) or ``reference`` (``partition_date`` NULL). Every row repeats
+                     ``n_labeled`` and ``label_coverage`` of its window.
+``performance_aggregates``  one entry of the mergeable aggregate behind ``performance_metrics``
+                     (one day each). Key: monitor, partition_date, stat, label, cell. ``stat``
+                     names a field of the aggregate; ``label`` and ``cell`` index its arrays (for
+                     ``confusion``, ``cell`` is the predicted label), NULL for a scalar.
+``fairness_metrics`` one group metric, or one disparity, of one slice column on one day. Key:
+                     monitor, partition_date, slice_column, slice_value, metric. Columns: value,
+                     n (the group's rows), suppressed. The disparities of a column have
+                     ``slice_value = '__all__'``. Suppressed groups have one row,
+                     ``metric = 'suppressed'``, with ``value`` and ``n`` NULL.
+``events``           the audit trail, appended, never replaced: one row per ``event_type`` in
+                     ``trigger``, ``retraining``, ``retraining_refused``, ``retraining_failed``,
+                     ``promotion``, ``rollback``, ``alert``. Key: monitor, event_type,
+                     created_at (UTC). ``partition_date``, ``model_name``, ``model_version`` and
+                     ``run_id`` say what it concerns; ``details_json`` holds the aggregates that
+                     explain it (drift values, check results, metrics; an alert's tier, check,
+                     text and delivery).
+``quality_results``  one expectation of one day's data-quality suite. Key: monitor,
+                     partition_date, expectation_index (position in the suite file). Columns:
+                     ``suite`` (its name) and ``suite_digest`` (SHA-256 prefix of the file that
+                     ran), ``expectation_type``, ``column_name``, ``severity`` (critical, warning,
+                     info), ``success``, ``observed`` and ``expected`` (as the check metadata shows
+                     them), ``unexpected_count`` and ``considered_count`` (rows failing and rows
+                     considered: non-null rows for value checks), ``count_source`` (``profile``:
+                     exact from the daily profile; ``all rows``: Great Expectations on every row;
+                     ``sample``: on a deterministic sample; ``sql``: in the database),
+                     ``unexpected_values`` (JSON list of up to 20 failing values, for diagnosis;
+                     never copied into Dagster metadata), ``error``, ``validation`` (how the day's
+                     rows were validated) and ``rows_validated``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import sqlalchemy as sa
+
+SCHEMA = "monitoring"
+TABLE_ROW = "__table__"
+DATASET_ROW = "__dataset__"
+ALL_GROUPS = "__all__"
+
+metadata = sa.MetaData(schema=SCHEMA)
+
+
+def audit_columns() -> list[sa.Column[Any]]:
+    """The columns every metric table ends with (``Audit.row()`` fills them)."""
+    return [
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("spec_hash", sa.String(64), nullable=False),
+        sa.Column("model_version", sa.String(256)),
+        sa.Column("computed_at", sa.DateTime, nullable=False),
+    ]
+
+
+profile_metrics = sa.Table(
+    "profile_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("profile", sa.String(32), nullable=False),
+    sa.Column("partition_date", sa.Date),
+    sa.Column("column_name", sa.String(63), nullable=False),
+    sa.Column("metric", sa.String(63), nullable=False),
+    sa.Column("value", sa.Float(53)),
+    *audit_columns(),
+)
+
+profile_bins = sa.Table(
+    "profile_bins",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("profile", sa.String(32), nullable=False),
+    sa.Column("partition_date", sa.Date),
+    sa.Column("column_name", sa.String(63), nullable=False),
+    sa.Column("cell", sa.Integer, nullable=False),
+    sa.Column("lower", sa.Float(53)),
+    sa.Column("upper", sa.Float(53)),
+    sa.Column("category", sa.String),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    *audit_columns(),
+)
+
+drift_metrics = sa.Table(
+    "drift_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("feature", sa.String(63), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("value", sa.Float(53)),
+    sa.Column("threshold", sa.Float(53)),
+    sa.Column("drifted", sa.Boolean),  # NULL when not evaluated
+    sa.Column("status", sa.String(16), nullable=False, server_default="evaluated"),
+    sa.Column("reason", sa.Text),
+    *audit_columns(),
+)
+
+# Columns added to drift_metrics after its first release: (name, SQL type), added to existing tables.
+_DRIFT_ADDED = (("status", "VARCHAR(16) DEFAULT 'evaluated'"), ("reason", "TEXT"))
+
+performance_metrics = sa.Table(
+    "performance_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date),
+    sa.Column("window", sa.String(32), nullable=False),
+    sa.Column("metric", sa.String(63), nullable=False),
+    sa.Column("value", sa.Float(53)),
+    sa.Column("n_labeled", sa.BigInteger, nullable=False),
+    sa.Column("label_coverage", sa.Float(53)),
+    *audit_columns(),
+)
+
+performance_aggregates = sa.Table(
+    "performance_aggregates",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("stat", sa.String(32), nullable=False),
+    sa.Column("label", sa.Integer),
+    sa.Column("cell", sa.Integer),
+    sa.Column("value", sa.Float(53), nullable=False),
+    *audit_columns(),
+)
+
+fairness_metrics = sa.Table(
+    "fairness_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("slice_column", sa.String(63), nullable=False),
+    sa.Column("slice_value", sa.String),
+    sa.Column("metric", sa.String(63), nullable=False),
+    sa.Column("value", sa.Float(53)),
+    sa.Column("n", sa.BigInteger),
+    sa.Column("suppressed", sa.Boolean, nullable=False),
+    *audit_columns(),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("partition_date", sa.Date),
+    sa.Column("model_name", sa.String(256)),
+    sa.Column("model_version", sa.String(64)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("details_json", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+quality_results = sa.Table(
+    "quality_results",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("suite", sa.String(63), nullable=False),
+    sa.Column("suite_digest", sa.String(64), nullable=False),
+    sa.Column("expectation_index", sa.Integer, nullable=False),
+    sa.Column("expectation_type", sa.String(128), nullable=False),
+    sa.Column("column_name", sa.String(63)),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("observed", sa.Text),
+    sa.Column("expected", sa.Text),
+    sa.Column("unexpected_count", sa.BigInteger),
+    sa.Column("considered_count", sa.BigInteger),
+    sa.Column("count_source", sa.String(16), nullable=False),
+    sa.Column("unexpected_values", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("validation", sa.Text, nullable=False),
+    sa.Column("rows_validated", sa.BigInteger),
+    *audit_columns(),
+)
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks (``hash()`` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def advisory_lock(conn: sa.Connection, name: str) -> None:
+    """PostgreSQL: wait for, then hold until this transaction ends, the advisory lock ``name``.
+
+    Other engines: nothing. DuckDB lets one process at a time write a file, and the pool
+    ``monitoring_warehouse`` (limit 1) serializes the steps of one Dagster instance."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(f"{SCHEMA}.{name}")})
+
+
+def _missing_tables(conn: sa.Connection) -> bool:
+    existing = set(sa.inspect(conn).get_table_names(schema=SCHEMA))
+    return any(t.name not in existing for t in metadata.sorted_tables)
+
+
+def ensure_tables(conn: sa.Connection) -> None:
+    """Create schema ``monitoring`` and its tables where missing, and upgrade older tables.
+
+    On PostgreSQL two first runs racing through ``CREATE SCHEMA IF NOT EXISTS`` would both find it
+    missing, and one would fail on the catalog's unique index (``pg_namespace_nspname_index``; the
+    same for tables). So when anything is missing, the creator takes a schema-wide advisory lock
+    first: the second waits, then finds everything there. Once created, no lock is taken."""
+    postgres = conn.dialect.name == "postgresql"
+    if not postgres or _missing_tables(conn):
+        if postgres:
+            advisory_lock(conn, "ddl")
+        quoted = conn.dialect.identifier_preparer.quote_identifier(SCHEMA)
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+        metadata.create_all(conn, checkfirst=True)
+    # Also when every table exists: one made by an earlier release may lack new columns.
+    _upgrade_drift_metrics(conn)
+
+
+def _upgrade_drift_metrics(conn: sa.Connection) -> None:
+    """Bring a drift_metrics table made by an earlier release to the current columns: add
+    ``status`` and ``reason``, and let ``drifted`` be NULL (not evaluated). Reads the catalog
+    first, so an up-to-date table is never altered (no lock taken)."""
+    found = {
+        name: nullable
+        for name, nullable in conn.execute(
+            sa.text(
+                "SELECT column_name, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = :schema AND table_name = :table"
+            ),
+            {"schema": SCHEMA, "table": drift_metrics.name},
+        )
+    }
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    table = f"{quote(SCHEMA)}.{quote(drift_metrics.name)}"
+    for name, sql_type in _DRIFT_ADDED:
+        if name not in found:
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {sql_type}"))
+    if found.get("drifted") == "NO":
+        conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {quote('drifted')} DROP NOT NULL"))
