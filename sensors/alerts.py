@@ -740,7 +740,7 @@ def alert_observation(
     return dg.AssetObservation(asset_key=key, partition=day if partitioned else None, metadata=metadata)
 
 
-def build_alert_sensor(spec: MonitorSpec) -> dg.SensorDefinition:
+def build_alert_sensor(*, spec: MonitorSpec) -> dg.SensorDefinition:
     name = spec.name
 
     @dg.sensor(

@@ -25,7 +25,6 @@ import hashlib
 import json
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
@@ -72,12 +71,13 @@ def changed_days(
     return changed, next_cursor, hashlib.sha256(signature.encode()).hexdigest()[:16]
 
 
-def build_label_sensor(spec: MonitorSpec, job: UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def build_label_sensor(*, spec: MonitorSpec, job_name: str) -> dg.SensorDefinition:
+    """The sensor that launches ``job_name`` (labeled performance and fairness) for the days whose labels arrived."""
     name = spec.name
 
     @dg.sensor(
         name=f"{name}_label_arrival",
-        job=job,
+        job_name=job_name,
         minimum_interval_seconds=300,
         description=f"Re-runs {name}'s labeled performance and fairness for the scoring days whose labels arrived.",
     )

@@ -734,7 +734,7 @@ class DayEnv:
         self.defs = dg.Definitions(
             assets=[feature_drift, challenger_model],
             jobs=[dg.define_asset_job("days", selection=[DRIFT])],
-            sensors=[build_alert_sensor(self.spec)],
+            sensors=[build_alert_sensor(spec=self.spec)],
             resources={WAREHOUSE_KEY: WarehouseResource(url=url), ALERTS_KEY: alerts},
         )
 

@@ -1,0 +1,48 @@
+"""What every asset family of a monitor shares: the warehouse pool, the resource keys, and the
+step's days and audit stamp."""
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+import dagster as dg
+
+from monitoring_assets.spec import MonitorSpec
+from resources._store import Audit
+
+POOL = "monitoring_warehouse"  # limit it to 1 in dagster.yaml for a DuckDB file (one writer)
+WAREHOUSE_KEY = "warehouse"
+REGISTRY_KEY = "registry"
+ALERTS_KEY = "alerts"
+
+# What an asset step yields: its materialization, its checks' outputs and their per-day evaluations.
+StepEvents = Iterator[dg.MaterializeResult[Any] | dg.Output[None] | dg.AssetCheckEvaluation]
+
+
+def step_days(context: dg.AssetExecutionContext) -> list[dt.date]:
+    """The days (partition keys) of a step: one, or a single-run backfill's range."""
+    return [dt.date.fromisoformat(k) for k in context.partition_keys]
+
+
+def step_audit(context: dg.AssetExecutionContext, spec: MonitorSpec) -> Audit:
+    """What each row this step writes carries: the run and the spec that made it."""
+    return Audit(context.run.run_id, spec.spec_hash())
+
+
+@dataclass(frozen=True)
+class MonitorKeys:
+    """The asset keys of one monitor, all under the key prefix ``spec.name``."""
+
+    reference_profile: dg.AssetKey
+    daily_profile: dg.AssetKey
+    feature_drift: dg.AssetKey
+    prediction_drift: dg.AssetKey
+    labeled_performance: dg.AssetKey
+    fairness_slices: dg.AssetKey
+    monitoring_report: dg.AssetKey
+    challenger_model: dg.AssetKey
+
+    @classmethod
+    def of(cls, spec: MonitorSpec) -> "MonitorKeys":
+        return cls(*(dg.AssetKey([spec.name, f.name]) for f in fields(cls)))
