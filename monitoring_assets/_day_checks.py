@@ -26,7 +26,7 @@ import datetime as dt
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
@@ -35,23 +35,40 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from monitoring_assets.core.drift import get_method
 from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
+from monitoring_assets.core.levels import Level
 
-Level = Literal["ok", "warn", "error"]
 NOT_EVALUATED = "not evaluated: "
+
+_SEVERITY = {Level.WARN: dg.AssetCheckSeverity.WARN, Level.ERROR: dg.AssetCheckSeverity.ERROR}
+
+
+def check_severity(level: Level) -> dg.AssetCheckSeverity:
+    """Dagster's severity of a check result at ``level`` (the one place they meet). A result that
+    passes carries WARN, which Dagster shows only for failures."""
+    return _SEVERITY.get(level, dg.AssetCheckSeverity.WARN)
+
+
+def level_of_severity(severity: dg.AssetCheckSeverity) -> Level:
+    """The failing level that a failed Dagster check result of ``severity`` stands for."""
+    return next(level for level, s in _SEVERITY.items() if s is severity)
 
 
 @dataclass(frozen=True)
 class DayVerdict:
-    """One day's result of one check."""
+    """One day's result of one check: it fails at WARN or ERROR; it passes at OK and INFO, and
+    at NOT_EVALUATED with a description that starts "not evaluated: " and says why."""
 
-    level: Level  # ok: passed; warn / error: failed at WARN / ERROR
+    level: Level
     description: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    evaluated: bool = True
+
+    @property
+    def evaluated(self) -> bool:
+        return self.level.evaluated
 
     @classmethod
     def not_evaluated(cls, why: str, metadata: Mapping[str, Any] | None = None) -> DayVerdict:
-        return cls("ok", NOT_EVALUATED + why, metadata or {}, evaluated=False)
+        return cls(Level.NOT_EVALUATED, NOT_EVALUATED + why, metadata or {})
 
 
 def fmt(x: float) -> str:
@@ -96,8 +113,8 @@ def day_check_events(
             evaluation = dg.AssetCheckEvaluation(
                 asset_key=key,
                 check_name=check_name,
-                passed=v.level == "ok",
-                severity=dg.AssetCheckSeverity.ERROR if v.level == "error" else dg.AssetCheckSeverity.WARN,
+                passed=not v.level.failed,
+                severity=check_severity(v.level),
                 description=v.description,
                 metadata={"evaluated": v.evaluated, **v.metadata},
                 target_materialization_data=targets[day],
@@ -164,7 +181,7 @@ def feature_drift_verdict(result: DatasetDrift, what: str, level: Level) -> DayV
     text = f"no {what}: {result.n_features} within threshold"
     if closest is not None:
         text += f" (closest: {drift_item(closest)})"
-    return DayVerdict("ok", text + _left_out(result), _drift_metadata(result))
+    return DayVerdict(Level.OK, text + _left_out(result), _drift_metadata(result))
 
 
 def dataset_drift_verdict(result: DatasetDrift) -> DayVerdict:
@@ -176,9 +193,9 @@ def dataset_drift_verdict(result: DatasetDrift) -> DayVerdict:
     drifted = "; ".join(drift_item(f) for f in result.features if f.drifted)
     if result.drifted:
         text = f"{share} >= {fmt(result.drift_share)}): {drifted}"
-        return DayVerdict("error", text + _left_out(result), meta)
+        return DayVerdict(Level.ERROR, text + _left_out(result), meta)
     text = f"{share} < {fmt(result.drift_share)})" + (f": {drifted}" if drifted else "")
-    return DayVerdict("ok", text + _left_out(result), meta)
+    return DayVerdict(Level.OK, text + _left_out(result), meta)
 
 
 def blocked_verdict(day: dt.date) -> DayVerdict:
@@ -188,16 +205,14 @@ def blocked_verdict(day: dt.date) -> DayVerdict:
     )
 
 
-def graded_verdicts(findings: Mapping[dt.date, tuple[str, str]]) -> dict[dt.date, DayVerdict]:
+def graded_verdicts(findings: Mapping[dt.date, tuple[Level, str]]) -> dict[dt.date, DayVerdict]:
     """Per-day (level, reason) findings as verdicts (see :func:`graded`)."""
     return {day: graded(level, why) for day, (level, why) in findings.items()}
 
 
-def graded(level: str, reason: str, metadata: Mapping[str, Any] | None = None) -> DayVerdict:
-    """A (level, reason) finding of the guards, performance or fairness: "ok", "warn", "error",
-    or "not_evaluated" (the reason says why)."""
-    if level == "not_evaluated":
+def graded(level: Level, reason: str, metadata: Mapping[str, Any] | None = None) -> DayVerdict:
+    """A (level, reason) finding of the guards, performance or fairness; at NOT_EVALUATED the
+    reason says why."""
+    if level is Level.NOT_EVALUATED:
         return DayVerdict.not_evaluated(reason, metadata)
-    if level not in ("ok", "warn", "error"):
-        raise ValueError(f"unknown level {level!r}")
-    return DayVerdict(level, reason, metadata or {})  # type: ignore[arg-type]
+    return DayVerdict(Level(level), reason, metadata or {})

@@ -20,6 +20,7 @@ from monitoring_assets._day_checks import (
 from monitoring_assets._metadata import PICTURE_DAYS, distribution_pictures, drift_metadata, heatmap_picture
 from monitoring_assets._quality_checks import blocked_metadata
 from monitoring_assets.core.evaluate import DatasetDrift
+from monitoring_assets.core.levels import Level
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 
@@ -49,7 +50,7 @@ def build_drift_definitions(
                 "no_feature_drift",
                 "WARN on a day when any single feature drifts; names each drifted feature with its value and "
                 "threshold.",
-                lambda r: feature_drift_verdict(r, "feature drift", "warn"),
+                lambda r: feature_drift_verdict(r, "feature drift", Level.WARN),
             ),
             DriftCheck(
                 "no_dataset_drift",
@@ -71,7 +72,7 @@ def build_drift_definitions(
             DriftCheck(
                 "no_prediction_drift",
                 f"WARN on a day when the score `{spec.prediction.score_column}` drifts.",
-                lambda r: feature_drift_verdict(r, "prediction drift", "warn"),
+                lambda r: feature_drift_verdict(r, "prediction drift", Level.WARN),
             )
         ],
         description=f"Drift of {name}'s prediction score against the reference; "

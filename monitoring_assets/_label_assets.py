@@ -22,6 +22,7 @@ from monitoring_assets._metadata import (
 )
 from monitoring_assets._readback import enough_labels
 from monitoring_assets.core.fairness import DisparityVerdict
+from monitoring_assets.core.levels import Level, worst
 from monitoring_assets.core.performance import (
     EXPECTED_LABELS,
     EXPECTED_SCORES,
@@ -37,25 +38,25 @@ from monitoring_assets.spec import MonitorSpec
 
 def _performance_finding(
     day: _pipeline.PerformanceDay, min_labeled: int, validity: CountVerdict | None = None
-) -> tuple[str, str]:
+) -> tuple[Level, str]:
     """The day's (level, reason): ok, warn, error, or not_evaluated (too few labels, broken labels)."""
     if validity is not None and not validity.passed:
         # Metrics over the valid rest would look fine while the labels are broken: say so instead.
-        return "not_evaluated", f"{validity.reason} (check label_validity)"
+        return Level.NOT_EVALUATED, f"{validity.reason} (check label_validity)"
     if day.too_few_labels:
-        return "not_evaluated", f"too few labels ({int(day.metrics['n_labeled'])} labeled, minimum {min_labeled})"
-    failing = [v for v in day.verdicts if v.level in ("warn", "error")]
+        return Level.NOT_EVALUATED, f"too few labels ({int(day.metrics['n_labeled'])} labeled, minimum {min_labeled})"
+    failing = [v for v in day.verdicts if v.level.failed]
     if not failing:
         checked = ", ".join(f"{v.metric} {fmt(v.value)} (reference {fmt(v.reference)})" for v in day.verdicts)
-        return "ok", f"within tolerance: {checked}" if checked else "no reference performance to compare with"
-    level = "error" if any(v.level == "error" for v in failing) else "warn"
+        return Level.OK, f"within tolerance: {checked}" if checked else "no reference performance to compare with"
+    level = worst(v.level for v in failing)
     return level, "; ".join(
         f"{v.metric} {fmt(v.value)} vs reference {fmt(v.reference)} ({v.level.upper()})" for v in failing
     )
 
 
-def _latest_judged(findings: dict[dt.date, tuple[str, str]], last: dt.date) -> dict[str, Any]:
-    judged = [d for d, (level, _) in findings.items() if level != "not_evaluated"]
+def _latest_judged(findings: dict[dt.date, tuple[Level, str]], last: dt.date) -> dict[str, Any]:
+    judged = [d for d, (level, _) in findings.items() if level.evaluated]
     if not judged:
         return {"last_judged_day": dg.MetadataValue.text(f"none in this run (through {last})")}
     day = max(judged)
@@ -92,17 +93,18 @@ def _performance_history(
     )
 
 
-def _fairness_finding(verdicts: list[DisparityVerdict]) -> tuple[str, str]:
-    judged = [v for v in verdicts if v.level != "no_data"]
+def _fairness_finding(verdicts: list[DisparityVerdict]) -> tuple[Level, str]:
+    judged = [v for v in verdicts if v.level.evaluated]
     if not judged:
-        return "not_evaluated", "no disparity computable (groups under fairness.min_slice_size are suppressed)"
-    failing = [v for v in judged if v.level in ("warn", "error")]
+        return Level.NOT_EVALUATED, "no disparity computable (groups under fairness.min_slice_size are suppressed)"
+    failing = [v for v in judged if v.level.failed]
     if not failing:
-        worst = ", ".join(f"{v.column} {v.disparity} {fmt(v.value)}" for v in judged)
-        return "ok", f"disparities within limits: {worst}"
-    level = "error" if any(v.level == "error" for v in failing) else "warn"
+        values = ", ".join(f"{v.column} {v.disparity} {fmt(v.value)}" for v in judged)
+        return Level.OK, f"disparities within limits: {values}"
+    level = worst(v.level for v in failing)
     return level, "; ".join(
-        f"{v.column} {v.disparity} {fmt(v.value)} (limit {v.error if v.level == 'error' else v.warn})" for v in failing
+        f"{v.column} {v.disparity} {fmt(v.value)} (limit {v.error if v.level is Level.ERROR else v.warn})"
+        for v in failing
     )
 
 
@@ -176,7 +178,7 @@ def build_label_definitions(
         for day, result in results.items():
             meta = performance_metadata(spec.prediction.task, result, reference)
             # The day's verdict as text: the retraining sensor reads it per partition.
-            meta[PERFORMANCE_CHECK_KEY] = dg.MetadataValue.text(findings[day][0])
+            meta[PERFORMANCE_CHECK_KEY] = dg.MetadataValue.text(findings[day][0].value)
             if day == last:
                 # The run's last day is the asset's latest materialization, often a day whose labels
                 # have not arrived: point at the last day that was judged, and draw the history.
@@ -189,10 +191,10 @@ def build_label_definitions(
             {
                 "performance_vs_reference": graded_verdicts(findings),
                 "label_validity": graded_verdicts(
-                    {d: ("ok" if v.passed else "error", v.reason) for d, v in validity.items()}
+                    {d: (Level.OK if v.passed else Level.ERROR, v.reason) for d, v in validity.items()}
                 ),
                 "no_duplicates": graded_verdicts(
-                    {d: ("ok" if v.passed else "warn", v.reason) for d, v in duplicates.items()}
+                    {d: (Level.OK if v.passed else Level.WARN, v.reason) for d, v in duplicates.items()}
                 ),
             },
         )

@@ -99,7 +99,7 @@ def drift_metadata(result: DatasetDrift, include_dataset: bool) -> dict[str, Any
 def guard_metadata(day: DayGuards) -> dict[str, Any]:
     """Per-partition volume and null-rate numbers of daily_profile (plottable)."""
     meta: dict[str, Any] = {
-        "volume": dg.MetadataValue.text(day.volume.level),
+        "volume": dg.MetadataValue.text(day.volume.level.value),
         "null_rate_failures": dg.MetadataValue.int(sum(v.failed for v in day.null_rates)),
     }
     if day.volume.daily_rate:
@@ -161,7 +161,7 @@ def fairness_metadata(reports: Mapping[str, SliceReport], verdicts: list[Dispari
     meta: dict[str, Any] = {
         "suppressed_groups": dg.MetadataValue.int(suppressed),
         "groups": dg.MetadataValue.md("\n".join(lines)),
-        "failed_disparities": dg.MetadataValue.int(sum(v.level in ("warn", "error") for v in verdicts)),
+        "failed_disparities": dg.MetadataValue.int(sum(v.level.failed for v in verdicts)),
     }
     for name in ("demographic_parity_difference", "equalized_odds_difference"):
         values = [r.disparities[name] for r in reports.values() if math.isfinite(r.disparities.get(name, math.nan))]

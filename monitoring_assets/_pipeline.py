@@ -19,7 +19,6 @@ from monitoring_assets.core.fairness import (
 )
 from monitoring_assets.core.guards import (
     GuardLimits,
-    Level,
     NullRateVerdict,
     VolumeVerdict,
     null_rate_finding,
@@ -27,6 +26,7 @@ from monitoring_assets.core.guards import (
     reference_daily_rate,
     volume_verdict,
 )
+from monitoring_assets.core.levels import Level
 from monitoring_assets.core.performance import (
     MetricVerdict,
     PerformanceAggregate,

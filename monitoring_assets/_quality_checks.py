@@ -22,6 +22,7 @@ import dagster as dg
 from expectations._results import DayQuality, Outcome
 from expectations._suite import Suite
 from monitoring_assets._day_checks import DayVerdict
+from monitoring_assets.core.levels import Level
 
 CHECK_NAME = "data_quality"
 LEVEL_KEY = "data_quality"  # per-partition metadata of daily_profile: ok, info, warning, critical
@@ -80,7 +81,7 @@ def _day_description(day: dt.date, q: DayQuality) -> str:
 
 def quality_verdict(day: dt.date, quality: DayQuality) -> DayVerdict:
     """The day's result: ERROR when a critical expectation failed, WARN when a warning one did."""
-    level = {"critical": "error", "warning": "warn"}.get(quality.level, "ok")
+    level = Level.of(quality.level)  # critical: ERROR, warning: WARN; info findings pass
     metadata: dict[str, Any] = {
         "expectations": dg.MetadataValue.int(len(quality.outcomes)),
         "failed_critical": dg.MetadataValue.int(quality.count("critical")),
@@ -91,7 +92,7 @@ def quality_verdict(day: dt.date, quality: DayQuality) -> DayVerdict:
     }
     if quality.rows_validated is not None:
         metadata["rows_validated"] = dg.MetadataValue.int(quality.rows_validated)
-    return DayVerdict(level, _day_description(day, quality), metadata)  # type: ignore[arg-type]
+    return DayVerdict(level, _day_description(day, quality), metadata)
 
 
 def quality_partition_metadata(quality: DayQuality) -> dict[str, Any]:

@@ -19,13 +19,24 @@ import sqlalchemy as sa
 from expectations._store import read_levels
 from monitoring_assets import _pipeline
 from monitoring_assets.core.fairness import SliceReport
+from monitoring_assets.core.levels import Level, worst
 from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
 from monitoring_assets.spec import MonitorSpec
 from resources import schema
 from resources.warehouse import Warehouse
 
-# Check levels from the least to the most severe; ``max(..., key=LEVELS.index)`` is the worst.
+# A day's level as the report and the demo print it, from the least to the most severe
+# (``max(..., key=LEVELS.index)`` is the worst): no_data when nothing could be judged, and
+# too_few_labels for a labeled day too thin to judge, then the levels of ``core.levels``.
 LEVELS = ["no_data", "too_few_labels", "ok", "warn", "error"]
+
+
+def _worst_text(levels: Sequence[Level]) -> str:
+    """The worst of a day's verdict levels in ``LEVELS`` terms (ok when there are none)."""
+    if not levels:
+        return "ok"
+    level = worst(levels)
+    return "no_data" if level is Level.NOT_EVALUATED else level.value
 
 
 def enough_labels(spec: MonitorSpec, values: Mapping[str, float]) -> bool:
@@ -130,7 +141,7 @@ def performance_levels(
         level = "too_few_labels"
         if enough_labels(spec, values):
             verdicts = evaluate_performance(values, reference, tolerances)
-            level = max((v.level for v in verdicts), key=LEVELS.index, default="ok")
+            level = _worst_text([v.level for v in verdicts])
         out[day] = (values.get("label_coverage", math.nan), values.get(primary, math.nan), level)
     return out
 
@@ -177,7 +188,7 @@ def fairness_levels(
     out = {}
     for day, reports in slice_reports(wh, spec, days).items():
         verdicts = _pipeline.disparity_verdicts(spec, reports)
-        level = max((v.level for v in verdicts), key=LEVELS.index, default="ok")
+        level = _worst_text([v.level for v in verdicts])
         dp = [r.disparities.get("demographic_parity_difference", math.nan) for r in reports.values()]
         out[day] = (max((x for x in dp if math.isfinite(x)), default=math.nan), level)
     return out

@@ -37,6 +37,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from monitoring_assets.core.levels import Level
 from monitoring_assets.spec import MonitorSpec
 from monitoring_assets.spec._model import AlertsSpec
 from resources.warehouse import Warehouse
@@ -57,6 +58,17 @@ _TOKEN = re.compile(r"[A-Za-z0-9_\-]{8,}")
 
 def tier_rank(tier: Tier) -> int:
     return TIERS.index(tier)
+
+
+_TIER_OF_LEVEL: dict[Level, Tier] = {Level.INFO: "info", Level.WARN: "warning", Level.ERROR: "critical"}
+
+
+def tier_of(level: Level) -> Tier:
+    """The alert tier of a finding's level (the one place the two vocabularies meet)."""
+    try:
+        return _TIER_OF_LEVEL[level]
+    except KeyError:
+        raise ValueError(f"level {level} has no alert tier: only info, warn and error findings are alerted") from None
 
 
 # -- alerts -------------------------------------------------------------------------------------

@@ -81,6 +81,7 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecordStatus,
 )
 
+from monitoring_assets._day_checks import level_of_severity
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.resources import AlertsResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec
@@ -94,6 +95,7 @@ from resources.alerts import (
     alert_from_details,
     clean_description,
     record_alert,
+    tier_of,
     tier_rank,
 )
 from resources.warehouse import Warehouse
@@ -105,10 +107,6 @@ EVENT_TIERS: dict[str, Tier] = {
     "retraining_refused": "warning",
     "promotion": "warning",
     "rollback": "warning",
-}
-SEVERITY_TIERS: dict[dg.AssetCheckSeverity, Tier] = {
-    dg.AssetCheckSeverity.ERROR: "critical",
-    dg.AssetCheckSeverity.WARN: "warning",
 }
 DEFAULT_GIVE_UP = dt.timedelta(hours=24)  # AlertsResource.give_up_after_hours' default
 STATE_LOOKBACK = dt.timedelta(days=90)  # alert rows read back for dedup and open incidents
@@ -362,13 +360,17 @@ def day_evaluated(evaluation: dg.AssetCheckEvaluation) -> bool:
     return _meta_value(evaluation.metadata, "evaluated") is not False
 
 
+def _severity_tier(severity: dg.AssetCheckSeverity) -> Tier:
+    return tier_of(level_of_severity(severity))
+
+
 def failure_tier(evaluation: dg.AssetCheckEvaluation) -> Tier:
     """ERROR -> critical, WARN -> warning; but an unpartitioned result that counts
     ``critical_days`` (the data-quality check over several days, before per-day results) is
     critical whenever one day was: it was WARN only so that Dagster would not block every day."""
     if (_meta_int(evaluation.metadata, "critical_days") or 0) > 0:
         return "critical"
-    return SEVERITY_TIERS[evaluation.severity]
+    return _severity_tier(evaluation.severity)
 
 
 @dataclass(frozen=True)
@@ -457,7 +459,7 @@ def run_alert(spec: MonitorSpec, verdict: Verdict, *, tier: Tier, kind: Literal[
     failed, days = verdict.failed, sorted(verdict.days)
     skipped = f"; {verdict.not_evaluated_days} day(s) not evaluated" if verdict.not_evaluated_days else ""
     if kind == "firing":
-        worst = max((e.severity for e in failed.values()), key=lambda s: tier_rank(SEVERITY_TIERS[s]))
+        worst = max((e.severity for e in failed.values()), key=lambda s: tier_rank(_severity_tier(s)))
         first, last = min(failed), max(failed)
         when = first if first == last else f"first {first}, last {last}"
         summary = f"check {name} failed on {len(failed)} of {len(days)} day(s) on {asset} ({worst.value}): {when}"

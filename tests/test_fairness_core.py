@@ -329,11 +329,11 @@ def test_evaluate_disparities_levels() -> None:
         ("gender", "demographic_parity_difference"): "error",
         ("gender", "demographic_parity_ratio"): "error",
         ("gender", "equal_opportunity_difference"): "warn",
-        ("gender", "equalized_odds_difference"): "no_data",
+        ("gender", "equalized_odds_difference"): "not_evaluated",
         ("region", "demographic_parity_difference"): "ok",
         ("region", "demographic_parity_ratio"): "warn",
         ("region", "equal_opportunity_difference"): "ok",
-        ("region", "equalized_odds_difference"): "no_data",
+        ("region", "equalized_odds_difference"): "not_evaluated",
     }
     v = next(v for v in verdicts if v.column == "gender" and v.disparity == "demographic_parity_ratio")
     assert (v.value, v.warn, v.error) == (0.5, 0.8, 0.6)

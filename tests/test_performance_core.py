@@ -445,7 +445,7 @@ def test_evaluate_relative_scale() -> None:
 def test_evaluate_nan_is_no_data(value: float, reference: float) -> None:
     """A missing value or reference gives no_data, never ok."""
     v = _verdict(value, reference, "roc_auc", Tolerance(0.025, 0.05))
-    assert v.level == "no_data"
+    assert v.level == "not_evaluated"
     assert math.isnan(v.degradation)
 
 
@@ -454,7 +454,7 @@ def test_evaluate_missing_metric_is_no_data_and_order_follows_tolerances() -> No
     tolerances = {"r2": Tolerance(0.05, 0.1), "roc_auc": Tolerance(0.025, 0.05), "mae": Tolerance(0.1, 0.25, True)}
     verdicts = evaluate_performance({"roc_auc": 0.80}, {"roc_auc": 0.90, "r2": 0.5, "mae": 1.0}, tolerances)
     assert [v.metric for v in verdicts] == ["r2", "roc_auc", "mae"]
-    assert [v.level for v in verdicts] == ["no_data", "error", "no_data"]
+    assert [v.level for v in verdicts] == ["not_evaluated", "error", "not_evaluated"]
 
 
 def test_evaluate_on_real_metrics() -> None:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from monitoring_assets.core.levels import Level
+
 OTHER_GROUP = "__other__"
 NULL_GROUP = "__null__"
 GROUP_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision", "accuracy")
@@ -132,7 +134,7 @@ class DisparityVerdict:
     value: float
     warn: float
     error: float
-    level: str  # ok, warn, error, no_data
+    level: Level  # NOT_EVALUATED: the disparity cannot be computed (groups suppressed or missing)
 
 
 def evaluate_disparities(
@@ -144,10 +146,10 @@ def evaluate_disparities(
         for name, (warn, error) in thresholds.items():
             value = report.disparities.get(name, math.nan)
             if math.isnan(value):
-                level = "no_data"
+                level = Level.NOT_EVALUATED
             elif name.endswith("_ratio"):
-                level = "error" if value < error else "warn" if value < warn else "ok"
+                level = Level.ERROR if value < error else Level.WARN if value < warn else Level.OK
             else:
-                level = "error" if value > error else "warn" if value > warn else "ok"
+                level = Level.ERROR if value > error else Level.WARN if value > warn else Level.OK
             out.append(DisparityVerdict(column, name, value, warn, error, level))
     return out

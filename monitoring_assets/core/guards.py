@@ -23,11 +23,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
+from monitoring_assets.core.levels import Level
 from monitoring_assets.core.profile import CategoricalProfile, ColumnProfile, NumericProfile, Profile
-
-Level = Literal["ok", "warn", "error"]
 
 
 @dataclass(frozen=True)
@@ -71,13 +69,13 @@ def volume_verdict(n_rows: int, daily_rate: float | None, limits: GuardLimits) -
     else:
         rate = f"reference daily rate {daily_rate:.0f}, minimum {limits.min_volume_ratio:g} x rate = {minimum:.0f}"
     if n_rows == 0:
-        return VolumeVerdict(n_rows, daily_rate, minimum, "error", f"no rows ({rate})")
+        return VolumeVerdict(n_rows, daily_rate, minimum, Level.ERROR, f"no rows ({rate})")
     if minimum is not None and n_rows < minimum:
-        return VolumeVerdict(n_rows, daily_rate, minimum, "error", f"{_rows(n_rows)}, below {rate}")
+        return VolumeVerdict(n_rows, daily_rate, minimum, Level.ERROR, f"{_rows(n_rows)}, below {rate}")
     if n_rows < limits.min_rows:
         reason = f"{_rows(n_rows)}: too few to evaluate drift (guards.min_rows {limits.min_rows}; {rate})"
-        return VolumeVerdict(n_rows, daily_rate, minimum, "warn", reason)
-    return VolumeVerdict(n_rows, daily_rate, minimum, "ok", f"{_rows(n_rows)} ({rate})")
+        return VolumeVerdict(n_rows, daily_rate, minimum, Level.WARN, reason)
+    return VolumeVerdict(n_rows, daily_rate, minimum, Level.OK, f"{_rows(n_rows)} ({rate})")
 
 
 def null_share(column: ColumnProfile) -> float:
@@ -131,12 +129,12 @@ def null_rate_finding(verdicts: list[NullRateVerdict], n_rows: int, limits: Guar
     """The day's null-rate check level and reason (ERROR naming every failing column)."""
     failing = [v for v in verdicts if v.failed]
     if failing:
-        return "error", "; ".join(v.reason for v in failing)
+        return Level.ERROR, "; ".join(v.reason for v in failing)
     if n_rows == 0:
-        return "ok", "no rows (see the volume check)"
+        return Level.OK, "no rows (see the volume check)"
     if n_rows < limits.min_rows:
-        return "ok", f"margin not evaluated: {_rows(n_rows)}, minimum {limits.min_rows} (no column 100 % null)"
-    return "ok", f"null shares within the reference's + {limits.null_rate_margin:g}"
+        return Level.OK, f"margin not evaluated: {_rows(n_rows)}, minimum {limits.min_rows} (no column 100 % null)"
+    return Level.OK, f"null shares within the reference's + {limits.null_rate_margin:g}"
 
 
 def not_evaluated(

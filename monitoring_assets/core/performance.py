@@ -42,10 +42,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
+from monitoring_assets.core.levels import Level
 from monitoring_assets.errors import ProfileError
 
 EPS = float(np.finfo(np.float64).eps)
@@ -369,9 +369,6 @@ class Tolerance:
     relative: bool = False
 
 
-Level = Literal["ok", "warn", "error", "no_data"]
-
-
 @dataclass(frozen=True)
 class MetricVerdict:
     metric: str
@@ -389,12 +386,12 @@ def evaluate_performance(
     for metric, tol in tolerances.items():
         value, ref = values.get(metric, math.nan), reference.get(metric, math.nan)
         if math.isnan(value) or math.isnan(ref):
-            verdicts.append(MetricVerdict(metric, value, ref, math.nan, "no_data"))
+            verdicts.append(MetricVerdict(metric, value, ref, math.nan, Level.NOT_EVALUATED))
             continue
         worse = ref - value if HIGHER_IS_BETTER[metric] else value - ref
         if tol.relative:
             worse = worse / abs(ref) if ref else (math.inf if worse > 0 else 0.0)
-        level: Level = "error" if worse > tol.error else "warn" if worse > tol.warn else "ok"
+        level = Level.ERROR if worse > tol.error else Level.WARN if worse > tol.warn else Level.OK
         verdicts.append(MetricVerdict(metric, value, ref, worse, level))
     return verdicts
 
