@@ -4,6 +4,7 @@ the metric tables (checked against scipy on the raw rows), metadata, checks, re-
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -382,3 +383,8 @@ def test_demo_shows_each_injected_problem_from_its_day_and_never_before(tmp_path
     text = Path(page).read_text(encoding="utf-8")
     assert all(day in text for day in r["trigger_days"]) and "data:image/png;base64," in text
     assert "income" in text and "psi" in text
+
+    # Neither model logs a row of its training data as its input example: one synthetic row each.
+    examples = sorted((tmp_path / "art").rglob("input_example.json"))
+    assert len(examples) == 2
+    assert all(len(json.loads(f.read_text())["data"]) == 1 for f in examples)

@@ -16,11 +16,9 @@ from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
 from monitoring_assets._factory import build_definitions
 from monitoring_assets._readback import DaySummary, day_summaries
-from monitoring_assets._retraining import REPORT_ARTIFACT_DIR
+from monitoring_assets._retraining import REPORT_ARTIFACT_DIR, synthetic_example
 from monitoring_assets.demo.data import (
-    CATEGORICAL,
     LABEL_DELAY,
-    NUMERIC,
     DemoConfig,
     generate,
     train_model,
@@ -60,7 +58,7 @@ def register_initial_champion(registry: ModelRegistry, spec: MonitorSpec, traini
         run_id,
         model=train_model(training),
         registry_name=name,
-        input_example=training[NUMERIC + CATEGORICAL].head(5),
+        input_example=synthetic_example(training, spec),  # an aggregate, never a training row
         version_tags={"monitoring.reference_window": window, "monitoring.reference_table": "training_data"},
         event_id=None,
         alias=CHAMPION,
