@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from monitoring_assets.core.fairness import NULL_GROUP, OTHER_GROUP, GroupCounts
 from monitoring_assets.core.performance import EPS, BinaryAggregate, RegressionAggregate
 from monitoring_assets.spec import MonitorSpec
-from resources._sql import DAY, Relation, SqlBuilder
+from resources._sql import DAY, Relation, SqlBuilder, as_date
 
 # Columns the de-duplicating subqueries add (spec names may not start with "__").
 RANK, DUP_IDS, N_LABELS = "__rank__", "__dup_ids__", "__n_labels__"
@@ -204,7 +204,7 @@ class LabeledRows:
         parts: dict[dt.date | None, dict[str, Any]] = {}
         for row in conn.execute(stmt, params):
             day, y, yhat, cell, rows, score_sum, log_loss, sq_err, bad_scores, dup_ids, dup_labels = row
-            d = parts.setdefault(_date(day), _binary_parts(n_bins))
+            d = parts.setdefault(as_date(day), _binary_parts(n_bins))
             n = int(rows)
             d["n_scored"] += n
             d["n_invalid_scores"] += int(bad_scores)
@@ -245,7 +245,7 @@ class LabeledRows:
             f"sum(CASE WHEN {label} IS NOT NULL AND {self.valid_label(q)} IS NULL THEN 1 ELSE 0 END) "
             f"FROM {self.from_clause(q, params)} GROUP BY 1"
         )
-        return {_date(d): (int(n), int(bad or 0)) for d, n, bad in conn.execute(sa.text(stmt), params)}
+        return {as_date(d): (int(n), int(bad or 0)) for d, n, bad in conn.execute(sa.text(stmt), params)}
 
     # -- regression -----------------------------------------------------------------------------
 
@@ -273,7 +273,7 @@ class LabeledRows:
             day, n_scored, n_labeled, valid_rows, e, ae, se, mean, var, ape, zeros = row[:11]
             finite_targets, bad_scores, dup_ids, dup_labels = row[11:]
             count = int(valid_rows)
-            out[_date(day)] = RegressionAggregate(
+            out[as_date(day)] = RegressionAggregate(
                 int(n_scored),
                 int(n_labeled),
                 int(n_labeled) - count,
@@ -324,7 +324,7 @@ class LabeledRows:
         ).bindparams(*(sa.bindparam(f"sv{i}", expanding=True) for i in range(len(columns))))
         out: dict[dt.date | None, dict[str, dict[str, GroupCounts]]] = {}
         for row in conn.execute(stmt, params):
-            day, values, (y, yhat, n) = _date(row[0]), row[1 : 1 + len(columns)], row[1 + len(columns) :]
+            day, values, (y, yhat, n) = as_date(row[0]), row[1 : 1 + len(columns)], row[1 + len(columns) :]
             # Real NULLs were mapped to __null__, so the one non-NULL key names this row's column.
             i = next(i for i, v in enumerate(values) if v is not None)
             per_col = out.setdefault(day, {c: {} for c in columns})[columns[i]]
@@ -355,9 +355,3 @@ def _binary_parts(n_bins: int) -> dict[str, Any]:
         "n_duplicate_ids": 0,
         "n_duplicate_labels": 0,
     }
-
-
-def _date(value: object) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value if isinstance(value, dt.date) else None

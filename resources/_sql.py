@@ -107,6 +107,18 @@ class SqlBuilder:
             conn.execute(sa.text("SELECT set_config('TimeZone', :tz, true)"), {"tz": timezone})
 
 
+def as_date(value: object) -> dt.date | None:
+    """The calendar date of a value a driver returns for a day: a date as is, a datetime's own
+    date (an aware one's in its own offset, which the session time zone set), None for NULL."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):  # before date: a datetime is a date too
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    raise TypeError(f"expected a date or datetime from the warehouse, got {type(value).__name__}")
+
+
 def _num(x: object) -> float:
     return math.nan if x is None else float(x)  # type: ignore[arg-type]
 
@@ -247,16 +259,12 @@ class ProfileQuery:
         elif self.model_version_column:
             stmt, params = self.versions_statement(rel, self.model_version_column)
             for row in conn.execute(stmt, params):
-                day, mv, n = (row[0], row[1], row[2]) if self.by_day else (None, row[0], row[1])
-                if isinstance(day, dt.datetime):
-                    day = day.date()
+                day, mv, n = (as_date(row[0]), row[1], row[2]) if self.by_day else (None, row[0], row[1])
                 maps.setdefault((day, -1), {})[mv] = int(n)
         out: dict[dt.date | None, Profile] = {}
         for row in scalar_rows:
             values = list(row)
-            day = values.pop(0) if self.by_day else None
-            if isinstance(day, dt.datetime):
-                day = day.date()
+            day = as_date(values.pop(0)) if self.by_day else None
             if self.by_day and day is None:
                 continue  # rows without a timestamp belong to no day
             out[day] = self._assemble(day, values, maps)

@@ -35,7 +35,7 @@ from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources import _errors, _preflight, _store, schema
 from resources._labels_sql import LabeledRows
-from resources._sql import ProfileQuery, Relation, SqlBuilder, build_layout
+from resources._sql import ProfileQuery, Relation, SqlBuilder, as_date, build_layout
 
 WAREHOUSE_URL_ENV = "MONITORING_WAREHOUSE_URL"
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/demo_warehouse.duckdb"
@@ -534,7 +534,7 @@ class Warehouse:
         )
         with self.begin_days(spec) as conn:
             result = conn.execute(stmt, params).fetchall()
-        counts = {_as_date(d): int(n) for d, n, _ in result}
+        counts = {day: int(n) for d, n, _ in result if (day := as_date(d)) is not None}
         latest = max((m for *_, m in result if m is not None), default=None)
         return counts, latest
 
@@ -549,7 +549,7 @@ class Warehouse:
             f"FROM {source} GROUP BY 1"
         )
         with self.begin_days(spec) as conn:
-            return {_as_date(d): int(n) for d, n in conn.execute(stmt, params)}
+            return {day: int(n) for d, n in conn.execute(stmt, params) if (day := as_date(d)) is not None}
 
     # -- retraining ------------------------------------------------------------------------------
 
@@ -622,7 +622,7 @@ class Warehouse:
         stmt = sa.text(f"SELECT max(s.{self.sql.col(spec.source.timestamp_column)}) FROM {source}")
         with self.begin_days(spec) as conn:
             latest = conn.execute(stmt, params).scalar()
-        return None if latest is None else _as_date(latest)
+        return as_date(latest)
 
     def label_counts(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> dict[dt.date, tuple[int, int]]:
         """Per scoring day of ``first..last`` with labels: (labeled rows, rows whose label is not a
@@ -762,10 +762,6 @@ DAY_COLUMN = "__day__"
 def _quiet_duckdb(dbapi_connection: Any, _record: Any) -> None:
     """A DuckDB query over 2 s would draw its progress bar into the run's compute logs."""
     dbapi_connection.execute("SET enable_progress_bar = false")
-
-
-def _as_date(value: object) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value  # type: ignore[return-value]
 
 
 _TEXT_TYPES = ("CHAR", "TEXT", "STRING", "CLOB", "UUID", "JSON", "DATE", "TIME", "INTERVAL", "BYTEA", "BLOB")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import default
 
 from monitoring_assets.core.profile import NumericProfile, Profile, ProfileLayout, profile_from_values
 from monitoring_assets.errors import WarehouseError
-from resources._sql import ProfileQuery, Relation, SqlBuilder
+from resources._sql import ProfileQuery, Relation, SqlBuilder, as_date
 from resources.warehouse import Warehouse
 from tests.conftest import sample_frame, small_spec, write_table
 
@@ -179,6 +179,20 @@ def test_identifiers_are_quoted_with_embedded_quotes_escaped() -> None:
     assert sql.col("income") == '"income"'
     assert sql.col('x"; DROP TABLE t; --') == '"x""; DROP TABLE t; --"'
     assert sql.table("analytics.inference_log") == '"analytics"."inference_log"'
+
+
+def test_as_date_takes_the_day_of_what_drivers_return() -> None:
+    assert as_date(dt.datetime(2024, 1, 5, 23, 59, 59)) == dt.date(2024, 1, 5)
+    assert type(as_date(dt.datetime(2024, 1, 5, 0, 0))) is dt.date  # not the datetime itself
+    assert as_date(dt.date(2024, 1, 5)) == dt.date(2024, 1, 5)
+    assert as_date(None) is None
+    # An aware timestamp's date is the one in its own offset (the session's zone), not UTC's.
+    late = dt.datetime(2024, 1, 5, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    assert as_date(late) == dt.date(2024, 1, 5)
+    assert late.astimezone(dt.UTC).date() == dt.date(2024, 1, 6)
+    assert as_date(pd.Timestamp("2024-01-05 12:00")) == dt.date(2024, 1, 5)
+    with pytest.raises(TypeError, match="str"):
+        as_date("2024-01-05")
 
 
 def test_password_is_masked_in_errors() -> None:
