@@ -71,14 +71,7 @@ class LabeledRows:
         """``FROM`` source ``s`` (``LEFT JOIN`` labels ``l``) ``WHERE`` the window and ``extra``;
         with an id column, ``s`` and ``l`` hold one row per id (see the module docstring)."""
         where = ""
-        rel = self.relation
-        window: list[str] = []
-        if rel.timestamp_column and rel.start is not None:
-            window.append(f"s.{q.col(rel.timestamp_column)} >= :w_start")
-            params["w_start"] = rel.start
-        if rel.timestamp_column and rel.end is not None:
-            window.append(f"s.{q.col(rel.timestamp_column)} < :w_end")
-            params["w_end"] = rel.end
+        window = q.window_clauses(self.relation, params, alias="s")
         clauses = [*window, *extra]
         if clauses:
             where = f" WHERE {' AND '.join(clauses)}"

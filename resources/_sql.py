@@ -82,14 +82,23 @@ class SqlBuilder:
             "CAST('-Infinity' AS DOUBLE PRECISION))"
         )
 
-    def where(self, rel: Relation, params: dict[str, Any]) -> str:
+    def window_clauses(self, rel: Relation, params: dict[str, Any], alias: str = "") -> list[str]:
+        """``start <= timestamp < end`` of ``rel`` as conditions on table ``alias`` (none without
+        a timestamp column or bounds), the bounds bound as ``w_start`` and ``w_end``."""
+        if not rel.timestamp_column:
+            return []
+        ts = f"{alias}.{self.col(rel.timestamp_column)}" if alias else self.col(rel.timestamp_column)
         clauses = []
-        if rel.timestamp_column and rel.start is not None:
-            clauses.append(f"{self.col(rel.timestamp_column)} >= :w_start")
+        if rel.start is not None:
+            clauses.append(f"{ts} >= :w_start")
             params["w_start"] = rel.start
-        if rel.timestamp_column and rel.end is not None:
-            clauses.append(f"{self.col(rel.timestamp_column)} < :w_end")
+        if rel.end is not None:
+            clauses.append(f"{ts} < :w_end")
             params["w_end"] = rel.end
+        return clauses
+
+    def where(self, rel: Relation, params: dict[str, Any]) -> str:
+        clauses = self.window_clauses(rel, params)
         return f" WHERE {' AND '.join(clauses)}" if clauses else ""
 
     def set_day_timezone(self, conn: sa.Connection, timezone: str) -> None:

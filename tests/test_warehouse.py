@@ -195,6 +195,25 @@ def test_as_date_takes_the_day_of_what_drivers_return() -> None:
         as_date("2024-01-05")
 
 
+def test_window_clauses_bind_the_bounds_on_the_aliased_timestamp() -> None:
+    sql = SqlBuilder(default.DefaultDialect())
+    start, end = dt.datetime(2024, 1, 5), dt.datetime(2024, 1, 6)
+    params: dict[str, object] = {}
+    assert sql.window_clauses(Relation("t", "ts", start, end), params, alias="s") == [
+        's."ts" >= :w_start',
+        's."ts" < :w_end',
+    ]
+    assert params == {"w_start": start, "w_end": end}
+    params = {}
+    assert sql.window_clauses(Relation("t", "ts", None, end), params) == ['"ts" < :w_end']
+    assert params == {"w_end": end}
+    params = {}
+    assert sql.window_clauses(Relation("t", None, start, end), params, alias="s") == []  # nothing to cut on
+    assert params == {}
+    assert sql.where(Relation("t"), params) == ""
+    assert sql.where(Relation("t", "ts", start), params) == ' WHERE "ts" >= :w_start'
+
+
 def test_password_is_masked_in_errors() -> None:
     wh = Warehouse("postgresql+psycopg2://bob:s3cret@127.0.0.1:1/nowhere")
     assert "s3cret" not in wh.safe_url
