@@ -240,6 +240,53 @@ class LabeledRows:
         )
         return {as_date(d): (int(n), int(bad or 0)) for d, n, bad in conn.execute(sa.text(stmt), params)}
 
+    # -- label arrivals and training rows -------------------------------------------------------
+
+    def arrivals_statement(self, q: SqlBuilder, after: dt.datetime | None) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Per scoring day: label rows that arrived after ``after`` (any arrival when None), and
+        the latest arrival time among them."""
+        assert self.arrived_at is not None
+        owner = "s" if self.labels_table is None else "l"
+        arrived = f"{owner}.{q.col(self.arrived_at)}"
+        params: dict[str, Any] = {}
+        if after is not None:
+            params["after"] = after
+        cond = f"{arrived} > :after" if after is not None else f"{arrived} IS NOT NULL"
+        source = self.from_clause(q, params, [cond])
+        return sa.text(f"SELECT {self._day(q)}, count(*), max({arrived}) FROM {source} GROUP BY 1"), params
+
+    def labeled_counts_statement(self, q: SqlBuilder) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Per scoring day: rows with a label."""
+        params: dict[str, Any] = {}
+        source = self.from_clause(q, params)
+        return sa.text(f"SELECT {self._day(q)}, count({self.label_expr(q)}) FROM {source} GROUP BY 1"), params
+
+    def last_labeled_statement(self, q: SqlBuilder) -> tuple[sa.TextClause, dict[str, Any]]:
+        """The latest timestamp of a row with a label."""
+        assert self.relation.timestamp_column is not None
+        params: dict[str, Any] = {}
+        source = self.from_clause(q, params, [f"{self.label_expr(q)} IS NOT NULL"])
+        return sa.text(f"SELECT max(s.{q.col(self.relation.timestamp_column)}) FROM {source}"), params
+
+    def training_statement(
+        self, q: SqlBuilder, features: Sequence[str], *, label_as: str, day_as: str
+    ) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Rows with a valid label: ``features``, the label as ``label_as`` and the scoring day as
+        ``day_as``, ordered by timestamp (then id)."""
+        assert self.relation.timestamp_column is not None
+        params: dict[str, Any] = {}
+        label = self.valid_label(q)
+        source = self.from_clause(q, params, [f"{label} IS NOT NULL"])
+        cols = ", ".join(f"s.{q.col(c)} AS {q.col(c)}" for c in features)
+        # Ordered: a trainer that samples by position (HistGradientBoosting's early-stopping split)
+        # then fits the same model to the same rows on every run.
+        order = [self.relation.timestamp_column, *([self.source_id] if self.source_id else [])]
+        stmt = sa.text(
+            f"SELECT {cols}, {label} AS {q.col(label_as)}, {self._day(q)} AS {q.col(day_as)} "
+            f"FROM {source} ORDER BY {', '.join(f's.{q.col(c)}' for c in order)}"
+        )
+        return stmt, params
+
     # -- regression -----------------------------------------------------------------------------
 
     def regression_aggregates(self, conn: sa.Connection, q: SqlBuilder) -> dict[dt.date | None, RegressionAggregate]:
