@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from monitoring_assets.core.fairness import NULL_GROUP, OTHER_GROUP, GroupCounts
 from monitoring_assets.core.performance import EPS, BinaryAggregate, RegressionAggregate
 from monitoring_assets.spec import MonitorSpec
-from resources._sql import DAY, Relation, SqlBuilder
+from resources._sql import DAY, Relation, SqlBuilder, as_date
 
 # Columns the de-duplicating subqueries add (spec names may not start with "__").
 RANK, DUP_IDS, N_LABELS = "__rank__", "__dup_ids__", "__n_labels__"
@@ -71,14 +71,7 @@ class LabeledRows:
         """``FROM`` source ``s`` (``LEFT JOIN`` labels ``l``) ``WHERE`` the window and ``extra``;
         with an id column, ``s`` and ``l`` hold one row per id (see the module docstring)."""
         where = ""
-        rel = self.relation
-        window: list[str] = []
-        if rel.timestamp_column and rel.start is not None:
-            window.append(f"s.{q.col(rel.timestamp_column)} >= :w_start")
-            params["w_start"] = rel.start
-        if rel.timestamp_column and rel.end is not None:
-            window.append(f"s.{q.col(rel.timestamp_column)} < :w_end")
-            params["w_end"] = rel.end
+        window = q.window_clauses(self.relation, params, alias="s")
         clauses = [*window, *extra]
         if clauses:
             where = f" WHERE {' AND '.join(clauses)}"
@@ -204,7 +197,7 @@ class LabeledRows:
         parts: dict[dt.date | None, dict[str, Any]] = {}
         for row in conn.execute(stmt, params):
             day, y, yhat, cell, rows, score_sum, log_loss, sq_err, bad_scores, dup_ids, dup_labels = row
-            d = parts.setdefault(_date(day), _binary_parts(n_bins))
+            d = parts.setdefault(as_date(day), _binary_parts(n_bins))
             n = int(rows)
             d["n_scored"] += n
             d["n_invalid_scores"] += int(bad_scores)
@@ -245,7 +238,54 @@ class LabeledRows:
             f"sum(CASE WHEN {label} IS NOT NULL AND {self.valid_label(q)} IS NULL THEN 1 ELSE 0 END) "
             f"FROM {self.from_clause(q, params)} GROUP BY 1"
         )
-        return {_date(d): (int(n), int(bad or 0)) for d, n, bad in conn.execute(sa.text(stmt), params)}
+        return {as_date(d): (int(n), int(bad or 0)) for d, n, bad in conn.execute(sa.text(stmt), params)}
+
+    # -- label arrivals and training rows -------------------------------------------------------
+
+    def arrivals_statement(self, q: SqlBuilder, after: dt.datetime | None) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Per scoring day: label rows that arrived after ``after`` (any arrival when None), and
+        the latest arrival time among them."""
+        assert self.arrived_at is not None
+        owner = "s" if self.labels_table is None else "l"
+        arrived = f"{owner}.{q.col(self.arrived_at)}"
+        params: dict[str, Any] = {}
+        if after is not None:
+            params["after"] = after
+        cond = f"{arrived} > :after" if after is not None else f"{arrived} IS NOT NULL"
+        source = self.from_clause(q, params, [cond])
+        return sa.text(f"SELECT {self._day(q)}, count(*), max({arrived}) FROM {source} GROUP BY 1"), params
+
+    def labeled_counts_statement(self, q: SqlBuilder) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Per scoring day: rows with a label."""
+        params: dict[str, Any] = {}
+        source = self.from_clause(q, params)
+        return sa.text(f"SELECT {self._day(q)}, count({self.label_expr(q)}) FROM {source} GROUP BY 1"), params
+
+    def last_labeled_statement(self, q: SqlBuilder) -> tuple[sa.TextClause, dict[str, Any]]:
+        """The latest timestamp of a row with a label."""
+        assert self.relation.timestamp_column is not None
+        params: dict[str, Any] = {}
+        source = self.from_clause(q, params, [f"{self.label_expr(q)} IS NOT NULL"])
+        return sa.text(f"SELECT max(s.{q.col(self.relation.timestamp_column)}) FROM {source}"), params
+
+    def training_statement(
+        self, q: SqlBuilder, features: Sequence[str], *, label_as: str, day_as: str
+    ) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Rows with a valid label: ``features``, the label as ``label_as`` and the scoring day as
+        ``day_as``, ordered by timestamp (then id)."""
+        assert self.relation.timestamp_column is not None
+        params: dict[str, Any] = {}
+        label = self.valid_label(q)
+        source = self.from_clause(q, params, [f"{label} IS NOT NULL"])
+        cols = ", ".join(f"s.{q.col(c)} AS {q.col(c)}" for c in features)
+        # Ordered: a trainer that samples by position (HistGradientBoosting's early-stopping split)
+        # then fits the same model to the same rows on every run.
+        order = [self.relation.timestamp_column, *([self.source_id] if self.source_id else [])]
+        stmt = sa.text(
+            f"SELECT {cols}, {label} AS {q.col(label_as)}, {self._day(q)} AS {q.col(day_as)} "
+            f"FROM {source} ORDER BY {', '.join(f's.{q.col(c)}' for c in order)}"
+        )
+        return stmt, params
 
     # -- regression -----------------------------------------------------------------------------
 
@@ -273,7 +313,7 @@ class LabeledRows:
             day, n_scored, n_labeled, valid_rows, e, ae, se, mean, var, ape, zeros = row[:11]
             finite_targets, bad_scores, dup_ids, dup_labels = row[11:]
             count = int(valid_rows)
-            out[_date(day)] = RegressionAggregate(
+            out[as_date(day)] = RegressionAggregate(
                 int(n_scored),
                 int(n_labeled),
                 int(n_labeled) - count,
@@ -324,7 +364,7 @@ class LabeledRows:
         ).bindparams(*(sa.bindparam(f"sv{i}", expanding=True) for i in range(len(columns))))
         out: dict[dt.date | None, dict[str, dict[str, GroupCounts]]] = {}
         for row in conn.execute(stmt, params):
-            day, values, (y, yhat, n) = _date(row[0]), row[1 : 1 + len(columns)], row[1 + len(columns) :]
+            day, values, (y, yhat, n) = as_date(row[0]), row[1 : 1 + len(columns)], row[1 + len(columns) :]
             # Real NULLs were mapped to __null__, so the one non-NULL key names this row's column.
             i = next(i for i, v in enumerate(values) if v is not None)
             per_col = out.setdefault(day, {c: {} for c in columns})[columns[i]]
@@ -355,9 +395,3 @@ def _binary_parts(n_bins: int) -> dict[str, Any]:
         "n_duplicate_ids": 0,
         "n_duplicate_labels": 0,
     }
-
-
-def _date(value: object) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value if isinstance(value, dt.date) else None

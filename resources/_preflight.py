@@ -101,7 +101,7 @@ def table_columns(conn: sa.Connection, sql: SqlBuilder, table: str) -> list[str]
     """The columns of ``table`` (no row read). DBAPIError when it is missing or unreadable; the
     connection is then rolled back, so that the next table can still be asked about."""
     try:
-        return list(conn.execute(sa.text(f"SELECT * FROM {sql.table(table)} WHERE 1 = 0")).keys())
+        return list(conn.execute(sql.no_rows_statement(table)).keys())
     except DBAPIError:
         conn.rollback()
         raise

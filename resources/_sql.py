@@ -82,15 +82,34 @@ class SqlBuilder:
             "CAST('-Infinity' AS DOUBLE PRECISION))"
         )
 
-    def where(self, rel: Relation, params: dict[str, Any]) -> str:
+    def window_clauses(self, rel: Relation, params: dict[str, Any], alias: str = "") -> list[str]:
+        """``start <= timestamp < end`` of ``rel`` as conditions on table ``alias`` (none without
+        a timestamp column or bounds), the bounds bound as ``w_start`` and ``w_end``."""
+        if not rel.timestamp_column:
+            return []
+        ts = f"{alias}.{self.col(rel.timestamp_column)}" if alias else self.col(rel.timestamp_column)
         clauses = []
-        if rel.timestamp_column and rel.start is not None:
-            clauses.append(f"{self.col(rel.timestamp_column)} >= :w_start")
+        if rel.start is not None:
+            clauses.append(f"{ts} >= :w_start")
             params["w_start"] = rel.start
-        if rel.timestamp_column and rel.end is not None:
-            clauses.append(f"{self.col(rel.timestamp_column)} < :w_end")
+        if rel.end is not None:
+            clauses.append(f"{ts} < :w_end")
             params["w_end"] = rel.end
+        return clauses
+
+    def where(self, rel: Relation, params: dict[str, Any]) -> str:
+        clauses = self.window_clauses(rel, params)
         return f" WHERE {' AND '.join(clauses)}" if clauses else ""
+
+    def no_rows_statement(self, table: str) -> sa.TextClause:
+        """A query of ``table`` that reads no row: its result names the columns on every engine
+        (duckdb-engine's reflection queries pg_catalog tables DuckDB lacks)."""
+        return sa.text(f"SELECT * FROM {self.table(table)} WHERE 1 = 0")
+
+    def count_statement(self, rel: Relation) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Rows of ``rel``."""
+        params: dict[str, Any] = {}
+        return sa.text(f"SELECT count(*) FROM {self.table(rel.table)}{self.where(rel, params)}"), params
 
     def set_day_timezone(self, conn: sa.Connection, timezone: str) -> None:
         """Cut days at midnight in ``timezone`` on this connection (an IANA name the spec checked,
@@ -105,6 +124,18 @@ class SqlBuilder:
             conn.execute(sa.text("SET SESSION TimeZone = :tz"), {"tz": timezone})
         elif self.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT set_config('TimeZone', :tz, true)"), {"tz": timezone})
+
+
+def as_date(value: object) -> dt.date | None:
+    """The calendar date of a value a driver returns for a day: a date as is, a datetime's own
+    date (an aware one's in its own offset, which the session time zone set), None for NULL."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):  # before date: a datetime is a date too
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    raise TypeError(f"expected a date or datetime from the warehouse, got {type(value).__name__}")
 
 
 def _num(x: object) -> float:
@@ -247,16 +278,12 @@ class ProfileQuery:
         elif self.model_version_column:
             stmt, params = self.versions_statement(rel, self.model_version_column)
             for row in conn.execute(stmt, params):
-                day, mv, n = (row[0], row[1], row[2]) if self.by_day else (None, row[0], row[1])
-                if isinstance(day, dt.datetime):
-                    day = day.date()
+                day, mv, n = (as_date(row[0]), row[1], row[2]) if self.by_day else (None, row[0], row[1])
                 maps.setdefault((day, -1), {})[mv] = int(n)
         out: dict[dt.date | None, Profile] = {}
         for row in scalar_rows:
             values = list(row)
-            day = values.pop(0) if self.by_day else None
-            if isinstance(day, dt.datetime):
-                day = day.date()
+            day = as_date(values.pop(0)) if self.by_day else None
             if self.by_day and day is None:
                 continue  # rows without a timestamp belong to no day
             out[day] = self._assemble(day, values, maps)
@@ -375,3 +402,53 @@ def build_layout(
             )
         categorical_bins[name] = CategoricalBins(tuple(str(v) for v, _ in rows))
     return ProfileLayout(numeric_bins, categorical_bins)
+
+
+def duckdb_columns_statement(dotted: str) -> tuple[sa.TextClause, dict[str, Any]]:
+    """DuckDB: (name, type) of each column of table ``dotted`` (``[catalog.][schema.]table``;
+    no schema: the current one) from ``information_schema``, in table order."""
+    *prefix, table = dotted.split(".")
+    params: dict[str, Any] = {"t": table, "s": prefix[-1] if prefix else None}
+    catalog = ""
+    if len(prefix) == 2:
+        catalog, params["c"] = " AND table_catalog = :c", prefix[0]
+    stmt = sa.text(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t AND "
+        f"table_schema = coalesce(:s, current_schema()){catalog} ORDER BY ordinal_position"
+    )
+    return stmt, params
+
+
+def duckdb_rows_statement(
+    sql: SqlBuilder,
+    rel: Relation,
+    columns: Sequence[str],
+    *,
+    sample_share: float | None = None,
+    seed: int = 0,
+    sample_key: str | None = None,
+    limit: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """DuckDB's own cursor: ``columns`` (none: the timestamp) of the rows in ``rel``'s window.
+    Text with ``$name`` parameters, not a TextClause: it runs on the driver's connection, whose
+    ``fetch_df_chunk`` streams frames. With ``sample_share`` below 1, only the rows whose
+    ``hash(seed, key) % 10^6 < sample_share * 10^6`` (key: column ``sample_key``, else the
+    timestamp and the columns): the same rows on every run."""
+    assert rel.timestamp_column is not None and rel.start is not None and rel.end is not None
+    ts = sql.col(rel.timestamp_column)
+    select = ", ".join(sql.col(c) for c in columns) or ts
+    text = f"SELECT {select} FROM {sql.table(rel.table)} WHERE {ts} >= $start AND {ts} < $end"
+    params: dict[str, Any] = {"start": rel.start, "end": rel.end}
+    if sample_share is not None and sample_share < 1:
+        key = sql.col(sample_key) if sample_key else ", ".join([ts, *map(sql.col, columns)])
+        text += f" AND hash(CAST($seed AS BIGINT), {key}) % 1000000 < $keep"
+        params |= {"seed": seed, "keep": max(1, round(sample_share * 1_000_000))}
+    if limit is not None:
+        text += " LIMIT $limit"
+        params["limit"] = limit
+    return text, params
+
+
+def quiet_duckdb(dbapi_connection: Any, _record: Any) -> None:
+    """On connect: a DuckDB query over 2 s would draw its progress bar into the run's compute logs."""
+    dbapi_connection.execute("SET enable_progress_bar = false")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,7 +36,16 @@ from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources import _errors, _preflight, _store, schema
 from resources._labels_sql import LabeledRows
-from resources._sql import ProfileQuery, Relation, SqlBuilder, build_layout
+from resources._sql import (
+    ProfileQuery,
+    Relation,
+    SqlBuilder,
+    as_date,
+    build_layout,
+    duckdb_columns_statement,
+    duckdb_rows_statement,
+    quiet_duckdb,
+)
 
 WAREHOUSE_URL_ENV = "MONITORING_WAREHOUSE_URL"
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/demo_warehouse.duckdb"
@@ -161,7 +171,7 @@ class Warehouse:
             # A dialect without its package (snowflake-sqlalchemy) or a driver not installed (psycopg 3).
             raise WarehouseError(_missing_driver_message(parsed, e)) from None
         if self.engine.dialect.name == "duckdb":
-            sa.event.listen(self.engine, "connect", _quiet_duckdb)
+            sa.event.listen(self.engine, "connect", quiet_duckdb)
         self.sql = SqlBuilder(self.engine.dialect)
         self._tables_ready = False
         self._label_kinds: dict[tuple[str, str], str] = {}
@@ -434,9 +444,7 @@ class Warehouse:
             if spec.prediction.label_column:
                 needed.add(spec.prediction.label_column)
             with self.begin() as conn:
-                # An empty SELECT names the columns on every engine (duckdb-engine's reflection
-                # queries pg_catalog tables DuckDB lacks).
-                present = set(conn.execute(sa.text(f"SELECT * FROM {self.sql.table(ref.table)} WHERE 1 = 0")).keys())
+                present = set(conn.execute(self.sql.no_rows_statement(ref.table)).keys())
             if not needed <= present:
                 return None
             rows = LabeledRows(
@@ -521,35 +529,18 @@ class Warehouse:
         """Labels that arrived after ``after`` for rows scored on ``first..last``: count per scoring
         day, and the latest arrival time seen (the sensor's next cursor)."""
         assert spec.labels is not None and spec.labels.arrived_at_column is not None
-        rows = self._labeled_rows(spec, first, last)
-        arrived = f"{'s' if spec.labels.table is None else 'l'}.{self.sql.col(spec.labels.arrived_at_column)}"
-        params: dict[str, Any] = {}
-        if after is not None:
-            params["after"] = after
-        cond = f"{arrived} > :after" if after is not None else f"{arrived} IS NOT NULL"
-        source = rows.from_clause(self.sql, params, [cond])
-        stmt = sa.text(
-            f"SELECT CAST(s.{self.sql.col(spec.source.timestamp_column)} AS DATE), count(*), max({arrived}) "
-            f"FROM {source} GROUP BY 1"
-        )
+        stmt, params = self._labeled_rows(spec, first, last).arrivals_statement(self.sql, after)
         with self.begin_days(spec) as conn:
             result = conn.execute(stmt, params).fetchall()
-        counts = {_as_date(d): int(n) for d, n, _ in result}
+        counts = {day: int(n) for d, n, _ in result if (day := as_date(d)) is not None}
         latest = max((m for *_, m in result if m is not None), default=None)
         return counts, latest
 
     def labeled_counts(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> dict[dt.date, int]:
         """Rows with a label per scoring day in ``first..last``, as the warehouse has them now."""
-        rows = self._labeled_rows(spec, first, last)
-        params: dict[str, Any] = {}
-        source = rows.from_clause(self.sql, params)
-        label = rows.label_expr(self.sql)
-        stmt = sa.text(
-            f"SELECT CAST(s.{self.sql.col(spec.source.timestamp_column)} AS DATE), count({label}) "
-            f"FROM {source} GROUP BY 1"
-        )
+        stmt, params = self._labeled_rows(spec, first, last).labeled_counts_statement(self.sql)
         with self.begin_days(spec) as conn:
-            return {_as_date(d): int(n) for d, n in conn.execute(stmt, params)}
+            return {day: int(n) for d, n in conn.execute(stmt, params) if (day := as_date(d)) is not None}
 
     # -- retraining ------------------------------------------------------------------------------
 
@@ -617,12 +608,10 @@ class Warehouse:
     def last_labeled_day(self, spec: MonitorSpec) -> dt.date | None:
         """The latest scoring day that has any label (the end of the retraining window)."""
         rows = self._labeled_rows(spec, spec.partitions.start_date, dt.date.max - dt.timedelta(days=2))
-        params: dict[str, Any] = {}
-        source = rows.from_clause(self.sql, params, [f"{rows.label_expr(self.sql)} IS NOT NULL"])
-        stmt = sa.text(f"SELECT max(s.{self.sql.col(spec.source.timestamp_column)}) FROM {source}")
+        stmt, params = rows.last_labeled_statement(self.sql)
         with self.begin_days(spec) as conn:
             latest = conn.execute(stmt, params).scalar()
-        return None if latest is None else _as_date(latest)
+        return as_date(latest)
 
     def label_counts(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> dict[dt.date, tuple[int, int]]:
         """Per scoring day of ``first..last`` with labels: (labeled rows, rows whose label is not a
@@ -637,20 +626,9 @@ class Warehouse:
         per id by the duplicates policy: features, label and scoring day. The one place raw rows
         leave the warehouse, to train a challenger."""
         assert spec.labels is not None
-        rows = self._labeled_rows(spec, first, last)
-        q = self.sql
-        params: dict[str, Any] = {}
-        label = rows.valid_label(q)
-        source = rows.from_clause(q, params, [f"{label} IS NOT NULL"])
         features = [*spec.features.numeric, *spec.features.categorical]
-        cols = ", ".join(f"s.{q.col(c)} AS {q.col(c)}" for c in features)
-        # Ordered: a trainer that samples by position (HistGradientBoosting's early-stopping split)
-        # then fits the same model to the same rows on every run.
-        order = [spec.source.timestamp_column, *([spec.source.id_column] if spec.source.id_column else [])]
-        stmt = sa.text(
-            f"SELECT {cols}, {label} AS {q.col(LABEL)}, CAST(s.{q.col(spec.source.timestamp_column)} AS DATE) "
-            f"AS {q.col(DAY_COLUMN)} FROM {source} ORDER BY {', '.join(f's.{q.col(c)}' for c in order)}"
-        )
+        rows = self._labeled_rows(spec, first, last)
+        stmt, params = rows.training_statement(self.sql, features, label_as=LABEL, day_as=DAY_COLUMN)
         with self.begin_days(spec, columns=spec.features.numeric) as conn:
             frame = pd.DataFrame(conn.execute(stmt, params).fetchall(), columns=[*features, LABEL, DAY_COLUMN])
         frame[DAY_COLUMN] = pd.to_datetime(frame[DAY_COLUMN]).dt.date
@@ -675,23 +653,11 @@ class Warehouse:
                 if not inspector.has_table(table, schema=schema):
                     return {}
                 return {c["name"]: str(c["type"]) for c in inspector.get_columns(table, schema=schema)}
-            params: dict[str, Any] = {"t": table, "s": schema}
-            catalog = ""
-            if len(prefix) == 2:
-                catalog, params["c"] = " AND table_catalog = :c", prefix[0]
-            rows = conn.execute(
-                sa.text(
-                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t AND "
-                    f"table_schema = coalesce(:s, current_schema()){catalog} ORDER BY ordinal_position"
-                ),
-                params,
-            ).fetchall()
+            rows = conn.execute(*duckdb_columns_statement(dotted)).fetchall()
         return {str(name): str(kind) for name, kind in rows}
 
     def count_day_rows(self, spec: MonitorSpec, day: dt.date) -> int:
-        rel = self.days_relation(spec, day, day)
-        params: dict[str, Any] = {}
-        stmt = sa.text(f"SELECT count(*) FROM {self.sql.table(rel.table)}{self.sql.where(rel, params)}")
+        stmt, params = self.sql.count_statement(self.days_relation(spec, day, day))
         with self.begin_days(spec) as conn:
             return int(conn.execute(stmt, params).scalar() or 0)
 
@@ -712,15 +678,16 @@ class Warehouse:
         At least one frame is yielded (empty, with the columns' types, for a day without rows)."""
         if not self.sql.is_duckdb:
             raise WarehouseError("pandas batches of a day are read from DuckDB only; other engines validate in SQL")
-        q = self.sql
-        ts = q.col(spec.source.timestamp_column)
-        select = ", ".join(q.col(c) for c in columns) or ts
-        sql = f"SELECT {select} FROM {q.table(spec.source.table)} WHERE {ts} >= $start AND {ts} < $end"
-        params: dict[str, Any] = {"start": _day_start(day), "end": _day_start(day + dt.timedelta(days=1))}
-        if sample_share is not None and sample_share < 1:
-            key = q.col(spec.source.id_column) if spec.source.id_column else ", ".join([ts, *map(q.col, columns)])
-            sql += f" AND hash(CAST($seed AS BIGINT), {key}) % 1000000 < $keep"
-            params |= {"seed": seed, "keep": max(1, round(sample_share * 1_000_000))}
+        statement = functools.partial(
+            duckdb_rows_statement,
+            self.sql,
+            self.days_relation(spec, day, day),
+            columns,
+            sample_share=sample_share,
+            seed=seed,
+            sample_key=spec.source.id_column,
+        )
+        sql, params = statement()
         import duckdb  # noqa: PLC0415  (only this DuckDB-only path needs the driver's own errors)
 
         vectors = max(1, -(-chunk_rows // 2048))  # DuckDB hands out results in vectors of 2048 rows
@@ -744,7 +711,7 @@ class Warehouse:
                     pending = []
                     yield chunk
                 elif not yielded:
-                    yield raw.execute(f"{sql} LIMIT 0", params).fetch_df_chunk(1)
+                    yield raw.execute(*statement(limit=0)).fetch_df_chunk(1)
             except duckdb.Error as e:
                 raise self.query_error(e, columns) from None
 
@@ -757,15 +724,6 @@ class Warehouse:
 
 LABEL = "__label__"  # columns of training frames; spec names may not start with "__" (spec._model)
 DAY_COLUMN = "__day__"
-
-
-def _quiet_duckdb(dbapi_connection: Any, _record: Any) -> None:
-    """A DuckDB query over 2 s would draw its progress bar into the run's compute logs."""
-    dbapi_connection.execute("SET enable_progress_bar = false")
-
-
-def _as_date(value: object) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value  # type: ignore[return-value]
 
 
 _TEXT_TYPES = ("CHAR", "TEXT", "STRING", "CLOB", "UUID", "JSON", "DATE", "TIME", "INTERVAL", "BYTEA", "BLOB")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,14 @@ from sqlalchemy.engine import default
 
 from monitoring_assets.core.profile import NumericProfile, Profile, ProfileLayout, profile_from_values
 from monitoring_assets.errors import WarehouseError
-from resources._sql import ProfileQuery, Relation, SqlBuilder
+from resources._sql import (
+    ProfileQuery,
+    Relation,
+    SqlBuilder,
+    as_date,
+    duckdb_columns_statement,
+    duckdb_rows_statement,
+)
 from resources.warehouse import Warehouse
 from tests.conftest import sample_frame, small_spec, write_table
 
@@ -179,6 +187,92 @@ def test_identifiers_are_quoted_with_embedded_quotes_escaped() -> None:
     assert sql.col("income") == '"income"'
     assert sql.col('x"; DROP TABLE t; --') == '"x""; DROP TABLE t; --"'
     assert sql.table("analytics.inference_log") == '"analytics"."inference_log"'
+
+
+def test_as_date_takes_the_day_of_what_drivers_return() -> None:
+    assert as_date(dt.datetime(2024, 1, 5, 23, 59, 59)) == dt.date(2024, 1, 5)
+    assert type(as_date(dt.datetime(2024, 1, 5, 0, 0))) is dt.date  # not the datetime itself
+    assert as_date(dt.date(2024, 1, 5)) == dt.date(2024, 1, 5)
+    assert as_date(None) is None
+    # An aware timestamp's date is the one in its own offset (the session's zone), not UTC's.
+    late = dt.datetime(2024, 1, 5, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    assert as_date(late) == dt.date(2024, 1, 5)
+    assert late.astimezone(dt.UTC).date() == dt.date(2024, 1, 6)
+    assert as_date(pd.Timestamp("2024-01-05 12:00")) == dt.date(2024, 1, 5)
+    with pytest.raises(TypeError, match="str"):
+        as_date("2024-01-05")
+
+
+def test_window_clauses_bind_the_bounds_on_the_aliased_timestamp() -> None:
+    sql = SqlBuilder(default.DefaultDialect())
+    start, end = dt.datetime(2024, 1, 5), dt.datetime(2024, 1, 6)
+    params: dict[str, object] = {}
+    assert sql.window_clauses(Relation("t", "ts", start, end), params, alias="s") == [
+        's."ts" >= :w_start',
+        's."ts" < :w_end',
+    ]
+    assert params == {"w_start": start, "w_end": end}
+    params = {}
+    assert sql.window_clauses(Relation("t", "ts", None, end), params) == ['"ts" < :w_end']
+    assert params == {"w_end": end}
+    params = {}
+    assert sql.window_clauses(Relation("t", None, start, end), params, alias="s") == []  # nothing to cut on
+    assert params == {}
+    assert sql.where(Relation("t"), params) == ""
+    assert sql.where(Relation("t", "ts", start), params) == ' WHERE "ts" >= :w_start'
+
+
+@pytest.fixture
+def duck_rows() -> Iterator[tuple[SqlBuilder, sa.Connection]]:
+    """Day 5 has ids 0..199, day 6 one row; x is a second, unrelated value per row."""
+    engine = sa.create_engine("duckdb:///:memory:")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (ts TIMESTAMP, id INTEGER, x DOUBLE)"))
+        rows = [{"ts": dt.datetime(2024, 1, 5, 0, i % 60), "id": i, "x": i * 0.5} for i in range(200)]
+        rows.append({"ts": dt.datetime(2024, 1, 6), "id": 999, "x": 1.0})
+        conn.execute(sa.text("INSERT INTO t VALUES (:ts, :id, :x)"), rows)
+        yield SqlBuilder(engine.dialect), conn
+    engine.dispose()
+
+
+def _run(conn: sa.Connection, text: str, params: dict[str, object]) -> pd.DataFrame:
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    return raw.execute(text, params).fetch_df_chunk(10)  # type: ignore[attr-defined]
+
+
+def test_duckdb_rows_statement_reads_the_window_and_samples_by_key(
+    duck_rows: tuple[SqlBuilder, sa.Connection],
+) -> None:
+    sql, conn = duck_rows
+    day = Relation("t", "ts", dt.datetime(2024, 1, 5), dt.datetime(2024, 1, 6))
+    whole = _run(conn, *duckdb_rows_statement(sql, day, ["id"]))
+    assert sorted(whole["id"]) == list(range(200))  # the next day's midnight is outside
+    assert list(_run(conn, *duckdb_rows_statement(sql, day, [])).columns) == ["ts"]
+    # A share of 1 reads every row; a smaller one a deterministic subset, picked by the key alone.
+    assert "hash" not in duckdb_rows_statement(sql, day, ["id"], sample_share=1.0, sample_key="id")[0]
+    half = duckdb_rows_statement(sql, day, ["id"], sample_share=0.5, seed=7, sample_key="id")
+    picked = set(_run(conn, *half)["id"])
+    assert 40 < len(picked) < 160
+    assert picked == set(_run(conn, *half)["id"])
+    by_id = duckdb_rows_statement(sql, day, ["id", "x"], sample_share=0.5, seed=7, sample_key="id")
+    assert set(_run(conn, *by_id)["id"]) == picked  # reading x too does not change the sample
+    other_seed = duckdb_rows_statement(sql, day, ["id"], sample_share=0.5, seed=8, sample_key="id")
+    assert set(_run(conn, *other_seed)["id"]) != picked
+    empty = _run(conn, *duckdb_rows_statement(sql, day, ["id", "x"], limit=0))
+    assert len(empty) == 0 and list(empty.columns) == ["id", "x"]
+    assert str(empty["x"].dtype) == "float64"
+
+
+def test_duckdb_columns_statement_reads_bare_schema_and_catalog_names(
+    duck_rows: tuple[SqlBuilder, sa.Connection],
+) -> None:
+    _, conn = duck_rows
+    want = [("ts", "TIMESTAMP"), ("id", "INTEGER"), ("x", "DOUBLE")]
+    for name in ("t", "main.t", "memory.main.t"):
+        assert [tuple(r) for r in conn.execute(*duckdb_columns_statement(name))] == want, name
+    assert conn.execute(*duckdb_columns_statement("other.main.t")).fetchall() == []
+    assert conn.execute(*duckdb_columns_statement("missing")).fetchall() == []
 
 
 def test_password_is_masked_in_errors() -> None:
