@@ -305,11 +305,11 @@ def quality_child(db_path: str) -> None:
     spec = parse_spec(spec_dict())
     wh = Warehouse(f"duckdb:///{db_path}")
     columns = [*spec.numeric_columns, *spec.profiled_categorical_columns]
-    reference = wh.read_reference(spec, columns, with_windows=True)
+    reference = wh.profiles.read_reference(spec, columns, with_windows=True)
     path = Path(db_path).parent / f"{spec.name}.json"
-    path.write_text(suite_json(generate_suite(spec, reference, wh.source_columns(spec))))
+    path.write_text(suite_json(generate_suite(spec, reference, wh.rows.source_columns(spec))))
     suite = load_suite(path, spec)  # imports Great Expectations, as loading definitions does
-    profiles = wh.read_daily_profiles(spec, reference.layout, [DAY], columns)
+    profiles = wh.profiles.read_daily_profiles(spec, reference.layout, [DAY], columns)
     imports_rss = child_peak_rss_mb()
     runs: list[float] = []
     results: dict[dt.date, Any] = {}

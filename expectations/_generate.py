@@ -32,7 +32,7 @@ from typing import Any
 
 from monitoring_assets.core.profile import CategoricalProfile, NumericProfile
 from monitoring_assets.spec import MonitorSpec
-from resources.warehouse import ReferenceProfile
+from resources._profiles import ReferenceProfile
 
 NULL_WARNING_MARGIN = 0.05  # null-rate ceiling: reference rate + 5 points (warning)
 NULL_CRITICAL_MARGIN = 0.50  # reference rate + 50 points: the column is mostly missing (critical)
@@ -213,7 +213,7 @@ def generate_suite(
 ) -> dict[str, Any]:
     """The starting suite of ``spec`` as Great Expectations 1.x ExpectationSuite JSON.
 
-    ``source_types`` maps each source column to its SQL type name (``Warehouse.source_columns``);
+    ``source_types`` maps each source column to its SQL type name (``Warehouse.rows.source_columns``);
     ``exact_types`` adds a column's exact type text to its type list (for suites validated
     through SQL, where a parametrized type such as VARCHAR(20) compares as that text).
     """

@@ -8,7 +8,7 @@
 * DuckDB (which Great Expectations cannot validate): pandas batches of the day's rows, streamed
   from one query in chunks of ``CHUNK_ROWS`` rows, so memory holds one chunk. A day of more than
   ``MAX_ROWS`` rows is validated on a deterministic sample of about ``MAX_ROWS`` rows (a hash of
-  ``SAMPLE_SEED`` and the row's id, see ``Warehouse.day_frames``); where the day's profile
+  ``SAMPLE_SEED`` and the row's id, see ``Warehouse.rows.day_frames``); where the day's profile
   decides a count exactly (nulls, values outside a range, values outside the reference's
   categories, the row count) the result reports that exact count, sampled or not.
 """
@@ -111,7 +111,7 @@ def _pandas_days(
     chunk_rows: int,
     progress: Progress,
 ) -> dict[dt.date, DayQuality]:
-    present = wh.source_columns(spec)
+    present = wh.rows.source_columns(spec)
     if any(e.type.startswith(_TABLE_COLUMNS) for e in suite.expectations):
         wanted = list(present)
     else:
@@ -127,11 +127,11 @@ def _pandas_days(
     out: dict[dt.date, DayQuality] = {}
     for day in days:
         profile = profiles.get(day)
-        rows = profile.n_rows if profile is not None else wh.count_day_rows(spec, day)
+        rows = profile.n_rows if profile is not None else wh.rows.count_day_rows(spec, day)
         share = max_rows / rows if rows > max_rows else None
         tallies = {e.index: Tally(e) for e in suite.expectations}
         validated = chunks = 0
-        for frame in wh.day_frames(spec, day, wanted, chunk_rows=chunk_rows, sample_share=share, seed=SAMPLE_SEED):
+        for frame in wh.rows.day_frames(spec, day, wanted, chunk_rows=chunk_rows, sample_share=share, seed=SAMPLE_SEED):
             batch_frame = _normalize(frame)
             del frame
             with quiet():
@@ -298,7 +298,7 @@ def check_days(
     write_quality(wh, spec, suite, results, audit=audit, versions=versions)
     critical = [d for d, r in results.items() if r.level == "critical"]
     if critical:
-        wh.delete_drift(spec, critical)
+        wh.profiles.delete_drift(spec, critical)
     return results
 
 

@@ -47,8 +47,8 @@ def suite_json(data: dict[str, Any]) -> str:
 
 def generate_for(spec: MonitorSpec, wh: Warehouse) -> dict[str, Any]:
     columns = [*spec.numeric_columns, *spec.profiled_categorical_columns]
-    reference = wh.read_reference(spec, columns, with_windows=True)
-    source_types = wh.source_columns(spec)
+    reference = wh.profiles.read_reference(spec, columns, with_windows=True)
+    source_types = wh.rows.source_columns(spec)
     missing = [c for c in columns if c not in source_types]
     if missing:
         raise MonitorError(f"{spec.source.table} lacks the spec's columns {missing}: fix the spec or the table first")

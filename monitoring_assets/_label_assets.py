@@ -164,10 +164,10 @@ def build_label_definitions(
         days = step_days(context)
         with warehouse.open() as wh:
             results = _pipeline.compute_performance(wh, spec, days, step_audit(context, spec), context.log.info)
-            reference = wh.read_performance(spec, "reference").get(None, {})
+            reference = wh.metrics.read_performance(spec, "reference").get(None, {})
             last = max(days)
             shown = [last - dt.timedelta(days=i) for i in range(HISTORY_DAYS)]
-            history = {d: v for d, v in wh.read_performance(spec, "daily", shown).items() if d is not None}
+            history = {d: v for d, v in wh.metrics.read_performance(spec, "daily", shown).items() if d is not None}
         p = spec.performance
         validity = {
             d: evaluate_validity(r.metrics, spec.prediction.task, p.max_invalid_share) for d, r in results.items()

@@ -39,8 +39,10 @@ from monitoring_assets.core.profile import Profile
 from monitoring_assets.core.thresholds import CalibratedThreshold
 from monitoring_assets.errors import ProfileError
 from monitoring_assets.spec import MonitorSpec, drift_rules
+from resources._metrics import empty_aggregate
+from resources._profiles import ReferenceProfile
 from resources._store import Audit
-from resources.warehouse import ReferenceProfile, Warehouse, empty_aggregate
+from resources.warehouse import Warehouse
 
 # Days profiled per query in a backfill: keeps each query bounded and gives progress to log.
 CHUNK_DAYS = 31
@@ -55,11 +57,13 @@ def _quiet(_: str) -> None:
 def build_reference(wh: Warehouse, spec: MonitorSpec, audit: Audit) -> ReferenceProfile:
     """Profile the reference, and measure performance on it when it has labels."""
     wh.check_columns(spec, "reference")
-    ref = wh.profile_reference(spec)
-    wh.write_reference(spec, ref, audit)
-    agg = wh.reference_performance(spec)
+    ref = wh.profiles.profile_reference(spec)
+    wh.profiles.write_reference(spec, ref, audit)
+    agg = wh.metrics.reference_performance(spec)
     if agg is not None:
-        wh.write_performance(spec, aggregates={}, metrics={("reference", None): performance_metrics(agg)}, audit=audit)
+        wh.metrics.write_performance(
+            spec, aggregates={}, metrics={("reference", None): performance_metrics(agg)}, audit=audit
+        )
     return ref
 
 
@@ -101,7 +105,7 @@ def compute_performance(
     rolling = rolling_window_name(spec)
     daily: dict[dt.date, PerformanceAggregate] = {}
     for chunk in _chunks(days):
-        daily |= wh.performance_aggregates(spec, chunk)
+        daily |= wh.metrics.performance_aggregates(spec, chunk)
         progress(f"aggregated labeled rows of {len(daily)}/{len(days)} days (through {chunk[-1].isoformat()})")
     first, last = min(daily), max(daily)
     span = dt.timedelta(days=width - 1)
@@ -109,8 +113,8 @@ def compute_performance(
     metrics: dict[tuple[str, dt.date | None], dict[str, float]] = {
         ("daily", d): performance_metrics(a) for d, a in daily.items()
     }
-    versions = wh.model_versions(spec, sorted(reach))
-    with wh.performance_writer(spec, audit, versions) as writer:
+    versions = wh.metrics.model_versions(spec, sorted(reach))
+    with wh.metrics.performance_writer(spec, audit, versions) as writer:
         # The windows are derived from the days as stored once ours are written, under the monitor's
         # lock: a run writing a neighbouring day at the same time waits, then derives again with ours.
         writer.write_aggregates(daily)
@@ -119,7 +123,7 @@ def compute_performance(
             window = [stored[w] for i in range(width) if (w := day - dt.timedelta(days=i)) in stored]
             metrics[(rolling, day)] = performance_metrics(merge_aggregates(window, empty_aggregate(spec)))
         writer.write_metrics(metrics)
-    reference = wh.read_performance(spec, "reference").get(None, {})
+    reference = wh.metrics.read_performance(spec, "reference").get(None, {})
     tol = tolerances(spec)
     out = {}
     for day, agg in sorted(daily.items()):
@@ -135,10 +139,10 @@ def compute_fairness(
 ) -> dict[dt.date, dict[str, SliceReport]]:
     """Group counts per slice column in the warehouse, then group metrics and disparities."""
     wh.check_columns(spec, "fairness")
-    layout = wh.read_layout(spec, spec.slices)
+    layout = wh.profiles.read_layout(spec, spec.slices)
     counts: dict[dt.date, dict[str, dict[str, GroupCounts]]] = {}
     for chunk in _chunks(days):
-        counts |= wh.slice_counts(spec, layout, chunk)
+        counts |= wh.metrics.slice_counts(spec, layout, chunk)
         progress(f"counted slices of {len(counts)}/{len(days)} days (through {chunk[-1].isoformat()})")
     f = spec.fairness
     reports = {
@@ -148,8 +152,8 @@ def compute_fairness(
         }
         for day, per_column in counts.items()
     }
-    versions = wh.model_versions(spec, list(reports))
-    wh.write_fairness(spec, reports, audit, versions)
+    versions = wh.metrics.model_versions(spec, list(reports))
+    wh.metrics.write_fairness(spec, reports, audit, versions)
     return reports
 
 
@@ -163,13 +167,13 @@ def build_daily_profiles(
 ) -> dict[dt.date, Profile]:
     """Profile ``days`` in chunks of CHUNK_DAYS (one query each) and write them."""
     wh.check_columns(spec, "daily")
-    layout = wh.read_layout(spec, [*spec.numeric_columns, *spec.profiled_categorical_columns])
+    layout = wh.profiles.read_layout(spec, [*spec.numeric_columns, *spec.profiled_categorical_columns])
     ordered = sorted(days)
     out: dict[dt.date, Profile] = {}
     for i in range(0, len(ordered), CHUNK_DAYS):
         chunk = ordered[i : i + CHUNK_DAYS]
-        profiles = wh.profile_days(spec, layout, chunk)
-        wh.write_daily_profiles(spec, profiles, audit)
+        profiles = wh.profiles.profile_days(spec, layout, chunk)
+        wh.profiles.write_daily_profiles(spec, profiles, audit)
         out |= profiles
         progress(f"profiled {len(out)}/{len(ordered)} days (through {chunk[-1].isoformat()})")
     return out
@@ -193,8 +197,8 @@ def check_guards(wh: Warehouse, spec: MonitorSpec, profiles: Mapping[dt.date, Pr
     """Volume and null rate of each profiled day against the stored reference (profiles only)."""
     limits = guard_limits(spec)
     columns = list(drift_rules(spec))
-    ref = wh.read_reference(spec, columns, with_windows=False)
-    rate = reference_daily_rate(ref.profile.n_rows, wh.reference_days(spec))
+    ref = wh.profiles.read_reference(spec, columns, with_windows=False)
+    rate = reference_daily_rate(ref.profile.n_rows, wh.profiles.reference_days(spec))
     out = {}
     for day, profile in sorted(profiles.items()):
         rates = null_rate_verdicts(ref.profile, profile, columns, limits)
@@ -234,13 +238,13 @@ def compute_drift_run(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date],
     rules = scope_rules(spec, scope)
     columns = list(rules)
     needs_windows = any(isinstance(r.threshold, CalibratedThreshold) for r in rules.values())
-    ref = wh.read_reference(spec, columns, with_windows=needs_windows)
+    ref = wh.profiles.read_reference(spec, columns, with_windows=needs_windows)
     if needs_windows and len(ref.windows) < 2:
         raise ProfileError(
             f"monitor {spec.name!r} calibrates thresholds on reference sub-windows but its reference has "
             f"{len(ref.windows)} days; set reference.timestamp_column or use constant thresholds"
         )
-    daily = wh.read_daily_profiles(spec, ref.layout, days, columns)
+    daily = wh.profiles.read_daily_profiles(spec, ref.layout, days, columns)
     windows = list(ref.windows.values())  # empty unless a threshold is calibrated
     results: dict[dt.date, tuple[DatasetDrift, Audit]] = {}
     limits = guard_limits(spec)
@@ -248,5 +252,5 @@ def compute_drift_run(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date],
         result = evaluate_drift(rules, ref.profile, daily[day], spec.drift.drift_share, windows, guards=limits)
         stamped = Audit(audit.run_id, audit.spec_hash, next(iter(daily[day].model_versions), None), audit.computed_at)
         results[day] = (result, stamped)
-    wh.write_drift(spec, scope, results)
+    wh.profiles.write_drift(spec, scope, results)
     return DriftRun({day: result for day, (result, _) in results.items()}, ref.profile, daily)

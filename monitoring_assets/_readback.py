@@ -48,7 +48,7 @@ def enough_labels(spec: MonitorSpec, values: Mapping[str, float]) -> bool:
 @contextmanager
 def _reading(wh: Warehouse) -> Iterator[sa.Connection]:
     """A transaction over the metric tables, created where missing (a warehouse not yet
-    monitored reads as no rows, like ``Warehouse.read_performance``)."""
+    monitored reads as no rows, like ``Warehouse.metrics.read_performance``)."""
     with wh.begin() as conn:
         schema.ensure_tables(conn)
         yield conn
@@ -132,11 +132,11 @@ def performance_levels(
     wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None
 ) -> dict[dt.date, tuple[float, float, str]]:
     """Per day: label coverage, primary metric and the check level, from the stored metrics."""
-    reference = wh.read_performance(spec, "reference").get(None, {})
+    reference = wh.metrics.read_performance(spec, "reference").get(None, {})
     tolerances = _pipeline.tolerances(spec)
     primary = PRIMARY_METRIC[spec.prediction.task]
     out = {}
-    for day, values in wh.read_performance(spec, "daily", days).items():
+    for day, values in wh.metrics.read_performance(spec, "daily", days).items():
         assert day is not None
         level = "too_few_labels"
         if enough_labels(spec, values):

@@ -27,8 +27,9 @@ from monitoring_assets.core.performance import EXPECTED_LABELS, HIGHER_IS_BETTER
 from monitoring_assets.errors import MonitorError, RegistryError
 from monitoring_assets.spec import MonitorSpec
 from resources import trainer
+from resources._rows import DAY_COLUMN, LABEL
 from resources.registry import CHALLENGER, CHAMPION, ModelRegistry, RegisteredVersion
-from resources.warehouse import DAY_COLUMN, LABEL, Warehouse
+from resources.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def record_failure(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, error: Ba
     our own errors (``MonitorError``: they name the masked store and quote no data); another
     exception's text may quote a value, so only its class is kept."""
     message = str(error)[:ERROR_LIMIT] if isinstance(error, MonitorError) else ""
-    wh.append_event(
+    wh.events.append(
         spec,
         FAILED_EVENT,
         {
@@ -197,7 +198,7 @@ def _refuse(
 ) -> RetrainingRefusedError:
     """Record a ``retraining_refused`` event (aggregates only) and return the error to raise."""
     assert spec.model is not None
-    wh.append_event(
+    wh.events.append(
         spec,
         "retraining_refused",
         {"event_id": trigger.event_id, "reason": trigger.reason, "refused": why, **details},
@@ -220,7 +221,7 @@ def _check_labels(
     """Refuse when the window's days (blocked days left out) have a larger share of labeled rows
     with an invalid label than ``performance.max_invalid_share``."""
     first, last = window
-    counts = [c for d, c in wh.label_counts(spec, first, last).items() if d not in excluded]
+    counts = [c for d, c in wh.labels.label_counts(spec, first, last).items() if d not in excluded]
     labeled, invalid = sum(n for n, _ in counts), sum(bad for _, bad in counts)
     share = invalid / labeled if labeled else 0.0
     limit = spec.performance.max_invalid_share
@@ -315,12 +316,12 @@ class _Split:
 def _split(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, dagster_run_id: str) -> _Split:
     """The window's valid labeled rows, blocked days left out; refuses a broken labels feed."""
     r = spec.retraining
-    last = wh.last_labeled_day(spec)
+    last = wh.labels.last_labeled_day(spec)
     if last is None:
         raise MonitorError(f"monitor {spec.name!r}: no labeled rows in the warehouse to retrain on")
     first = last - dt.timedelta(days=r.training_window_days - 1)
     holdout_from = last - dt.timedelta(days=r.holdout_days - 1)
-    frame = wh.training_frame(spec, first, last)
+    frame = wh.rows.training_frame(spec, first, last)
     excluded = tuple(blocked_days(wh, spec, [first + dt.timedelta(days=i) for i in range(r.training_window_days)]))
     frame = frame[~frame[DAY_COLUMN].isin(excluded)]
     # The frame holds valid labels only; too many invalid ones mean the labels feed is broken.
@@ -472,7 +473,7 @@ def version_description(spec: MonitorSpec, trigger: Trigger, result: RetrainingR
 
 def _record(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, result: RetrainingResult, run_id: str) -> None:
     common = {"model_name": result.registry_name, "model_version": str(result.version), "run_id": run_id}
-    wh.append_event(
+    wh.events.append(
         spec,
         "retraining",
         {
@@ -497,7 +498,7 @@ def _record(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, result: Retraini
         **common,
     )
     if result.promoted:
-        wh.append_event(
+        wh.events.append(
             spec,
             "promotion",
             {"event_id": trigger.event_id, "previous_champion": result.champion_version, "decision": result.decision},
@@ -510,7 +511,7 @@ def rollback(wh: Warehouse, registry: ModelRegistry, spec: MonitorSpec, reason: 
     """Move ``champion`` back to ``previous_champion``; recorded with the reason."""
     assert spec.model is not None
     from_version, to_version = registry.rollback(spec.model.registry_name)
-    wh.append_event(
+    wh.events.append(
         spec,
         "rollback",
         {"reason": reason, "from_version": from_version, "to_version": to_version},

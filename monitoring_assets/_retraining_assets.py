@@ -51,11 +51,11 @@ def build_retraining_definitions(*, spec: MonitorSpec, watched: dict[str, dg.Ass
             details = {
                 "monitor": name,
                 "attempt": tags.get(ATTEMPT_TAG, "1"),
-                "days": wh.trigger_context(spec, [dt.date.fromisoformat(d) for d in days]),
+                "days": wh.events.trigger_context(spec, [dt.date.fromisoformat(d) for d in days]),
             }
             trigger = _retraining.Trigger(event_id, reason, days, details)
-            if not wh.has_event(spec, "trigger", event_id):  # a retried attempt records the trigger once
-                wh.append_event(
+            if not wh.events.has(spec, "trigger", event_id):  # a retried attempt records the trigger once
+                wh.events.append(
                     spec,
                     "trigger",
                     {"event_id": event_id, "reason": reason, **details},

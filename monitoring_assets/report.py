@@ -156,18 +156,20 @@ def _collect(wh: Warehouse, spec: MonitorSpec, days: list[dt.date]) -> _Data:
                 fairness,
             )
         )
-    daily_perf = {d: v for d, v in wh.read_performance(spec, "daily", days).items() if d is not None}
+    daily_perf = {d: v for d, v in wh.metrics.read_performance(spec, "daily", days).items() if d is not None}
     rolling = {
-        d: v for d, v in wh.read_performance(spec, _pipeline.rolling_window_name(spec), days).items() if d is not None
+        d: v
+        for d, v in wh.metrics.read_performance(spec, _pipeline.rolling_window_name(spec), days).items()
+        if d is not None
     }
-    reference = wh.read_performance(spec, "reference").get(None, {})
+    reference = wh.metrics.read_performance(spec, "reference").get(None, {})
     slices = slice_reports(wh, spec, days) if spec.slices else {}
     events = _events_in_range(wh, spec, days[0], days[-1])
     data = _Data(
         days,
         verdicts,
         drift,
-        {d: v for d, v in wh.model_versions(spec, days).items()},
+        {d: v for d, v in wh.metrics.model_versions(spec, days).items()},
         daily_perf,
         rolling,
         reference,
@@ -183,7 +185,7 @@ def _events_in_range(wh: Warehouse, spec: MonitorSpec, first: dt.date, last: dt.
     """Retraining events (trigger, retraining, promotion, rollback, ...) about a day of the range:
     by their partition date, or, without one (a rollback), by the day they were recorded (UTC)."""
     out = []
-    for e in wh.read_events(spec, list(EVENT_TIERS)):
+    for e in wh.events.read(spec, list(EVENT_TIERS)):
         when = e["partition_date"] or e["created_at"].date()
         if first <= when <= last:
             out.append(e)
@@ -274,8 +276,8 @@ def _distribution_pictures(wh: Warehouse, spec: MonitorSpec, data: _Data) -> lis
         return []
     columns = sorted({r.feature for r in chosen})
     try:
-        ref = wh.read_reference(spec, columns, with_windows=False)
-        current = wh.read_daily_profiles(spec, ref.layout, sorted({r.day for r in chosen}), columns)
+        ref = wh.profiles.read_reference(spec, columns, with_windows=False)
+        current = wh.profiles.read_daily_profiles(spec, ref.layout, sorted({r.day for r in chosen}), columns)
     except MonitorError as e:
         return [("drift", "Distributions", f"picture not drawn: {e}")]
     out: list[tuple[str, str, bytes | str]] = []

@@ -45,7 +45,7 @@ class LabeledRows:
     labels_table: str | None = None  # None: the label is a column of the relation itself
     source_id: str | None = None
     labels_id: str | None = None
-    # Set by the warehouse (``Warehouse._labeled_rows``), not from the spec alone:
+    # Set by the warehouse (``LabelQueries.labeled_rows``), not from the spec alone:
     arrived_at: str | None = None  # labels' arrival time column, orders duplicate labels
     duplicates: str = "latest"  # labels.duplicates: "latest" or "earliest"
     label_kind: str = "numeric"  # the label column's SQL type: "numeric" or "boolean"

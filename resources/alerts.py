@@ -460,7 +460,7 @@ def record_alert(
         attempt=attempt,
         given_up=given_up,
     )
-    wh.append_event(
+    wh.events.append(
         spec,
         ALERT_EVENT,
         details,
@@ -499,7 +499,7 @@ def alert_from_details(d: Mapping[str, Any]) -> Alert:
 def alert_log(wh: Warehouse, spec: MonitorSpec, since: dt.datetime | None = None) -> list[dict[str, Any]]:
     """The alerts recorded for ``spec``'s monitor (since ``since``, naive UTC), oldest first: when,
     tier, kind, check, the text sent, and where it was and was not delivered (with why)."""
-    rows = wh.read_events(spec, [ALERT_EVENT], since)
+    rows = wh.events.read(spec, [ALERT_EVENT], since)
     out = []
     for row in rows:
         d: Mapping[str, Any] = json.loads(row["details_json"])

@@ -26,7 +26,7 @@ from monitoring_assets.core.performance import (
 )
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec
-from resources.warehouse import LABEL
+from resources._rows import LABEL
 
 Trainer = Callable[[pd.DataFrame, MonitorSpec], Any]
 

@@ -600,7 +600,7 @@ def evaluate_alerts(
     events, decide, send, record. ``now`` (aware) is the clock the dedup window and the give-up
     age are measured with."""
     previous: dict[str, Any] = json.loads(cursor) if cursor else {}
-    rows = wh.read_events(spec, [ALERT_EVENT], _naive_utc(now - STATE_LOOKBACK))
+    rows = wh.events.read(spec, [ALERT_EVENT], _naive_utc(now - STATE_LOOKBACK))
     state = AlertState.from_details(json.loads(r["details_json"]) for r in rows)
     sent: list[Alert] = []
     deliveries: list[Delivery] = []
@@ -639,7 +639,7 @@ def evaluate_alerts(
         if previous.get("events_after")
         else _naive_utc(now - window)  # first tick: only recent events
     )
-    for row in wh.read_events(spec, list(EVENT_TIERS), events_after):
+    for row in wh.events.read(spec, list(EVENT_TIERS), events_after):
         alert = event_alert(spec, row)
         if alert.source_event in state.reported_events:
             pass

@@ -48,7 +48,11 @@ def changed_days(
     wh: Warehouse, spec: MonitorSpec, cursor: dict[str, str]
 ) -> tuple[dict[dt.date, int], dict[str, str], str]:
     """Days whose labels changed (day -> labels seen), the next cursor, and a signature of what was seen."""
-    stored = {d: int(v["n_labeled"]) for d, v in wh.read_performance(spec, "daily", metrics=["n_labeled"]).items() if d}
+    stored = {
+        d: int(v["n_labeled"])
+        for d, v in wh.metrics.read_performance(spec, "daily", metrics=["n_labeled"]).items()
+        if d
+    }
     if not stored:
         return {}, cursor, ""
     last = max(stored)
@@ -56,15 +60,15 @@ def changed_days(
     arrived_col = spec.labels.arrived_at_column if spec.labels else None
     if arrived_col and "arrived_after" in cursor:
         after = dt.datetime.fromisoformat(cursor["arrived_after"])
-        counts, latest = wh.label_arrivals(spec, after, first, last)
+        counts, latest = wh.labels.label_arrivals(spec, after, first, last)
         changed = {d: n for d, n in counts.items() if d in stored}
         next_cursor = {"arrived_after": (latest or after).isoformat()}
         return changed, next_cursor, next_cursor["arrived_after"]
-    current = wh.labeled_counts(spec, first, last)
+    current = wh.labels.labeled_counts(spec, first, last)
     changed = {d: current.get(d, 0) for d, n in stored.items() if d >= first and current.get(d, 0) != n}
     next_cursor = dict(cursor)
     if arrived_col:
-        _, latest = wh.label_arrivals(spec, None, first, last)
+        _, latest = wh.labels.label_arrivals(spec, None, first, last)
         if latest is not None:
             next_cursor["arrived_after"] = latest.isoformat()
     signature = json.dumps(sorted((d.isoformat(), n) for d, n in changed.items()))

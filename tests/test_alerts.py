@@ -190,7 +190,7 @@ class Env:
     def alert_rows(self) -> list[dict[str, Any]]:
         wh = Warehouse(self.url)
         try:
-            return [json.loads(r["details_json"]) for r in wh.read_events(self.spec, ["alert"])]
+            return [json.loads(r["details_json"]) for r in wh.events.read(self.spec, ["alert"])]
         finally:
             wh.dispose()
 
@@ -319,7 +319,7 @@ def test_real_check_results_alert_once_then_resolve_once(
                 ("resolved", "no_dataset_drift")
             ) == 1
             assert len(_ours(log)) == 6
-            assert wh.delete_events(env.spec, ["alert"]) == len(log)  # how the demo can start afresh
+            assert wh.events.delete(env.spec, ["alert"]) == len(log)  # how the demo can start afresh
             assert alert_log(wh, env.spec) == []
         finally:
             wh.dispose()
@@ -483,14 +483,14 @@ def test_the_days_of_a_run_still_going_are_held_back_until_it_ends(monkeypatch: 
 def test_retraining_events_alert_once_at_their_tier(env: Env, receiver: Receiver) -> None:
     wh = Warehouse(env.url)
     try:
-        wh.append_event(
+        wh.events.append(
             env.spec,
             "trigger",
             {"event_id": "e1", "reason": "dataset_drift", "days": {"2024-02-01": {}, "2024-02-03": {}}},
             partition_date=dt.date(2024, 2, 3),
             model_name=NAME,
         )
-        wh.append_event(
+        wh.events.append(
             env.spec,
             "promotion",
             {"event_id": "e1", "previous_champion": 1, "decision": "auto-promoted"},
@@ -904,14 +904,14 @@ def test_retraining_events_are_observed_on_the_challenger_and_a_trigger_on_featu
 ) -> None:
     wh = Warehouse(days.url)
     try:
-        wh.append_event(
+        wh.events.append(
             days.spec,
             "trigger",
             {"event_id": "e1", "reason": "dataset_drift", "days": {"2024-02-01": {}, "2024-02-03": {}}},
             partition_date=dt.date(2024, 2, 3),
             model_name=NAME,
         )
-        wh.append_event(days.spec, "rollback", {"from_version": 2, "to_version": 1}, model_name=NAME)
+        wh.events.append(days.spec, "rollback", {"from_version": 2, "to_version": 1}, model_name=NAME)
     finally:
         wh.dispose()
     assert days.tick()[0] == f"{NAME}: sent 2 alert(s) (2 event)"

@@ -155,8 +155,10 @@ def test_bad_spec_stops_definitions_with_one_line(tmp_path: Path, monkeypatch: p
         ("monitoring_assets.spec", "dagster sqlalchemy pandas mlflow sklearn matplotlib"),
         # The adapters return plain results: Dagster objects are built in monitoring_assets/ and sensors/ only.
         (
-            "resources.schema, resources.warehouse, resources.registry, resources.alerts, resources.trainer, "
-            "resources.links, expectations, expectations._runner, expectations._store, expectations._generate",
+            "resources.schema, resources.warehouse, resources._engine, resources._profiles, resources._metrics, "
+            "resources._labels, resources._events, resources._rows, resources.registry, resources.alerts, "
+            "resources.trainer, resources.links, expectations, expectations._runner, expectations._store, "
+            "expectations._generate",
             "dagster",
         ),
     ],

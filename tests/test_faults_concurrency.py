@@ -135,13 +135,13 @@ def _materialize(url: str, spec_data: dict[str, Any], day: str, barrier: Barrier
     from monitoring_assets import build_definitions  # noqa: PLC0415
     from monitoring_assets.resources import WarehouseResource  # noqa: PLC0415
     from resources import _store as store  # noqa: PLC0415
-    from resources.warehouse import Warehouse as Wh  # noqa: PLC0415
+    from resources._metrics import MetricTables  # noqa: PLC0415
 
     spec = parse_spec(spec_data)
     if barrier is not None:
-        aggregate, read = Wh.performance_aggregates, store.read_performance_aggregates
+        aggregate, read = MetricTables.performance_aggregates, store.read_performance_aggregates
 
-        def aggregate_then_wait(self: Wh, *args: Any, **kwargs: Any) -> Any:
+        def aggregate_then_wait(self: MetricTables, *args: Any, **kwargs: Any) -> Any:
             found = aggregate(self, *args, **kwargs)
             barrier.wait(timeout=CHILD_TIMEOUT_S)
             return found
@@ -151,7 +151,7 @@ def _materialize(url: str, spec_data: dict[str, Any], day: str, barrier: Barrier
             time.sleep(SLOW_READ_S)
             return found
 
-        Wh.performance_aggregates = aggregate_then_wait
+        MetricTables.performance_aggregates = aggregate_then_wait
         store.read_performance_aggregates = slow_read
     defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
     job = defs.resolve_job_def(f"{spec.name}_labeled_monitoring")
@@ -196,7 +196,7 @@ def stored(url: str, table: sa.Table, monitor: str) -> pd.DataFrame:
 
 
 def rolling(url: str, spec: MonitorSpec) -> dict[dt.date, dict[str, float]]:
-    return Warehouse(url).read_performance(spec, "rolling_7d")
+    return Warehouse(url).metrics.read_performance(spec, "rolling_7d")
 
 
 def sklearn_window(rows: pd.DataFrame, first: dt.date, last: dt.date) -> dict[str, float]:

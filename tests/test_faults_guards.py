@@ -447,7 +447,7 @@ def test_ensure_tables_upgrades_an_existing_drift_metrics_table(fresh_url: str) 
         reference = profile_from_values(layout, {"x": np.linspace(0, 1, 500)})
         one_row = profile_from_values(layout, {"x": [0.5]})
         result = evaluate_drift(rules, reference, one_row, 0.5, guards=GuardLimits())
-        wh.write_drift(spec, "feature", {dt.date(2024, 1, 4): (result, _store.Audit("r1", "h"))})
+        wh.profiles.write_drift(spec, "feature", {dt.date(2024, 1, 4): (result, _store.Audit("r1", "h"))})
         d = _store.drift_metrics.c
         with wh.begin() as conn:
             rows = set(

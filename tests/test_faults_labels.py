@@ -43,9 +43,10 @@ from monitoring_assets.core.performance import performance_metrics
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec, parse_spec
+from resources._rows import LABEL
 from resources._store import Audit
 from resources.registry import CHALLENGER
-from resources.warehouse import LABEL, Warehouse
+from resources.warehouse import Warehouse
 from tests.conftest import write_table
 from tests.test_labels_warehouse import mismatches, sklearn_binary
 
@@ -275,8 +276,8 @@ def test_text_labels_are_one_clear_error(request: pytest.FixtureRequest, tmp_pat
     spec = spec_for(unique("ftext"), "ftext")
     wh = Warehouse(url)
     for call in (
-        lambda: wh.performance_aggregates(spec, DAYS[:1]),
-        lambda: wh.training_frame(spec, DAYS[0], DAYS[0]),
+        lambda: wh.metrics.performance_aggregates(spec, DAYS[:1]),
+        lambda: wh.rows.training_frame(spec, DAYS[0], DAYS[0]),
     ):
         with pytest.raises(WarehouseError) as caught:
             call()
@@ -305,7 +306,7 @@ def test_boolean_labels_count_as_0_and_1(request: pytest.FixtureRequest, tmp_pat
         )
     engine.dispose()
     spec = spec_for(unique("fbool"), "fbool")
-    got = performance_metrics(Warehouse(url).performance_aggregates(spec, DAYS[:1])[DAYS[0]])
+    got = performance_metrics(Warehouse(url).metrics.performance_aggregates(spec, DAYS[:1])[DAYS[0]])
     want = sklearn_binary(scored.assign(predicted_label=(scored.score >= 0.5).astype(int)))
     assert not mismatches(got, {k: want[k] for k in ("n_labeled", "n_invalid", "accuracy", "roc_auc")}, "bool")
     assert got["n_invalid_labels"] == 0
@@ -494,7 +495,7 @@ def test_training_frame_holds_only_valid_labels(tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
     scored = train_tables(url, "fvalid", n_invalid=100)
     spec = retraining_spec("fvalid")
-    frame = Warehouse(url).training_frame(spec, TRAIN_DAYS[0], TRAIN_DAYS[-1])
+    frame = Warehouse(url).rows.training_frame(spec, TRAIN_DAYS[0], TRAIN_DAYS[-1])
     assert sorted(frame[LABEL].unique()) == [0, 1]
     assert len(frame) == int(scored.y.isin([0, 1]).sum())
 
@@ -506,7 +507,7 @@ def test_training_frame_comes_in_timestamp_then_id_order(tmp_path: Path) -> None
     scored.loc[scored.index[1::7], "ts"] = scored["ts"].iloc[0]  # ties on the timestamp: the id decides
     shuffled = scored.sample(frac=1.0, random_state=4)
     write_tables(url, "forder", shuffled, one_label_each(shuffled))
-    frame = Warehouse(url).training_frame(retraining_spec("forder"), TRAIN_DAYS[0], TRAIN_DAYS[-1])
+    frame = Warehouse(url).rows.training_frame(retraining_spec("forder"), TRAIN_DAYS[0], TRAIN_DAYS[-1])
     expected = scored[scored.ts.dt.date <= TRAIN_DAYS[-1]].sort_values(["ts", "id"])
     np.testing.assert_array_equal(frame["x"].to_numpy(), expected["x"].to_numpy())
 
@@ -706,7 +707,7 @@ def test_fractional_and_nan_labels_are_invalid_not_rounded(
     labels.loc[10:14, "label"] = np.nan  # stored as NaN, not NULL: a label that arrived, and is invalid
     write_tables(url, "ffrac", scored, labels)
     got = performance_metrics(
-        Warehouse(url).performance_aggregates(spec_for(unique("ffrac"), "ffrac"), DAYS[:1])[DAYS[0]]
+        Warehouse(url).metrics.performance_aggregates(spec_for(unique("ffrac"), "ffrac"), DAYS[:1])[DAYS[0]]
     )
     assert (got["n_labeled"], got["n_invalid_labels"], got["n_invalid"]) == (300, 15, 15)
     valid = scored.iloc[15:]

@@ -153,7 +153,7 @@ def test_the_webhook_token_is_in_no_log_cursor_or_event_row(
     assert len(hook.delivered()) == 1
     wh = Warehouse(url)
     try:
-        rows = json.dumps([r["details_json"] for r in wh.read_events(small_spec(), ["alert"])])
+        rows = json.dumps([r["details_json"] for r in wh.events.read(small_spec(), ["alert"])])
     finally:
         wh.dispose()
     out, err = capfd.readouterr()
@@ -206,7 +206,7 @@ def test_no_data_cell_or_category_value_in_any_stored_error(
         assert defs.resolve_job_def("m_reference").execute_in_process(instance=instance).success
         wh = Warehouse(url)
         try:  # the category is one the failing query binds
-            assert CATEGORY in wh.read_layout(spec, ["c"]).categorical["c"].categories
+            assert CATEGORY in wh.profiles.read_layout(spec, ["c"]).categorical["c"].categories
         finally:
             wh.dispose()
         result = defs.resolve_job_def("m_daily_monitoring").execute_in_process(

@@ -178,7 +178,7 @@ def test_unreachable_mlflow_fails_fast_with_a_registry_error_an_event_and_a_warn
 
     wh = Warehouse(url)
     try:
-        (row,) = wh.read_events(spec, ["retraining_failed"])
+        (row,) = wh.events.read(spec, ["retraining_failed"])
         assert json.loads(row["details_json"]) == {
             "event_id": "m:dataset_drift:2024-01-07:2024-01-09",
             "reason": "dataset_drift",
@@ -373,7 +373,7 @@ def test_a_failed_trigger_event_alerts_once_however_often_its_retries_fail(ticks
     try:
         for event_id, attempt in (("e1", "1"), ("e1", "2"), ("e2", "1"), ("e1", "3")):
             details = {"event_id": event_id, "attempt": attempt, "error_class": "RegistryError", "error": "down"}
-            wh.append_event(ticks.spec, "retraining_failed", details, model_name="m_model")
+            wh.events.append(ticks.spec, "retraining_failed", details, model_name="m_model")
     finally:
         wh.dispose()
     assert ticks.tick(T0) == "m: sent 2 alert(s) (2 event); 2 repeat(s) within the dedup window"
@@ -383,7 +383,7 @@ def test_a_failed_trigger_event_alerts_once_however_often_its_retries_fail(ticks
     ]
     wh = Warehouse(ticks.url)
     try:
-        sent = [json.loads(r["details_json"])["event_id"] for r in wh.read_events(ticks.spec, ["alert"])]
+        sent = [json.loads(r["details_json"])["event_id"] for r in wh.events.read(ticks.spec, ["alert"])]
     finally:
         wh.dispose()
     assert sent == ["e1", "e2"]  # e1's attempts 2 and 3 were not re-sent
@@ -407,7 +407,7 @@ def test_a_refused_retraining_alerts_at_warning_with_its_reason(ticks: Ticks, ho
     wh = Warehouse(ticks.url)
     try:
         details = {"event_id": "e1", "reason": "dataset_drift", "refused": "40 of 300 labeled rows invalid"}
-        wh.append_event(ticks.spec, "retraining_refused", details, model_name="m_model")
+        wh.events.append(ticks.spec, "retraining_refused", details, model_name="m_model")
     finally:
         wh.dispose()
     assert ticks.tick(T0) == "m: sent 1 alert(s) (1 event)"

@@ -29,8 +29,9 @@ from monitoring_assets.core.profile import CategoricalBins, NumericBins, Profile
 from monitoring_assets.errors import SpecError, WarehouseError
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
+from resources._rows import DAY_COLUMN
 from resources._store import Audit
-from resources.warehouse import DAY_COLUMN, Warehouse
+from resources.warehouse import Warehouse
 from tests.conftest import REPO, SMALL_SPEC, sample_frame, write_table
 
 
@@ -393,30 +394,30 @@ def test_aware_timestamps_are_cut_at_midnight_in_the_partitions_timezone(url: st
     spec = _paris_spec()
     wh = Warehouse(url)
     try:
-        ref = wh.profile_reference(spec)  # window 2024-01-01..03, Paris days
+        ref = wh.profiles.profile_reference(spec)  # window 2024-01-01..03, Paris days
         reference_days = [dt.date(2024, 1, d) for d in (1, 2, 3)]
         assert {d: p.n_rows for d, p in ref.windows.items()} == {d: expected[d] for d in reference_days}
         assert ref.profile.n_rows == sum(expected[d] for d in reference_days)
 
-        profiles = wh.profile_days(spec, ref.layout, DAYS)  # GROUP BY day
+        profiles = wh.profiles.profile_days(spec, ref.layout, DAYS)  # GROUP BY day
         assert {d: p.n_rows for d, p in profiles.items()} == {d: expected[d] for d in DAYS}
-        single = wh.profile_days(spec, ref.layout, [dt.date(2024, 1, 5)])  # one day's WHERE window
+        single = wh.profiles.profile_days(spec, ref.layout, [dt.date(2024, 1, 5)])  # one day's WHERE window
         assert single[dt.date(2024, 1, 5)].n_rows == expected[dt.date(2024, 1, 5)]
-        assert wh.count_day_rows(spec, dt.date(2024, 1, 5)) == expected[dt.date(2024, 1, 5)]
+        assert wh.rows.count_day_rows(spec, dt.date(2024, 1, 5)) == expected[dt.date(2024, 1, 5)]
 
-        aggregates = wh.performance_aggregates(spec, DAYS)
+        aggregates = wh.metrics.performance_aggregates(spec, DAYS)
         assert {d: a.n_scored for d, a in aggregates.items()} == {d: expected[d] for d in DAYS}
-        assert wh.labeled_counts(spec, DAYS[0], DAYS[-1]) == {d: expected[d] for d in DAYS}
-        counts, latest = wh.label_arrivals(spec, None, DAYS[0], DAYS[-1])  # the label sensor's grouping
+        assert wh.labels.labeled_counts(spec, DAYS[0], DAYS[-1]) == {d: expected[d] for d in DAYS}
+        counts, latest = wh.labels.label_arrivals(spec, None, DAYS[0], DAYS[-1])  # the label sensor's grouping
         assert counts == {d: expected[d] for d in DAYS}
         assert latest is not None
         assert (
             latest.astimezone(dt.UTC).replace(tzinfo=None)
             == frame["arrived"][_paris_days(frame["ts"]) <= DAYS[-1]].max()
         )
-        training = wh.training_frame(spec, DAYS[0], DAYS[1])
+        training = wh.rows.training_frame(spec, DAYS[0], DAYS[1])
         assert training[DAY_COLUMN].value_counts().to_dict() == {d: expected[d] for d in DAYS[:2]}
-        assert wh.last_labeled_day(spec) == max(expected)
+        assert wh.labels.last_labeled_day(spec) == max(expected)
     finally:
         wh.dispose()
 
@@ -451,11 +452,11 @@ def test_rows_at_2330_utc_belong_to_the_next_paris_day(
     spec = _paris_spec(timezone)
     wh = Warehouse(url)
     try:
-        profiles = wh.profile_days(spec, LAYOUT, list(expected))
+        profiles = wh.profiles.profile_days(spec, LAYOUT, list(expected))
         assert {d: p.n_rows for d, p in profiles.items()} == expected
-        assert {d: wh.count_day_rows(spec, d) for d in expected} == expected
+        assert {d: wh.rows.count_day_rows(spec, d) for d in expected} == expected
         if wh.sql.is_duckdb:  # the pandas batches Great Expectations validates on DuckDB
-            batches = {d: sum(len(f) for f in wh.day_frames(spec, d, ["x"], chunk_rows=100)) for d in expected}
+            batches = {d: sum(len(f) for f in wh.rows.day_frames(spec, d, ["x"], chunk_rows=100)) for d in expected}
             assert batches == expected
         # The Great Expectations day query (PostgreSQL: SQL data source; DuckDB: pandas batches).
         suite = parse_suite(
@@ -487,5 +488,5 @@ def test_an_unknown_zone_of_the_warehouse_is_one_clear_error(duck: Warehouse) ->
     # Python knows and the engine does not.
     spec = spec.model_copy(update={"partitions": spec.partitions.model_copy(update={"timezone": "Not/AZone"})})
     with pytest.raises(WarehouseError) as info:
-        duck.count_day_rows(spec, dt.date(2024, 1, 4))
+        duck.rows.count_day_rows(spec, dt.date(2024, 1, 4))
     assert str(info.value) == "monitor 'm': partitions.timezone: 'Not/AZone' is not a time zone duckdb knows"

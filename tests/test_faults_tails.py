@@ -513,8 +513,8 @@ def test_stored_profiles_hold_tail_sums_and_read_them_back(engine_url: str, drif
     wh = Warehouse(engine_url)
     try:
         spec = tails_spec("tails", "tails_raw", list(SCENARIOS))
-        ref = wh.read_reference(spec, [name], with_windows=True)
-        daily = wh.read_daily_profiles(spec, ref.layout, [DAY], [name])[DAY]
+        ref = wh.profiles.read_reference(spec, [name], with_windows=True)
+        daily = wh.profiles.read_daily_profiles(spec, ref.layout, [DAY], [name])[DAY]
     finally:
         wh.dispose()
     bins = ref.layout.numeric[name]
@@ -560,8 +560,8 @@ def test_profiles_stored_before_tail_sums_load_and_fall_back(
 ) -> None:
     wh, spec = old_style_monitor
     name = "normal_scale_1_6"
-    ref = wh.read_reference(spec, [name], with_windows=True)
-    daily = wh.read_daily_profiles(spec, ref.layout, [DAY], [name])[DAY]
+    ref = wh.profiles.read_reference(spec, [name], with_windows=True)
+    daily = wh.profiles.read_daily_profiles(spec, ref.layout, [DAY], [name])[DAY]
     loaded = [ref.profile.columns[name], daily.columns[name], *(w.columns[name] for w in ref.windows.values())]
     assert all(isinstance(c, NumericProfile) and not c.has_tail_sums for c in loaded)
     result = _pipeline.compute_drift(wh, spec, [DAY], "feature", AUDIT)[DAY]

@@ -387,7 +387,7 @@ def test_binary_performance_matches_sklearn(url: str, data: Data, variant: str) 
     spec = binary_spec(
         monitor_name("bin"), labels_table=variant != "labels_in_source", predicted_column=variant != "threshold"
     )
-    got = Warehouse(url).performance_aggregates(spec, DAYS)
+    got = Warehouse(url).metrics.performance_aggregates(spec, DAYS)
     assert sorted(got) == DAYS
     bad = []
     for day in DAYS:
@@ -400,7 +400,7 @@ def test_binary_performance_matches_sklearn(url: str, data: Data, variant: str) 
 
 def test_binary_days_without_rows_are_empty(url: str) -> None:
     later = [dt.date(2024, 3, 10), dt.date(2024, 3, 11)]
-    got = Warehouse(url).performance_aggregates(binary_spec(monitor_name("empty")), later)
+    got = Warehouse(url).metrics.performance_aggregates(binary_spec(monitor_name("empty")), later)
     metrics = [performance_metrics(a) for a in got.values()]
     assert [m["n_scored"] for m in metrics] == [0.0, 0.0]
     assert all(math.isnan(m["roc_auc"]) and math.isnan(m["accuracy"]) for m in metrics)
@@ -409,7 +409,7 @@ def test_binary_days_without_rows_are_empty(url: str) -> None:
 @pytest.mark.parametrize("labels_in_source", [False, True])
 def test_regression_performance_matches_sklearn(url: str, data: Data, labels_in_source: bool) -> None:
     spec = regression_spec(monitor_name("reg"), labels_table=not labels_in_source)
-    got = Warehouse(url).performance_aggregates(spec, DAYS)
+    got = Warehouse(url).metrics.performance_aggregates(spec, DAYS)
     bad = []
     for day in DAYS:
         want = sklearn_regression(on_days(data.regression, day))
@@ -445,8 +445,8 @@ def test_duckdb_and_postgres_give_the_same_aggregates(loaded_duckdb: str, loaded
     }
     bad = []
     for kind, spec in specs.items():
-        duck = Warehouse(loaded_duckdb).performance_aggregates(spec, DAYS)
-        pg = Warehouse(loaded_postgres).performance_aggregates(spec, DAYS)
+        duck = Warehouse(loaded_duckdb).metrics.performance_aggregates(spec, DAYS)
+        pg = Warehouse(loaded_postgres).metrics.performance_aggregates(spec, DAYS)
         for day in DAYS:
             bad += _aggregate_differences(duck[day], pg[day], (kind, day))
             m_duck, m_pg = performance_metrics(duck[day]), performance_metrics(pg[day])
@@ -538,7 +538,7 @@ def test_fairness_matches_pandas_groupby_and_suppresses_small_groups(url: str, d
 
     # The reference's labeled performance (stored by build_reference) is scikit-learn's on its rows.
     want_ref = sklearn_binary(ref.assign(y=ref["label"], labeled=True))
-    assert not mismatches(wh.read_performance(spec, "reference")[None], want_ref, "reference")
+    assert not mismatches(wh.metrics.read_performance(spec, "reference")[None], want_ref, "reference")
 
     known = {c: reference_top_k(ref, c) for c in spec.slices}
     assert known["band"] == ["low", "mid", "high", "top", "rare_band"]
@@ -616,8 +616,8 @@ def test_rolling_window_matches_sklearn_and_follows_late_labels(url: str, data: 
 
     def check(day: dt.date, frame: pd.DataFrame) -> list[tuple[object, ...]]:
         """Stored daily and rolling metrics of ``day`` against scikit-learn on the raw rows."""
-        rolling = wh.read_performance(spec, "rolling_7d", days=[day])[day]
-        daily = wh.read_performance(spec, "daily", days=[day])[day]
+        rolling = wh.metrics.read_performance(spec, "rolling_7d", days=[day])[day]
+        daily = wh.metrics.read_performance(spec, "daily", days=[day])[day]
         # The window holds the materialized days (from 2024-03-01) among the 7 ending on ``day``.
         window_rows = on_days(frame, max(day - dt.timedelta(days=6), days[0]), day)
         keys = ("n_scored", "n_labeled", "label_coverage", "n_invalid", "accuracy", "roc_auc")
@@ -636,9 +636,9 @@ def test_rolling_window_matches_sklearn_and_follows_late_labels(url: str, data: 
     assert new.sum() > 50
     late.loc[new, "labeled"] = True
     add_labels(url, "roll", labels_frame(late[new]))
-    before = wh.read_performance(spec, "rolling_7d", days=[days[7]])[days[7]]
+    before = wh.metrics.read_performance(spec, "rolling_7d", days=[days[7]])[days[7]]
     compute_performance(wh, spec, [days[1]], Audit("run-2", spec.spec_hash()))
-    after = wh.read_performance(spec, "rolling_7d", days=[days[7]])[days[7]]
+    after = wh.metrics.read_performance(spec, "rolling_7d", days=[days[7]])[days[7]]
     assert after["n_labeled"] == before["n_labeled"] + new.sum()
     assert not check(days[7], late)
     assert not check(days[1], late)

@@ -179,7 +179,7 @@ def build_suite(url: str, spec: MonitorSpec, directory: Path) -> Suite:
     wh = Warehouse(url)
     try:
         ref = _pipeline.build_reference(wh, spec, Audit("test", spec.spec_hash()))
-        data = generate_suite(spec, ref, wh.source_columns(spec), exact_types=not wh.sql.is_duckdb)
+        data = generate_suite(spec, ref, wh.rows.source_columns(spec), exact_types=not wh.sql.is_duckdb)
     finally:
         wh.dispose()
     path = directory / f"{spec.name}.json"
@@ -195,8 +195,8 @@ def validate(
     try:
         profiles: dict[dt.date, Profile] = {}
         try:
-            layout = wh.read_layout(spec, [*spec.numeric_columns, *spec.profiled_categorical_columns])
-            profiles = wh.profile_days(spec, layout, [day])
+            layout = wh.profiles.read_layout(spec, [*spec.numeric_columns, *spec.profiled_categorical_columns])
+            profiles = wh.profiles.profile_days(spec, layout, [day])
         except MonitorError:
             pass  # e.g. a missing column: the suite still runs
         return validate_days(wh, spec, suite, [day], profiles, **kwargs)[day], profiles.get(day)

@@ -25,7 +25,7 @@ from monitoring_assets.core.profile import (
 )
 from monitoring_assets.errors import SpecError
 from monitoring_assets.spec import MonitorSpec, parse_spec
-from resources.warehouse import ReferenceProfile
+from resources._profiles import ReferenceProfile
 from tests.conftest import REPO
 
 

@@ -184,7 +184,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, frame: pd.DataFrame) -> 
     wh = Warehouse(url)
     try:
         ref = _pipeline.build_reference(wh, spec, Audit("suite", spec.spec_hash()))
-        data = generate_suite(spec, ref, wh.source_columns(spec), exact_types=False)
+        data = generate_suite(spec, ref, wh.rows.source_columns(spec), exact_types=False)
     finally:
         wh.dispose()
     (suites / f"{NAME}.json").write_text(suite_json(data))
@@ -202,8 +202,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, frame: pd.DataFrame) -> 
     wh = Warehouse(url)
     try:
         details = {"event_id": "e1", "reason": "dataset_drift: 3 of 5 days"}
-        wh.append_event(spec, "trigger", details, partition_date=dt.date(2024, 1, 10), run_id="r1")
-        wh.append_event(spec, "trigger", {"event_id": "e0", "reason": "old"}, partition_date=dt.date(2023, 12, 1))
+        wh.events.append(spec, "trigger", details, partition_date=dt.date(2024, 1, 10), run_id="r1")
+        wh.events.append(spec, "trigger", {"event_id": "e0", "reason": "old"}, partition_date=dt.date(2023, 12, 1))
     finally:
         wh.dispose()
     yield url, root

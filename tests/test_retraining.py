@@ -191,7 +191,7 @@ def test_challenger_registered_compared_and_recorded(env: Env, tables: dict[str,
     assert mat.metadata["version"].value == 2 and mat.metadata["promoted"].value is False
     assert "| roc_auc |" in str(mat.metadata["comparison"].value)
 
-    events = Warehouse(env.url).read_events(env.spec)
+    events = Warehouse(env.url).events.read(env.spec)
     assert [e["event_type"] for e in events] == ["trigger", "retraining"]
     details = json.loads(events[1]["details_json"])
     assert details["event_id"] == request.tags["monitoring/event_id"]
@@ -239,7 +239,7 @@ def test_failed_run_is_retried_without_a_second_challenger(env: Env, monkeypatch
     assert env.run(third).success
     versions = env.client().search_model_versions(f"name='{NAME}'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
-    events = [e["event_type"] for e in Warehouse(env.url).read_events(env.spec)]
+    events = [e["event_type"] for e in Warehouse(env.url).events.read(env.spec)]
     # One trigger for three attempts; the failed first one is recorded (the alerts sensor sends it).
     assert events == ["trigger", "retraining_failed", "retraining", "retraining"]
 
@@ -319,7 +319,7 @@ def test_auto_promotion_and_rollback(tmp_path: Path, tables: dict[str, pd.DataFr
         )
         assert rollback.success
         assert int(client.get_model_version_by_alias(NAME, CHAMPION).version) == 1
-        events = Warehouse(env.url).read_events(env.spec)
+        events = Warehouse(env.url).events.read(env.spec)
         assert [e["event_type"] for e in events] == ["trigger", "retraining", "promotion", "rollback"]
         assert json.loads(events[-1]["details_json"]) == {"reason": "bad week", "from_version": 2, "to_version": 1}
 

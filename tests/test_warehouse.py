@@ -66,7 +66,7 @@ def assert_same_profile(got: Profile, want: Profile, rel: float = 1e-9) -> None:
 def test_reference_bins_are_reference_quantiles_and_top_k(url: str, frame: pd.DataFrame) -> None:
     write_table(url, "t", frame)
     spec = small_spec()
-    ref = Warehouse(url).profile_reference(spec)
+    ref = Warehouse(url).profiles.profile_reference(spec)
     rows = frame[frame.ts < pd.Timestamp("2024-01-04")]
     for col in ("x", "y", "score"):
         values = pd.to_numeric(rows[col]).to_numpy(dtype=float)
@@ -86,8 +86,8 @@ def test_daily_profile_matches_numpy_on_the_same_rows(url: str, frame: pd.DataFr
     write_table(url, "t", frame)
     spec = small_spec()
     wh = Warehouse(url)
-    layout = wh.profile_reference(spec).layout
-    got = wh.profile_days(spec, layout, [DAY])[DAY]
+    layout = wh.profiles.profile_reference(spec).layout
+    got = wh.profiles.profile_days(spec, layout, [DAY])[DAY]
     rows = frame[(frame.ts >= pd.Timestamp(DAY)) & (frame.ts < pd.Timestamp(DAY + dt.timedelta(days=1)))]
     want = _numpy_profile(layout, rows)
     assert want.columns["x"].nonfinite_count > 0 and want.columns["x"].null_count > 0  # the edge cases are there
@@ -98,22 +98,22 @@ def test_range_query_by_day_equals_one_query_per_day(url: str, frame: pd.DataFra
     write_table(url, "t", frame)
     spec = small_spec()
     wh = Warehouse(url)
-    layout = wh.profile_reference(spec).layout
+    layout = wh.profiles.profile_reference(spec).layout
     days = [dt.date(2024, 1, d) for d in (4, 5, 6)]
-    together = wh.profile_days(spec, layout, days)
+    together = wh.profiles.profile_days(spec, layout, days)
     for day in days:
-        assert_same_profile(together[day], wh.profile_days(spec, layout, [day])[day])
+        assert_same_profile(together[day], wh.profiles.profile_days(spec, layout, [day])[day])
 
 
 def test_days_without_rows_get_empty_profiles(duckdb_url: str, frame: pd.DataFrame) -> None:
     write_table(duckdb_url, "t", frame)
     spec = small_spec()
     wh = Warehouse(duckdb_url)
-    layout = wh.profile_reference(spec).layout
-    profiles = wh.profile_days(spec, layout, [dt.date(2024, 1, 9), dt.date(2024, 1, 10)])
+    layout = wh.profiles.profile_reference(spec).layout
+    profiles = wh.profiles.profile_days(spec, layout, [dt.date(2024, 1, 9), dt.date(2024, 1, 10)])
     assert profiles[dt.date(2024, 1, 9)].n_rows == 400
     assert profiles[dt.date(2024, 1, 10)].n_rows == 0
-    assert wh.profile_days(spec, layout, [dt.date(2024, 1, 10)])[dt.date(2024, 1, 10)].n_rows == 0
+    assert wh.profiles.profile_days(spec, layout, [dt.date(2024, 1, 10)])[dt.date(2024, 1, 10)].n_rows == 0
 
 
 def test_empty_string_category_and_null_model_versions(url: str, frame: pd.DataFrame) -> None:
@@ -122,14 +122,14 @@ def test_empty_string_category_and_null_model_versions(url: str, frame: pd.DataF
     write_table(url, "t", frame)
     spec = small_spec()
     wh = Warehouse(url)
-    ref = wh.profile_reference(spec)
+    ref = wh.profiles.profile_reference(spec)
     assert "" in ref.layout.categorical["c"].categories
     days = [DAY, DAY + dt.timedelta(days=1)]
-    got = wh.profile_days(spec, ref.layout, days)  # by-day query
+    got = wh.profiles.profile_days(spec, ref.layout, days)  # by-day query
     for day in days:
         rows = frame[(frame.ts >= pd.Timestamp(day)) & (frame.ts < pd.Timestamp(day + dt.timedelta(days=1)))]
         assert_same_profile(got[day], _numpy_profile(ref.layout, rows))
-        assert_same_profile(wh.profile_days(spec, ref.layout, [day])[day], got[day])  # single-window query
+        assert_same_profile(wh.profiles.profile_days(spec, ref.layout, [day])[day], got[day])  # single-window query
 
 
 @pytest.mark.parametrize("by_day", [False, True])
@@ -139,7 +139,7 @@ def test_duckdb_profile_plan_has_no_materialized_copy(duckdb_url: str, frame: pd
     write_table(duckdb_url, "t", frame)
     spec = small_spec()
     wh = Warehouse(duckdb_url)
-    query = ProfileQuery(wh.sql, wh.profile_reference(spec).layout, "mv", by_day=by_day)
+    query = ProfileQuery(wh.sql, wh.profiles.profile_reference(spec).layout, "mv", by_day=by_day)
     stmt, params = query.scalar_statement(Relation("t", "ts", dt.datetime(2024, 1, 4), dt.datetime(2024, 1, 7)))
     with wh.engine.connect() as conn:
         sa.event.listen(conn, "before_cursor_execute", lambda *a: ("EXPLAIN " + a[2], a[3]), retval=True)
@@ -156,8 +156,8 @@ def test_duckdb_and_postgres_give_the_same_profile(duckdb_url: str, pg_url: str,
     for url in (duckdb_url, pg_url):
         write_table(url, "t", frame)
         wh = Warehouse(url)
-        ref = wh.profile_reference(spec)
-        results.append((ref, wh.profile_days(spec, ref.layout, [DAY, DAY + dt.timedelta(days=1)])))
+        ref = wh.profiles.profile_reference(spec)
+        results.append((ref, wh.profiles.profile_days(spec, ref.layout, [DAY, DAY + dt.timedelta(days=1)])))
     (duck_ref, duck_days), (pg_ref, pg_days) = results
     for name, bins in duck_ref.layout.numeric.items():
         other = pg_ref.layout.numeric[name]
@@ -171,7 +171,7 @@ def test_duckdb_and_postgres_give_the_same_profile(duckdb_url: str, pg_url: str,
 def test_schema_qualified_tables_work(url: str, frame: pd.DataFrame) -> None:
     write_table(url, "analytics.t", frame)
     spec = small_spec(source={"table": "analytics.t", "timestamp_column": "ts"})
-    ref = Warehouse(url).profile_reference(spec)
+    ref = Warehouse(url).profiles.profile_reference(spec)
     assert ref.profile.n_rows == 1200
 
 
@@ -179,7 +179,7 @@ def test_missing_column_is_a_clear_error(duckdb_url: str, frame: pd.DataFrame) -
     write_table(duckdb_url, "t", frame)
     spec = small_spec(features={"numeric": ["x", "not_there"]})
     with pytest.raises(WarehouseError, match="not_there"):
-        Warehouse(duckdb_url).profile_reference(spec)
+        Warehouse(duckdb_url).profiles.profile_reference(spec)
 
 
 def test_identifiers_are_quoted_with_embedded_quotes_escaped() -> None:

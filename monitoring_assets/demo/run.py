@@ -93,7 +93,7 @@ def run_demo(
     url = f"duckdb:///{warehouse_path}"
     wh = Warehouse(url)
     # The registry was just reset; so is the audit trail, or old events would be alerted again.
-    wh.delete_events(spec, [*EVENT_TIERS, ALERT_EVENT])
+    wh.events.delete(spec, [*EVENT_TIERS, ALERT_EVENT])
     wh.dispose()
     # ...and the earlier demo's retraining runs: the sensor takes an event with a successful run as done.
     for run in instance.get_runs(filters=dg.RunsFilter(job_name=f"{spec.name}_retraining")):
@@ -165,7 +165,7 @@ def _retrain(
     result = job.execute_in_process(instance=instance, run_config=run_config, tags=sensor_run_tags(sensor, request))
     assert result.success
     said = f"requested run {request.run_key} ({request.tags.get('monitoring/reason')}), ran as {result.run_id}"
-    events = wh.read_events(spec, ["retraining"])
+    events = wh.events.read(spec, ["retraining"])
     return said, json.loads(events[-1]["details_json"]) if events else None
 
 
