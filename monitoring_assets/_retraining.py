@@ -103,7 +103,7 @@ def synthetic_example(rows: pd.DataFrame, spec: MonitorSpec) -> pd.DataFrame:
         counts = rows[name].dropna().value_counts()
         top = min(counts[counts == counts.max()].index, key=str) if len(counts) else None
         example[name] = pd.Series([top], dtype=rows[name].dtype)  # the type the model was fitted on
-    return pd.DataFrame(example, columns=trainer.features(spec))
+    return pd.DataFrame(example, columns=spec.feature_columns)
 
 
 def record_failure(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, error: BaseException, run_id: str) -> None:

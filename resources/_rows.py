@@ -31,7 +31,7 @@ class RawRows:
         per id by the duplicates policy: features, label and scoring day. The one place raw rows
         leave the warehouse, to train a challenger."""
         assert spec.labels is not None
-        features = [*spec.features.numeric, *spec.features.categorical]
+        features = spec.feature_columns
         rows = self._labels.labeled_rows(spec, first, last)
         stmt, params = rows.training_statement(self._db.sql, features, label_as=LABEL, day_as=DAY_COLUMN)
         with self._db.begin_days(spec, columns=spec.features.numeric) as conn:

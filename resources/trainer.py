@@ -31,10 +31,6 @@ from resources._rows import LABEL
 Trainer = Callable[[pd.DataFrame, MonitorSpec], Any]
 
 
-def features(spec: MonitorSpec) -> list[str]:
-    return [*spec.features.numeric, *spec.features.categorical]
-
-
 def default_trainer(frame: pd.DataFrame, spec: MonitorSpec) -> Pipeline:
     """One-hot encoded categoricals, numeric features as they are, and histogram gradient
     boosting (it handles missing values itself)."""
@@ -47,7 +43,7 @@ def default_trainer(frame: pd.DataFrame, spec: MonitorSpec) -> Pipeline:
         else HistGradientBoostingRegressor(random_state=0)
     )
     model = Pipeline([("encode", encode), ("model", estimator)])
-    model.fit(frame[features(spec)], frame[LABEL])
+    model.fit(frame[spec.feature_columns], frame[LABEL])
     return model
 
 
@@ -71,7 +67,7 @@ def train(frame: pd.DataFrame, spec: MonitorSpec) -> Any:
 
 def predict(model: Any, frame: pd.DataFrame, spec: MonitorSpec) -> np.ndarray:
     """The score the monitor watches: P(positive) for binary classification, else the prediction."""
-    x = frame[features(spec)]
+    x = frame[spec.feature_columns]
     if spec.prediction.task == "binary_classification":
         return np.asarray(model.predict_proba(x))[:, 1]
     return np.asarray(model.predict(x), dtype=np.float64)

@@ -93,6 +93,16 @@ def test_repo_specs_load() -> None:
     assert [s.name for s in specs] == ["credit_default"]
 
 
+def test_the_columns_of_a_spec() -> None:
+    (spec,) = load_specs(Path(__file__).resolve().parent.parent / "monitors")
+    raw = yaml.safe_load((Path(__file__).resolve().parent.parent / "monitors" / "credit_default.yaml").read_text())
+    numeric, categorical = raw["features"]["numeric"], raw["features"]["categorical"]
+    # The model's inputs, as a trainer fits on them; the profiles add the score and the slices.
+    assert spec.feature_columns == [*numeric, *categorical]
+    assert spec.numeric_columns == [*numeric, raw["prediction"]["score_column"]]
+    assert spec.profiled_categorical_columns == [*categorical, *(s for s in raw["slices"] if s not in categorical)]
+
+
 @pytest.mark.parametrize(
     ("change", "drop", "field", "reason"),
     [

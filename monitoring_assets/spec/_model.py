@@ -505,6 +505,12 @@ class MonitorSpec(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @property
+    def feature_columns(self) -> list[str]:
+        """The model's inputs: the numeric features, then the categorical ones (what a trainer
+        fits on and a served model takes)."""
+        return [*self.features.numeric, *self.features.categorical]
+
+    @property
     def numeric_columns(self) -> list[str]:
         """Numeric columns profiled: the numeric features, then the prediction score."""
         return [*self.features.numeric, self.prediction.score_column]
