@@ -26,7 +26,7 @@ from expectations import blocked_days
 from monitoring_assets.core.performance import EXPECTED_LABELS, HIGHER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS
 from monitoring_assets.errors import MonitorError, RegistryError
 from monitoring_assets.spec import MonitorSpec
-from resources import trainer
+from resources import tags, trainer
 from resources._rows import DAY_COLUMN, LABEL
 from resources.registry import CHALLENGER, CHAMPION, ModelRegistry, RegisteredVersion
 from resources.warehouse import Warehouse
@@ -43,9 +43,9 @@ class Trigger:
 
     def tags(self) -> dict[str, str]:
         return {
-            "monitoring.event_id": self.event_id,
-            "monitoring.reason": self.reason,
-            "monitoring.trigger_days": ",".join(self.days),
+            tags.EVENT_ID: self.event_id,
+            tags.REASON: self.reason,
+            tags.TRIGGER_DAYS: ",".join(self.days),
         }
 
 
@@ -75,11 +75,11 @@ REPORT_ARTIFACT_DIR = "monitoring_report"
 
 
 # Tags of a retraining run: the retraining sensor sets them, the challenger_model asset reads them.
-EVENT_TAG = "monitoring/event_id"
-REASON_TAG = "monitoring/reason"
-DAYS_TAG = "monitoring/trigger_days"
-ATTEMPT_TAG = "monitoring/attempt"
-REFUSED_TAG = "monitoring/refused"  # set on a run that refused to retrain: its event is not retried
+EVENT_TAG = tags.RUN_EVENT_ID
+REASON_TAG = tags.RUN_REASON
+DAYS_TAG = tags.RUN_TRIGGER_DAYS
+ATTEMPT_TAG = tags.RUN_ATTEMPT
+REFUSED_TAG = tags.RUN_REFUSED
 
 FAILED_EVENT = "retraining_failed"  # event_type of a failed retraining in monitoring.events
 ERROR_LIMIT = 500  # characters of an error message kept in the event
@@ -350,9 +350,9 @@ def retrain(
     assert spec.model is not None
     name = spec.model.registry_name
     r = spec.retraining
-    dagster_tags = {"dagster.run_id": dagster_run_id}
+    dagster_tags = {tags.DAGSTER_RUN_ID: dagster_run_id}
     if dagster_run_url:
-        dagster_tags["dagster.run_url"] = dagster_run_url
+        dagster_tags[tags.DAGSTER_RUN_URL] = dagster_run_url
     split = _split(wh, spec, trigger, dagster_run_id)
     first, last, holdout_from, excluded = split.first, split.last, split.holdout_from, split.excluded
     train_rows, holdout = split.train_rows, split.holdout
@@ -364,7 +364,7 @@ def retrain(
             # A retried run: the event's challenger is registered already; never register a second one.
             model = registry.load_model(name, existing)
             registry.set_alias(name, CHALLENGER, existing)
-            run_id = registry.version_tags(name, existing).get("monitoring.mlflow_run_id", "")
+            run_id = registry.version_tags(name, existing).get(tags.MLFLOW_RUN_ID, "")
             registered = RegisteredVersion(name, existing, run_id, created=False)
         else:
             model = trainer.train(train_rows, spec)
@@ -372,7 +372,7 @@ def retrain(
             run_id = registry.start_run(
                 f"monitoring/{spec.name}",
                 run_name=f"retrain {spec.name} ({trigger.reason})",
-                tags={**trigger.tags(), **dagster_tags, "monitoring.spec_hash": spec.spec_hash()},
+                tags={**trigger.tags(), **dagster_tags, tags.SPEC_HASH: spec.spec_hash()},
             )
             registry.log(
                 run_id,
@@ -385,7 +385,7 @@ def retrain(
                     "n_holdout": len(holdout),
                     "excluded_days": ",".join(d.isoformat() for d in excluded) or "none",
                 },
-                tags={"monitoring.trigger": json.dumps(dict(trigger.details), sort_keys=True, default=str)},
+                tags={tags.TRIGGER: json.dumps(dict(trigger.details), sort_keys=True, default=str)},
             )
             registered = registry.register(
                 run_id,
@@ -395,8 +395,8 @@ def retrain(
                 version_tags={
                     **trigger.tags(),
                     **dagster_tags,
-                    "monitoring.mlflow_run_id": run_id,
-                    "monitoring.window": f"{first.isoformat()}..{last.isoformat()}",
+                    tags.MLFLOW_RUN_ID: run_id,
+                    tags.WINDOW: f"{first.isoformat()}..{last.isoformat()}",
                 },
                 event_id=trigger.event_id,
                 alias=CHALLENGER,
@@ -408,7 +408,7 @@ def retrain(
         if champion is not None:
             logged |= {f"champion_{m}": champion[m] for m in metrics}
         report, report_error = _log_report(wh, registry, spec, registered.run_id, report_window(trigger, last))
-        registry.log(registered.run_id, metrics=logged, tags={"monitoring.report": report})
+        registry.log(registered.run_id, metrics=logged, tags={tags.REPORT: report})
         chance = chance_level(spec, train_rows[LABEL], holdout[LABEL])
         promoted, decision = _decide(spec, challenger, champion, chance)
         if promoted:

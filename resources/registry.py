@@ -34,9 +34,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from monitoring_assets.errors import RegistryError
+from resources.tags import EVENT_ID
 
 CHAMPION, CHALLENGER, PREVIOUS_CHAMPION = "champion", "challenger", "previous_champion"
-EVENT_TAG = "monitoring.event_id"
+EVENT_TAG = EVENT_ID  # on a version: the trigger event it was trained for
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # under the project (cwd); /mlruns/ is gitignored
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"

@@ -28,6 +28,7 @@ import dagster as dg
 
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
+from resources.tags import RUN_REASON
 from resources.warehouse import Warehouse
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -98,7 +99,7 @@ def build_label_sensor(*, spec: MonitorSpec, job_name: str) -> dg.SensorDefiniti
             requests.append(
                 dg.RunRequest(
                     run_key=f"{name}:labels:{first}:{last}:{signature}",
-                    tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat(), "monitoring/reason": "labels"},
+                    tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat(), RUN_REASON: "labels"},
                 )
             )
             context.log.info(f"{name}: labels changed for {first}..{last} ({n} labels); requesting a run")

@@ -26,6 +26,7 @@ from monitoring_assets.demo.data import (
 )
 from monitoring_assets.resources import AlertsResource, RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec
+from resources import tags
 from resources.alerts import ALERT_EVENT, alert_log
 from resources.registry import CHALLENGER, CHAMPION, ModelRegistry
 from resources.warehouse import Warehouse
@@ -49,7 +50,7 @@ def register_initial_champion(registry: ModelRegistry, spec: MonitorSpec, traini
     name = spec.model.registry_name
     registry.delete_registered_model(name)
     run_id = registry.start_run(
-        f"monitoring/{spec.name}", run_name="initial model (demo)", tags={"monitoring.role": "initial champion"}
+        f"monitoring/{spec.name}", run_name="initial model (demo)", tags={tags.ROLE: "initial champion"}
     )
     scored = training["scored_at"].dt.date
     window = f"{scored.min().isoformat()}..{scored.max().isoformat()}"
@@ -59,7 +60,7 @@ def register_initial_champion(registry: ModelRegistry, spec: MonitorSpec, traini
         model=train_model(training),
         registry_name=name,
         input_example=synthetic_example(training, spec),  # an aggregate, never a training row
-        version_tags={"monitoring.reference_window": window, "monitoring.reference_table": "training_data"},
+        version_tags={tags.REFERENCE_WINDOW: window, tags.REFERENCE_TABLE: "training_data"},
         event_id=None,
         alias=CHAMPION,
     )
@@ -164,7 +165,7 @@ def _retrain(
     job = defs.resolve_job_def(f"{spec.name}_retraining")
     result = job.execute_in_process(instance=instance, run_config=run_config, tags=sensor_run_tags(sensor, request))
     assert result.success
-    said = f"requested run {request.run_key} ({request.tags.get('monitoring/reason')}), ran as {result.run_id}"
+    said = f"requested run {request.run_key} ({request.tags.get(tags.RUN_REASON)}), ran as {result.run_id}"
     events = wh.events.read(spec, ["retraining"])
     return said, json.loads(events[-1]["details_json"]) if events else None
 
@@ -174,10 +175,10 @@ def sensor_run_tags(sensor: dg.SensorDefinition, request: dg.RunRequest) -> dict
     in ``dagster._daemon.sensor``): the request's own, the sensor's name and the run key. The
     daemon skips a request whose run key a run of that sensor already carries, so a run launched
     with these counts as the sensor's."""
-    tags = {**request.tags, SENSOR_NAME_TAG: sensor.name}
+    run_tags = {**request.tags, SENSOR_NAME_TAG: sensor.name}
     if request.run_key:
-        tags[RUN_KEY_TAG] = request.run_key
-    return tags
+        run_tags[RUN_KEY_TAG] = request.run_key
+    return run_tags
 
 
 def _level(level: str) -> str:
