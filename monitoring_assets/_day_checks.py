@@ -215,4 +215,4 @@ def graded(level: Level, reason: str, metadata: Mapping[str, Any] | None = None)
     reason says why."""
     if level is Level.NOT_EVALUATED:
         return DayVerdict.not_evaluated(reason, metadata)
-    return DayVerdict(Level(level), reason, metadata or {})
+    return DayVerdict(level, reason, metadata or {})

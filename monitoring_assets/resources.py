@@ -8,6 +8,7 @@ the environment (README: Monitor your own model).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Iterator
@@ -119,17 +120,8 @@ class AlertsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     )
 
     def settings(self) -> AlertSettings:
-        return AlertSettings(
-            webhook_url=self.webhook_url,
-            slack_webhook_url=self.slack_webhook_url,
-            webhook_min_tier=self.webhook_min_tier,
-            slack_min_tier=self.slack_min_tier,
-            dedup_window_hours=self.dedup_window_hours,
-            give_up_after_hours=self.give_up_after_hours,
-            attempts=self.attempts,
-            timeout_seconds=self.timeout_seconds,
-            backoff_seconds=self.backoff_seconds,
-        )
+        # The resource's config fields are the settings' fields, by name.
+        return AlertSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(AlertSettings)})
 
 
 def warehouse_resource() -> WarehouseResource:

@@ -955,3 +955,15 @@ def test_a_long_run_lists_whole_days_up_to_the_limit_then_how_many_more() -> Non
     cut = failed_days_text(dict(list(failed.items())[:3]), limit=60)
     assert cut.endswith("... | and 2 more day(s)") and len(cut) <= 60
     assert cut.startswith("2024-01-01: income psi 0.86")
+
+
+def test_the_alerts_resource_configures_every_setting_and_nothing_else() -> None:
+    from dataclasses import fields  # noqa: PLC0415
+
+    from resources.alerts import AlertSettings  # noqa: PLC0415
+
+    assert set(AlertsResource.model_fields) == {f.name for f in fields(AlertSettings)}
+    configured = AlertsResource(webhook_url="https://hooks.example.com/x", attempts=2, slack_min_tier="critical")
+    assert configured.settings() == AlertSettings(
+        webhook_url="https://hooks.example.com/x", attempts=2, slack_min_tier="critical"
+    )
