@@ -304,7 +304,7 @@ def quality_child(db_path: str) -> None:
     """Child process: the data-quality step for the benchmark day; prints its time and peak RSS."""
     spec = parse_spec(spec_dict())
     wh = Warehouse(f"duckdb:///{db_path}")
-    columns = [*spec.numeric_columns, *spec.profiled_categorical_columns]
+    columns = spec.profiled_columns
     reference = wh.profiles.read_reference(spec, columns, with_windows=True)
     path = Path(db_path).parent / f"{spec.name}.json"
     path.write_text(suite_json(generate_suite(spec, reference, wh.rows.source_columns(spec))))

@@ -220,7 +220,7 @@ def generate_suite(
     profile = reference.profile
     expectations = _row_count_expectations(reference)
     score = spec.prediction.score_column
-    for column in [*spec.numeric_columns, *spec.profiled_categorical_columns]:
+    for column in spec.profiled_columns:
         col = profile.columns[column]
         sql_type = source_types.get(column, "")
         family = type_family(sql_type) or ("numeric" if isinstance(col, NumericProfile) else "string")

@@ -36,6 +36,7 @@ from expectations._suite import INDEX_KEY, Suite
 from monitoring_assets.core.profile import Profile
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
+from resources._sql import Relation
 from resources._store import Audit, model_version_label
 from resources.warehouse import Warehouse
 
@@ -203,11 +204,12 @@ def _sql_days(
             day_suite = expectation_suite(suite.name, [e.configuration() for e in rest])
         out: dict[dt.date, DayQuality] = {}
         for day in days:
-            start = dt.datetime.combine(day, dt.time())
-            end = start + dt.timedelta(days=1)
+            window = Relation.of_days(spec.source.table, spec.source.timestamp_column, day, day)
+            assert window.start is not None and window.end is not None
+            # GE takes a query's text, not bound parameters; the bounds are our own midnights.
             query = (
-                f"SELECT * FROM {q.table(spec.source.table)} WHERE {ts} >= CAST('{start.isoformat(sep=' ')}' AS "
-                f"TIMESTAMP) AND {ts} < CAST('{end.isoformat(sep=' ')}' AS TIMESTAMP)"
+                f"SELECT * FROM {q.table(window.table)} WHERE {ts} >= CAST('{window.start.isoformat(sep=' ')}' AS "
+                f"TIMESTAMP) AND {ts} < CAST('{window.end.isoformat(sep=' ')}' AS TIMESTAMP)"
             )
             tallies = {e.index: Tally(e) for e in suite.expectations}
             with quiet():

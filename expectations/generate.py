@@ -46,7 +46,7 @@ def suite_json(data: dict[str, Any]) -> str:
 
 
 def generate_for(spec: MonitorSpec, wh: Warehouse) -> dict[str, Any]:
-    columns = [*spec.numeric_columns, *spec.profiled_categorical_columns]
+    columns = spec.profiled_columns
     reference = wh.profiles.read_reference(spec, columns, with_windows=True)
     source_types = wh.rows.source_columns(spec)
     missing = [c for c in columns if c not in source_types]

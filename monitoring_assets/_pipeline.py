@@ -41,7 +41,7 @@ from monitoring_assets.errors import ProfileError
 from monitoring_assets.spec import MonitorSpec, drift_rules
 from resources._metrics import empty_aggregate
 from resources._profiles import ReferenceProfile
-from resources._store import Audit
+from resources._store import Audit, model_version_label
 from resources.warehouse import Warehouse
 
 # Days profiled per query in a backfill: keeps each query bounded and gives progress to log.
@@ -167,7 +167,7 @@ def build_daily_profiles(
 ) -> dict[dt.date, Profile]:
     """Profile ``days`` in chunks of CHUNK_DAYS (one query each) and write them."""
     wh.check_columns(spec, "daily")
-    layout = wh.profiles.read_layout(spec, [*spec.numeric_columns, *spec.profiled_categorical_columns])
+    layout = wh.profiles.read_layout(spec, spec.profiled_columns)
     ordered = sorted(days)
     out: dict[dt.date, Profile] = {}
     for i in range(0, len(ordered), CHUNK_DAYS):
@@ -250,7 +250,6 @@ def compute_drift_run(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date],
     limits = guard_limits(spec)
     for day in sorted(days):
         result = evaluate_drift(rules, ref.profile, daily[day], spec.drift.drift_share, windows, guards=limits)
-        stamped = Audit(audit.run_id, audit.spec_hash, next(iter(daily[day].model_versions), None), audit.computed_at)
-        results[day] = (result, stamped)
+        results[day] = (result, audit.with_version(model_version_label(daily[day].model_versions)))
     wh.profiles.write_drift(spec, scope, results)
     return DriftRun({day: result for day, (result, _) in results.items()}, ref.profile, daily)

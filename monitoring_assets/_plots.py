@@ -42,8 +42,8 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from PIL import Image
 
-from monitoring_assets.core.fairness import NULL_GROUP, OTHER_GROUP, SliceReport
-from monitoring_assets.core.profile import CategoricalProfile, ColumnProfile, NumericBins, NumericProfile
+from monitoring_assets.core.fairness import NULL_GROUP, SliceReport
+from monitoring_assets.core.profile import OTHER, CategoricalProfile, ColumnProfile, NumericBins, NumericProfile
 
 IMAGE_BUDGET_BYTES = 40_000
 
@@ -475,7 +475,7 @@ def drift_over_days_png(values: Mapping[dt.date, float], *, label: str, threshol
 
 
 def _group_label(group: str) -> str:
-    return {OTHER_GROUP: "other", NULL_GROUP: "missing"}.get(group, group)[:_LABEL_CHARS]
+    return {OTHER: "other", NULL_GROUP: "missing"}.get(group, group)[:_LABEL_CHARS]
 
 
 def group_rates_figure(reports: Mapping[str, SliceReport], *, rate: str, limit: float, title: str) -> Figure:

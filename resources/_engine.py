@@ -46,29 +46,18 @@ class WarehouseEngine(Protocol):
         ...
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time())
-
-
 def reference_relation(spec: MonitorSpec) -> Relation:
     ref = spec.reference
     if ref.window is not None:
-        return Relation(
-            spec.source.table,
-            ref.timestamp_column or spec.source.timestamp_column,
-            _day_start(ref.window.start),
-            _day_start(ref.window.end + dt.timedelta(days=1)),
-        )
+        timestamp = ref.timestamp_column or spec.source.timestamp_column
+        return Relation.of_days(spec.source.table, timestamp, ref.window.start, ref.window.end)
     assert ref.table is not None
     return Relation(ref.table, ref.timestamp_column)
 
 
 def days_relation(spec: MonitorSpec, first: dt.date, last: dt.date) -> Relation:
-    """Source rows of the days ``first..last`` inclusive: a half-open window of naive
-    midnights, which ``begin_days`` reads in ``partitions.timezone`` for aware timestamps."""
-    return Relation(
-        spec.source.table, spec.source.timestamp_column, _day_start(first), _day_start(last + dt.timedelta(days=1))
-    )
+    """Source rows of the days ``first..last`` inclusive."""
+    return Relation.of_days(spec.source.table, spec.source.timestamp_column, first, last)
 
 
 def table_columns(db: WarehouseEngine, dotted: str) -> dict[str, str]:

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from monitoring_assets.core.fairness import NULL_GROUP, OTHER_GROUP, GroupCounts
+from monitoring_assets.core.fairness import NULL_GROUP, GroupCounts
 from monitoring_assets.core.performance import EPS, BinaryAggregate, RegressionAggregate
+from monitoring_assets.core.profile import OTHER
 from monitoring_assets.spec import MonitorSpec
 from resources._sql import DAY, Relation, SqlBuilder, as_date
 
@@ -53,10 +54,8 @@ class LabeledRows:
     @classmethod
     def for_days(cls, spec: MonitorSpec, first: dt.date, last: dt.date) -> LabeledRows:
         assert spec.labels is not None
-        start = dt.datetime.combine(first, dt.time())
-        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
         return cls(
-            Relation(spec.source.table, spec.source.timestamp_column, start, end),
+            Relation.of_days(spec.source.table, spec.source.timestamp_column, first, last),
             spec.prediction.task,
             spec.prediction.score_column,
             spec.prediction.label_column,
@@ -342,7 +341,7 @@ class LabeledRows:
         ``slices`` maps each slice column to its known values (the reference's top K); other values
         become ``__other__`` and NULL ``__null__``. One scan: GROUPING SETS, one set per column.
         """
-        params: dict[str, Any] = {"other": OTHER_GROUP, "null": NULL_GROUP}
+        params: dict[str, Any] = {"other": OTHER, "null": NULL_GROUP}
         columns = list(slices)
         groups = []
         for i, name in enumerate(columns):

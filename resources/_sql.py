@@ -55,6 +55,14 @@ class Relation:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
 
+    @classmethod
+    def of_days(cls, table: str, timestamp_column: str, first: dt.date, last: dt.date) -> Relation:
+        """Rows of the days ``first..last`` inclusive: the half-open window of naive midnights
+        [first, last + 1 day), which ``begin_days`` reads in ``partitions.timezone`` for aware
+        timestamps. Every day window of the product is built here."""
+        start = dt.datetime.combine(first, dt.time())
+        return cls(table, timestamp_column, start, dt.datetime.combine(last, dt.time()) + dt.timedelta(days=1))
+
 
 class SqlBuilder:
     """Quoting and dialect-specific expressions for one engine."""

@@ -34,6 +34,7 @@ from monitoring_assets.errors import WarehouseError
 from resources.schema import (
     ALL_GROUPS,
     DATASET_ROW,
+    MODEL_VERSION_ROW,
     SCHEMA,
     TABLE_ROW,
     advisory_lock,
@@ -69,12 +70,15 @@ class Audit:
         }
 
 
+def _by_rows(versions: Mapping[str, int]) -> list[str]:
+    return sorted(versions, key=lambda v: (-versions[v], v))
+
+
 def model_version_label(versions: Mapping[str, int], limit: int = 256) -> str | None:
-    """Versions seen in a profile, most rows first, comma-separated (cut to fit the column)."""
-    if not versions:
-        return None
-    ordered = sorted(versions, key=lambda v: (-versions[v], v))
-    return ",".join(ordered)[:limit]
+    """The ``model_version`` stamp of rows derived from a profile's version counts: the versions,
+    most rows first, comma-separated (cut to fit the column). The counts themselves are stored as
+    ``profile_bins`` rows of ``column_name = MODEL_VERSION_ROW``."""
+    return ",".join(_by_rows(versions))[:limit] or None
 
 
 def _clean(x: float) -> float | None:
@@ -128,6 +132,18 @@ def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str
                         }
                     )
         metrics += [{"column_name": name, "metric": k, "value": _clean(float(v))} for k, v in values.items()]
+    for rank, version in enumerate(_by_rows(profile.model_versions)):
+        n = int(profile.model_versions[version])
+        bins.append(
+            {
+                "column_name": MODEL_VERSION_ROW,
+                "cell": rank,
+                "category": version,
+                "count": n,
+                "lower": None,
+                "upper": None,
+            }
+        )
     return metrics, bins
 
 
@@ -181,9 +197,7 @@ def replace_profiles(
         if clear_kind:
             conn.execute(table.delete().where((table.c.monitor == monitor) & (table.c.profile == kind)))
     for day, profile in profiles:
-        stamp = Audit(
-            audit.run_id, audit.spec_hash, model_version_label(profile.model_versions), audit.computed_at
-        ).row()
+        stamp = audit.with_version(model_version_label(profile.model_versions)).row()
         metrics, bins = _profile_rows(profile, include_layout=kind == "reference")
         key = {"monitor": monitor, "profile": kind, "partition_date": day, **stamp}
         for table, rows in ((profile_metrics, metrics), (profile_bins, bins)):
@@ -206,7 +220,12 @@ def read_layout(conn: sa.Connection, monitor: str) -> ProfileLayout:
     b = profile_bins.c
     cat_rows = conn.execute(
         sa.select(b.column_name, b.cell, b.category)
-        .where((b.monitor == monitor) & (b.profile == "reference") & b.category.is_not(None))
+        .where(
+            (b.monitor == monitor)
+            & (b.profile == "reference")
+            & b.category.is_not(None)
+            & (b.column_name != MODEL_VERSION_ROW)
+        )
         .order_by(b.column_name, b.cell)
     ).fetchall()
     cats: dict[str, list[str]] = {}
@@ -233,23 +252,25 @@ def read_profiles(
     m, b = profile_metrics.c, profile_bins.c
     wanted = list(columns) if columns is not None else [*layout.numeric, *layout.categorical]
     cond_m = (m.monitor == monitor) & (m.profile == kind) & m.column_name.in_([*wanted, TABLE_ROW])
-    cond_b = (b.monitor == monitor) & (b.profile == kind) & b.column_name.in_(wanted)
+    cond_b = (b.monitor == monitor) & (b.profile == kind) & b.column_name.in_([*wanted, MODEL_VERSION_ROW])
     if days is not None:
         day_list = list(days)
         cond_m &= m.partition_date.in_(day_list)
         cond_b &= b.partition_date.in_(day_list)
     scalars: dict[dt.date | None, dict[str, dict[str, float]]] = {}
-    versions: dict[dt.date | None, str | None] = {}
-    for day, column, metric, value, version in conn.execute(
-        sa.select(m.partition_date, m.column_name, m.metric, m.value, m.model_version).where(cond_m)
+    for day, column, metric, value in conn.execute(
+        sa.select(m.partition_date, m.column_name, m.metric, m.value).where(cond_m)
     ):
         scalars.setdefault(day, {}).setdefault(column, {})[metric] = math.nan if value is None else value
-        versions[day] = version
     cells: dict[tuple[dt.date | None, str], dict[int, int]] = {}
-    for day, column, cell, count in conn.execute(
-        sa.select(b.partition_date, b.column_name, b.cell, b.count).where(cond_b)
+    versions: dict[dt.date | None, dict[str, int]] = {}
+    for day, column, cell, category, count in conn.execute(
+        sa.select(b.partition_date, b.column_name, b.cell, b.category, b.count).where(cond_b)
     ):
-        cells.setdefault((day, column), {})[int(cell)] = int(count)
+        if column == MODEL_VERSION_ROW:
+            versions.setdefault(day, {})[category] = int(count)
+        else:
+            cells.setdefault((day, column), {})[int(cell)] = int(count)
     out: dict[dt.date | None, Profile] = {}
     for day, per_col in scalars.items():
         cols: dict[str, ColumnProfile] = {}
@@ -285,9 +306,7 @@ def read_profiles(
                 cb = layout.categorical[name]
                 counts = np.array([got.get(c, 0) for c in range(cb.n_cells)], dtype=np.int64)
                 cols[name] = CategoricalProfile(cb, counts, int(s["null_count"]))
-        n_rows = int(per_col[TABLE_ROW]["row_count"])
-        label = versions.get(day)  # the stored label stands for the versions; counts are not kept
-        out[day] = Profile(n_rows, cols, {label: n_rows} if label else {})
+        out[day] = Profile(int(per_col[TABLE_ROW]["row_count"]), cols, versions.get(day, {}))
     return out
 
 

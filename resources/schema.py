@@ -31,6 +31,9 @@ same in every table:
                      cell n_bins+1 the overflow (``upper`` NULL). Categorical: ``category`` is the
                      value, ``cell`` its rank in the reference's top K, and the last cell is
                      ``__other__``. The reference keeps every category.
+                     ``column_name = '__model_version__'`` counts the rows per model version
+                     (``category`` the version, ``cell`` its rank, most rows first) when the spec
+                     names ``source.model_version_column``.
 ``drift_metrics``    one feature (``scope = 'feature'``) or prediction column
                      (``scope = 'prediction'``) on one day. Key: monitor, partition_date, scope,
                      feature. Columns: method, value, threshold, drifted, ``status``
@@ -85,6 +88,7 @@ import sqlalchemy as sa
 
 SCHEMA = "monitoring"
 TABLE_ROW = "__table__"
+MODEL_VERSION_ROW = "__model_version__"
 DATASET_ROW = "__dataset__"
 ALL_GROUPS = "__all__"
 

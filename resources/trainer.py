@@ -9,7 +9,7 @@ for binary classification, ``predict`` for regression.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,18 +31,23 @@ from resources._rows import LABEL
 Trainer = Callable[[pd.DataFrame, MonitorSpec], Any]
 
 
-def default_trainer(frame: pd.DataFrame, spec: MonitorSpec) -> Pipeline:
-    """One-hot encoded categoricals, numeric features as they are, and histogram gradient
-    boosting (it handles missing values itself)."""
+def default_model(task: str, categorical: Sequence[str]) -> Pipeline:
+    """The default pipeline, unfitted: one-hot encoded ``categorical`` columns, the other columns
+    as they are, and histogram gradient boosting (it handles missing values itself)."""
     encode = ColumnTransformer(
-        [("categorical", OneHotEncoder(handle_unknown="ignore"), spec.features.categorical)], remainder="passthrough"
+        [("categorical", OneHotEncoder(handle_unknown="ignore"), list(categorical))], remainder="passthrough"
     )
     estimator = (
         HistGradientBoostingClassifier(random_state=0)
-        if spec.prediction.task == "binary_classification"
+        if task == "binary_classification"
         else HistGradientBoostingRegressor(random_state=0)
     )
-    model = Pipeline([("encode", encode), ("model", estimator)])
+    return Pipeline([("encode", encode), ("model", estimator)])
+
+
+def default_trainer(frame: pd.DataFrame, spec: MonitorSpec) -> Pipeline:
+    """``default_model`` for the spec's task and features, fitted on ``frame``."""
+    model = default_model(spec.prediction.task, spec.features.categorical)
     model.fit(frame[spec.feature_columns], frame[LABEL])
     return model
 

@@ -195,7 +195,7 @@ def validate(
     try:
         profiles: dict[dt.date, Profile] = {}
         try:
-            layout = wh.profiles.read_layout(spec, [*spec.numeric_columns, *spec.profiled_categorical_columns])
+            layout = wh.profiles.read_layout(spec, spec.profiled_columns)
             profiles = wh.profiles.profile_days(spec, layout, [day])
         except MonitorError:
             pass  # e.g. a missing column: the suite still runs

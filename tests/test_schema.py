@@ -4,6 +4,7 @@ the MetaData under test."""
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,3 +231,21 @@ def test_ensure_tables_creates_every_table_of_the_contract(empty_url: str) -> No
                 assert [tuple(r) for r in got] == [(c, nullable) for c, _, nullable in expected], table
     finally:
         engine.dispose()
+
+
+def test_each_sentinel_value_is_spelled_in_one_place() -> None:
+    # Reserved names such as '__other__' or '__table__' mark rows that are not a user's column or
+    # group; two spellings of one (there were two '__other__' constants) drift apart unnoticed.
+    sentinel = re.compile(r"^__[a-z_]+__$")
+    seen: dict[str, list[str]] = {}
+    for package in ("monitoring_assets", "resources", "sensors", "expectations"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                value = node.value if isinstance(node, ast.Constant) else None
+                if isinstance(value, str) and sentinel.match(value) and value != "__main__":
+                    seen.setdefault(value, []).append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert {"__table__", "__dataset__", "__all__", "__other__", "__null__", "__model_version__"} <= seen.keys()
+    assert {value: places for value, places in seen.items() if len(places) > 1} == {}
+    # The stored ones are the schema's contract: its docstring names each.
+    for value in ("__table__", "__dataset__", "__all__", "__other__", "__model_version__"):
+        assert f"'{value}'" in (schema.__doc__ or "") or f"``{value}``" in (schema.__doc__ or ""), value

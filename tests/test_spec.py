@@ -101,6 +101,12 @@ def test_the_columns_of_a_spec() -> None:
     assert spec.feature_columns == [*numeric, *categorical]
     assert spec.numeric_columns == [*numeric, raw["prediction"]["score_column"]]
     assert spec.profiled_categorical_columns == [*categorical, *(s for s in raw["slices"] if s not in categorical)]
+    assert spec.profiled_columns == [
+        *numeric,
+        raw["prediction"]["score_column"],
+        *categorical,
+        *(s for s in raw["slices"] if s not in categorical),
+    ]
 
 
 @pytest.mark.parametrize(

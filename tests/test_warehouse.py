@@ -24,6 +24,7 @@ from resources._sql import (
     duckdb_columns_statement,
     duckdb_rows_statement,
 )
+from resources._store import Audit
 from resources.warehouse import Warehouse
 from tests.conftest import sample_frame, small_spec, write_table
 
@@ -130,6 +131,36 @@ def test_empty_string_category_and_null_model_versions(url: str, frame: pd.DataF
         rows = frame[(frame.ts >= pd.Timestamp(day)) & (frame.ts < pd.Timestamp(day + dt.timedelta(days=1)))]
         assert_same_profile(got[day], _numpy_profile(ref.layout, rows))
         assert_same_profile(wh.profiles.profile_days(spec, ref.layout, [day])[day], got[day])  # single-window query
+
+
+def test_stored_profiles_keep_the_model_version_counts(url: str, frame: pd.DataFrame) -> None:
+    # Three versions with unequal counts, so that a label or a "most rows" guess cannot pass.
+    frame = frame.assign(mv=np.where(frame.index % 5 == 0, "3", np.where(frame.index % 3 == 0, "2", "1")))
+    write_table(url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(url)
+    ref = wh.profiles.profile_reference(spec)
+    days = [DAY, DAY + dt.timedelta(days=1)]
+    wh.profiles.write_daily_profiles(spec, wh.profiles.profile_days(spec, ref.layout, days), Audit("r", "h"))
+    stored = wh.profiles.read_daily_profiles(spec, ref.layout, days, [*ref.layout.numeric, *ref.layout.categorical])
+    for day in days:
+        rows = frame[(frame.ts >= pd.Timestamp(day)) & (frame.ts < pd.Timestamp(day + dt.timedelta(days=1)))]
+        counts = rows["mv"].value_counts()
+        assert len(counts) == 3
+        assert dict(stored[day].model_versions) == counts.to_dict()
+        assert_same_profile(stored[day], _numpy_profile(ref.layout, rows))
+    with sa.create_engine(url).connect() as conn:
+        labels = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT partition_date, model_version FROM monitoring.profile_metrics "
+                    "WHERE column_name = '__table__' AND profile = 'daily'"
+                )
+            ).fetchall()
+        )
+    rows = frame[(frame.ts >= pd.Timestamp(DAY)) & (frame.ts < pd.Timestamp(DAY + dt.timedelta(days=1)))]
+    counts = rows["mv"].value_counts()
+    assert labels[DAY] == ",".join(sorted(counts.index, key=lambda v: (-counts[v], v)))  # most rows first
 
 
 @pytest.mark.parametrize("by_day", [False, True])

@@ -35,8 +35,7 @@ import numpy as np
 
 from monitoring_assets.core.levels import Level
 
-OTHER_GROUP = "__other__"
-NULL_GROUP = "__null__"
+NULL_GROUP = "__null__"  # the group of rows whose slice value is NULL; OTHER holds the rest
 GROUP_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision", "accuracy")
 DISPARITIES = {
     "demographic_parity_difference": ("selection_rate", "difference"),

@@ -45,11 +45,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+
+from resources.trainer import default_model
 
 # The named days, as day numbers (day 1 is the first scoring day; DemoConfig turns them into dates).
 DRIFT_DAY = 32
@@ -171,22 +170,10 @@ def _true_default(rng: np.random.Generator, df: pd.DataFrame, concept_drifted: n
     return np.asarray(rng.uniform(size=len(df)) < p_default, dtype=int)
 
 
-def train_model_unfitted() -> Pipeline:
-    return Pipeline(
-        [
-            (
-                "encode",
-                ColumnTransformer(
-                    [("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)], remainder="passthrough"
-                ),
-            ),
-            ("clf", HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)),
-        ]
-    )
-
-
 def train_model(training: pd.DataFrame) -> Pipeline:
-    model = train_model_unfitted()
+    """The demo's champion: the product's default pipeline (``resources.trainer``), the one its
+    challengers are trained with."""
+    model = default_model("binary_classification", CATEGORICAL)
     model.fit(training[NUMERIC + CATEGORICAL], training["defaulted"])
     return model
 
@@ -214,7 +201,11 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
     # The reference needs the model's scores too (prediction drift compares them). Out-of-fold
     # scores look like scores on fresh data; in-sample ones would be over-confident.
     oof = cross_val_predict(
-        train_model_unfitted(), training[NUMERIC + CATEGORICAL], training["defaulted"], cv=5, method="predict_proba"
+        default_model("binary_classification", CATEGORICAL),
+        training[NUMERIC + CATEGORICAL],
+        training["defaulted"],
+        cv=5,
+        method="predict_proba",
     )[:, 1]
     training["score"] = oof.round(6)
     training["predicted_label"] = (training["score"] >= DECISION_THRESHOLD).astype(int)

@@ -54,7 +54,7 @@ def register_initial_champion(registry: ModelRegistry, spec: MonitorSpec, traini
     )
     scored = training["scored_at"].dt.date
     window = f"{scored.min().isoformat()}..{scored.max().isoformat()}"
-    registry.log(run_id, params={"trainer": "demo: one-hot + HistGradientBoosting", "reference_window": window})
+    registry.log(run_id, params={"trainer": "default: one-hot + HistGradientBoosting", "reference_window": window})
     registered = registry.register(
         run_id,
         model=train_model(training),

@@ -524,3 +524,8 @@ class MonitorSpec(_Strict):
         """Categorical features, then slice columns that are not features (their top K are fixed
         by the reference like any category)."""
         return [*self.features.categorical, *(s for s in self.slices if s not in self.features.categorical)]
+
+    @property
+    def profiled_columns(self) -> list[str]:
+        """Every profiled column: ``numeric_columns``, then ``profiled_categorical_columns``."""
+        return [*self.numeric_columns, *self.profiled_categorical_columns]
