@@ -33,6 +33,7 @@ from expectations._results import (
 )
 from expectations._store import read_levels, write_quality
 from expectations._suite import INDEX_KEY, Suite
+from monitoring_assets.core.levels import Level
 from monitoring_assets.core.profile import Profile
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
@@ -307,4 +308,4 @@ def check_days(
 def blocked_days(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date]) -> list[dt.date]:
     """Days whose stored quality results have a failed critical expectation."""
     levels = read_levels(wh, spec, days)
-    return sorted(d for d in days if levels.get(d) == "critical")
+    return sorted(d for d in days if levels.get(d) is Level.ERROR)

@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from expectations._results import DayQuality
-from expectations._suite import SEVERITIES, Suite
+from expectations._suite import Suite
+from monitoring_assets.core.levels import Level, worst
 from monitoring_assets.spec import MonitorSpec
 from resources._store import Audit, lock_monitor
 from resources.schema import ensure_tables, quality_results
@@ -64,9 +65,9 @@ def write_quality(
                 conn.execute(quality_results.insert(), rows)
 
 
-def read_levels(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> dict[dt.date, str]:
+def read_levels(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> dict[dt.date, Level]:
     """Each day's level from the stored results: the most severe failed expectation's severity
-    (critical, warning, info) or ``ok``; days never validated are absent."""
+    as a level (critical: ERROR, warning: WARN, info: INFO), or OK; days never validated are absent."""
     q = quality_results.c
     cond = q.monitor == spec.name
     if days is not None:
@@ -79,4 +80,4 @@ def read_levels(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None
         bucket = failed.setdefault(day, set())
         if not success:
             bucket.add(severity)
-    return {day: next((s for s in SEVERITIES if s in sev), "ok") for day, sev in failed.items()}
+    return {day: worst(Level.of(s) for s in sev) if sev else Level.OK for day, sev in failed.items()}

@@ -25,18 +25,10 @@ from monitoring_assets.spec import MonitorSpec
 from resources import schema
 from resources.warehouse import Warehouse
 
-# A day's level as the report and the demo print it, from the least to the most severe
-# (``max(..., key=LEVELS.index)`` is the worst): no_data when nothing could be judged, and
-# too_few_labels for a labeled day too thin to judge, then the levels of ``core.levels``.
-LEVELS = ["no_data", "too_few_labels", "ok", "warn", "error"]
 
-
-def _worst_text(levels: Sequence[Level]) -> str:
-    """The worst of a day's verdict levels in ``LEVELS`` terms (ok when there are none)."""
-    if not levels:
-        return "ok"
-    level = worst(levels)
-    return "no_data" if level is Level.NOT_EVALUATED else level.value
+def _worst(levels: Sequence[Level]) -> Level:
+    """The worst of a day's verdict levels (OK when the day has none to judge)."""
+    return worst(levels) if levels else Level.OK
 
 
 def enough_labels(spec: MonitorSpec, values: Mapping[str, float]) -> bool:
@@ -128,9 +120,22 @@ def drift_rows(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None 
     ]
 
 
+@dataclass(frozen=True)
+class DayPerformance:
+    """A day's stored performance as the check judges it."""
+
+    label_coverage: float
+    primary_metric: float  # the task's primary metric on the day's labeled rows
+    level: Level  # NOT_EVALUATED when the day has too few valid labels
+    too_few_labels: bool
+
+
+NO_PERFORMANCE = DayPerformance(math.nan, math.nan, Level.NOT_EVALUATED, False)  # no labeled rows stored
+
+
 def performance_levels(
     wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None
-) -> dict[dt.date, tuple[float, float, str]]:
+) -> dict[dt.date, DayPerformance]:
     """Per day: label coverage, primary metric and the check level, from the stored metrics."""
     reference = wh.metrics.read_performance(spec, "reference").get(None, {})
     tolerances = _pipeline.tolerances(spec)
@@ -138,11 +143,14 @@ def performance_levels(
     out = {}
     for day, values in wh.metrics.read_performance(spec, "daily", days).items():
         assert day is not None
-        level = "too_few_labels"
-        if enough_labels(spec, values):
-            verdicts = evaluate_performance(values, reference, tolerances)
-            level = _worst_text([v.level for v in verdicts])
-        out[day] = (values.get("label_coverage", math.nan), values.get(primary, math.nan), level)
+        judged = enough_labels(spec, values)
+        level = _worst([v.level for v in evaluate_performance(values, reference, tolerances)]) if judged else None
+        out[day] = DayPerformance(
+            values.get("label_coverage", math.nan),
+            values.get(primary, math.nan),
+            level or Level.NOT_EVALUATED,
+            not judged,
+        )
     return out
 
 
@@ -183,12 +191,12 @@ def slice_reports(
 
 def fairness_levels(
     wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None
-) -> dict[dt.date, tuple[float, str]]:
+) -> dict[dt.date, tuple[float, Level]]:
     """Per day: the largest demographic parity difference over slice columns, and the worst level."""
     out = {}
     for day, reports in slice_reports(wh, spec, days).items():
         verdicts = _pipeline.disparity_verdicts(spec, reports)
-        level = _worst_text([v.level for v in verdicts])
+        level = _worst([v.level for v in verdicts])
         dp = [r.disparities.get("demographic_parity_difference", math.nan) for r in reports.values()]
         out[day] = (max((x for x in dp if math.isfinite(x)), default=math.nan), level)
     return out
@@ -228,10 +236,11 @@ class DaySummary:
     prediction_drift: bool
     label_coverage: float = math.nan
     primary_metric: float = math.nan  # daily ROC AUC (binary) or MAE (regression)
-    performance: str = "no_data"  # worst check level of the day: ok, warn, error, too_few_labels
+    performance: Level = Level.NOT_EVALUATED  # worst check level of the day
+    too_few_labels: bool = False  # performance not evaluated: too few valid labels
     worst_disparity: float = math.nan  # largest demographic parity difference over slice columns
-    fairness: str = "no_data"  # worst disparity level: ok, warn, error
-    quality: str = "no_data"  # worst failed expectation of the day's suite: ok, info, warning, critical
+    fairness: Level = Level.NOT_EVALUATED  # worst disparity level
+    quality: Level = Level.NOT_EVALUATED  # worst failed expectation of the day's suite (OK: none failed)
     drift_blocked: bool = False  # no drift computed: data quality failed critically
 
 
@@ -254,18 +263,26 @@ def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | No
     performance = performance_levels(wh, spec, days) if spec.labels else {}
     fairness = fairness_levels(wh, spec, days) if spec.labels and spec.slices else {}
     quality = read_levels(wh, spec, days)
-    return [
-        DaySummary(
-            day,
-            rows.get(day, 0),
-            tuple(features.get(day, [])),
-            share.get(day, math.nan),
-            dataset.get(day, False),
-            prediction.get(day, False),
-            *performance.get(day, (math.nan, math.nan, "no_data")),
-            *fairness.get(day, (math.nan, "no_data")),
-            quality=quality.get(day, "no_data"),
-            drift_blocked=day not in features and quality.get(day) == "critical",
+    out = []
+    for day in sorted(features.keys() | {d for d, level in quality.items() if level is Level.ERROR}):
+        perf = performance.get(day, NO_PERFORMANCE)
+        disparity, fair = fairness.get(day, (math.nan, Level.NOT_EVALUATED))
+        out.append(
+            DaySummary(
+                day,
+                rows.get(day, 0),
+                tuple(features.get(day, [])),
+                share.get(day, math.nan),
+                dataset.get(day, False),
+                prediction.get(day, False),
+                perf.label_coverage,
+                perf.primary_metric,
+                perf.level,
+                perf.too_few_labels,
+                disparity,
+                fair,
+                quality.get(day, Level.NOT_EVALUATED),
+                drift_blocked=day not in features and quality.get(day) is Level.ERROR,
+            )
         )
-        for day in sorted(features.keys() | {d for d, level in quality.items() if level == "critical"})
-    ]
+    return out

@@ -34,7 +34,7 @@ from typing import Any
 from expectations._store import read_levels
 from monitoring_assets import _pipeline, _plots
 from monitoring_assets._readback import (
-    LEVELS,
+    NO_PERFORMANCE,
     DriftRow,
     QualityFailure,
     drift_rows,
@@ -45,6 +45,7 @@ from monitoring_assets._readback import (
     slice_reports,
 )
 from monitoring_assets.core.fairness import SliceReport
+from monitoring_assets.core.levels import Level
 from monitoring_assets.core.performance import HIGHER_IS_BETTER, PRIMARY_METRIC
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_specs
@@ -96,16 +97,17 @@ class DayVerdict:
 
     day: dt.date
     rows: int | None  # None: never profiled (no daily_profile materialization stored)
-    quality: str  # ok, info, warning, critical, or no_data (no suite result)
+    quality: Level  # worst failed expectation (OK: none failed; NOT_EVALUATED: no suite result)
     blocked: bool  # drift not computed: data quality failed critically
     dataset: DriftRow | None  # the dataset verdict (feature ``__dataset__``)
     score: DriftRow | None  # the prediction score's drift
     drifted: tuple[str, ...]  # drifted features
     label_coverage: float
     primary: float  # the task's primary metric on the day's labeled rows
-    performance: str  # LEVELS, too_few_labels or no_data
+    performance: Level  # NOT_EVALUATED: no labels stored, or too few (``too_few_labels``)
+    too_few_labels: bool
     disparity: float  # largest demographic parity difference over slice columns
-    fairness: str  # ok, warn, error, no_data
+    fairness: Level
 
 
 @dataclass(frozen=True)
@@ -138,20 +140,21 @@ def _collect(wh: Warehouse, spec: MonitorSpec, days: list[dt.date]) -> _Data:
         mine = by_day.get(day, [])
         dataset = next((r for r in mine if r.feature == schema.DATASET_ROW), None)
         score = next((r for r in mine if r.scope == "prediction"), None)
-        coverage, primary, performance = perf.get(day, (math.nan, math.nan, "no_data"))
-        disparity, fairness = fair.get(day, (math.nan, "no_data"))
+        p = perf.get(day, NO_PERFORMANCE)
+        disparity, fairness = fair.get(day, (math.nan, Level.NOT_EVALUATED))
         verdicts.append(
             DayVerdict(
                 day,
                 rows.get(day),
-                quality.get(day, "no_data"),
-                not mine and quality.get(day) == "critical",
+                quality.get(day, Level.NOT_EVALUATED),
+                not mine and quality.get(day) is Level.ERROR,
                 dataset,
                 score,
                 tuple(sorted((r.feature for r in mine if _is_feature(r) and r.drifted), key=order.index)),
-                coverage,
-                primary,
-                performance,
+                p.label_coverage,
+                p.primary_metric,
+                p.level,
+                p.too_few_labels,
                 disparity,
                 fairness,
             )
@@ -339,9 +342,7 @@ def _anonymous(report: SliceReport) -> SliceReport:
 
 def _worst_fairness_day(data: _Data) -> DayVerdict | None:
     judged = [v for v in data.verdicts if v.day in data.slices and math.isfinite(v.disparity)]
-    return max(
-        judged, key=lambda v: (LEVELS.index(v.fairness) if v.fairness in LEVELS else 0, v.disparity), default=None
-    )
+    return max(judged, key=lambda v: (v.fairness.rank, v.disparity), default=None)
 
 
 def _fairness_picture(spec: MonitorSpec, data: _Data) -> list[tuple[str, str, bytes | str]]:
@@ -391,15 +392,16 @@ def _spans(days: Iterable[dt.date]) -> str:
     return ", ".join(parts)
 
 
-_LEVEL_CLASS = {"ok": "ok", "info": "ok", "warn": "warn", "warning": "warn", "error": "bad", "critical": "bad"}
+_LEVEL_CLASS = {"ok": "ok", "info": "ok", "warn": "warn", "error": "bad"}
 
 
-def _quality_text(level: str) -> tuple[str, str]:
+def _quality_text(level: Level) -> tuple[str, str]:
+    """A day's data-quality level in the suite's words (critical, warning, info)."""
     return {
-        "critical": ("ERROR (critical)", "error"),
-        "warning": ("WARN", "warn"),
-        "info": ("ok (info)", "ok"),
-        "ok": ("ok", "ok"),
+        Level.ERROR: ("ERROR (critical)", "error"),
+        Level.WARN: ("WARN", "warn"),
+        Level.INFO: ("ok (info)", "ok"),
+        Level.OK: ("ok", "ok"),
     }.get(level, (NOT_EVALUATED, "na"))
 
 
@@ -426,11 +428,11 @@ def _score_verdict(v: DayVerdict) -> tuple[str, str]:
     return (f"DRIFT {_num(s.value)}", "warn") if s.drifted else (f"ok {_num(s.value)}", "ok")
 
 
-def _level_text(level: str) -> tuple[str, str]:
-    if level == "too_few_labels":
+def _level_text(level: Level, too_few_labels: bool = False) -> tuple[str, str]:
+    if too_few_labels:
         return f"{NOT_EVALUATED}: too few labels", "na"
-    if level in ("ok", "warn", "error"):
-        return (level.upper() if level != "ok" else "ok"), level
+    if level.evaluated:
+        return (level.upper() if level is not Level.OK else "ok"), level.value
     return NOT_EVALUATED, "na"
 
 
@@ -561,42 +563,47 @@ def _summary(spec: MonitorSpec, data: _Data) -> str:
             "error" if drifted else ("ok" if judged else "na"),
         ),
     ]
-    perf = [x for x in v if x.performance in ("ok", "warn", "error")]
+    perf = [x for x in v if x.performance.evaluated]
     if spec.labels:
-        worst = max(perf, key=lambda x: LEVELS.index(x.performance), default=None)
+        worst = max(perf, key=lambda x: x.performance.rank, default=None)
         if worst is None:
             cards.append(_card("Worst performance", NOT_EVALUATED, "no day with enough labels", "na"))
         else:
             level = worst.performance
             at = [x.day for x in perf if x.performance == level]
             text, _ = _level_text(level)
-            cards.append(_card("Worst performance", text, f"{len(at)} day(s): {_spans(at)}", level))
+            cards.append(_card("Worst performance", text, f"{len(at)} day(s): {_spans(at)}", level.value))
     else:
         cards.append(_card("Performance", NOT_EVALUATED, "the spec has no labels section", "na"))
-    fair = [x for x in v if x.fairness in ("ok", "warn", "error")]
+    fair = [x for x in v if x.fairness.evaluated]
     if spec.labels and spec.slices:
-        worst = max(fair, key=lambda x: (LEVELS.index(x.fairness), x.disparity), default=None)
+        worst = max(fair, key=lambda x: (x.fairness.rank, x.disparity), default=None)
         if worst is None:
             cards.append(_card("Fairness", NOT_EVALUATED, "no day with slice results", "na"))
         else:
-            failing = [x.day for x in fair if x.fairness in ("warn", "error")]
+            failing = [x.day for x in fair if x.fairness.failed]
             text, _ = _level_text(worst.fairness)
             detail = f"failing {len(failing)} day(s): {_spans(failing)}" if failing else "within the limits every day"
             cards.append(
-                _card("Fairness", text, f"{detail}; largest parity difference {_num(worst.disparity)}", worst.fairness)
+                _card(
+                    "Fairness",
+                    text,
+                    f"{detail}; largest parity difference {_num(worst.disparity)}",
+                    worst.fairness.value,
+                )
             )
     else:
         cards.append(_card("Fairness", NOT_EVALUATED, "the spec has no slices", "na"))
-    critical = [x.day for x in v if x.quality == "critical"]
-    warning = [x.day for x in v if x.quality == "warning"]
-    validated = [x.day for x in v if x.quality != "no_data"]
+    critical = [x.day for x in v if x.quality is Level.ERROR]
+    warning = [x.day for x in v if x.quality is Level.WARN]
+    validated = [x.day for x in v if x.quality.evaluated]
     if not validated:
         cards.append(_card("Data quality", NOT_EVALUATED, "no suite results stored for these days", "na"))
     else:
         parts = [f"critical: {_spans(critical)}" if critical else "", f"warning: {_spans(warning)}" if warning else ""]
         detail = "; ".join(p for p in parts if p) or f"all {len(validated)} validated days passed"
-        level = "critical" if critical else "warning" if warning else "ok"
-        cards.append(_card("Data-quality failures", f"{len(critical) + len(warning)} day(s)", detail, level))
+        css = "error" if critical else "warn" if warning else "ok"
+        cards.append(_card("Data-quality failures", f"{len(critical) + len(warning)} day(s)", detail, css))
     kinds = sorted({e["event_type"] for e in data.events})
     cards.append(
         _card(
@@ -646,7 +653,7 @@ def _days_section(spec: MonitorSpec, data: _Data) -> str:
         quality, q_level = _quality_text(v.quality) if v.rows is not None else (NOT_EVALUATED, "na")
         dataset, d_level = dataset_verdict(v)
         score, s_level = _score_verdict(v)
-        perf, p_level = _level_text(v.performance)
+        perf, p_level = _level_text(v.performance, v.too_few_labels)
         fair, f_level = _level_text(v.fairness)
         features = "-" if v.blocked or v.rows is None else ", ".join(v.drifted) or "none"
         rows.append(
@@ -758,7 +765,7 @@ def _performance_section(spec: MonitorSpec, data: _Data) -> str:
     rows = []
     for v in data.verdicts:
         daily = data.daily_perf.get(v.day, {})
-        perf, level = _level_text(v.performance)
+        perf, level = _level_text(v.performance, v.too_few_labels)
         rows.append(
             [
                 _e(v.day),
@@ -839,10 +846,11 @@ def _fairness_section(spec: MonitorSpec, data: _Data) -> str:
 
 
 def _quality_section(data: _Data) -> str:
-    validated = [v for v in data.verdicts if v.quality != "no_data"]
+    validated = [v for v in data.verdicts if v.quality.evaluated]
     if not validated:
         return _note("Not evaluated: no data-quality results stored for these days (no suite, or no data).")
-    counts = {level: sum(v.quality == level for v in validated) for level in ("ok", "info", "warning", "critical")}
+    words = {Level.OK: "ok", Level.INFO: "info", Level.WARN: "warning", Level.ERROR: "critical"}  # the suite's
+    counts = {word: sum(v.quality is level for v in validated) for level, word in words.items()}
     summary = ", ".join(f"{n} {level}" for level, n in counts.items() if n)
     parts = [_note(f"{len(validated)} validated days: {summary}. A critical day blocks its drift.")]
     if not data.failures:

@@ -17,6 +17,7 @@ from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 from monitoring_assets._factory import build_definitions
 from monitoring_assets._readback import DaySummary, day_summaries
 from monitoring_assets._retraining import REPORT_ARTIFACT_DIR, synthetic_example
+from monitoring_assets.core.levels import Level
 from monitoring_assets.demo.data import (
     LABEL_DELAY,
     DemoConfig,
@@ -181,12 +182,17 @@ def sensor_run_tags(sensor: dg.SensorDefinition, request: dg.RunRequest) -> dict
     return run_tags
 
 
-def _level(level: str) -> str:
-    return {"too_few_labels": "few labels", "no_data": "-"}.get(level, level.upper() if level != "ok" else "ok")
+def _level(level: Level, too_few_labels: bool = False) -> str:
+    if too_few_labels:
+        return "few labels"
+    if not level.evaluated:
+        return "-"
+    return level.upper() if level is not Level.OK else "ok"
 
 
-# The data_quality check's severity for a day's level (info findings pass the check).
-_QUALITY = {"critical": "ERROR", "warning": "WARN", "info": "ok", "ok": "ok", "no_data": "-"}
+def _quality(level: Level) -> str:
+    """The data_quality check's severity for a day's level (info findings pass the check)."""
+    return "ok" if level is Level.INFO else _level(level)
 
 
 def format_summary(summaries: list[DaySummary], primary: str = "auc") -> str:
@@ -205,8 +211,8 @@ def format_summary(summaries: list[DaySummary], primary: str = "auc") -> str:
             )
         features = "(drift blocked by data quality)" if s.drift_blocked else ", ".join(s.drifted_features) or "-"
         lines.append(
-            f"{s.day.isoformat():<10}  {s.rows:>6}  {_QUALITY.get(s.quality, s.quality):<7}  {drift}  "
-            f"{s.label_coverage:>6.0%}  {s.primary_metric:>6.3f}  {_level(s.performance):<10}  "
+            f"{s.day.isoformat():<10}  {s.rows:>6}  {_quality(s.quality):<7}  {drift}  "
+            f"{s.label_coverage:>6.0%}  {s.primary_metric:>6.3f}  {_level(s.performance, s.too_few_labels):<10}  "
             f"{s.worst_disparity:>6.3f}  {_level(s.fairness):<8}  {features}"
         )
     return "\n".join(lines)
@@ -245,11 +251,11 @@ def unexpected(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
     problems += _quality_problems(summaries, config.quality_break)
     last_labeled = config.now.date() - LABEL_DELAY  # days after this one are not fully labeled
     for s in summaries:
-        if s.day < fairness_start and s.performance not in ("ok", "too_few_labels"):
+        if s.day < fairness_start and s.performance is not Level.OK and not s.too_few_labels:
             problems.append(f"performance {s.performance} on {s.day}, before any injected problem")
-        if s.day >= concept_start and s.performance not in ("error", "too_few_labels"):
+        if s.day >= concept_start and s.performance is not Level.ERROR and not s.too_few_labels:
             problems.append(f"performance {s.performance} on {s.day}, after the concept drift")
-        if (s.fairness in ("warn", "error")) != (s.day >= fairness_start):
+        if s.fairness.failed != (s.day >= fairness_start):
             problems.append(f"fairness {s.fairness} on {s.day}")
         if (s.label_coverage < 1) != (s.day >= last_labeled):
             problems.append(f"label coverage {s.label_coverage:.0%} on {s.day}")
@@ -262,13 +268,13 @@ def _quality_problems(summaries: list[DaySummary], quality_break: dt.date) -> li
     problems = []
     for s in summaries:
         broken = s.day == quality_break
-        if s.quality == "no_data":
+        if not s.quality.evaluated:
             problems.append(f"no data-quality result on {s.day} (is expectations/credit_default.json there?)")
-        elif broken and s.quality != "critical":
+        elif broken and s.quality is not Level.ERROR:
             problems.append(f"data quality {s.quality} on {s.day}, the day of the pipeline break (expected critical)")
-        elif not broken and s.quality not in ("ok", "info"):
+        elif not broken and s.quality not in (Level.OK, Level.INFO):
             problems.append(f"data quality {s.quality} on {s.day}, without a pipeline break")
-        if s.drift_blocked != (broken and s.quality == "critical"):
+        if s.drift_blocked != (broken and s.quality is Level.ERROR):
             problems.append(f"drift {'blocked' if s.drift_blocked else 'computed'} on {s.day}")
     return problems
 
