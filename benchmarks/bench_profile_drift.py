@@ -50,13 +50,23 @@ What it does:
    batches streamed from DuckDB (a 10M-row day is above ``expectations.MAX_ROWS``, so a
    deterministic sample of ~1M rows in chunks of ``CHUNK_ROWS``), exact counts from the stored
    daily profile, results written to ``monitoring.quality_results``. ``quality_seconds`` is the
-   best of ``QUALITY_REPS`` runs (Great Expectations already imported, as in a code location
-   that loaded its suites); ``quality_peak_rss_mb`` is the child's peak, imports included.
+   best of ``QUALITY_REPS`` runs (Great Expectations already imported; a run's quality step pays
+   that import, a few seconds, once); ``quality_peak_rss_mb`` is the child's peak, imports included.
+
+5. First of all, the code location's start-up, which every run (and, with the multiprocess
+   executor, every step) process pays: wall-clock of a fresh ``python -c "import
+   monitoring_assets.definitions"`` (the module ``workspace.yaml`` names; it builds the
+   definitions of the repository's ``monitors/``, with its suite) and of ``python -c "import
+   dagster"``, interleaved, best of ``IMPORT_REPS`` each. ``import_ratio = import_definitions_s /
+   import_dagster_s`` (target <= 1.5). ``import_heavy_modules`` lists which of Great Expectations,
+   MLflow, scikit-learn, matplotlib, scipy and pandas the import loaded (expected: none).
+   ``BENCH_ONLY=import`` runs this part alone (no data is generated).
 
 The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_seconds``, ``ratio``,
 ``peak_rss_mb``, ``perf_seconds``, ``perf_ratio``, ``fairness_seconds``, ``fairness_ratio``,
-``quality_seconds``, ``quality_peak_rss_mb`` and extras). Progress goes to stderr. Targets at 10M
-rows: ratio <= 20, peak RSS <= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB.
+``quality_seconds``, ``quality_peak_rss_mb``, ``import_definitions_s``, ``import_dagster_s``,
+``import_ratio`` and extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS
+<= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB; import ratio <= 1.5.
 """
 
 from __future__ import annotations
@@ -77,6 +87,7 @@ import duckdb
 import sqlalchemy as sa
 
 from expectations import check_days, generate_suite, load_suite
+from expectations._suite import check_with_great_expectations
 from expectations.generate import suite_json
 from monitoring_assets import _pipeline
 from monitoring_assets.spec import parse_spec
@@ -89,6 +100,10 @@ MAX_REFERENCE_ROWS = 1_000_000
 PROFILE_REPS = 2
 SCAN_REPS = 3
 QUALITY_REPS = 2
+IMPORT_REPS = 5
+REPO = Path(__file__).resolve().parent.parent
+DEFINITIONS_MODULE = "monitoring_assets.definitions"  # what workspace.yaml loads
+HEAVY_MODULES = ("great_expectations", "mlflow", "sklearn", "matplotlib", "scipy", "pandas")
 
 SOURCE_TABLE = "inference_log"
 REFERENCE_TABLE = "reference_data"
@@ -128,6 +143,49 @@ def child_peak_rss_mb() -> float:
     except OSError:
         pass
     return peak_rss_mb()
+
+
+# -- start-up ----------------------------------------------------------------------------------
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    # The repository's own specs and suites (cwd: expectations/), so that real definitions are built.
+    env = {**os.environ, "MONITORING_SPECS_DIR": str(REPO / "monitors")}
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True, capture_output=True, text=True)
+
+
+def _wall(code: str) -> float:
+    started = time.perf_counter()
+    _python(code)
+    return time.perf_counter() - started
+
+
+def measure_imports() -> dict[str, Any]:
+    """Fresh-process import times of the code location and of Dagster alone (see the docstring)."""
+    definitions, dagster = [], []
+    for _ in range(IMPORT_REPS):  # interleaved, so that a busy moment hits both alike
+        definitions.append(_wall(f"import {DEFINITIONS_MODULE}"))
+        dagster.append(_wall("import dagster"))
+    loaded = _python(
+        f"import json, sys, {DEFINITIONS_MODULE} as d; "
+        f"print(json.dumps([m for m in {list(HEAVY_MODULES)!r} if m in sys.modules]))"
+    )
+    return {
+        "import_definitions_s": round(min(definitions), 3),
+        "import_dagster_s": round(min(dagster), 3),
+        "import_ratio": round(min(definitions) / min(dagster), 2),
+        "import_definitions_runs_s": [round(t, 3) for t in definitions],
+        "import_dagster_runs_s": [round(t, 3) for t in dagster],
+        "import_heavy_modules": json.loads(loaded.stdout),
+    }
+
+
+def print_imports(imports: dict[str, Any]) -> None:
+    print(f"Code location start-up (fresh processes, best of {IMPORT_REPS})")
+    print(f"  import {DEFINITIONS_MODULE}: {imports['import_definitions_s']:.3f} s")
+    print(f"  import dagster: {imports['import_dagster_s']:.3f} s")
+    print(f"  ratio (target <= 1.5): {imports['import_ratio']:.2f}x")
+    print(f"  heavy modules loaded: {', '.join(imports['import_heavy_modules']) or 'none'}")
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -308,7 +366,8 @@ def quality_child(db_path: str) -> None:
     reference = wh.profiles.read_reference(spec, columns, with_windows=True)
     path = Path(db_path).parent / f"{spec.name}.json"
     path.write_text(suite_json(generate_suite(spec, reference, wh.rows.source_columns(spec))))
-    suite = load_suite(path, spec)  # imports Great Expectations, as loading definitions does
+    suite = load_suite(path, spec)
+    check_with_great_expectations(suite)  # imports Great Expectations, the step's first action
     profiles = wh.profiles.read_daily_profiles(spec, reference.layout, [DAY], columns)
     imports_rss = child_peak_rss_mb()
     runs: list[float] = []
@@ -347,6 +406,15 @@ def run_quality(db_path: Path) -> dict[str, Any]:
 
 
 def main() -> None:
+    only = os.environ.get("BENCH_ONLY", "")
+    if only not in ("", "import"):
+        raise SystemExit(f"BENCH_ONLY={only!r}: the only part that runs alone is 'import'")
+    log("timing the code location's import against Dagster's")
+    imports = measure_imports()  # first, while no child of ours loads the machine
+    if only == "import":
+        print_imports(imports)
+        print(json.dumps(imports))
+        return
     n_rows = int(os.environ.get("BENCH_ROWS", DEFAULT_ROWS))
     if n_rows < 1000:
         raise SystemExit("BENCH_ROWS must be at least 1000")
@@ -474,6 +542,7 @@ def main() -> None:
     print("-" * (width + 30))
     if missed:
         print(f"WARNING: planted drift not flagged for {missed}")
+    print_imports(imports)
 
     print(
         json.dumps(
@@ -517,6 +586,7 @@ def main() -> None:
                 "quality_level": quality["quality_level"],
                 "quality_failed": quality["quality_failed"],
                 "quality_exact_counts": quality["quality_exact_counts"],
+                **imports,
             }
         )
     )

@@ -1,7 +1,7 @@
 """Data quality: Great Expectations suites (``expectations/<monitor>.json``) and their runner.
 
 Public API (pinned by ``tests/test_quality_suite.py``). Great Expectations itself is imported
-only when a suite is loaded or run, so importing this package stays cheap.
+only when a suite runs, so importing this package (and loading definitions) stays cheap.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Importing Great Expectations takes a few seconds and emits third-party DeprecationWarnings
 (``sre_constants``, pandas and SQLAlchemy internals) we cannot fix, so it is imported only when a
-suite exists, under a warnings filter. Every context is ephemeral (nothing written to disk), with
-progress bars and analytics off.
+suite runs (never when definitions load), under a warnings filter. Every context is ephemeral
+(nothing written to disk), with progress bars and analytics off.
 """
 
 from __future__ import annotations

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from expectations._gx import ephemeral_context, expectation_suite, quiet
@@ -32,7 +31,7 @@ from expectations._results import (
     merge_day,
 )
 from expectations._store import read_levels, write_quality
-from expectations._suite import INDEX_KEY, Suite
+from expectations._suite import INDEX_KEY, Suite, check_with_great_expectations
 from monitoring_assets.core.levels import Level
 from monitoring_assets.core.profile import Profile
 from monitoring_assets.errors import WarehouseError
@@ -40,6 +39,9 @@ from monitoring_assets.spec import MonitorSpec
 from resources._sql import Relation
 from resources._store import Audit, model_version_label
 from resources.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHUNK_ROWS = 100_000  # rows per pandas batch: ~200 MB at 26 columns with Great Expectations working on it
 MAX_ROWS = 1_000_000  # above this many rows a day is validated on a sample of about this many
@@ -76,6 +78,8 @@ def _collect(result: Any, tallies: Mapping[int, Tally]) -> None:
 def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
     """Plain numpy dtypes for numbers (nullable integers become float64 with NaN) and Python
     objects for text, which is what the type lists of generated suites name."""
+    import pandas as pd  # noqa: PLC0415 - pandas would slow every start of the code location
+
     out = {}
     for name, dtype in frame.dtypes.items():
         column = frame[name]
@@ -273,7 +277,9 @@ def validate_days(
 ) -> dict[dt.date, DayQuality]:
     """The suite's outcomes on each day (nothing written). ``profiles`` are the days' profiles
     (from ``daily_profile``), the source of exact counts on DuckDB; days without one are still
-    validated (e.g. when profiling failed because a column is missing)."""
+    validated (e.g. when profiling failed because a column is missing). An expectation Great
+    Expectations rejects raises SpecError before any row is read."""
+    check_with_great_expectations(suite)
     profiles = profiles or {}
     ordered = sorted(days)
     if wh.sql.is_duckdb:

@@ -1,12 +1,16 @@
 """Suites on disk: ``expectations/<monitor>.json``, Great Expectations 1.x ExpectationSuite JSON.
 
-A suite is validated when definitions load (``load_suite``): the JSON shape, every expectation
-against Great Expectations' own models (type and keyword arguments), a severity in ``meta`` for
-every expectation, and every column it names against the monitor spec. Any problem is one line
-naming the file and the expectation::
+A suite is validated when definitions load (``load_suite``): the JSON shape, a severity in
+``meta`` for every expectation, and every column it names against the monitor spec. Any problem is
+one line naming the file and the expectation::
 
     expectations/credit_default.json: expectations[7] (expect_column_values_to_be_between):
     column 'incme' is not a column of monitor 'credit_default' (it names: age, ...)
+
+Every expectation is also built with Great Expectations' own models (type and keyword arguments,
+``check_with_great_expectations``), with the same one-line errors, when the suite runs: before
+any row is read. Not at load: importing Great Expectations takes seconds, and every run and step
+process loads the code location again.
 
 A monitor without a suite file has no data-quality check.
 """
@@ -146,7 +150,6 @@ def parse_suite(data: object, spec: MonitorSpec, path: Path, digest: str = "") -
             raise _fail(path, f"{expectation.label}: repeats expectations[{seen[key]}] (same type and kwargs)")
         seen[key] = i
         expectations.append(expectation)
-    _check_with_great_expectations(expectations, path)
     return Suite(spec.name, path, tuple(expectations), digest)
 
 
@@ -180,17 +183,18 @@ def _parse_expectation(i: int, item: object, spec: MonitorSpec, known: list[str]
     return expectation
 
 
-def _check_with_great_expectations(expectations: list[SuiteExpectation], path: Path) -> None:
+def check_with_great_expectations(suite: Suite) -> None:
     """Build every expectation with Great Expectations' own models: unknown types and keyword
-    arguments fail here, at load time, rather than in a run."""
-    from expectations._gx import expectation_from_config  # noqa: PLC0415  (GE loads only with a suite)
+    arguments fail here, before a run reads any row, with one line naming the file and the
+    expectation."""
+    from expectations._gx import expectation_from_config  # noqa: PLC0415  (GE: seconds to import, runs only)
 
-    for e in expectations:
+    for e in suite.expectations:
         try:
             expectation_from_config(e.configuration())
         except Exception as error:  # any Great Expectations complaint becomes one line
             reason = " ".join(str(error).split())
-            raise _fail(path, f"{e.label}: not a valid Great Expectations expectation: {reason}") from None
+            raise _fail(suite.path, f"{e.label}: not a valid Great Expectations expectation: {reason}") from None
 
 
 def load_suite(path: Path | str, spec: MonitorSpec) -> Suite:

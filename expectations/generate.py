@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from expectations._generate import generate_suite
-from expectations._suite import load_suite, suite_path, suites_dir
+from expectations._suite import check_with_great_expectations, load_suite, suite_path, suites_dir
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_specs
 from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, Warehouse
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 directory.mkdir(parents=True, exist_ok=True)
                 path.write_text(suite_json(data))
                 suite = load_suite(path, spec)  # what definitions will load, checked now
+                check_with_great_expectations(suite)  # and what a run checks first
                 counts = ", ".join(f"{n} {s}" for s, n in suite.counts().items() if n)
                 days = data["meta"]["monitoring"]["reference_days"]
                 print(

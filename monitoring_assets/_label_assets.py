@@ -31,7 +31,6 @@ from monitoring_assets.core.performance import (
     evaluate_duplicates,
     evaluate_validity,
 )
-from monitoring_assets.report import performance_bands
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 
@@ -84,6 +83,9 @@ def _performance_history(
     days = {d: v for d, v in history.items() if start <= d <= last}
     enough = {d: v for d, v in days.items() if enough_labels(spec, v)}
     ref = reference.get(metric)
+    # Imported here: the report module draws with matplotlib, too slow to load with the code location.
+    from monitoring_assets.report import performance_bands  # noqa: PLC0415
+
     return performance_picture(
         metric,
         {d: v.get(metric, math.nan) for d, v in enough.items()},

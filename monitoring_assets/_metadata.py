@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from monitoring_assets import _plots
 from monitoring_assets._day_checks import drift_item, drift_ratios, ratio
 from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
 from monitoring_assets.core.fairness import DisparityVerdict, SliceReport
@@ -171,12 +170,16 @@ def fairness_metadata(reports: Mapping[str, SliceReport], verdicts: list[Dispari
 
 
 # -- pictures (aggregates only: monitoring_assets._plots) ----------------------------------------
+# _plots is imported in each function below, not at the top: it loads matplotlib, which would slow
+# every start of the code location (run and step processes included) by over half a second.
 
 PICTURE_DAYS = 7  # a run draws the per-day pictures of its last 7 days (each costs ~0.2 s to draw)
 TOP_FEATURES = 3  # distributions drawn per day: the drifted features furthest over their threshold
 
 
 def _picture(png: bytes, alt: str) -> dg.MetadataValue:
+    from monitoring_assets import _plots  # noqa: PLC0415 - matplotlib: see above
+
     return dg.MetadataValue.md(_plots.markdown_image(png, alt))
 
 
@@ -193,6 +196,8 @@ def distribution_pictures(
         chosen = sorted(drifted, key=lambda f: -ratios[f.feature])[:TOP_FEATURES]
     if not chosen:
         return {}
+    from monitoring_assets import _plots  # noqa: PLC0415 - matplotlib: see above
+
     images = []
     for f in chosen:
         note = drift_item(f).removeprefix(f"{f.feature} ") + (" (drift)" if f.drifted else "")
@@ -210,6 +215,8 @@ def heatmap_picture(results: Mapping[dt.date, DatasetDrift], drift_share: float)
     shares = {day: r.share for day, r in results.items() if r.evaluated}
     days = sorted(results)
     span = f"{days[0]}..{days[-1]}" if days else ""
+    from monitoring_assets import _plots  # noqa: PLC0415 - matplotlib: see above
+
     return {
         "drift_heatmap": _picture(
             _plots.heatmap_png(ratios, title=f"drift value / threshold per day, {span}"), "drift heat-map"
@@ -228,12 +235,16 @@ def performance_picture(
     reference: float | None,
     bands: Sequence[tuple[str, float]],
 ) -> dict[str, Any]:
+    from monitoring_assets import _plots  # noqa: PLC0415 - matplotlib: see above
+
     png = _plots.metric_over_days_png(daily, metric=metric, reference=reference, bands=bands, coverage=coverage)
     return {"performance_over_days": _picture(png, f"{metric} per day")}
 
 
 def fairness_picture(reports: Mapping[str, SliceReport], limit: float, disparity: str) -> dict[str, Any]:
     rate = "selection_rate" if disparity.startswith("demographic_parity") else "true_positive_rate"
+    from monitoring_assets import _plots  # noqa: PLC0415 - matplotlib: see above
+
     png = _plots.group_rates_png(
         reports, rate=rate, limit=limit, title=f"{rate} per group ({disparity} limit {limit:g})"
     )

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import dagster as dg
 
 from monitoring_assets._common import POOL, step_days
-from monitoring_assets.report import reports_dir, write_report
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 
@@ -35,6 +34,9 @@ def build_report_definitions(
         f"last {REPORT_MIN_DAYS} days. Written under $MONITORING_REPORTS_DIR (default data/reports).",
     )
     def monitoring_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+        # Imported here: the report draws with matplotlib, too slow to load with the code location.
+        from monitoring_assets.report import reports_dir, write_report  # noqa: PLC0415
+
         days = step_days(context)
         last = max(days)
         first = max(min(*days, last - dt.timedelta(days=REPORT_MIN_DAYS - 1)), spec.partitions.start_date)

@@ -17,19 +17,23 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from expectations import blocked_days
 from monitoring_assets.core.performance import EXPECTED_LABELS, HIGHER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS
 from monitoring_assets.errors import MonitorError, RegistryError
 from monitoring_assets.spec import MonitorSpec
 from resources import tags, trainer
+from resources._registry_types import CHALLENGER, CHAMPION, RegisteredVersion
 from resources._rows import DAY_COLUMN, LABEL
-from resources.registry import CHALLENGER, CHAMPION, ModelRegistry, RegisteredVersion
 from resources.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from resources.registry import ModelRegistry  # MLflow: its instances come from RegistryResource.open
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ def synthetic_example(rows: pd.DataFrame, spec: MonitorSpec) -> pd.DataFrame:
     sort order; None when every value is missing): an aggregate of many rows, and a value the
     model's own fitted encoder stores anyway (README, "What leaves the warehouse").
     """
+    import pandas as pd  # noqa: PLC0415 - pandas would slow every start of the code location
+
     example: dict[str, pd.Series] = {}
     for name in spec.features.numeric:
         values = pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)

@@ -7,7 +7,7 @@ tags (set by ``sensors.retraining``, which launches the job) say which trigger e
 
 import datetime as dt
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -17,7 +17,9 @@ from monitoring_assets.errors import MonitorError, RegistryError, WarehouseError
 from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 from resources import links
-from resources.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    from resources.registry import ModelRegistry  # MLflow: imported by RegistryResource.open, in the step
 
 
 def build_retraining_definitions(*, spec: MonitorSpec, watched: dict[str, dg.AssetKey]) -> dg.Definitions:
@@ -129,7 +131,7 @@ def _ui_bases(context: dg.AssetExecutionContext) -> tuple[str | None, str | None
     return bases[0], bases[1]
 
 
-def _experiment_of(context: dg.AssetExecutionContext, registry: ModelRegistry, run_id: str) -> str | None:
+def _experiment_of(context: dg.AssetExecutionContext, registry: "ModelRegistry", run_id: str) -> str | None:
     """The MLflow experiment of ``run_id``, for its link (None, with a warning, when MLflow fails
     now: the retraining itself is done and recorded)."""
     try:

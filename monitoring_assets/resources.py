@@ -13,13 +13,17 @@ import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
+from resources._registry_types import DEFAULT_ARTIFACT_ROOT, DEFAULT_TRACKING_URI, TRACKING_URI_ENV, HttpLimits
 from resources.alerts import SLACK_WEBHOOK_URL_ENV, WEBHOOK_URL_ENV, AlertSettings, Tier
-from resources.registry import DEFAULT_ARTIFACT_ROOT, DEFAULT_TRACKING_URI, TRACKING_URI_ENV, HttpLimits, ModelRegistry
 from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, Warehouse
+
+if TYPE_CHECKING:
+    from resources.registry import ModelRegistry
 
 __all__ = [
     "REGISTRY_URI_ENV",
@@ -80,6 +84,9 @@ class RegistryResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     @contextmanager
     def open(self) -> Iterator[ModelRegistry]:
+        # Imported here: MLflow takes seconds to import, and only steps that open the registry need it.
+        from resources.registry import ModelRegistry  # noqa: PLC0415
+
         # Nothing to close afterwards: MLflow keeps one engine per store URI for the process.
         http = HttpLimits(self.http_max_retries, self.http_timeout_seconds, self.http_backoff_factor)
         yield ModelRegistry(self.tracking_uri, self.registry_uri, self.artifact_root, http)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterator, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources._engine import WarehouseEngine, days_relation, table_columns
 from resources._labels import LabelQueries
 from resources._sql import duckdb_rows_statement
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LABEL = "__label__"  # columns of training frames; spec names may not start with "__" (spec._model)
 DAY_COLUMN = "__day__"
@@ -30,6 +32,8 @@ class RawRows:
         """Rows of ``first..last`` with a valid label (binary: 0 or 1; regression: finite), one label
         per id by the duplicates policy: features, label and scoring day. The one place raw rows
         leave the warehouse, to train a challenger."""
+        import pandas as pd  # noqa: PLC0415 - pandas would slow every start of the code location
+
         assert spec.labels is not None
         features = spec.feature_columns
         rows = self._labels.labeled_rows(spec, first, last)
@@ -69,6 +73,8 @@ class RawRows:
         At least one frame is yielded (empty, with the columns' types, for a day without rows)."""
         if not self._db.sql.is_duckdb:
             raise WarehouseError("pandas batches of a day are read from DuckDB only; other engines validate in SQL")
+        import pandas as pd  # noqa: PLC0415 - pandas would slow every start of the code location
+
         statement = functools.partial(
             duckdb_rows_statement,
             self._db.sql,

@@ -14,7 +14,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 
 from monitoring_assets.core.evaluate import DatasetDrift
@@ -155,6 +154,8 @@ def _insert(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
         return
     # duckdb-engine runs executemany row by row (~25k rows/s); a registered DataFrame loads in one
     # statement, which makes a 60-day backfill's histogram rows a fraction of a second.
+    import pandas as pd  # noqa: PLC0415 - pandas would slow every start of the code location
+
     columns = [c.name for c in table.columns]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     raw = conn.connection.dbapi_connection

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -34,60 +33,40 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from monitoring_assets.errors import RegistryError
-from resources.tags import EVENT_ID
 
-CHAMPION, CHALLENGER, PREVIOUS_CHAMPION = "champion", "challenger", "previous_champion"
-EVENT_TAG = EVENT_ID  # on a version: the trigger event it was trained for
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # under the project (cwd); /mlruns/ is gitignored
-DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+# The names and value types that need no MLflow live there, so that the code location can import
+# them without loading MLflow; this module re-exports them (__all__).
+from resources._registry_types import (
+    CHALLENGER,
+    CHAMPION,
+    DEFAULT_ARTIFACT_ROOT,
+    DEFAULT_TRACKING_URI,
+    EVENT_TAG,
+    PREVIOUS_CHAMPION,
+    TRACKING_URI_ENV,
+    HttpLimits,
+    RegisteredVersion,
+)
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "DEFAULT_ARTIFACT_ROOT",
+    "DEFAULT_TRACKING_URI",
+    "EVENT_TAG",
+    "PREVIOUS_CHAMPION",
+    "TRACKING_URI_ENV",
+    "HttpLimits",
+    "ModelRegistry",
+    "RegisteredVersion",
+    "mask_uri",
+]
 
 _MODEL_NAME = "model"  # the logged model's name inside its run
 _SERVER_SCHEMES = ("http", "https", "databricks")  # a tracking server places artifacts itself
 _FAILURES = (MlflowException, SQLAlchemyError, OSError)  # OSError covers requests' errors
 _GLOBALS_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class HttpLimits:
-    """Bounds on MLflow's HTTP client (a tracking server, or artifacts served over HTTP).
-
-    MLflow's own defaults (7 retries, backoff factor 2, 120 s timeout) keep a call to a server that
-    is down retrying for about 4 minutes. These are applied as MLflow's environment variables
-    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``..._TIMEOUT``, ``..._BACKOFF_FACTOR``), each only when
-    the user has not set it, for the rest of the process (MLflow reads them at every request).
-    A refused connection then fails in about ``backoff_factor x 2`` seconds (urllib3 sleeps
-    0, 2, 4, ... x factor between retries); a server that accepts but never answers in at most
-    ``(max_retries + 1) x timeout_seconds`` plus the backoff, per call.
-    """
-
-    max_retries: int = 2
-    timeout_seconds: int = 15  # per request, between bytes (not a limit on a whole upload)
-    backoff_factor: int = 1
-
-    def environment(self) -> dict[str, str]:
-        return {
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.max_retries),
-            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.timeout_seconds),
-            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(self.backoff_factor),
-        }
-
-    def apply(self) -> dict[str, str]:
-        """Set each variable the user has not set; returns the values in effect."""
-        for name, value in self.environment().items():
-            os.environ.setdefault(name, value)
-        return {name: os.environ[name] for name in self.environment()}
-
-
-@dataclass(frozen=True)
-class RegisteredVersion:
-    """A model version; ``created`` is False when the version already registered for the same
-    trigger event was reused."""
-
-    name: str
-    version: int
-    run_id: str
-    created: bool
+_DEFAULT_HTTP = HttpLimits()
 
 
 def mask_uri(uri: str) -> str:
@@ -167,7 +146,7 @@ class ModelRegistry:
         tracking_uri: str,
         registry_uri: str | None = None,
         artifact_root: str | None = None,
-        http: HttpLimits = HttpLimits(),
+        http: HttpLimits = _DEFAULT_HTTP,
     ) -> None:
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri or tracking_uri

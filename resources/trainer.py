@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
 
 from monitoring_assets.core.performance import (
     binary_aggregate_from_rows,
@@ -28,12 +23,22 @@ from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec
 from resources._rows import LABEL
 
-Trainer = Callable[[pd.DataFrame, MonitorSpec], Any]
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+Trainer = Callable[["pd.DataFrame", MonitorSpec], Any]
 
 
 def default_model(task: str, categorical: Sequence[str]) -> Pipeline:
     """The default pipeline, unfitted: one-hot encoded ``categorical`` columns, the other columns
     as they are, and histogram gradient boosting (it handles missing values itself)."""
+    # Imported here, not at the top: scikit-learn would slow every start of the code location.
+    from sklearn.compose import ColumnTransformer  # noqa: PLC0415
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor  # noqa: PLC0415
+    from sklearn.pipeline import Pipeline  # noqa: PLC0415
+    from sklearn.preprocessing import OneHotEncoder  # noqa: PLC0415
+
     encode = ColumnTransformer(
         [("categorical", OneHotEncoder(handle_unknown="ignore"), list(categorical))], remainder="passthrough"
     )

@@ -169,6 +169,22 @@ def test_core_and_spec_import_standalone(module: str, absent: str) -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_code_location_loads_without_the_heavy_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run and step process imports the code location: building the definitions of the
+    repository's monitors (with its suite, cwd = REPO) must not load what only steps use."""
+    heavy = ["great_expectations", "mlflow", "sklearn", "matplotlib", "scipy", "pandas"]
+    monkeypatch.setenv("MONITORING_SPECS_DIR", str(REPO / "monitors"))
+    code = (
+        "import sys; from monitoring_assets.definitions import defs; "
+        "print(sorted(k.name for k in defs.resolve_asset_graph().asset_check_keys if k.name == 'data_quality')); "
+        f"print(sorted(set({heavy!r}) & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    quality, loaded = result.stdout.strip().splitlines()
+    assert quality == "['data_quality']"  # the suite (expectations/credit_default.json) was loaded
+    assert loaded == "[]"
+
+
 def test_demo_spec_dated_to_its_days_ending_yesterday(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`make demo` writes the template with its partitions dated to the demo's days; the code
     location, pointed at that directory (as `make dev` does), has 60 daily partitions ending yesterday."""

@@ -1,6 +1,7 @@
 """Data-quality suites without a warehouse: the generator (compared whole with a suite written out
 by hand from the documented rules), load-time validation (one line naming file and expectation),
-exact counts from a profile against numpy on the raw values, and the merge of chunk results."""
+Great Expectations' own check (first thing in a run), exact counts from a profile against numpy
+on the raw values, and the merge of chunk results."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 import expectations
-from expectations import SEVERITIES, generate_suite, load_suite, parse_suite
+from expectations import SEVERITIES, generate_suite, load_suite, parse_suite, validate_days
 from expectations._generate import NUMERIC_TYPES, STRING_TYPES, type_family
 from expectations._results import Counts, Tally, mostly_success, profile_counts
 from expectations._suite import SuiteExpectation
@@ -239,14 +240,6 @@ def _load(tmp_path: Path, data: object) -> None:
             _suite(GOOD, GOOD),
             "expectations[1] (expect_column_values_to_not_be_null, x): repeats expectations[0] (same type and kwargs)",
         ),
-        (
-            _suite(_e("expect_column_values_to_be_between", {"column": "x", "max_valu": 3}, "warning", "")),
-            "expectations[0] (expect_column_values_to_be_between, x): not a valid Great Expectations expectation:",
-        ),
-        (
-            _suite(_e("expect_column_values_to_be_sane", {"column": "x"}, "warning", "")),
-            "expectations[0] (expect_column_values_to_be_sane, x): not a valid Great Expectations expectation:",
-        ),
         (_suite(GOOD, name="other"), "name: 'other' is not the monitor's name 'm'"),
         ('{"name": "m",\n "expectations": [}', "line 2: not valid JSON"),
     ],
@@ -258,6 +251,41 @@ def test_a_bad_suite_fails_at_load_with_one_line_naming_file_and_expectation(
         _load(tmp_path, data)
     text = str(info.value)
     assert text.startswith(f"{tmp_path / 'm.json'}: {message}")
+    assert "\n" not in text
+
+
+class _Untouchable:
+    """A warehouse stand-in that fails the test on first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the warehouse was used ({name}) before the suite was checked")
+
+
+@pytest.mark.parametrize(
+    ("expectation", "message"),
+    [
+        (
+            _e("expect_column_values_to_be_between", {"column": "x", "max_valu": 3}, "warning", ""),
+            "expectations[0] (expect_column_values_to_be_between, x): not a valid Great Expectations expectation:",
+        ),
+        (
+            _e("expect_column_values_to_be_sane", {"column": "x"}, "warning", ""),
+            "expectations[0] (expect_column_values_to_be_sane, x): not a valid Great Expectations expectation:",
+        ),
+    ],
+)
+def test_an_expectation_great_expectations_rejects_fails_before_any_row_is_read(
+    tmp_path: Path, expectation: dict[str, Any], message: str
+) -> None:
+    """Great Expectations' own models are not consulted at load (importing it takes seconds, in
+    every run process); the run checks them first, with the same one line."""
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(_suite(expectation)))
+    suite = load_suite(path, tiny_spec())
+    with pytest.raises(SpecError) as info:
+        validate_days(_Untouchable(), tiny_spec(), suite, [dt.date(2024, 1, 3)])  # type: ignore[arg-type]
+    text = str(info.value)
+    assert text.startswith(f"{path}: {message}")
     assert "\n" not in text
 
 

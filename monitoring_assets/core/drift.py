@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import optimize, stats
 
 from monitoring_assets.core.profile import (
     CategoricalProfile,
@@ -178,6 +177,8 @@ def chisquare(reference: ColumnProfile, current: ColumnProfile) -> float:
     if keep.sum() < 2:
         return 1.0
     table = np.vstack([ref[keep], cur[keep]])
+    from scipy import stats  # noqa: PLC0415 - on first use: scipy would slow the code location's start-up
+
     return float(stats.chi2_contingency(table, correction=False).pvalue)
 
 
@@ -263,6 +264,8 @@ def _abs_exp_integral(step: float, a: TailModel, b: TailModel, t0: float, t1: fl
         critical = (math.log(b.rest / b.scale) - math.log(a.rest / a.scale)) / (1 / b.scale - 1 / a.scale)
         if t0 < critical < t1:
             points.insert(1, critical)
+    from scipy import optimize  # noqa: PLC0415 - see chisquare
+
     cuts = [points[0]]
     for u, v in itertools.pairwise(points):
         if not math.isinf(v) and h(u) * h(v) < 0:
