@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test dev bench check install dev-install clean suites report
+.PHONY: demo test dev bench bench-peers check install dev-install clean suites report
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test: dev-install
 
 bench: install
 	$(PY) benchmarks/bench_profile_drift.py
+
+# One day's drift end to end (our Dagster CLI runs) against Evidently and NannyML on the same data.
+# The peers get their own venvs under $TMPDIR/monitoring-bench-peers (README, "Benchmark"), never
+# this .venv. BENCH_PEERS_ROWS (default 1,000,000) and BENCH_PEERS_REPS (default 2) are read there.
+bench-peers: install
+	$(PY) benchmarks/bench_vs_peers.py
 
 # A starting Great Expectations suite per monitor from its stored reference profile (existing
 # suites are kept; see expectations/README.md).
