@@ -31,9 +31,10 @@ SOURCE_PROFILE = "profile"  # exact count from the day's profile (DuckDB path)
 SOURCE_ROWS = "all rows"  # Great Expectations on every row of the day (pandas chunks)
 SOURCE_SAMPLE = "sample"  # Great Expectations on a sample of the day's rows
 SOURCE_SQL = "sql"  # Great Expectations' SQL data source: the count ran in the database
+SOURCE_SCHEMA = "column types"  # DuckDB: presence and types, once per run on the source's first rows
 PARTIAL_VALUES = 20  # unexpected values kept per expectation (warehouse table only, never metadata)
 
-_SCHEMA_TYPES = {
+SCHEMA_TYPES = {
     "expect_column_to_exist",
     "expect_column_values_to_be_in_type_list",
     "expect_column_values_to_be_of_type",
@@ -182,6 +183,17 @@ def profile_counts(expectation: SuiteExpectation, profile: Profile) -> Counts | 
     return None if outside is None else Counts(profile.n_rows, col.null_count, outside)
 
 
+def answered_by_profile(expectation: SuiteExpectation, profile: Profile | None, row_count: int | None) -> bool:
+    """Whether the day's profile (and its row count) settles ``expectation``, so Great
+    Expectations need not read a row for it: the row count, and a count the profile decides
+    exactly that passes. A failing one is still validated on the rows, for the failing values
+    kept for diagnosis (its count stays the profile's)."""
+    if expectation.type == ROW_COUNT:
+        return row_count is not None
+    counts = profile_counts(expectation, profile) if profile is not None else None
+    return counts is not None and mostly_success(counts, _mostly(expectation.kwargs))
+
+
 def _fmt_number(x: object) -> str:
     if isinstance(x, bool) or not isinstance(x, int | float):
         return json.dumps(x, default=str)
@@ -235,6 +247,7 @@ class Tally:
     """Great Expectations' results of one expectation, accumulated over chunks."""
 
     expectation: SuiteExpectation
+    source: str | None = None  # where its rows came from, when not the day's (SOURCE_SCHEMA)
     chunks: int = 0
     failures: int = 0
     counts: Counts | None = None
@@ -289,6 +302,7 @@ class Tally:
     def finish(self, *, exact: Counts | None, row_count: int | None, source: str) -> Outcome:
         """The day's outcome: exact profile counts first, then the merged chunk results."""
         e = self.expectation
+        source = self.source or source
         if e.type == ROW_COUNT and row_count is not None:
             low, high = _number(e.kwargs.get("min_value")), _number(e.kwargs.get("max_value"))
             ok = (low is None or row_count >= low) and (high is None or row_count <= high)
@@ -317,7 +331,7 @@ class Tally:
             observed = f"{int(self.observed[0]):,} rows"
         else:
             observed = ", ".join(self.observed) or ("passed" if not self.failures else "failed")
-            if self.chunks > 1 and e.type not in _SCHEMA_TYPES:
+            if self.chunks > 1 and e.type not in SCHEMA_TYPES:
                 observed += f" (must hold in each of {self.chunks} chunks)"
         return self._outcome(success=not self.failures, observed=observed, source=source)
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,15 +24,18 @@ import sqlalchemy as sa
 
 from expectations._gx import ephemeral_context, expectation_suite, quiet
 from expectations._results import (
+    SCHEMA_TYPES,
     SOURCE_ROWS,
     SOURCE_SAMPLE,
+    SOURCE_SCHEMA,
     SOURCE_SQL,
     DayQuality,
     Tally,
+    answered_by_profile,
     merge_day,
 )
 from expectations._store import read_levels, write_quality
-from expectations._suite import INDEX_KEY, Suite, check_with_great_expectations
+from expectations._suite import INDEX_KEY, Suite, SuiteExpectation, check_with_great_expectations
 from monitoring_assets.core.levels import Level
 from monitoring_assets.core.profile import Profile
 from monitoring_assets.errors import WarehouseError
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
 
 CHUNK_ROWS = 100_000  # rows per pandas batch: ~200 MB at 26 columns with Great Expectations working on it
 MAX_ROWS = 1_000_000  # above this many rows a day is validated on a sample of about this many
+SCHEMA_ROWS = 2048  # rows read once per run for column presence and types (one DuckDB vector)
 SAMPLE_SEED = 20240101
 _TYPE_CHECKS = {"expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type"}
 _TABLE_COLUMNS = ("expect_table_columns_", "expect_table_column_count_")
@@ -92,18 +97,76 @@ def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _validation_text(rows: int, validated: int, chunks: int, sampled: bool, spec: MonitorSpec) -> str:
+def _validation_text(
+    spec: MonitorSpec, rows: int, *, validated: int, chunks: int, sampled: bool, answered: int, total: int
+) -> str:
+    from_profile = f"{answered} of {total} expectations answered from the daily profile"
+    if not chunks:
+        return f"DuckDB: {from_profile}, no row read"
     if not sampled:
-        return (
-            f"DuckDB: pandas batches of all {rows:,} rows in {chunks} chunk(s) of up to {CHUNK_ROWS:,}; "
-            "null, range and category counts from the daily profile where it decides them"
-        )
+        return f"DuckDB: {from_profile}; the rest on pandas batches of all {rows:,} rows in {chunks} chunk(s)"
     key = spec.source.id_column or "the row's values"
     return (
-        f"DuckDB: pandas batches of a deterministic sample of {validated:,} of {rows:,} rows (hash of "
-        f"{key}, seed {SAMPLE_SEED}) in {chunks} chunk(s); null, range, category and row counts exact from the "
-        "daily profile where it decides them, other counts from the sample"
+        f"DuckDB: {from_profile}; the rest on pandas batches of a deterministic sample of {validated:,} of "
+        f"{rows:,} rows (hash of {key}, seed {SAMPLE_SEED}) in {chunks} chunk(s)"
     )
+
+
+class _SubSuites:
+    """Great Expectations suites of parts of a suite, built once per set of expectations."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._built: dict[tuple[int, ...], Any] = {}
+
+    def of(self, expectations: Sequence[SuiteExpectation]) -> Any:
+        key = tuple(e.index for e in expectations)
+        if key not in self._built:
+            self._built[key] = expectation_suite(self._name, [e.configuration() for e in expectations])
+        return self._built[key]
+
+
+class _PandasBatches:
+    """Great Expectations over pandas frames, with one suite per set of expectations asked for."""
+
+    def __init__(self, spec: MonitorSpec, suite: Suite) -> None:
+        context = ephemeral_context()
+        with quiet():
+            self._batches = (
+                context.data_sources.add_pandas("monitoring")
+                .add_dataframe_asset(spec.name)
+                .add_batch_definition_whole_dataframe("day")
+            )
+        self._suites = _SubSuites(suite.name)
+
+    def validate(
+        self, frame: pd.DataFrame, expectations: Sequence[SuiteExpectation], tallies: Mapping[int, Tally]
+    ) -> int:
+        """Validate ``expectations`` on ``frame`` into ``tallies``; the number of rows validated."""
+        batch_frame = _normalize(frame)
+        with quiet():
+            result = self._batches.get_batch(batch_parameters={"dataframe": batch_frame}).validate(
+                self._suites.of(expectations), result_format="BASIC"
+            )
+        _collect(result, tallies)
+        return len(batch_frame)
+
+
+def _schema_tallies(
+    wh: Warehouse,
+    spec: MonitorSpec,
+    batches: _PandasBatches,
+    schema: Sequence[SuiteExpectation],
+    *,
+    columns: Sequence[str],
+    day: dt.date,
+) -> dict[int, Tally]:
+    """Column presence and types, once per run on the first ``SCHEMA_ROWS`` rows of ``day``: a
+    DuckDB column has one type for the whole table, so every day's rows share it."""
+    tallies = {e.index: Tally(e, source=SOURCE_SCHEMA) for e in schema}
+    with contextlib.closing(wh.rows.day_frames(spec, day, columns, chunk_rows=SCHEMA_ROWS)) as frames:
+        batches.validate(next(frames), schema, tallies)
+    return tallies
 
 
 def _pandas_days(
@@ -118,43 +181,47 @@ def _pandas_days(
     progress: Progress,
 ) -> dict[dt.date, DayQuality]:
     present = wh.rows.source_columns(spec)
-    if any(e.type.startswith(_TABLE_COLUMNS) for e in suite.expectations):
-        wanted = list(present)
-    else:
-        wanted = [c for c in present if c in suite.columns]
-    context = ephemeral_context()
-    with quiet():
-        batches = (
-            context.data_sources.add_pandas("monitoring")
-            .add_dataframe_asset(spec.name)
-            .add_batch_definition_whole_dataframe("day")
+    wanted = [c for c in present if c in suite.columns]
+    schema = [e for e in suite.expectations if e.type in SCHEMA_TYPES]
+    per_day = [e for e in suite.expectations if e.type not in SCHEMA_TYPES]
+    batches = _PandasBatches(spec, suite)
+    schema_tallies: dict[int, Tally] = {}
+    if schema and days:
+        table_wide = any(e.type.startswith(_TABLE_COLUMNS) for e in schema)
+        first = next((d for d in days if (p := profiles.get(d)) is None or p.n_rows), days[0])
+        schema_tallies = _schema_tallies(
+            wh, spec, batches, schema, columns=list(present) if table_wide else wanted, day=first
         )
-    ge_suite = expectation_suite(suite.name, [e.configuration() for e in suite.expectations])
     out: dict[dt.date, DayQuality] = {}
     for day in days:
         profile = profiles.get(day)
         rows = profile.n_rows if profile is not None else wh.rows.count_day_rows(spec, day)
+        todo = [e for e in per_day if not answered_by_profile(e, profile, rows)]
         share = max_rows / rows if rows > max_rows else None
-        tallies = {e.index: Tally(e) for e in suite.expectations}
+        tallies = {**{e.index: Tally(e) for e in per_day}, **schema_tallies}
         validated = chunks = 0
-        for frame in wh.rows.day_frames(spec, day, wanted, chunk_rows=chunk_rows, sample_share=share, seed=SAMPLE_SEED):
-            batch_frame = _normalize(frame)
-            del frame
-            with quiet():
-                result = batches.get_batch(batch_parameters={"dataframe": batch_frame}).validate(
-                    ge_suite, result_format="BASIC"
-                )
-            _collect(result, tallies)
-            validated += len(batch_frame)
-            chunks += 1
-        sampled = share is not None
+        if todo:
+            frames = wh.rows.day_frames(spec, day, wanted, chunk_rows=chunk_rows, sample_share=share, seed=SAMPLE_SEED)
+            for frame in frames:
+                validated += batches.validate(frame, todo, tallies)
+                del frame
+                chunks += 1
+        sampled = share is not None and chunks > 0
         out[day] = merge_day(
             day,
-            list(tallies.values()),
+            [tallies[e.index] for e in suite.expectations],
             profile=profile,
             row_count=rows,
             source=SOURCE_SAMPLE if sampled else SOURCE_ROWS,
-            validation=_validation_text(rows, validated, chunks, sampled, spec),
+            validation=_validation_text(
+                spec,
+                rows,
+                validated=validated,
+                chunks=chunks,
+                sampled=sampled,
+                answered=len(per_day) - len(todo),
+                total=len(suite.expectations),
+            ),
             rows_validated=validated,
         )
         progress(f"data quality {day}: {out[day].level} ({validated:,} rows in {chunks} chunk(s))")
@@ -173,6 +240,19 @@ def _day_timezone_url(wh: Warehouse, spec: MonitorSpec) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _day_query(wh: Warehouse, spec: MonitorSpec, day: dt.date) -> str:
+    """The day's rows as query text: Great Expectations takes a query's text, not bound
+    parameters; the bounds are our own midnights and the names are quoted."""
+    q = wh.sql
+    ts = q.col(spec.source.timestamp_column)
+    window = Relation.of_days(spec.source.table, spec.source.timestamp_column, day, day)
+    assert window.start is not None and window.end is not None
+    return (
+        f"SELECT * FROM {q.table(window.table)} WHERE {ts} >= CAST('{window.start.isoformat(sep=' ')}' AS "
+        f"TIMESTAMP) AND {ts} < CAST('{window.end.isoformat(sep=' ')}' AS TIMESTAMP)"
+    )
+
+
 def _sql_days(
     wh: Warehouse,
     spec: MonitorSpec,
@@ -187,8 +267,7 @@ def _sql_days(
     schema = prefix[-1] if prefix else None
     types = [e for e in suite.expectations if e.type in _TYPE_CHECKS]
     rest = [e for e in suite.expectations if e.type not in _TYPE_CHECKS]
-    q = wh.sql
-    ts = q.col(spec.source.timestamp_column)
+    day_suites = _SubSuites(suite.name)
     context = ephemeral_context()
     datasource: Any = None
     try:
@@ -204,35 +283,33 @@ def _sql_days(
                 schema_results = (
                     asset.add_batch_definition_whole_table("table")
                     .get_batch()
-                    .validate(expectation_suite(suite.name, [e.configuration() for e in types]), result_format="BASIC")
+                    .validate(day_suites.of(types), result_format="BASIC")
                 )
-            day_suite = expectation_suite(suite.name, [e.configuration() for e in rest])
         out: dict[dt.date, DayQuality] = {}
         for day in days:
-            window = Relation.of_days(spec.source.table, spec.source.timestamp_column, day, day)
-            assert window.start is not None and window.end is not None
-            # GE takes a query's text, not bound parameters; the bounds are our own midnights.
-            query = (
-                f"SELECT * FROM {q.table(window.table)} WHERE {ts} >= CAST('{window.start.isoformat(sep=' ')}' AS "
-                f"TIMESTAMP) AND {ts} < CAST('{window.end.isoformat(sep=' ')}' AS TIMESTAMP)"
-            )
             tallies = {e.index: Tally(e) for e in suite.expectations}
-            with quiet():
-                asset = datasource.add_query_asset(f"{spec.name}_{day:%Y%m%d}", query=query)
-                if rest:
+            profile = profiles.get(day)
+            rows = profile.n_rows if profile is not None else None
+            todo = [e for e in rest if not answered_by_profile(e, profile, rows)]
+            if todo:
+                with quiet():
+                    asset = datasource.add_query_asset(f"{spec.name}_{day:%Y%m%d}", query=_day_query(wh, spec, day))
                     batch = asset.add_batch_definition_whole_table("day").get_batch()
-                    _collect(batch.validate(day_suite, result_format="BASIC"), tallies)
+                    _collect(batch.validate(day_suites.of(todo), result_format="BASIC"), tallies)
             if schema_results is not None:
                 _collect(schema_results, tallies)
-            profile = profiles.get(day)
+            answered = len(rest) - len(todo)
             out[day] = merge_day(
                 day,
                 list(tallies.values()),
-                profile=None,  # the database counted every row already
-                row_count=profile.n_rows if profile is not None else None,
+                profile=profile,
+                row_count=rows,
                 source=SOURCE_SQL,
-                validation=f"{wh.engine.dialect.name}: Great Expectations SQL data source, every count in the database",
-                rows_validated=profile.n_rows if profile is not None else None,
+                validation=(
+                    f"{wh.engine.dialect.name}: {answered} of {len(suite.expectations)} expectations answered from "
+                    "the daily profile; the rest with Great Expectations' SQL data source, every count in the database"
+                ),
+                rows_validated=rows,
             )
             progress(f"data quality {day}: {out[day].level} (in the database)")
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
 from monitoring_assets.errors import WarehouseError
@@ -65,7 +65,7 @@ class RawRows:
         chunk_rows: int,
         sample_share: float | None = None,
         seed: int = 0,
-    ) -> Iterator[pd.DataFrame]:
+    ) -> Generator[pd.DataFrame]:
         """DuckDB only: the day's rows of ``columns`` as pandas frames of about ``chunk_rows`` rows,
         streamed from one query, so memory holds one chunk at a time. With ``sample_share`` only rows
         whose ``hash(seed, key) % 10^6 < sample_share * 10^6`` are read (key: ``source.id_column``,
