@@ -39,12 +39,14 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 	MONITORING_SPECS_DIR="$$specs" $(UI_URLS) $(VENV)/bin/dagster dev -w workspace.yaml
 
 # Two workers; tests go to whichever is free, except an xdist_group's, which share one worker in
-# file order (tests/test_registry.py builds on its earlier tests). By file (--dist loadfile) took
-# 378 s against 343 s, and three workers were slower on this 2-core machine.
+# file order (tests/test_registry.py builds on its earlier tests; tests/test_report.py and
+# tests/test_browser.py build one monitor for the file). By file (--dist loadfile) took 378 s
+# against 343 s, and three workers were slower on this 2-core machine. --no-loadscope-reorder keeps
+# the collection order, which tests/conftest.py sorts longest files first (SLOW_FIRST).
 TEST_WORKERS ?= 2
 
 test: dev-install
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 bench: install
 	$(PY) benchmarks/bench_profile_drift.py

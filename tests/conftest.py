@@ -7,10 +7,16 @@ is unreachable the PostgreSQL tests skip with the reason, except under ``CI=true
 
 from __future__ import annotations
 
-import copy
 import os
+
+# Two xdist workers on two cores: scikit-learn's OpenMP threads (one per core in each worker)
+# spinning against each other made model fits 5 to 10 times slower. Set before any import loads it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import copy
+import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,10 +27,36 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from monitoring_assets.demo import DemoConfig, generate
 from monitoring_assets.spec import MonitorSpec, parse_spec
 
 PG_ADMIN_URL = os.environ.get("MONITORING_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parent.parent
+
+
+# Files whose tests take longest, longest first: they start at once on both workers, and the short
+# tests fill in behind them (Makefile: --no-loadscope-reorder keeps this order). From
+# `pytest --durations` (docs/next-steps.md); a file not listed runs after these, in its usual order.
+SLOW_FIRST = (
+    "test_demo.py",
+    "test_postgres.py",
+    "test_retraining.py",
+    "test_assets.py",
+    "test_report.py",
+    "test_browser.py",
+    "test_faults_labels.py",
+    "test_alerts.py",
+    "test_label_sensor.py",
+    "test_quality_assets.py",
+    "test_faults_guards.py",
+    "test_registry.py",
+    "test_component.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order within a file
 
 
 def _pg_unavailable(reason: str) -> None:
@@ -48,6 +80,31 @@ def pg_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_tables(tmp_path_factory: pytest.TempPathFactory) -> Callable[[DemoConfig], dict[str, pd.DataFrame]]:
+    """``generate(config)`` once per test run, not once per module and worker: the first worker to
+    ask generates (a model fitted with 5-fold cross-validation, seconds per config) and pickles
+    the tables next to the workers' temp folders; the others read them. Each call gets copies."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    memo: dict[DemoConfig, dict[str, pd.DataFrame]] = {}
+
+    def tables(config: DemoConfig) -> dict[str, pd.DataFrame]:
+        if config not in memo:
+            from filelock import FileLock  # noqa: PLC0415 (dev dependency, only these fixtures)
+
+            path = root / f"demo-tables-{hashlib.sha256(repr(config).encode()).hexdigest()[:16]}.pkl"
+            with FileLock(f"{path}.lock"):
+                if path.exists():
+                    memo[config] = pd.read_pickle(path)
+                else:
+                    memo[config] = generate(config)
+                    pd.to_pickle(memo[config], path)
+        return {name: frame.copy() for name, frame in memo[config].items()}
+
+    return tables
 
 
 @pytest.fixture

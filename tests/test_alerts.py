@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,11 +24,10 @@ import pytest
 from dagster._core.definitions.instigation_logger import get_instigation_log_records
 from dagster._core.log_manager import LOG_RECORD_METADATA_ATTR
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
-from threadpoolctl import threadpool_limits
 
 from monitoring_assets import build_definitions
 from monitoring_assets._factory import ALERTS_KEY, WAREHOUSE_KEY
-from monitoring_assets.demo import DemoConfig, generate, write_duckdb
+from monitoring_assets.demo import DemoConfig, write_duckdb
 from monitoring_assets.resources import AlertsResource, WarehouseResource, alerts_resource
 from monitoring_assets.spec import MonitorSpec, load_spec, load_specs, parse_spec
 from resources.alerts import (
@@ -215,11 +214,8 @@ CONFIG = DemoConfig(rows_per_day=600, days=33, reference_rows=3100, last_day=dt.
 
 
 @pytest.fixture(scope="module")
-def tables() -> dict[str, pd.DataFrame]:
-    # One OpenMP thread: the demo model's training is small, and spinning threads on a busy
-    # machine made it 5 to 10 times slower (threadpoolctl comes with scikit-learn).
-    with threadpool_limits(1):
-        return generate(CONFIG)
+def tables(demo_tables: Callable[[DemoConfig], dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    return demo_tables(CONFIG)
 
 
 def _ours(alerts: list[Any]) -> list[Any]:

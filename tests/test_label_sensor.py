@@ -5,7 +5,7 @@ Both ways of noticing labels: the ``arrived_at`` cursor and the labeled-count co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from monitoring_assets import build_definitions
 from monitoring_assets._factory import WAREHOUSE_KEY
-from monitoring_assets.demo import DemoConfig, generate, write_duckdb
+from monitoring_assets.demo import DemoConfig, write_duckdb
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
 from resources import _store
@@ -31,8 +31,8 @@ LATE_DAY = dt.date(2024, 1, 8)  # labels of days after 2024-01-05 have not arriv
 
 
 @pytest.fixture(scope="module")
-def tables() -> dict[str, pd.DataFrame]:
-    return generate(CONFIG)
+def tables(demo_tables: Callable[[DemoConfig], dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    return demo_tables(CONFIG)
 
 
 def _spec(with_arrival: bool) -> MonitorSpec:

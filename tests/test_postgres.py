@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -16,7 +17,7 @@ from mlflow import MlflowClient
 from sqlalchemy.pool import NullPool
 
 from monitoring_assets import build_definitions
-from monitoring_assets.demo import DemoConfig, generate
+from monitoring_assets.demo import DemoConfig
 from monitoring_assets.demo.run import register_initial_champion
 from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import load_spec, parse_spec
@@ -26,22 +27,22 @@ from tests.conftest import REPO, write_table
 
 pytestmark = pytest.mark.postgres
 
+Tables = dict[str, pd.DataFrame]
 CONFIG = DemoConfig(rows_per_day=500, days=33, reference_rows=3100, last_day=dt.date(2024, 2, 2))
 
 
 def _postgres_home(
-    pg_url: str, config: DemoConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[dict[str, pd.DataFrame], Path]:
+    pg_url: str, tables: dict[str, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """The demo tables in the PostgreSQL warehouse, and a DAGSTER_HOME with README's dagster.yaml
     (instance storage on the same server)."""
-    tables = generate(config)
     for name, frame in tables.items():
         write_table(pg_url, name, frame)
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
-    return tables, home
+    return home
 
 
 def _monitor(defs: dg.Definitions, instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
@@ -54,9 +55,9 @@ def _monitor(defs: dg.Definitions, instance: dg.DagsterInstance, first: str, las
 
 
 def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
-    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_tables: Callable[[DemoConfig], Tables]
 ) -> None:
-    _, home = _postgres_home(pg_url, CONFIG, tmp_path, monkeypatch)
+    home = _postgres_home(pg_url, demo_tables(CONFIG), tmp_path, monkeypatch)
 
     spec = load_spec(REPO / "monitors" / "credit_default.yaml")
     defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=pg_url))
@@ -93,12 +94,17 @@ def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
 
 
 def test_drift_triggered_retraining_on_postgres(
-    pg_url: str, pg_mlflow_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pg_url: str,
+    pg_mlflow_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    demo_tables: Callable[[DemoConfig], Tables],
 ) -> None:
     """Sensor -> run -> registry with Dagster's storage and MLflow's backend store on PostgreSQL,
     and the warehouse too."""
     config = DemoConfig(rows_per_day=500, days=36, reference_rows=3100, last_day=dt.date(2024, 2, 5))  # drift 02-01..05
-    tables, home = _postgres_home(pg_url, config, tmp_path, monkeypatch)
+    tables = demo_tables(config)
+    home = _postgres_home(pg_url, tables, tmp_path, monkeypatch)
     data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
     data["retraining"]["training_window_days"] = 14
     spec = parse_spec(data)

@@ -41,6 +41,9 @@ from resources._store import Audit
 from resources.warehouse import WAREHOUSE_URL_ENV, Warehouse
 from tests.conftest import REPO, write_table
 
+# One worker for the file: its module fixture materializes a monitor through Dagster, once.
+pytestmark = pytest.mark.xdist_group("report")
+
 NAME, TABLE = "rpt", "rpt_log"
 FIRST = dt.date(2024, 1, 1)  # the reference window is 01-01..01-03
 MONITORED = [dt.date(2024, 1, d) for d in range(4, 12)]  # materialized in one run

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from monitoring_assets import build_definitions
 from monitoring_assets._retraining import ATTEMPT_TAG
 from monitoring_assets._retraining import EVENT_TAG as RUN_EVENT_TAG
-from monitoring_assets.demo import DemoConfig, generate, write_duckdb
+from monitoring_assets.demo import DemoConfig, write_duckdb
 from monitoring_assets.demo.run import _retrain, register_initial_champion
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.resources import RegistryResource, WarehouseResource
@@ -41,8 +41,8 @@ NAME = "credit_default"
 
 
 @pytest.fixture(scope="module")
-def tables() -> dict[str, pd.DataFrame]:
-    return generate(CONFIG)
+def tables(demo_tables: Callable[[DemoConfig], dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    return demo_tables(CONFIG)
 
 
 def _spec(**retraining: Any) -> MonitorSpec:
