@@ -107,6 +107,26 @@ def demo_tables(tmp_path_factory: pytest.TempPathFactory) -> Callable[[DemoConfi
     return tables
 
 
+@pytest.fixture(scope="session")
+def mlflow_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], str]:
+    """A tracking URI of a new SQLite MLflow store in a directory: a copy of one made once per
+    worker, because a new store runs MLflow's migrations first (about 6 s; the copy takes 50 ms).
+    Experiments are created later, by each test, with their own artifact locations."""
+    import shutil  # noqa: PLC0415
+
+    from mlflow import MlflowClient  # noqa: PLC0415 (heavy; only tests that ask for a store)
+
+    template = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{template}").search_experiments()
+
+    def new_store(directory: Path) -> str:
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template, directory / "mlflow.db")
+        return f"sqlite:///{directory / 'mlflow.db'}"
+
+    return new_store
+
+
 @pytest.fixture
 def duckdb_url(tmp_path: Path) -> str:
     return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"

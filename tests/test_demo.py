@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -25,14 +26,16 @@ def spec() -> MonitorSpec:
     return load_spec(REPO / "monitors" / "credit_default.yaml")
 
 
-def test_demo_shows_each_injected_problem_from_its_day_and_never_before(tmp_path: Path, spec: MonitorSpec) -> None:
+def test_demo_shows_each_injected_problem_from_its_day_and_never_before(
+    tmp_path: Path, spec: MonitorSpec, mlflow_sqlite: Callable[[Path], str]
+) -> None:
     """The README's claims about `make demo`, on 55 days (through 2024-02-24) at the demo's volume.
 
     What each day must show follows from the config's injection days alone (README "The demo"),
     never from the demo's own summary checks."""
     config = DemoConfig(days=55, last_day=dt.date(2024, 2, 24))
     with dg.instance_for_test() as instance:
-        registry = RegistryResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=str(tmp_path / "art"))
+        registry = RegistryResource(tracking_uri=mlflow_sqlite(tmp_path), artifact_root=str(tmp_path / "art"))
         outcome = run_demo(
             spec=spec, warehouse_path=tmp_path / "demo.duckdb", instance=instance, registry=registry, config=config
         )

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -233,12 +233,12 @@ def test_no_data_cell_or_category_value_in_any_stored_error(
 # -- MLflow ---------------------------------------------------------------------------------------
 
 
-def test_the_logged_input_example_holds_no_training_row(tmp_path: Path) -> None:
+def test_the_logged_input_example_holds_no_training_row(tmp_path: Path, mlflow_sqlite: Callable[[Path], str]) -> None:
     spec = retraining_spec()
     frame = labeled_frame()
     url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
     write_table(url, "t", frame)
-    registry = RegistryResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=str(tmp_path / "art"))
+    registry = RegistryResource(tracking_uri=mlflow_sqlite(tmp_path), artifact_root=str(tmp_path / "art"))
     defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url), registry=registry)
     with dg.instance_for_test() as instance, threadpool_limits(1):
         result = defs.resolve_job_def("m_retraining").execute_in_process(instance=instance, tags=retraining_tags())

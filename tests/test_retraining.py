@@ -52,11 +52,13 @@ def _spec(**retraining: Any) -> MonitorSpec:
 
 
 class Env:
-    def __init__(self, spec: MonitorSpec, tmp: Path, tables: dict[str, pd.DataFrame], instance: Any) -> None:
+    def __init__(
+        self, spec: MonitorSpec, tmp: Path, tables: dict[str, pd.DataFrame], instance: Any, tracking: str
+    ) -> None:
         self.spec, self.instance = spec, instance
         write_duckdb(tables, tmp / "wh.duckdb")
         self.url = f"duckdb:///{tmp / 'wh.duckdb'}"
-        self.tracking = f"sqlite:///{tmp}/mlflow.db"
+        self.tracking = tracking
         self.registry = RegistryResource(tracking_uri=self.tracking, artifact_root=str(tmp / "artifacts"))
         with self.registry.open() as reg:
             register_initial_champion(reg, spec, tables["training_data"])
@@ -96,9 +98,9 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> Iterator[Env]:
+def env(tmp_path: Path, tables: dict[str, pd.DataFrame], mlflow_sqlite: Callable[[Path], str]) -> Iterator[Env]:
     with dg.instance_for_test() as instance:
-        yield Env(_spec(), tmp_path, tables, instance)
+        yield Env(_spec(), tmp_path, tables, instance, mlflow_sqlite(tmp_path))
 
 
 D = dt.date(2024, 2, 1)
@@ -297,9 +299,12 @@ def test_demo_runs_the_sensors_request_and_a_fresh_evaluation_requests_nothing(e
     assert later.run_requests == [] and "cooldown" in (later.skip_message or "")
 
 
-def test_auto_promotion_and_rollback(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:
+def test_auto_promotion_and_rollback(
+    tmp_path: Path, tables: dict[str, pd.DataFrame], mlflow_sqlite: Callable[[Path], str]
+) -> None:
     with dg.instance_for_test() as instance:
-        env = Env(_spec(promotion={"policy": "auto", "min_improvement": 0.0}), tmp_path, tables, instance)
+        spec = _spec(promotion={"policy": "auto", "min_improvement": 0.0})
+        env = Env(spec, tmp_path, tables, instance, mlflow_sqlite(tmp_path))
         for i in range(3):
             env.report(_day(i), drift=True)
         (request,) = env.tick(None).run_requests
@@ -342,9 +347,12 @@ def logistic_trainer(frame: pd.DataFrame, spec: MonitorSpec) -> Any:
     return model.fit(frame, frame["__label__"])
 
 
-def test_user_trainer_by_import_path(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:
+def test_user_trainer_by_import_path(
+    tmp_path: Path, tables: dict[str, pd.DataFrame], mlflow_sqlite: Callable[[Path], str]
+) -> None:
     with dg.instance_for_test() as instance:
-        env = Env(_spec(trainer="tests.test_retraining:logistic_trainer"), tmp_path, tables, instance)
+        spec = _spec(trainer="tests.test_retraining:logistic_trainer")
+        env = Env(spec, tmp_path, tables, instance, mlflow_sqlite(tmp_path))
         for i in range(3):
             env.report(_day(i), drift=True)
         (request,) = env.tick(None).run_requests
