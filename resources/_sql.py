@@ -14,6 +14,11 @@ Engines:
   ``GROUP BY`` over a ``CROSS JOIN LATERAL (VALUES ...)`` that unpivots each row into one
   (column, cell) pair per profiled column.
 
+Reference bin edges (``reference_ranges``): no holistic quantile. One scan counts each numeric
+column's finite values, a second fetches the two order statistics each edge interpolates (DuckDB:
+bounded heaps ``min(x, m)`` / ``max(x, m)``; others: ``percentile_disc`` at the ranks), and Python
+interpolates as ``np.quantile`` does, so both engines return numpy's edges to the bit.
+
 Both produce the same numbers: bins are computed by the same double-precision expression
 ``1 + least(greatest(floor((x - lo) / w), -1), n_bins)`` with ``lo`` and ``w`` bound from Python,
 and the tail sums (``sum(CASE WHEN cell = 0 THEN x END)``, and the same for ``n_bins + 1``) are
