@@ -14,10 +14,10 @@ Engines:
   ``GROUP BY`` over a ``CROSS JOIN LATERAL (VALUES ...)`` that unpivots each row into one
   (column, cell) pair per profiled column.
 
-Reference bin edges (``reference_ranges``): no holistic quantile. One scan counts each numeric
-column's finite values, a second fetches the two order statistics each edge interpolates (DuckDB:
-bounded heaps ``min(x, m)`` / ``max(x, m)``; others: ``percentile_disc`` at the ranks), and Python
-interpolates as ``np.quantile`` does, so both engines return numpy's edges to the bit.
+Reference bin edges (``reference_ranges``): no holistic quantile. The warehouse returns the two
+order statistics each edge interpolates (DuckDB: bounded heaps ``min(x, m)`` / ``max(x, m)`` in
+one pass after a ``count(*)``; others: finite counts, then ``percentile_disc`` at the ranks), and
+Python interpolates as ``np.quantile`` does, so both engines return numpy's edges to the bit.
 
 Both produce the same numbers: bins are computed by the same double-precision expression
 ``1 + least(greatest(floor((x - lo) / w), -1), n_bins)`` with ``lo`` and ``w`` bound from Python,
@@ -388,7 +388,8 @@ class _EdgeRanks:
 def order_statistics_statement(
     sql: SqlBuilder, rel: Relation, columns: Sequence[str], ranks: Sequence[_EdgeRanks]
 ) -> tuple[sa.TextClause, dict[str, Any]]:
-    """Per column: its finite count again (the snapshot check) and the values at its four ranks.
+    """Per column: its finite count (to check, and on DuckDB to pick the ranks) and the values at
+    the ranks of ``ranks`` (DuckDB: the sorted lists that reach them).
 
     DuckDB: ``min(x, m)`` / ``max(x, m)``, the ``m`` smallest / largest values as a sorted list,
     kept in a bounded heap: one streaming pass in O(m) memory per column (m is 0.1 % of the rows),
@@ -417,36 +418,67 @@ def order_statistics_statement(
     return sa.text(f"SELECT {', '.join(parts)} FROM {sql.table(rel.table)}{sql.where(rel, params)}"), params
 
 
+def _no_finite(name: str, rel: Relation) -> ProfileError:
+    return ProfileError(f"reference column {name!r} has no finite values in {rel.table}: cannot fix bins")
+
+
+def _changed(name: str, rel: Relation, before: int, after: int) -> ProfileError:
+    return ProfileError(
+        f"reference column {name!r} in {rel.table} changed while its bins were fixed "
+        f"({before} then {after} finite values): materialize the reference again"
+    )
+
+
 def reference_ranges(
     conn: sa.Connection, sql: SqlBuilder, rel: Relation, columns: Sequence[str], quantiles: tuple[float, float]
 ) -> dict[str, tuple[float, float]]:
-    """``np.quantile(finite, quantiles)`` of each numeric column, exactly, from two scans: the
-    finite counts, then the order statistics they name (``QuantileRanks``). Both engines read the
-    same ranks of the same sorted values, so they return the same edges."""
+    """``np.quantile(finite, quantiles)`` of each numeric column, exactly, from the order statistics
+    each quantile interpolates (``QuantileRanks``). Both engines read the same ranks of the same
+    sorted values, so they return the same edges.
+
+    DuckDB: one ``count(*)`` (reads no numeric column), then one pass whose heaps are sized for
+    that many values, which covers every column's ranks (a column has at most as many finite
+    values; the heap sizes grow with ``n``), with each column's finite count alongside. Other
+    engines: the finite counts, then ``percentile_disc`` at the ranks they give.
+    """
+    if sql.is_duckdb:
+        stmt, params = sql.count_statement(rel)
+        n_rows = int(conn.execute(stmt, params).scalar_one())
+        if n_rows == 0:
+            raise _no_finite(columns[0], rel)
+        bound = _EdgeRanks(QuantileRanks(n_rows, quantiles[0]), QuantileRanks(n_rows, quantiles[1]))
+        stmt, params = order_statistics_statement(sql, rel, columns, [bound] * len(columns))
+        row = list(conn.execute(stmt, params).one())
+        out: dict[str, tuple[float, float]] = {}
+        for i, name in enumerate(columns):
+            n, small, large = int(row[3 * i]), row[3 * i + 1], row[3 * i + 2]
+            if n == 0:
+                raise _no_finite(name, rel)
+            r = _EdgeRanks(QuantileRanks(n, quantiles[0]), QuantileRanks(n, quantiles[1]))
+            if n > n_rows or len(small) < r.n_smallest or len(large) < r.n_largest:
+                raise _changed(name, rel, n_rows, n)  # not in one snapshot; kept as a guard
+            # The m smallest ascending (rank k at k), the m largest descending (rank k at n-1-k).
+            lo_b, lo_a, hi_b, hi_a = r.ranks()
+            out[name] = (
+                r.lo.interpolate(small[lo_b], small[lo_a]),
+                r.hi.interpolate(large[n - 1 - hi_b], large[n - 1 - hi_a]),
+            )
+        return out
     stmt, params = finite_counts_statement(sql, rel, columns)
     counts = [int(n) for n in conn.execute(stmt, params).one()]
     for name, n in zip(columns, counts, strict=True):
         if n == 0:
-            raise ProfileError(f"reference column {name!r} has no finite values in {rel.table}: cannot fix bins")
+            raise _no_finite(name, rel)
     ranks = [_EdgeRanks(QuantileRanks(n, quantiles[0]), QuantileRanks(n, quantiles[1])) for n in counts]
     stmt, params = order_statistics_statement(sql, rel, columns, ranks)
     row = list(conn.execute(stmt, params).one())
-    width = 3 if sql.is_duckdb else 5
-    out: dict[str, tuple[float, float]] = {}
+    out = {}
     for i, (name, r) in enumerate(zip(columns, ranks, strict=True)):
-        n, *found = row[width * i : width * (i + 1)]
+        n, *found = row[5 * i : 5 * (i + 1)]
         if int(n) != r.lo.n:
             # PostgreSQL reads each statement at its own snapshot: rows arrived between the two.
-            raise ProfileError(
-                f"reference column {name!r} in {rel.table} changed while its bins were fixed "
-                f"({r.lo.n} then {int(n)} finite values): materialize the reference again"
-            )
-        if sql.is_duckdb:
-            small, large = found
-            # The m smallest ascending (rank k at k), the m largest descending (rank k at n-1-k).
-            values = [float(small[k]) for k in r.ranks()[:2]] + [float(large[n - 1 - k]) for k in r.ranks()[2:]]
-        else:
-            values = [float(v) for v in found]
+            raise _changed(name, rel, r.lo.n, int(n))
+        values = [float(v) for v in found]
         out[name] = (r.lo.interpolate(values[0], values[1]), r.hi.interpolate(values[2], values[3]))
     return out
 

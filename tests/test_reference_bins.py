@@ -3,6 +3,7 @@ and PostgreSQL, without a holistic quantile aggregate."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from monitoring_assets.core.profile import QuantileRanks
 from monitoring_assets.errors import ProfileError
-from resources._sql import Relation, SqlBuilder, build_layout
+from resources._sql import Relation, SqlBuilder, _EdgeRanks, build_layout
 from resources.warehouse import Warehouse
 from tests.conftest import sample_frame, small_spec, write_table
 
@@ -181,3 +182,16 @@ def test_reference_rows_arriving_between_the_two_scans_are_refused(
     finally:
         monkeypatch.undo()
         engine.dispose()
+
+
+def test_heaps_sized_for_the_row_count_reach_the_ranks_of_any_fewer_values() -> None:
+    # DuckDB sizes every column's heaps from count(*): that is enough only if the sizes never
+    # shrink as n grows, so a column with fewer finite values needs no more than the bound.
+    def sizes(n: int) -> tuple[int, int]:
+        r = _EdgeRanks(QuantileRanks(n, QUANTILES[0]), QuantileRanks(n, QUANTILES[1]))
+        return r.n_smallest, r.n_largest
+
+    ns = [*range(1, 30_000), *range(9_990_000, 10_010_000, 7)]
+    for a, b in itertools.pairwise(ns):
+        (sa_, la), (sb, lb) = sizes(a), sizes(b)
+        assert sa_ <= sb and la <= lb, (a, b)
