@@ -32,10 +32,18 @@ What it does:
    fresh process that only runs the bare scan: DuckDB caches the column blocks it reads, so that
    is the floor for any computation reading those columns.
 
-   DuckDB's memory limit is ``$MONITORING_DUCKDB_MEMORY_LIMIT``, ``512MB`` when unset (the JSON
-   says which; set it empty for DuckDB's default of 80 % of RAM). Without a limit DuckDB keeps
-   every block it read cached (peak ~1.8 GB at 10M rows, as for the bare scan); 512MB bounds
-   that cache, and the profile does not spill under it.
+   DuckDB's memory limit is the product's own (``resources.warehouse.duckdb_memory_limit``:
+   ``DEFAULT_DUCKDB_MEMORY_LIMIT``, 512MB, unless ``$MONITORING_DUCKDB_MEMORY_LIMIT`` overrides it;
+   the JSON says which). The benchmark sets none of its own. Without a limit DuckDB keeps every
+   block it read cached (peak ~1.8 GB at 10M rows, as for the bare scan).
+
+2b. In a child process (so ``VmHWM`` is its own), the reference profile of ``BENCH_ROWS`` rows:
+   ``profiles.profile_reference`` of a monitor whose reference is the profiled day's table itself
+   (bin edges from the reference's order statistics, then the profile under those bins), best of
+   ``REFERENCE_REPS``. ``reference_profile_s`` is that time, ``reference_bins_s`` the bin edges
+   alone (``_sql.reference_ranges``), ``reference_layout_s`` the edges and the top-K categories
+   (``_sql.build_layout``), ``reference_ratio = reference_profile_s / bare_scan_seconds``
+   (the bare scan of the same rows, this run), ``reference_peak_rss_mb`` the child's peak.
 
 3. It also times ``labeled_performance`` and ``fairness_slices`` for the same day
    (``_pipeline.compute_performance`` / ``compute_fairness``, best of ``PROFILE_REPS``): the
@@ -64,9 +72,11 @@ What it does:
 
 The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_seconds``, ``ratio``,
 ``peak_rss_mb``, ``perf_seconds``, ``perf_ratio``, ``fairness_seconds``, ``fairness_ratio``,
-``quality_seconds``, ``quality_peak_rss_mb``, ``import_definitions_s``, ``import_dagster_s``,
+``quality_seconds``, ``quality_peak_rss_mb``, ``reference_profile_s``, ``reference_ratio``,
+``reference_peak_rss_mb``, ``import_definitions_s``, ``import_dagster_s``,
 ``import_ratio`` and extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS
-<= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB; import ratio <= 1.5.
+<= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB, reference ratio <= 10
+and its peak RSS <= 1 GB; import ratio <= 1.5.
 """
 
 from __future__ import annotations
@@ -91,15 +101,17 @@ from expectations._suite import check_with_great_expectations
 from expectations.generate import suite_json
 from monitoring_assets import _pipeline
 from monitoring_assets.spec import parse_spec
+from resources._engine import reference_relation
+from resources._sql import build_layout, reference_ranges
 from resources._store import Audit
-from resources.warehouse import DUCKDB_MEMORY_ENV, Warehouse
+from resources.warehouse import Warehouse, duckdb_memory_limit
 
 DEFAULT_ROWS = 10_000_000
-DEFAULT_MEMORY_LIMIT = "512MB"  # see the module docstring
 MAX_REFERENCE_ROWS = 1_000_000
 PROFILE_REPS = 2
 SCAN_REPS = 3
 QUALITY_REPS = 2
+REFERENCE_REPS = 2
 IMPORT_REPS = 5
 REPO = Path(__file__).resolve().parent.parent
 DEFINITIONS_MODULE = "monitoring_assets.definitions"  # what workspace.yaml loads
@@ -405,6 +417,74 @@ def run_quality(db_path: Path) -> dict[str, Any]:
     return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def reference_spec_dict() -> dict[str, Any]:
+    """The benchmark monitor with the profiled day's table as its reference (``BENCH_ROWS`` rows)."""
+    return {
+        **spec_dict(),
+        "name": "bench_reference",
+        "reference": {"table": SOURCE_TABLE, "timestamp_column": TIMESTAMP},
+    }
+
+
+def reference_child(db_path: str) -> None:
+    """Child process: the reference profile of ``BENCH_ROWS`` rows; prints its times and peak RSS."""
+    spec = parse_spec(reference_spec_dict())
+    wh = Warehouse(f"duckdb:///{db_path}")
+    imports_rss = child_peak_rss_mb()
+    bins_runs: list[float] = []
+    layout_runs: list[float] = []
+    runs: list[float] = []
+    n_rows = 0
+    rel = reference_relation(spec)
+    for rep in range(REFERENCE_REPS):
+        t0 = time.perf_counter()
+        with wh.begin_days(spec, columns=spec.numeric_columns) as conn:
+            reference_ranges(conn, wh.sql, rel, spec.numeric_columns, (0.001, 0.999))
+        t1 = time.perf_counter()
+        with wh.begin_days(spec, columns=spec.numeric_columns) as conn:
+            build_layout(
+                conn,
+                sql=wh.sql,
+                rel=rel,
+                numeric=spec.numeric_columns,
+                categorical=spec.profiled_categorical_columns,
+                n_bins=spec.drift.n_bins,
+                top_k=spec.drift.top_k,
+            )
+        t2 = time.perf_counter()
+        ref = wh.profiles.profile_reference(spec)
+        t3 = time.perf_counter()
+        bins_runs.append(t1 - t0)
+        layout_runs.append(t2 - t1)
+        runs.append(t3 - t2)
+        n_rows = ref.profile.n_rows
+        log(
+            f"reference profile run {rep + 1}/{REFERENCE_REPS}: {t3 - t2:.2f} s (bin edges alone {t1 - t0:.2f} s, "
+            f"edges + top-K categories {t2 - t1:.2f} s)"
+        )
+    wh.dispose()
+    print(
+        json.dumps(
+            {
+                "reference_profile_s": min(runs),
+                "reference_runs_s": runs,
+                "reference_bins_s": min(bins_runs),
+                "reference_layout_s": min(layout_runs),
+                "reference_profile_rows": n_rows,
+                "reference_peak_rss_mb": child_peak_rss_mb(),
+                "reference_imports_rss_mb": imports_rss,
+            }
+        )
+    )
+
+
+def run_reference(db_path: Path) -> dict[str, Any]:
+    child = subprocess.run(
+        [sys.executable, __file__, "--reference", str(db_path)], stdout=subprocess.PIPE, text=True, check=True
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def main() -> None:
     only = os.environ.get("BENCH_ONLY", "")
     if only not in ("", "import"):
@@ -419,8 +499,7 @@ def main() -> None:
     if n_rows < 1000:
         raise SystemExit("BENCH_ROWS must be at least 1000")
     ref_rows = min(MAX_REFERENCE_ROWS, n_rows // 10)
-    os.environ.setdefault(DUCKDB_MEMORY_ENV, DEFAULT_MEMORY_LIMIT)  # before the child processes start
-    memory_limit = os.environ[DUCKDB_MEMORY_ENV] or "default (80% of RAM)"
+    memory_limit = duckdb_memory_limit() or "DuckDB's default (80% of RAM)"  # the product's, as every run sees it
 
     with tempfile.TemporaryDirectory(prefix="bench_profile_drift_") as tmp:
         db_path = Path(tmp) / "warehouse.duckdb"
@@ -481,6 +560,11 @@ def main() -> None:
         rss_peak = peak_rss_mb()
         floor = run_bare_scan_rss(db_path)
         log(f"bare scan alone in a fresh process: peak RSS {floor['bare_scan_peak_rss_mb']:,.0f} MB")
+        reference = run_reference(db_path)
+        log(
+            f"reference profile of {reference['reference_profile_rows']:,} rows in a fresh process: "
+            f"{reference['reference_profile_s']:.2f} s, peak RSS {reference['reference_peak_rss_mb']:,.0f} MB"
+        )
         quality = run_quality(db_path)
         log(
             f"data quality in a fresh process: {quality['quality_seconds']:.2f} s, peak RSS "
@@ -496,6 +580,9 @@ def main() -> None:
     missed = sorted(set(DRIFTING) - set(drifted))
 
     ratio = seconds / bare
+    if reference["reference_profile_rows"] != n_rows:
+        raise SystemExit(f"reference profile counted {reference['reference_profile_rows']} rows, expected {n_rows}")
+    reference_ratio = reference["reference_profile_s"] / bare
     day_perf = performance[DAY].metrics
     if day_perf["n_scored"] != n_rows:
         raise SystemExit(f"labeled_performance counted {day_perf['n_scored']} rows, expected {n_rows}")
@@ -529,6 +616,12 @@ def main() -> None:
             "  peak RSS of the quality child (target <= 1536 MB)",
             f"{quality['quality_peak_rss_mb']:,.0f} MB (after imports {quality['quality_imports_rss_mb']:,.0f} MB)",
         ),
+        (
+            f"reference profile of the day's {n_rows:,} rows (child, best of {REFERENCE_REPS})",
+            f"{reference['reference_profile_s']:.3f} s = {reference_ratio:.1f}x bare scan (target <= 10); "
+            f"bin edges {reference['reference_bins_s']:.3f} s; edges + top-K {reference['reference_layout_s']:.3f} s",
+        ),
+        ("  peak RSS of the reference child (target <= 1024 MB)", f"{reference['reference_peak_rss_mb']:,.0f} MB"),
         ("  level / exact counts from the profile", f"{quality['quality_level']} / {quality['quality_exact_counts']}"),
         ("DuckDB memory_limit", memory_limit),
         ("peak RSS, setup child", f"{setup_info['setup_peak_rss_mb']:,.0f} MB"),
@@ -556,6 +649,12 @@ def main() -> None:
                 "perf_ratio": round(perf_s / bare, 2),
                 "fairness_seconds": round(fairness_s, 4),
                 "fairness_ratio": round(fairness_s / bare, 2),
+                "reference_profile_s": round(reference["reference_profile_s"], 4),
+                "reference_ratio": round(reference_ratio, 2),
+                "reference_peak_rss_mb": round(reference["reference_peak_rss_mb"], 1),
+                "reference_bins_s": round(reference["reference_bins_s"], 4),
+                "reference_layout_s": round(reference["reference_layout_s"], 4),
+                "reference_runs_s": [round(t, 4) for t in reference["reference_runs_s"]],
                 "quality_seconds": round(quality["quality_seconds"], 4),
                 "quality_peak_rss_mb": round(quality["quality_peak_rss_mb"], 1),
                 "profile_seconds": round(profile_s, 4),
@@ -597,6 +696,8 @@ if __name__ == "__main__":
         setup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif len(sys.argv) == 3 and sys.argv[1] == "--bare-scan-rss":
         bare_scan_rss(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--reference":
+        reference_child(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "--quality":
         quality_child(sys.argv[2])
     else:

@@ -14,6 +14,11 @@ Engines:
   ``GROUP BY`` over a ``CROSS JOIN LATERAL (VALUES ...)`` that unpivots each row into one
   (column, cell) pair per profiled column.
 
+Reference bin edges (``reference_ranges``): no holistic quantile. The warehouse returns the two
+order statistics each edge interpolates (DuckDB: bounded heaps ``min(x, m)`` / ``max(x, m)`` in
+one pass after a ``count(*)``; others: finite counts, then ``percentile_disc`` at the ranks), and
+Python interpolates as ``np.quantile`` does, so both engines return numpy's edges to the bit.
+
 Both produce the same numbers: bins are computed by the same double-precision expression
 ``1 + least(greatest(floor((x - lo) / w), -1), n_bins)`` with ``lo`` and ``w`` bound from Python,
 and the tail sums (``sum(CASE WHEN cell = 0 THEN x END)``, and the same for ``n_bins + 1``) are
@@ -40,6 +45,7 @@ from monitoring_assets.core.profile import (
     NumericProfile,
     Profile,
     ProfileLayout,
+    QuantileRanks,
 )
 from monitoring_assets.errors import ProfileError
 
@@ -343,26 +349,144 @@ def _dense(cells: Mapping[Any, int], bins: NumericBins) -> np.ndarray:
     return hist
 
 
-def numeric_bins_statement(
-    sql: SqlBuilder, rel: Relation, columns: Sequence[str], quantiles: tuple[float, float]
+def _finite_value(sql: SqlBuilder, name: str) -> str:
+    raw = f"CAST({sql.col(name)} AS DOUBLE PRECISION)"
+    return f"CASE WHEN {sql.finite(raw)} THEN {raw} END"
+
+
+def finite_counts_statement(
+    sql: SqlBuilder, rel: Relation, columns: Sequence[str]
 ) -> tuple[sa.TextClause, dict[str, Any]]:
-    """Exact quantiles (linear interpolation) of the finite values of each numeric column."""
-    params: dict[str, Any] = {"q_lo": quantiles[0], "q_hi": quantiles[1]}
+    """Finite values of each numeric column: the ``n`` that fixes which order statistics the
+    reference quantiles need (``QuantileRanks``)."""
+    params: dict[str, Any] = {}
+    counts = ", ".join(f"count({_finite_value(sql, name)}) AS n{i}" for i, name in enumerate(columns))
+    return sa.text(f"SELECT {counts} FROM {sql.table(rel.table)}{sql.where(rel, params)}"), params
+
+
+@dataclass(frozen=True)
+class _EdgeRanks:
+    """One column's two quantiles: ``n`` finite values, the ranks each interpolates."""
+
+    lo: QuantileRanks
+    hi: QuantileRanks
+
+    @property
+    def n_smallest(self) -> int:
+        """How many of the smallest values reach ``lo``'s upper rank."""
+        return self.lo.above + 1
+
+    @property
+    def n_largest(self) -> int:
+        """How many of the largest values reach down to ``hi``'s lower rank."""
+        return self.hi.n - self.hi.below
+
+    def ranks(self) -> tuple[int, int, int, int]:
+        return (self.lo.below, self.lo.above, self.hi.below, self.hi.above)
+
+
+def order_statistics_statement(
+    sql: SqlBuilder, rel: Relation, columns: Sequence[str], ranks: Sequence[_EdgeRanks]
+) -> tuple[sa.TextClause, dict[str, Any]]:
+    """Per column: its finite count (to check, and on DuckDB to pick the ranks) and the values at
+    the ranks of ``ranks`` (DuckDB: the sorted lists that reach them).
+
+    DuckDB: ``min(x, m)`` / ``max(x, m)``, the ``m`` smallest / largest values as a sorted list,
+    kept in a bounded heap: one streaming pass in O(m) memory per column (m is 0.1 % of the rows),
+    where ``quantile_cont`` buffers every value (5 GB at 10M rows x 20 columns, and no spilling).
+    Other engines: ``percentile_disc`` at fraction ``(r + 0.5) / n``, which returns the value at
+    1-based position ``ceil(fraction * n) = r + 1`` (the half keeps rounding of the fraction away
+    from an integer), i.e. 0-based rank ``r``; PostgreSQL sorts, and spills to disk when it must.
+    """
+    params: dict[str, Any] = {}
     parts = []
-    for i, name in enumerate(columns):
-        raw = f"CAST({sql.col(name)} AS DOUBLE PRECISION)"
-        finite = f"CASE WHEN {sql.finite(raw)} THEN {raw} END"
+    for i, (name, r) in enumerate(zip(columns, ranks, strict=True)):
+        finite = _finite_value(sql, name)
+        parts.append(f"count({finite}) AS n{i}")
         if sql.is_duckdb:
+            params[f"m_lo{i}"], params[f"m_hi{i}"] = r.n_smallest, r.n_largest
             parts += [
-                f"quantile_cont({finite}, CAST(:q_lo AS DOUBLE)) AS lo{i}",
-                f"quantile_cont({finite}, CAST(:q_hi AS DOUBLE)) AS hi{i}",
+                f"min({finite}, CAST(:m_lo{i} AS BIGINT)) AS small{i}",
+                f"max({finite}, CAST(:m_hi{i} AS BIGINT)) AS large{i}",
             ]
+        elif sql.dialect.name == "postgresql":
+            # The array form sorts the column once for all four ranks; four scalar calls took
+            # 25-40 % longer at 1M rows x 21 columns (PostgreSQL 15).
+            params[f"f{i}"] = [(rank + 0.5) / r.lo.n for rank in r.ranks()]
+            parts.append(f"percentile_disc(CAST(:f{i} AS DOUBLE PRECISION[])) WITHIN GROUP (ORDER BY {finite}) AS v{i}")
         else:
-            parts += [
-                f"percentile_cont(CAST(:q_lo AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY {finite}) AS lo{i}",
-                f"percentile_cont(CAST(:q_hi AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY {finite}) AS hi{i}",
-            ]
+            for j, rank in enumerate(r.ranks()):
+                params[f"f{i}_{j}"] = (rank + 0.5) / r.lo.n
+                parts.append(
+                    f"percentile_disc(CAST(:f{i}_{j} AS DOUBLE PRECISION)) WITHIN GROUP (ORDER BY {finite}) AS v{i}_{j}"
+                )
     return sa.text(f"SELECT {', '.join(parts)} FROM {sql.table(rel.table)}{sql.where(rel, params)}"), params
+
+
+def _no_finite(name: str, rel: Relation) -> ProfileError:
+    return ProfileError(f"reference column {name!r} has no finite values in {rel.table}: cannot fix bins")
+
+
+def _changed(name: str, rel: Relation, before: int, after: int) -> ProfileError:
+    return ProfileError(
+        f"reference column {name!r} in {rel.table} changed while its bins were fixed "
+        f"({before} then {after} finite values): materialize the reference again"
+    )
+
+
+def reference_ranges(
+    conn: sa.Connection, sql: SqlBuilder, rel: Relation, columns: Sequence[str], quantiles: tuple[float, float]
+) -> dict[str, tuple[float, float]]:
+    """``np.quantile(finite, quantiles)`` of each numeric column, exactly, from the order statistics
+    each quantile interpolates (``QuantileRanks``). Both engines read the same ranks of the same
+    sorted values, so they return the same edges.
+
+    DuckDB: one ``count(*)`` (reads no numeric column), then one pass whose heaps are sized for
+    that many values, which covers every column's ranks (a column has at most as many finite
+    values; the heap sizes grow with ``n``), with each column's finite count alongside. Other
+    engines: the finite counts, then ``percentile_disc`` at the ranks they give.
+    """
+    if sql.is_duckdb:
+        stmt, params = sql.count_statement(rel)
+        n_rows = int(conn.execute(stmt, params).scalar_one())
+        if n_rows == 0:
+            raise _no_finite(columns[0], rel)
+        bound = _EdgeRanks(QuantileRanks(n_rows, quantiles[0]), QuantileRanks(n_rows, quantiles[1]))
+        stmt, params = order_statistics_statement(sql, rel, columns, [bound] * len(columns))
+        row = list(conn.execute(stmt, params).one())
+        out: dict[str, tuple[float, float]] = {}
+        for i, name in enumerate(columns):
+            n, small, large = int(row[3 * i]), row[3 * i + 1], row[3 * i + 2]
+            if n == 0:
+                raise _no_finite(name, rel)
+            r = _EdgeRanks(QuantileRanks(n, quantiles[0]), QuantileRanks(n, quantiles[1]))
+            if n > n_rows or len(small) < r.n_smallest or len(large) < r.n_largest:
+                raise _changed(name, rel, n_rows, n)  # not in one snapshot; kept as a guard
+            # The m smallest ascending (rank k at k), the m largest descending (rank k at n-1-k).
+            lo_b, lo_a, hi_b, hi_a = r.ranks()
+            out[name] = (
+                r.lo.interpolate(small[lo_b], small[lo_a]),
+                r.hi.interpolate(large[n - 1 - hi_b], large[n - 1 - hi_a]),
+            )
+        return out
+    stmt, params = finite_counts_statement(sql, rel, columns)
+    counts = [int(n) for n in conn.execute(stmt, params).one()]
+    for name, n in zip(columns, counts, strict=True):
+        if n == 0:
+            raise _no_finite(name, rel)
+    ranks = [_EdgeRanks(QuantileRanks(n, quantiles[0]), QuantileRanks(n, quantiles[1])) for n in counts]
+    stmt, params = order_statistics_statement(sql, rel, columns, ranks)
+    row = list(conn.execute(stmt, params).one())
+    width = 2 if sql.dialect.name == "postgresql" else 5  # the count, then one array or four values
+    out = {}
+    for i, (name, r) in enumerate(zip(columns, ranks, strict=True)):
+        n, *found = row[width * i : width * (i + 1)]
+        if int(n) != r.lo.n:
+            # PostgreSQL reads each statement at its own snapshot: rows arrived between the two.
+            raise _changed(name, rel, r.lo.n, int(n))
+        values = [float(v) for v in (found[0] if width == 2 else found)]
+        out[name] = (r.lo.interpolate(values[0], values[1]), r.hi.interpolate(values[2], values[3]))
+    return out
 
 
 def top_k_statement(sql: SqlBuilder, rel: Relation, column: str, k: int) -> tuple[sa.TextClause, dict[str, Any]]:
@@ -390,16 +514,12 @@ def build_layout(
     top_k: int,
     quantiles: tuple[float, float] = (0.001, 0.999),
 ) -> ProfileLayout:
-    """Fix the bins from the reference: numeric range = reference quantiles, categories = top K."""
+    """Fix the bins from the reference: numeric range = reference quantiles (``reference_ranges``),
+    categories = top K."""
     numeric_bins: dict[str, NumericBins] = {}
     if numeric:
-        stmt, params = numeric_bins_statement(sql, rel, numeric, quantiles)
-        row = conn.execute(stmt, params).one()
-        for i, name in enumerate(numeric):
-            lo, hi = row[2 * i], row[2 * i + 1]
-            if lo is None or hi is None:
-                raise ProfileError(f"reference column {name!r} has no finite values in {rel.table}: cannot fix bins")
-            numeric_bins[name] = NumericBins.from_range(float(lo), float(hi), n_bins)
+        for name, (lo, hi) in reference_ranges(conn, sql, rel, numeric, quantiles).items():
+            numeric_bins[name] = NumericBins.from_range(lo, hi, n_bins)
     categorical_bins: dict[str, CategoricalBins] = {}
     for name in categorical:
         stmt, params = top_k_statement(sql, rel, name, top_k)

@@ -30,7 +30,11 @@ from resources._sql import SqlBuilder, quiet_duckdb
 
 WAREHOUSE_URL_ENV = "MONITORING_WAREHOUSE_URL"
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/demo_warehouse.duckdb"
-DUCKDB_MEMORY_ENV = "MONITORING_DUCKDB_MEMORY_LIMIT"  # e.g. "2GB"; unset: DuckDB's default
+DUCKDB_MEMORY_ENV = "MONITORING_DUCKDB_MEMORY_LIMIT"  # e.g. "2GB"; "" (set but empty): DuckDB's own default
+# DuckDB's own limit is 80 % of RAM, and its block cache grows to it: a 10M-row day peaked near
+# 1.8 GB RSS here, 870 MB under 512MB and no slower. Every query of the product streams or spills
+# under it (the reference's bin edges come from bounded heaps, not a holistic quantile).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 # Dialect (or dialect+driver) of a URL -> the package that provides it, for "install ..." errors.
@@ -81,6 +85,16 @@ def _missing_driver_message(url: sa.URL, error: Exception) -> str:
     )
 
 
+def duckdb_memory_limit() -> str | None:
+    """The ``memory_limit`` a DuckDB warehouse opens with: ``$MONITORING_DUCKDB_MEMORY_LIMIT`` when
+    set (any size DuckDB reads, e.g. ``2GB``; empty: ``None``, DuckDB's own default of 80 % of RAM),
+    else ``DEFAULT_DUCKDB_MEMORY_LIMIT``. Read when a ``Warehouse`` is built, not at import."""
+    value = os.environ.get(DUCKDB_MEMORY_ENV)
+    if value is None:
+        return DEFAULT_DUCKDB_MEMORY_LIMIT
+    return value.strip() or None
+
+
 class Warehouse:
     """One SQLAlchemy URL (DuckDB, PostgreSQL, ...) and its concerns: ``profiles``, ``metrics``,
     ``labels``, ``events`` and ``rows``."""
@@ -96,11 +110,10 @@ class Warehouse:
         if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args: dict[str, object] = {}
-        if parsed.get_backend_name() == "duckdb" and os.environ.get(DUCKDB_MEMORY_ENV):
-            # DuckDB's default limit is 80 % of RAM and its block cache grows to it (a 10M-row day
-            # peaks near 1.8 GB RSS here; 870 MB at 512MB, no slower). Not a default yet: exact
-            # reference quantiles cannot spill (docs/next-steps.md, item 4).
-            connect_args["config"] = {"memory_limit": os.environ[DUCKDB_MEMORY_ENV]}
+        if parsed.get_backend_name() == "duckdb":
+            limit = duckdb_memory_limit()
+            if limit:
+                connect_args["config"] = {"memory_limit": limit}
         if parsed.get_backend_name() == "postgres":
             raise WarehouseError(_postgres_scheme_message(parsed)) from None
         try:

@@ -60,7 +60,7 @@ def finite(raw: Sequence[object] | np.ndarray) -> np.ndarray:
 
 
 def numeric_layout(raw_ref: np.ndarray, n_bins: int = N_BINS) -> ProfileLayout:
-    lo, hi = np.quantile(finite(raw_ref), [0.001, 0.999])  # mirrors the warehouse's quantile_cont
+    lo, hi = np.quantile(finite(raw_ref), [0.001, 0.999])  # the warehouse's edges equal this to the bit
     return ProfileLayout(numeric={"x": NumericBins.from_range(lo, hi, n_bins)}, categorical={})
 
 

@@ -74,7 +74,7 @@ SCENARIOS: dict[str, tuple[Sampler, Sampler]] = {
 
 
 def layout_for(raw_ref: np.ndarray, n_bins: int = 1000) -> ProfileLayout:
-    lo, hi = np.quantile(raw_ref, [0.001, 0.999])  # as the warehouse's quantile_cont
+    lo, hi = np.quantile(raw_ref, [0.001, 0.999])  # the warehouse's edges equal this to the bit
     return ProfileLayout(numeric={"x": NumericBins.from_range(lo, hi, n_bins)}, categorical={})
 
 

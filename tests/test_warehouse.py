@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Iterator
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,7 +26,7 @@ from resources._sql import (
     duckdb_rows_statement,
 )
 from resources._store import Audit
-from resources.warehouse import Warehouse
+from resources.warehouse import DEFAULT_DUCKDB_MEMORY_LIMIT, DUCKDB_MEMORY_ENV, Warehouse
 from tests.conftest import sample_frame, small_spec, write_table
 
 DAY = dt.date(2024, 1, 5)
@@ -73,7 +74,7 @@ def test_reference_bins_are_reference_quantiles_and_top_k(url: str, frame: pd.Da
         values = pd.to_numeric(rows[col]).to_numpy(dtype=float)
         lo, hi = np.quantile(values[np.isfinite(values)], [0.001, 0.999])  # numpy's default is linear
         bins = ref.layout.numeric[col]
-        assert math.isclose(bins.lo, lo, rel_tol=1e-12) and math.isclose(bins.hi, hi, rel_tol=1e-12)
+        assert (bins.lo, bins.hi) == (lo, hi)  # to the bit: the same order statistics, numpy's arithmetic
         assert bins.n_bins == 100
     counts = rows["c"].dropna().value_counts()
     expected = sorted(counts.index, key=lambda v: (-counts[v], v))[:3]
@@ -312,3 +313,36 @@ def test_password_is_masked_in_errors() -> None:
     with pytest.raises(WarehouseError) as info:
         wh.ensure_tables()
     assert "s3cret" not in str(info.value)
+
+
+def _duckdb_memory_limit_setting(wh: Warehouse) -> str:
+    with wh.begin() as conn:
+        return str(conn.execute(sa.text("SELECT current_setting('memory_limit')")).scalar_one())
+
+
+def _plain_duckdb_setting(**config: str) -> str:
+    with duckdb.connect(config=config) as con:
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [(None, {"memory_limit": "512MB"}), ("2GB", {"memory_limit": "2GB"}), ("", {})],
+    ids=["default-512MB", "override-2GB", "empty-duckdb-default"],
+)
+def test_duckdb_memory_limit_is_the_products_default_unless_the_env_overrides_it(
+    duckdb_url: str, monkeypatch: pytest.MonkeyPatch, env: str | None, expected: dict[str, str]
+) -> None:
+    assert DEFAULT_DUCKDB_MEMORY_LIMIT == "512MB"
+    if env is None:
+        monkeypatch.delenv(DUCKDB_MEMORY_ENV, raising=False)
+    else:
+        monkeypatch.setenv(DUCKDB_MEMORY_ENV, env)
+    wh = Warehouse(duckdb_url)
+    got = _duckdb_memory_limit_setting(wh)
+    wh.dispose()
+    # DuckDB reports the limit in its own units (e.g. "488.2 MiB"): compare with a bare connection.
+    assert got == _plain_duckdb_setting(**expected)
+    assert (got == _plain_duckdb_setting()) == (not expected)  # the default really differs from DuckDB's

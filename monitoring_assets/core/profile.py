@@ -7,8 +7,11 @@ is the merge of 7 daily profiles and never needs a rescan.
 Binning contract (the same for every engine, fixed once by the reference):
 
 * Numeric column: ``NumericBins(lo, hi, n_bins)``. ``lo`` and ``hi`` are the reference's
-  0.1 % and 99.9 % quantiles (linear interpolation, ``quantile_cont`` / ``percentile_cont``), so a
-  few extreme values cannot squeeze all the mass into one cell. The histogram has
+  0.1 % and 99.9 % quantiles of its finite values, so a few extreme values cannot squeeze all the
+  mass into one cell. They equal ``np.quantile(finite, [0.001, 0.999])`` (numpy's default
+  ``linear`` method) to the bit: the warehouse returns only the two order statistics each quantile
+  interpolates (:class:`QuantileRanks`), never sorts a column, and Python interpolates. The
+  histogram has
   ``n_bins + 2`` cells: cell 0 holds finite values ``x < lo`` (underflow), cell ``k`` in
   ``1..n_bins`` holds ``lo + (k-1)*w <= x < lo + k*w`` with ``w = (hi - lo) / n_bins``, and cell
   ``n_bins + 1`` holds ``x >= hi`` (overflow). The contract is the formula: the cell of ``x`` is
@@ -80,6 +83,55 @@ class NumericBins:
         x = np.asarray(values, dtype=np.float64)
         k = np.floor((x - self.lo) / self.width)
         return (np.clip(k, -1, self.n_bins) + 1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class QuantileRanks:
+    """The order statistics behind quantile ``q`` of ``n`` values, as numpy's ``linear`` method
+    (the default of ``np.quantile``) takes them, and its interpolation between them.
+
+    With the values sorted ascending, ``x[0] <= ... <= x[n-1]``, the quantile sits at position
+    ``h = (n - 1) * q`` (double precision). It interpolates between ranks ``below = floor(h)`` and
+    ``above = below + 1`` (both ``n - 1`` when ``h >= n - 1``) with weight ``gamma = h - below``,
+    using numpy's two-sided formula (``a + (b - a) * gamma`` for ``gamma < 0.5``, else
+    ``b - (b - a) * (1 - gamma)``), so :meth:`interpolate` of ``x[below]`` and ``x[above]``
+    equals ``np.quantile(x, q)`` exactly. This is what lets a warehouse fix bin edges from two
+    values per quantile (a bounded top-m or a ``percentile_disc``) instead of a holistic
+    ``quantile_cont``: the answer is the same number.
+    """
+
+    n: int
+    q: float
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ProfileError(f"a quantile needs at least one value, got n={self.n}")
+        if not 0.0 <= self.q <= 1.0:
+            raise ProfileError(f"quantile must be in [0, 1], got {self.q}")
+
+    @property
+    def position(self) -> float:
+        return (self.n - 1) * float(self.q)
+
+    @property
+    def below(self) -> int:
+        """0-based rank of the lower order statistic."""
+        return min(math.floor(self.position), self.n - 1)
+
+    @property
+    def above(self) -> int:
+        """0-based rank of the upper order statistic (``below`` at the top)."""
+        return min(math.floor(self.position) + 1, self.n - 1)
+
+    @property
+    def gamma(self) -> float:
+        return 0.0 if self.position >= self.n - 1 else self.position - math.floor(self.position)
+
+    def interpolate(self, below_value: float, above_value: float) -> float:
+        """The quantile from ``x[below]`` and ``x[above]``, in numpy's arithmetic."""
+        a, b, t = float(below_value), float(above_value), self.gamma
+        diff = b - a
+        return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
 
 
 @dataclass(frozen=True)
