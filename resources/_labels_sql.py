@@ -196,7 +196,10 @@ class LabeledRows:
         parts: dict[dt.date | None, dict[str, Any]] = {}
         for row in conn.execute(stmt, params):
             day, y, yhat, cell, rows, score_sum, log_loss, sq_err, bad_scores, dup_ids, dup_labels = row
-            d = parts.setdefault(as_date(day), _binary_parts(n_bins))
+            key = as_date(day)
+            d = parts.get(key)
+            if d is None:  # not setdefault: its default (fresh arrays) would be built per row
+                d = parts[key] = _binary_parts(n_bins)
             n = int(rows)
             d["n_scored"] += n
             d["n_invalid_scores"] += int(bad_scores)

@@ -471,7 +471,9 @@ def read_performance_aggregates(
                 f"performance_aggregates of {monitor!r} on {day} has unknown stat {stat!r}: "
                 "re-materialize labeled_performance for that day"
             )
-        d = parts.setdefault(day, {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in template.items()})
+        d = parts.get(day)
+        if d is None:  # not setdefault: its default (a copy of every array) would be built per row
+            d = parts[day] = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in template.items()}
         if isinstance(d[stat], np.ndarray):
             if d[stat].shape[1] <= cell:
                 raise WarehouseError(
