@@ -76,6 +76,13 @@ class MetricTables:
             return dict(rows.binary_aggregates(conn, self._db.sql, spec.performance.score_bins))
         return dict(rows.regression_aggregates(conn, self._db.sql))
 
+    def old_layout_days(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> set[dt.date]:
+        """Days of ``first..last`` whose stored aggregates are in an earlier release's layout."""
+        with self._db.begin_tables() as conn:
+            return _store.old_layout_performance_days(
+                conn, monitor=spec.name, first=first, last=last, empty=empty_aggregate(spec)
+            )
+
     def performance_aggregates(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[dt.date, PerformanceAggregate]:
         """Aggregate each day's scored rows with the labels that have arrived (one query)."""
         rows = self._labels.labeled_rows(spec, min(days), max(days))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -423,20 +424,32 @@ def read_performance(
     return out
 
 
+OLD_LAYOUT = (
+    "are stored one row per cell, the layout of an earlier release: re-materialize labeled_performance "
+    "for that day (a run of any later day within its rolling window re-aggregates it)"
+)
+
+
+def _pack(row: np.ndarray) -> bytes:
+    """One label's row of an aggregate array: little-endian numpy bytes, zlib-compressed."""
+    return zlib.compress(np.ascontiguousarray(row, dtype=row.dtype.newbyteorder("<")).tobytes())
+
+
 def _aggregate_rows(agg: PerformanceAggregate) -> list[dict[str, Any]]:
+    """One row per scalar (``label`` and ``cells`` NULL) and per (array, label): ``cells`` holds
+    that label's row, ``value`` its sum (so SQL alone can read totals)."""
     rows: list[dict[str, Any]] = []
     for f in fields(agg):
         value = getattr(agg, f.name)
         if f.name == "n_bins":
             continue
         if isinstance(value, np.ndarray):
-            labels, cells = np.nonzero(value)
             rows += [
-                {"stat": f.name, "label": int(lab), "cell": int(c), "value": float(value[lab, c])}
-                for lab, c in zip(labels, cells, strict=True)
+                {"stat": f.name, "label": lab, "value": float(value[lab].sum()), "cells": _pack(value[lab])}
+                for lab in range(value.shape[0])
             ]
         else:
-            rows.append({"stat": f.name, "label": None, "cell": None, "value": float(value)})
+            rows.append({"stat": f.name, "label": None, "value": float(value), "cells": None})
     return rows
 
 
@@ -454,15 +467,43 @@ def replace_performance_aggregates(
         )
 
 
+def _array_stats(empty: PerformanceAggregate) -> list[str]:
+    return [f.name for f in fields(empty) if isinstance(getattr(empty, f.name), np.ndarray)]
+
+
+def old_layout_performance_days(
+    conn: sa.Connection, *, monitor: str, first: dt.date, last: dt.date, empty: PerformanceAggregate
+) -> set[dt.date]:
+    """Days of ``first..last`` whose aggregates an earlier release stored (arrays without ``cells``):
+    they must be aggregated again before a window can use them."""
+    t = performance_aggregates.c
+    stats = _array_stats(empty)
+    if not stats:
+        return set()
+    rows = conn.execute(
+        sa.select(t.partition_date)
+        .distinct()
+        .where(
+            (t.monitor == monitor)
+            & (t.partition_date >= first)
+            & (t.partition_date <= last)
+            & t.stat.in_(stats)
+            & t.cells.is_(None)
+        )
+    )
+    return {day for (day,) in rows}
+
+
 def read_performance_aggregates(
     conn: sa.Connection, *, monitor: str, first: dt.date, last: dt.date, empty: PerformanceAggregate
 ) -> dict[dt.date, PerformanceAggregate]:
-    """Stored daily aggregates of ``first..last``, rebuilt on the shape of ``empty``."""
+    """Stored daily aggregates of ``first..last``, rebuilt on the shape of ``empty``. A day stored
+    in an earlier layout, or with other score bins, raises WarehouseError naming it."""
     t = performance_aggregates.c
     parts: dict[dt.date, dict[str, Any]] = {}
     template = {f.name: getattr(empty, f.name) for f in fields(empty)}
-    for day, stat, label, cell, value in conn.execute(
-        sa.select(t.partition_date, t.stat, t.label, t.cell, t.value).where(
+    for day, stat, label, value, cells in conn.execute(
+        sa.select(t.partition_date, t.stat, t.label, t.value, t.cells).where(
             (t.monitor == monitor) & (t.partition_date >= first) & (t.partition_date <= last)
         )
     ):
@@ -474,15 +515,18 @@ def read_performance_aggregates(
         d = parts.get(day)
         if d is None:  # not setdefault: its default (a copy of every array) would be built per row
             d = parts[day] = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in template.items()}
-        if isinstance(d[stat], np.ndarray):
-            if d[stat].shape[1] <= cell:
-                raise WarehouseError(
-                    f"performance_aggregates of {monitor!r} on {day} were stored with other score bins: "
-                    "re-materialize labeled_performance for that day"
-                )
-            d[stat][label, cell] = value
-        else:
+        if not isinstance(d[stat], np.ndarray):
             d[stat] = type(template[stat])(value)
+            continue
+        if cells is None:
+            raise WarehouseError(f"performance_aggregates of {monitor!r} on {day} {OLD_LAYOUT}")
+        row = np.frombuffer(zlib.decompress(cells), dtype=d[stat].dtype.newbyteorder("<"))
+        if row.shape != d[stat][label].shape:
+            raise WarehouseError(
+                f"performance_aggregates of {monitor!r} on {day} were stored with other score bins: "
+                "re-materialize labeled_performance for that day"
+            )
+        d[stat][label] = row
     return {day: type(empty)(**p) for day, p in parts.items()}
 
 
