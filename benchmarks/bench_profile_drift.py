@@ -403,7 +403,7 @@ def backfill_run(db_path: str, n_days: int) -> None:
         defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
         job = defs.resolve_job_def(BACKFILL_JOB)
         imports_rss = child_peak_rss_mb()
-        with dg.DagsterInstance.local_temp(home) as instance:
+        with dg.DagsterInstance.local_temp(home, overrides={"telemetry": {"enabled": False}}) as instance:
             t0 = time.perf_counter()
             result = job.execute_in_process(
                 instance=instance,

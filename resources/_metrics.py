@@ -45,9 +45,9 @@ class PerformanceWriter:
     versions: Mapping[dt.date, str | None]
 
     def write_aggregates(self, aggregates: Mapping[dt.date, PerformanceAggregate]) -> None:
-        for day, agg in aggregates.items():
-            stamp = self.audit.with_version(self.versions.get(day))
-            _store.replace_performance_aggregates(self.conn, monitor=self.spec.name, aggregates={day: agg}, audit=stamp)
+        _store.replace_performance_aggregates(
+            self.conn, monitor=self.spec.name, aggregates=aggregates, audit=self.audit, versions=self.versions
+        )
 
     def read_aggregates(self, first: dt.date, last: dt.date) -> dict[dt.date, PerformanceAggregate]:
         """The daily aggregates stored for ``first..last`` (this transaction's writes included)."""
@@ -56,11 +56,11 @@ class PerformanceWriter:
         )
 
     def write_metrics(self, metrics: Mapping[tuple[str, dt.date | None], Mapping[str, float]]) -> None:
-        for (window, when), values in metrics.items():
-            stamp = self.audit.with_version(self.versions.get(when) if when else None)
-            _store.replace_performance(
-                self.conn, monitor=self.spec.name, window=window, day=when, values=values, audit=stamp
-            )
+        stamped = {
+            (window, when): (values, self.audit.with_version(self.versions.get(when) if when else None))
+            for (window, when), values in metrics.items()
+        }
+        _store.replace_performance_windows(self.conn, monitor=self.spec.name, metrics=stamped)
 
 
 class MetricTables:
@@ -177,6 +177,5 @@ class MetricTables:
         versions: Mapping[dt.date, str | None],
     ) -> None:
         with self._db.writing(spec) as conn:
-            for day, per_column in reports.items():
-                stamp = audit.with_version(versions.get(day))
-                _store.replace_fairness(conn, monitor=spec.name, day=day, reports=per_column, audit=stamp)
+            stamped = {day: (per_column, audit.with_version(versions.get(day))) for day, per_column in reports.items()}
+            _store.replace_fairness_days(conn, monitor=spec.name, reports=stamped)
