@@ -250,12 +250,13 @@ def _categorical_expr(j: int, drift: bool) -> str:
 
 
 def _table_sql(table: str, n_rows: int, start: dt.date, n_days: int, drift: bool) -> str:
-    """``CREATE TABLE`` generating ``n_rows`` rows spread evenly (time-ordered) over ``n_days``."""
+    """``CREATE TABLE`` generating ``n_rows`` rows spread evenly (time-ordered) over ``n_days``
+    (the offsets in HUGEINT: a year's microseconds times 36.5M rows overflows BIGINT)."""
     span_us = n_days * 86_400_000_000
     version = "CASE WHEN range % 10 = 0 THEN 'v2' ELSE 'v1' END" if drift else "'v1'"
     cols = [
-        f"TIMESTAMP '{start.isoformat()}' + to_microseconds(CAST(range * {span_us} // {n_rows} AS BIGINT)) "
-        f"AS {TIMESTAMP}",
+        f"TIMESTAMP '{start.isoformat()}' + "
+        f"to_microseconds(CAST(CAST(range AS HUGEINT) * {span_us} // {n_rows} AS BIGINT)) AS {TIMESTAMP}",
         f"{version} AS model_version",
         *(_numeric_expr(i, drift) for i in range(len(NUMERIC))),
         *(_categorical_expr(j, drift) for j in range(len(CATEGORICAL))),
