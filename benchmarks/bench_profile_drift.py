@@ -70,13 +70,29 @@ What it does:
    MLflow, scikit-learn, matplotlib, scipy and pandas the import loaded (expected: none).
    ``BENCH_ONLY=import`` runs this part alone (no data is generated).
 
+6. The backfill (``BENCH_BACKFILL_DAYS``, default 365; 0 skips it): a second warehouse, generated
+   in SQL like the first, with ``BENCH_BACKFILL_ROWS`` (default 100,000) rows on each of that many
+   days from 2024-02-01 (same columns, labels for 90 % of the rows in ``labels``), and a
+   100,000-row reference over January. A child process builds the reference profile (untimed);
+   another runs the monitor's ``bench_daily_monitoring`` job (every daily asset: ``daily_profile``,
+   ``feature_drift``, ``prediction_drift``, ``labeled_performance``, ``fairness_slices``,
+   ``monitoring_report`` and their checks) over all the days in ONE in-process Dagster run, as a
+   single-run backfill does (tags ``dagster/asset_partition_range_start``/``_end``), on a
+   temporary instance with Dagster's default SQLite storage and no data-quality suite.
+   ``backfill_wall_s`` is that run's wall clock, run start included; ``backfill_peak_rss_mb`` the
+   child's peak RSS (``VmHWM``: after the imports, Dagster and DuckDB included);
+   ``backfill_asset_seconds`` each step's time from its start to its success event, and
+   ``backfill_aggregate_rows_per_day`` / ``backfill_aggregate_kb_per_day`` what
+   ``performance_aggregates`` stores per day. Targets at 365 days x 100,000 rows: <= 120 s,
+   <= 1 GB. ``BENCH_ONLY=backfill`` runs this part alone.
+
 The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_seconds``, ``ratio``,
 ``peak_rss_mb``, ``perf_seconds``, ``perf_ratio``, ``fairness_seconds``, ``fairness_ratio``,
 ``quality_seconds``, ``quality_peak_rss_mb``, ``reference_profile_s``, ``reference_ratio``,
-``reference_peak_rss_mb``, ``import_definitions_s``, ``import_dagster_s``,
-``import_ratio`` and extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS
-<= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB, reference ratio <= 10
-and its peak RSS <= 1 GB; import ratio <= 1.5.
+``reference_peak_rss_mb``, ``import_definitions_s``, ``import_dagster_s``, ``import_ratio``, the
+``backfill_*`` figures and extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20,
+peak RSS <= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB, reference
+ratio <= 10 and its peak RSS <= 1 GB; import ratio <= 1.5.
 """
 
 from __future__ import annotations
@@ -93,13 +109,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import duckdb
 import sqlalchemy as sa
 
 from expectations import check_days, generate_suite, load_suite
 from expectations._suite import check_with_great_expectations
 from expectations.generate import suite_json
-from monitoring_assets import _pipeline
+from monitoring_assets import _pipeline, build_definitions
+from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import parse_spec
 from resources._engine import reference_relation
 from resources._sql import build_layout, reference_ranges
@@ -130,6 +148,11 @@ CATEGORICAL = [f"c{j}" for j in range(5)]
 SCORE = "score"
 # Features that drift on the profiled day (see _numeric_expr / _categorical_expr).
 DRIFTING = ["f00", "f05", "f10", "c1"]
+
+DEFAULT_BACKFILL_DAYS = 365
+DEFAULT_BACKFILL_ROWS = 100_000
+BACKFILL_REFERENCE_ROWS = 100_000
+BACKFILL_JOB = "bench_daily_monitoring"
 
 
 def log(message: str) -> None:
@@ -238,12 +261,13 @@ def _categorical_expr(j: int, drift: bool) -> str:
 
 
 def _table_sql(table: str, n_rows: int, start: dt.date, n_days: int, drift: bool) -> str:
-    """``CREATE TABLE`` generating ``n_rows`` rows spread evenly (time-ordered) over ``n_days``."""
+    """``CREATE TABLE`` generating ``n_rows`` rows spread evenly (time-ordered) over ``n_days``
+    (the offsets in HUGEINT: a year's microseconds times 36.5M rows overflows BIGINT)."""
     span_us = n_days * 86_400_000_000
     version = "CASE WHEN range % 10 = 0 THEN 'v2' ELSE 'v1' END" if drift else "'v1'"
     cols = [
-        f"TIMESTAMP '{start.isoformat()}' + to_microseconds(CAST(range * {span_us} // {n_rows} AS BIGINT)) "
-        f"AS {TIMESTAMP}",
+        f"TIMESTAMP '{start.isoformat()}' + "
+        f"to_microseconds(CAST(CAST(range AS HUGEINT) * {span_us} // {n_rows} AS BIGINT)) AS {TIMESTAMP}",
         f"{version} AS model_version",
         *(_numeric_expr(i, drift) for i in range(len(NUMERIC))),
         *(_categorical_expr(j, drift) for j in range(len(CATEGORICAL))),
@@ -328,6 +352,154 @@ def setup(db_path: str, n_rows: int, ref_rows: int) -> None:
             }
         )
     )
+
+
+# -- backfill ----------------------------------------------------------------------------------
+
+
+def backfill_setup(db_path: str, n_days: int, rows_per_day: int) -> None:
+    """Child process: the backfill's tables in SQL (``n_days`` x ``rows_per_day`` from ``DAY``),
+    then its stored reference profile; prints the seconds each took."""
+    t0 = time.perf_counter()
+    con = duckdb.connect(db_path)
+    try:
+        con.execute("SELECT setseed(0.23)")
+        con.execute(_table_sql(REFERENCE_TABLE, BACKFILL_REFERENCE_ROWS, REFERENCE_START, REFERENCE_DAYS, drift=False))
+        log(f"generating {SOURCE_TABLE}: {n_days} days x {rows_per_day:,} rows (this can take a while)")
+        con.execute("SELECT setseed(0.61)")
+        con.execute(_table_sql(SOURCE_TABLE, n_days * rows_per_day, DAY, n_days, drift=True))
+        con.execute(
+            f"CREATE OR REPLACE TABLE {LABELS_TABLE} AS SELECT request_id, label, {TIMESTAMP} + INTERVAL 7 DAY "
+            f"AS labeled_at FROM {SOURCE_TABLE} WHERE random() < 0.9"
+        )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    generate_seconds = time.perf_counter() - t0
+    log(f"backfill tables generated in {generate_seconds:.1f} s; building the reference profile")
+    spec = parse_spec(spec_dict())
+    wh = Warehouse(f"duckdb:///{db_path}")
+    try:
+        t0 = time.perf_counter()
+        _pipeline.build_reference(wh, spec, Audit("bench-reference", spec.spec_hash()))
+        reference_seconds = time.perf_counter() - t0
+    finally:
+        wh.dispose()
+    print(json.dumps({"generate_seconds": generate_seconds, "reference_seconds": reference_seconds}))
+
+
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Each step's seconds from its STEP_START to its STEP_SUCCESS (or STEP_FAILURE) event."""
+    started: dict[str, float] = {}
+    took: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
+            took[event.step_key] = round(entry.timestamp - started[event.step_key], 2)
+    return took
+
+
+def backfill_run(db_path: str, n_days: int) -> None:
+    """Child process: every daily asset of the monitor over the ``n_days`` days in one Dagster run;
+    prints its wall clock, this process's peak RSS and each step's seconds."""
+    spec = parse_spec(spec_dict())
+    url = f"duckdb:///{db_path}"
+    last = DAY + dt.timedelta(days=n_days - 1)
+    with tempfile.TemporaryDirectory(prefix="bench_backfill_home_") as home:
+        # No data-quality suite (expectations/<name>.json is looked up here), as in parts 1-3.
+        os.environ["MONITORING_EXPECTATIONS_DIR"] = home
+        defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
+        job = defs.resolve_job_def(BACKFILL_JOB)
+        imports_rss = child_peak_rss_mb()
+        with dg.DagsterInstance.local_temp(home, overrides={"telemetry": {"enabled": False}}) as instance:
+            t0 = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                tags={
+                    "dagster/asset_partition_range_start": DAY.isoformat(),
+                    "dagster/asset_partition_range_end": last.isoformat(),
+                },
+                raise_on_error=False,
+            )
+            wall = time.perf_counter() - t0
+            steps = _step_seconds(instance, result.run_id)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows, size, days = conn.execute(
+                sa.text(
+                    "SELECT count(*), sum(octet_length(cells)), count(DISTINCT partition_date) "
+                    "FROM monitoring.performance_aggregates WHERE monitor = :m"
+                ),
+                {"m": spec.name},
+            ).one()
+            scored = conn.execute(
+                sa.text(
+                    "SELECT sum(value) FROM monitoring.performance_metrics "
+                    "WHERE monitor = :m AND \"window\" = 'daily' AND metric = 'n_scored'"
+                ),
+                {"m": spec.name},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    print(
+        json.dumps(
+            {
+                "success": result.success,
+                "wall_s": wall,
+                "peak_rss_mb": child_peak_rss_mb(),
+                "imports_rss_mb": imports_rss,
+                "asset_seconds": steps,
+                "aggregate_rows_per_day": rows / days if days else 0,
+                "aggregate_kb_per_day": (size or 0) / 1024 / days if days else 0,
+                "n_scored": int(scored or 0),
+            }
+        )
+    )
+
+
+def run_child(*args: str) -> dict[str, Any]:
+    child = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def measure_backfill(n_days: int, rows_per_day: int) -> dict[str, Any]:
+    """Part 6 of the module docstring: the figures for the JSON line."""
+    with tempfile.TemporaryDirectory(prefix="bench_backfill_") as tmp:
+        db_path = str(Path(tmp) / "warehouse.duckdb")
+        made = run_child("--backfill-setup", db_path, str(n_days), str(rows_per_day))
+        log(f"backfill: one run of {BACKFILL_JOB} over {n_days} days")
+        ran = run_child("--backfill-run", db_path, str(n_days))
+    if not ran["success"] or ran["n_scored"] != n_days * rows_per_day:
+        raise SystemExit(f"backfill run failed or counted {ran['n_scored']:,} scored rows: {ran}")
+    log(f"backfill: {ran['wall_s']:.1f} s, peak RSS {ran['peak_rss_mb']:,.0f} MB; steps {ran['asset_seconds']}")
+    return {
+        "backfill_days": n_days,
+        "backfill_rows_per_day": rows_per_day,
+        "backfill_wall_s": round(ran["wall_s"], 2),
+        "backfill_peak_rss_mb": round(ran["peak_rss_mb"], 1),
+        "backfill_imports_rss_mb": round(ran["imports_rss_mb"], 1),
+        "backfill_asset_seconds": ran["asset_seconds"],
+        "backfill_aggregate_rows_per_day": round(ran["aggregate_rows_per_day"], 1),
+        "backfill_aggregate_kb_per_day": round(ran["aggregate_kb_per_day"], 2),
+        "backfill_generate_seconds": round(made["generate_seconds"], 1),
+        "backfill_reference_seconds": round(made["reference_seconds"], 2),
+    }
+
+
+def print_backfill(b: dict[str, Any]) -> None:
+    print(f"Backfill: {b['backfill_days']} days x {b['backfill_rows_per_day']:,} rows in one run")
+    print(f"  wall clock (target <= 120 s): {b['backfill_wall_s']:.1f} s")
+    print(f"  peak RSS (target <= 1024 MB): {b['backfill_peak_rss_mb']:,.0f} MB")
+    for step, seconds in sorted(b["backfill_asset_seconds"].items(), key=lambda kv: -kv[1]):
+        print(f"  {step}: {seconds:.1f} s")
+    rows, kb = b["backfill_aggregate_rows_per_day"], b["backfill_aggregate_kb_per_day"]
+    print(f"  performance_aggregates per day: {rows:.0f} rows, {kb:.1f} KB")
 
 
 # -- timing ------------------------------------------------------------------------------------
@@ -487,8 +659,17 @@ def run_reference(db_path: Path) -> dict[str, Any]:
 
 def main() -> None:
     only = os.environ.get("BENCH_ONLY", "")
-    if only not in ("", "import"):
-        raise SystemExit(f"BENCH_ONLY={only!r}: the only part that runs alone is 'import'")
+    if only not in ("", "import", "backfill"):
+        raise SystemExit(f"BENCH_ONLY={only!r}: the parts that run alone are 'import' and 'backfill'")
+    backfill_days = int(os.environ.get("BENCH_BACKFILL_DAYS", DEFAULT_BACKFILL_DAYS))
+    backfill_rows = int(os.environ.get("BENCH_BACKFILL_ROWS", DEFAULT_BACKFILL_ROWS))
+    if only == "backfill":
+        if backfill_days < 1:
+            raise SystemExit("BENCH_ONLY=backfill needs BENCH_BACKFILL_DAYS >= 1")
+        backfill = measure_backfill(backfill_days, backfill_rows)
+        print_backfill(backfill)
+        print(json.dumps(backfill))
+        return
     log("timing the code location's import against Dagster's")
     imports = measure_imports()  # first, while no child of ours loads the machine
     if only == "import":
@@ -571,6 +752,8 @@ def main() -> None:
             f"{quality['quality_peak_rss_mb']:,.0f} MB"
         )
 
+    backfill = measure_backfill(backfill_days, backfill_rows) if backfill_days > 0 else {}
+
     # Sanity: the profile saw every row and the planted drift was found.
     profile = profiles[DAY]
     if profile.n_rows != n_rows:
@@ -636,6 +819,8 @@ def main() -> None:
     if missed:
         print(f"WARNING: planted drift not flagged for {missed}")
     print_imports(imports)
+    if backfill:
+        print_backfill(backfill)
 
     print(
         json.dumps(
@@ -686,6 +871,7 @@ def main() -> None:
                 "quality_failed": quality["quality_failed"],
                 "quality_exact_counts": quality["quality_exact_counts"],
                 **imports,
+                **backfill,
             }
         )
     )
@@ -700,5 +886,9 @@ if __name__ == "__main__":
         reference_child(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "--quality":
         quality_child(sys.argv[2])
+    elif len(sys.argv) == 5 and sys.argv[1] == "--backfill-setup":
+        backfill_setup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--backfill-run":
+        backfill_run(sys.argv[2], int(sys.argv[3]))
     else:
         main()

@@ -109,15 +109,26 @@ def compute_performance(
         progress(f"aggregated labeled rows of {len(daily)}/{len(days)} days (through {chunk[-1].isoformat()})")
     first, last = min(daily), max(daily)
     span = dt.timedelta(days=width - 1)
+    # Neighbouring days an earlier release stored one row per cell cannot be merged: aggregate
+    # them again from the warehouse (their rows are still there) and store them in today's layout.
+    refreshed: dict[dt.date, PerformanceAggregate] = {}
+    stale = sorted(wh.metrics.old_layout_days(spec, first - span, last + span) - daily.keys())
+    if stale:
+        progress(
+            f"{len(stale)} day(s) of stored performance aggregates ({stale[0].isoformat()}..{stale[-1].isoformat()}) "
+            "are in the layout of an earlier release: aggregating them again"
+        )
+        for chunk in _chunks(stale):
+            refreshed |= wh.metrics.performance_aggregates(spec, chunk)
     reach = {d + dt.timedelta(days=i) for d in daily for i in range(width)}  # windows holding a day of ours
     metrics: dict[tuple[str, dt.date | None], dict[str, float]] = {
-        ("daily", d): performance_metrics(a) for d, a in daily.items()
+        ("daily", d): performance_metrics(a) for d, a in (refreshed | daily).items()
     }
-    versions = wh.metrics.model_versions(spec, sorted(reach))
+    versions = wh.metrics.model_versions(spec, sorted(reach | refreshed.keys()))
     with wh.metrics.performance_writer(spec, audit, versions) as writer:
         # The windows are derived from the days as stored once ours are written, under the monitor's
         # lock: a run writing a neighbouring day at the same time waits, then derives again with ours.
-        writer.write_aggregates(daily)
+        writer.write_aggregates(refreshed | daily)
         stored = writer.read_aggregates(first - span, last + span)
         for day in sorted(reach & stored.keys()):
             window = [stored[w] for i in range(width) if (w := day - dt.timedelta(days=i)) in stored]

@@ -24,7 +24,13 @@ import numpy as np
 import sqlalchemy as sa
 
 from monitoring_assets.core.fairness import NULL_GROUP, GroupCounts
-from monitoring_assets.core.performance import EPS, BinaryAggregate, RegressionAggregate
+from monitoring_assets.core.performance import (
+    CALIBRATION_BINS,
+    EPS,
+    BinaryAggregate,
+    RegressionAggregate,
+    calibration_bins,
+)
 from monitoring_assets.core.profile import OTHER
 from monitoring_assets.spec import MonitorSpec
 from resources._sql import DAY, Relation, SqlBuilder, as_date
@@ -168,7 +174,9 @@ class LabeledRows:
     # -- binary classification ------------------------------------------------------------------
 
     def binary_statement(self, q: SqlBuilder, n_bins: int) -> tuple[sa.TextClause, dict[str, Any]]:
-        """Per (day, label, predicted, score cell): rows, score sum, log-loss sum, squared-error sum."""
+        """Per (day, label, predicted): rows, log-loss sum, squared-error sum, invalid scores and
+        duplicates, and the non-empty score cells as three arrays ordered by cell (cell, rows,
+        score sum): a day comes back as a few rows, not one per cell."""
         params: dict[str, Any] = {"nb": n_bins, "nb_last": n_bins - 1, "eps": EPS, "one_eps": 1 - EPS}
         score = self._valid_score(q)
         inner = (
@@ -176,16 +184,25 @@ class LabeledRows:
             f"{self._predicted(q, score, params)} AS yhat, {score} AS p, {self.invalid_score(q)} AS bad_p, "
             f"{self._duplicates(q)} FROM {self.from_clause(q, params)}"
         )
+        # greatest/least skip NULLs (a missing score would clip to eps): the CASE below tests r.p first.
         clipped = "least(greatest(r.p, CAST(:eps AS DOUBLE PRECISION)), CAST(:one_eps AS DOUBLE PRECISION))"
         cell = (
             "CASE WHEN r.p IS NOT NULL THEN CAST(least(greatest(floor(r.p * CAST(:nb AS DOUBLE PRECISION)), 0), "
             ":nb_last) AS INTEGER) END"
         )
-        stmt = (
+        cells = (
             f"SELECT r.{DAY}, r.y, r.yhat, {cell} AS cell, count(*) AS n, sum(r.p) AS score_sum, "
-            f"sum(CASE WHEN r.y = 1 THEN -ln({clipped}) WHEN r.y = 0 THEN -ln(1 - {clipped}) END) AS log_loss, "
-            "sum((r.p - r.y) * (r.p - r.y)) AS sq_err, sum(r.bad_p), sum(r.dup_ids), sum(r.dup_labels) "
-            f"FROM ({inner}) AS r GROUP BY r.{DAY}, r.y, r.yhat, 4"
+            f"sum(CASE WHEN r.p IS NULL THEN NULL WHEN r.y = 1 THEN -ln({clipped}) "
+            f"WHEN r.y = 0 THEN -ln(1 - {clipped}) END) AS log_loss, "
+            "sum((r.p - r.y) * (r.p - r.y)) AS sq_err, sum(r.bad_p) AS bad_p, sum(r.dup_ids) AS dup_ids, "
+            f"sum(r.dup_labels) AS dup_labels FROM ({inner}) AS r GROUP BY r.{DAY}, r.y, r.yhat, 4"
+        )
+        scored = "FILTER (WHERE c.cell IS NOT NULL)"
+        stmt = (
+            f"SELECT c.{DAY}, c.y, c.yhat, sum(c.n), sum(c.log_loss), sum(c.sq_err), sum(c.bad_p), "
+            f"sum(c.dup_ids), sum(c.dup_labels), array_agg(c.cell ORDER BY c.cell) {scored}, "
+            f"array_agg(c.n ORDER BY c.cell) {scored}, array_agg(c.score_sum ORDER BY c.cell) {scored} "
+            f"FROM ({cells}) AS c GROUP BY c.{DAY}, c.y, c.yhat"
         )
         return sa.text(stmt), params
 
@@ -195,8 +212,11 @@ class LabeledRows:
         stmt, params = self.binary_statement(q, n_bins)
         parts: dict[dt.date | None, dict[str, Any]] = {}
         for row in conn.execute(stmt, params):
-            day, y, yhat, cell, rows, score_sum, log_loss, sq_err, bad_scores, dup_ids, dup_labels = row
-            d = parts.setdefault(as_date(day), _binary_parts(n_bins))
+            day, y, yhat, rows, log_loss, sq_err, bad_scores, dup_ids, dup_labels, cells, counts, sums = row
+            key = as_date(day)
+            d = parts.get(key)
+            if d is None:  # not setdefault: its default (fresh arrays) would be built per row
+                d = parts[key] = _binary_parts(n_bins)
             n = int(rows)
             d["n_scored"] += n
             d["n_invalid_scores"] += int(bad_scores)
@@ -210,14 +230,18 @@ class LabeledRows:
             d["n_labeled"] += n
             if y == -1:
                 d["n_invalid_labels"] += n
-            if y not in (0, 1) or yhat not in (0, 1) or cell is None:
+            if y not in (0, 1) or yhat not in (0, 1) or not cells:
                 d["n_invalid"] += n
                 continue
-            d["confusion"][y, yhat] += n
-            d["hist"][y, cell] += n
-            d["score_sum"][y, cell] += float(score_sum)
-            d["log_loss_sum"] += float(log_loss)
-            d["squared_error_sum"] += float(sq_err)
+            cell = np.asarray(cells, np.int64)
+            count = np.asarray(counts, np.int64)
+            valid = int(count.sum())  # rows without a score have no cell: invalid
+            d["n_invalid"] += n - valid
+            d["confusion"][y, yhat] += valid
+            d["hist"][y, cell] += count  # cells are distinct within one (day, label, predicted)
+            np.add.at(d["score_sum"][y], calibration_bins(cell, n_bins), np.asarray(sums, np.float64))
+            d["log_loss_sum"] += float(log_loss or 0.0)
+            d["squared_error_sum"] += float(sq_err or 0.0)
         return {day: BinaryAggregate(n_bins=n_bins, **p) for day, p in parts.items()}
 
     def valid_label(self, q: SqlBuilder) -> str:
@@ -386,7 +410,7 @@ def _binary_parts(n_bins: int) -> dict[str, Any]:
         "n_invalid": 0,
         "confusion": np.zeros((2, 2), np.int64),
         "hist": np.zeros((2, n_bins), np.int64),
-        "score_sum": np.zeros((2, n_bins), np.float64),
+        "score_sum": np.zeros((2, CALIBRATION_BINS), np.float64),
         "log_loss_sum": 0.0,
         "squared_error_sum": 0.0,
         "n_invalid_labels": 0,

@@ -45,9 +45,9 @@ class PerformanceWriter:
     versions: Mapping[dt.date, str | None]
 
     def write_aggregates(self, aggregates: Mapping[dt.date, PerformanceAggregate]) -> None:
-        for day, agg in aggregates.items():
-            stamp = self.audit.with_version(self.versions.get(day))
-            _store.replace_performance_aggregates(self.conn, monitor=self.spec.name, aggregates={day: agg}, audit=stamp)
+        _store.replace_performance_aggregates(
+            self.conn, monitor=self.spec.name, aggregates=aggregates, audit=self.audit, versions=self.versions
+        )
 
     def read_aggregates(self, first: dt.date, last: dt.date) -> dict[dt.date, PerformanceAggregate]:
         """The daily aggregates stored for ``first..last`` (this transaction's writes included)."""
@@ -56,11 +56,11 @@ class PerformanceWriter:
         )
 
     def write_metrics(self, metrics: Mapping[tuple[str, dt.date | None], Mapping[str, float]]) -> None:
-        for (window, when), values in metrics.items():
-            stamp = self.audit.with_version(self.versions.get(when) if when else None)
-            _store.replace_performance(
-                self.conn, monitor=self.spec.name, window=window, day=when, values=values, audit=stamp
-            )
+        stamped = {
+            (window, when): (values, self.audit.with_version(self.versions.get(when) if when else None))
+            for (window, when), values in metrics.items()
+        }
+        _store.replace_performance_windows(self.conn, monitor=self.spec.name, metrics=stamped)
 
 
 class MetricTables:
@@ -75,6 +75,13 @@ class MetricTables:
         if spec.prediction.task == "binary_classification":
             return dict(rows.binary_aggregates(conn, self._db.sql, spec.performance.score_bins))
         return dict(rows.regression_aggregates(conn, self._db.sql))
+
+    def old_layout_days(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> set[dt.date]:
+        """Days of ``first..last`` whose stored aggregates are in an earlier release's layout."""
+        with self._db.begin_tables() as conn:
+            return _store.old_layout_performance_days(
+                conn, monitor=spec.name, first=first, last=last, empty=empty_aggregate(spec)
+            )
 
     def performance_aggregates(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[dt.date, PerformanceAggregate]:
         """Aggregate each day's scored rows with the labels that have arrived (one query)."""
@@ -170,6 +177,5 @@ class MetricTables:
         versions: Mapping[dt.date, str | None],
     ) -> None:
         with self._db.writing(spec) as conn:
-            for day, per_column in reports.items():
-                stamp = audit.with_version(versions.get(day))
-                _store.replace_fairness(conn, monitor=spec.name, day=day, reports=per_column, audit=stamp)
+            stamped = {day: (per_column, audit.with_version(versions.get(day))) for day, per_column in reports.items()}
+            _store.replace_fairness_days(conn, monitor=spec.name, reports=stamped)

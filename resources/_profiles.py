@@ -144,16 +144,9 @@ class ProfileStore:
     ) -> None:
         """Replace the drift rows of every given day in one transaction."""
         with self._db.writing(spec) as conn:
-            for day, (result, audit) in results.items():
-                _store.replace_drift(
-                    conn,
-                    monitor=spec.name,
-                    day=day,
-                    scope=scope,
-                    result=result,
-                    audit=audit,
-                    include_dataset_row=scope == "feature",
-                )
+            _store.replace_drift(
+                conn, monitor=spec.name, scope=scope, results=results, include_dataset_row=scope == "feature"
+            )
 
     def delete_drift(self, spec: MonitorSpec, days: Sequence[dt.date]) -> None:
         """Remove the drift rows (every scope) of ``days``: drift blocked by data quality."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -176,8 +177,13 @@ def _replace(
     _insert(conn, table, rows)
 
 
-def _date_is(column: sa.ColumnElement[Any], day: dt.date | None) -> sa.ColumnElement[bool]:
-    return column.is_(None) if day is None else column == day
+def _dates_in(column: sa.ColumnElement[Any], days: Iterable[dt.date | None]) -> sa.ColumnElement[bool]:
+    """``column`` is one of ``days`` (None: NULL). One DELETE for many days: a backfill's year of
+    days otherwise pays one DELETE and one INSERT (~20 ms on DuckDB) per day and table."""
+    wanted = set(days)
+    dated = sorted(d for d in wanted if d is not None)
+    cond: sa.ColumnElement[bool] = column.in_(dated) if dated else sa.false()
+    return cond | column.is_(None) if None in wanted else cond
 
 
 def replace_profiles(
@@ -197,13 +203,20 @@ def replace_profiles(
     for table in (profile_metrics, profile_bins):
         if clear_kind:
             conn.execute(table.delete().where((table.c.monitor == monitor) & (table.c.profile == kind)))
+    days: list[dt.date | None] = []
+    rows: dict[str, list[dict[str, Any]]] = {profile_metrics.name: [], profile_bins.name: []}
     for day, profile in profiles:
+        days.append(day)
         stamp = audit.with_version(model_version_label(profile.model_versions)).row()
         metrics, bins = _profile_rows(profile, include_layout=kind == "reference")
         key = {"monitor": monitor, "profile": kind, "partition_date": day, **stamp}
-        for table, rows in ((profile_metrics, metrics), (profile_bins, bins)):
-            where = (table.c.monitor == monitor) & (table.c.profile == kind) & _date_is(table.c.partition_date, day)
-            _replace(conn, table, where, [{**key, **r} for r in rows])
+        rows[profile_metrics.name] += [{**key, **r} for r in metrics]
+        rows[profile_bins.name] += [{**key, **r} for r in bins]
+    if not days:
+        return
+    for table in (profile_metrics, profile_bins):
+        where = (table.c.monitor == monitor) & (table.c.profile == kind) & _dates_in(table.c.partition_date, days)
+        _replace(conn, table, where, rows[table.name])
 
 
 def read_layout(conn: sa.Connection, monitor: str) -> ProfileLayout:
@@ -311,16 +324,7 @@ def read_profiles(
     return out
 
 
-def replace_drift(
-    conn: sa.Connection,
-    *,
-    monitor: str,
-    day: dt.date,
-    scope: str,
-    result: DatasetDrift,
-    audit: Audit,
-    include_dataset_row: bool,
-) -> None:
+def _drift_rows(result: DatasetDrift, include_dataset_row: bool) -> list[dict[str, Any]]:
     rows = [
         {
             "feature": f.feature,
@@ -345,14 +349,27 @@ def replace_drift(
                 "reason": result.reason or None,
             }
         )
-    key = {"monitor": monitor, "partition_date": day, "scope": scope, **audit.row()}
+    return rows
+
+
+def replace_drift(
+    conn: sa.Connection,
+    *,
+    monitor: str,
+    scope: str,
+    results: Mapping[dt.date, tuple[DatasetDrift, Audit]],
+    include_dataset_row: bool,
+) -> None:
+    """Replace the drift rows of one scope on every day of ``results`` (one DELETE, one INSERT)."""
+    if not results:
+        return
+    rows = []
+    for day, (result, audit) in results.items():
+        key = {"monitor": monitor, "partition_date": day, "scope": scope, **audit.row()}
+        rows += [{**key, **r} for r in _drift_rows(result, include_dataset_row)]
     d = drift_metrics.c
-    _replace(
-        conn,
-        drift_metrics,
-        (d.monitor == monitor) & (d.partition_date == day) & (d.scope == scope),
-        [{**key, **r} for r in rows],
-    )
+    where = (d.monitor == monitor) & (d.scope == scope) & _dates_in(d.partition_date, results)
+    _replace(conn, drift_metrics, where, rows)
 
 
 def count_profile_days(conn: sa.Connection, monitor: str, kind: str) -> int:
@@ -380,27 +397,32 @@ def read_model_versions(conn: sa.Connection, *, monitor: str, days: Sequence[dt.
     return {day: version for day, version in rows}
 
 
-def replace_performance(
-    conn: sa.Connection, *, monitor: str, window: str, day: dt.date | None, values: Mapping[str, float], audit: Audit
+def replace_performance_windows(
+    conn: sa.Connection,
+    *,
+    monitor: str,
+    metrics: Mapping[tuple[str, dt.date | None], tuple[Mapping[str, float], Audit]],
 ) -> None:
-    """Replace one (monitor, window, day) of performance metrics; ``values`` holds n_labeled etc."""
-    n_labeled = int(values.get("n_labeled", 0))
-    coverage = _clean(values.get("label_coverage", math.nan))
-    key = {
-        "monitor": monitor,
-        "partition_date": day,
-        "window": window,
-        "n_labeled": n_labeled,
-        "label_coverage": coverage,
-        **audit.row(),
-    }
+    """Replace the (monitor, window, day) rows of every key of ``metrics`` (one DELETE and one
+    INSERT per window); each value is the metrics (n_labeled etc.) and the audit to stamp."""
     t = performance_metrics.c
-    _replace(
-        conn,
-        performance_metrics,
-        (t.monitor == monitor) & (t.window == window) & _date_is(t.partition_date, day),
-        [{**key, "metric": k, "value": _clean(v)} for k, v in values.items()],
-    )
+    by_window: dict[str, list[tuple[dt.date | None, Mapping[str, float], Audit]]] = {}
+    for (window, day), (values, audit) in metrics.items():
+        by_window.setdefault(window, []).append((day, values, audit))
+    for window, entries in by_window.items():
+        rows = []
+        for day, values, audit in entries:
+            key = {
+                "monitor": monitor,
+                "partition_date": day,
+                "window": window,
+                "n_labeled": int(values.get("n_labeled", 0)),
+                "label_coverage": _clean(values.get("label_coverage", math.nan)),
+                **audit.row(),
+            }
+            rows += [{**key, "metric": k, "value": _clean(v)} for k, v in values.items()]
+        where = (t.monitor == monitor) & (t.window == window) & _dates_in(t.partition_date, [d for d, _, _ in entries])
+        _replace(conn, performance_metrics, where, rows)
 
 
 def read_performance(
@@ -423,46 +445,93 @@ def read_performance(
     return out
 
 
+OLD_LAYOUT = (
+    "are stored one row per cell, the layout of an earlier release: re-materialize labeled_performance "
+    "for that day (a run of any later day within its rolling window re-aggregates it)"
+)
+
+
+def _pack(row: np.ndarray) -> bytes:
+    """One label's row of an aggregate array: little-endian numpy bytes, zlib-compressed."""
+    return zlib.compress(np.ascontiguousarray(row, dtype=row.dtype.newbyteorder("<")).tobytes())
+
+
 def _aggregate_rows(agg: PerformanceAggregate) -> list[dict[str, Any]]:
+    """One row per scalar (``label`` and ``cells`` NULL) and per (array, label): ``cells`` holds
+    that label's row, ``value`` its sum (so SQL alone can read totals)."""
     rows: list[dict[str, Any]] = []
     for f in fields(agg):
         value = getattr(agg, f.name)
         if f.name == "n_bins":
             continue
         if isinstance(value, np.ndarray):
-            labels, cells = np.nonzero(value)
             rows += [
-                {"stat": f.name, "label": int(lab), "cell": int(c), "value": float(value[lab, c])}
-                for lab, c in zip(labels, cells, strict=True)
+                {"stat": f.name, "label": lab, "value": float(value[lab].sum()), "cells": _pack(value[lab])}
+                for lab in range(value.shape[0])
             ]
         else:
-            rows.append({"stat": f.name, "label": None, "cell": None, "value": float(value)})
+            rows.append({"stat": f.name, "label": None, "value": float(value), "cells": None})
     return rows
 
 
 def replace_performance_aggregates(
-    conn: sa.Connection, *, monitor: str, aggregates: Mapping[dt.date, PerformanceAggregate], audit: Audit
+    conn: sa.Connection,
+    *,
+    monitor: str,
+    aggregates: Mapping[dt.date, PerformanceAggregate],
+    audit: Audit,
+    versions: Mapping[dt.date, str | None] | None = None,
 ) -> None:
+    """Replace the days of ``aggregates`` (one DELETE and one INSERT); ``versions`` gives each
+    day's model version stamp (default: the audit's)."""
+    if not aggregates:
+        return
     t = performance_aggregates.c
+    rows = []
     for day, agg in aggregates.items():
-        key = {"monitor": monitor, "partition_date": day, **audit.row()}
-        _replace(
-            conn,
-            performance_aggregates,
-            (t.monitor == monitor) & (t.partition_date == day),
-            [{**key, **r} for r in _aggregate_rows(agg)],
+        stamp = audit.with_version(versions.get(day)) if versions is not None else audit
+        key = {"monitor": monitor, "partition_date": day, **stamp.row()}
+        rows += [{**key, **r} for r in _aggregate_rows(agg)]
+    _replace(conn, performance_aggregates, (t.monitor == monitor) & _dates_in(t.partition_date, aggregates), rows)
+
+
+def _array_stats(empty: PerformanceAggregate) -> list[str]:
+    return [f.name for f in fields(empty) if isinstance(getattr(empty, f.name), np.ndarray)]
+
+
+def old_layout_performance_days(
+    conn: sa.Connection, *, monitor: str, first: dt.date, last: dt.date, empty: PerformanceAggregate
+) -> set[dt.date]:
+    """Days of ``first..last`` whose aggregates an earlier release stored (arrays without ``cells``):
+    they must be aggregated again before a window can use them."""
+    t = performance_aggregates.c
+    stats = _array_stats(empty)
+    if not stats:
+        return set()
+    rows = conn.execute(
+        sa.select(t.partition_date)
+        .distinct()
+        .where(
+            (t.monitor == monitor)
+            & (t.partition_date >= first)
+            & (t.partition_date <= last)
+            & t.stat.in_(stats)
+            & t.cells.is_(None)
         )
+    )
+    return {day for (day,) in rows}
 
 
 def read_performance_aggregates(
     conn: sa.Connection, *, monitor: str, first: dt.date, last: dt.date, empty: PerformanceAggregate
 ) -> dict[dt.date, PerformanceAggregate]:
-    """Stored daily aggregates of ``first..last``, rebuilt on the shape of ``empty``."""
+    """Stored daily aggregates of ``first..last``, rebuilt on the shape of ``empty``. A day stored
+    in an earlier layout, or with other score bins, raises WarehouseError naming it."""
     t = performance_aggregates.c
     parts: dict[dt.date, dict[str, Any]] = {}
     template = {f.name: getattr(empty, f.name) for f in fields(empty)}
-    for day, stat, label, cell, value in conn.execute(
-        sa.select(t.partition_date, t.stat, t.label, t.cell, t.value).where(
+    for day, stat, label, value, cells in conn.execute(
+        sa.select(t.partition_date, t.stat, t.label, t.value, t.cells).where(
             (t.monitor == monitor) & (t.partition_date >= first) & (t.partition_date <= last)
         )
     ):
@@ -471,23 +540,40 @@ def read_performance_aggregates(
                 f"performance_aggregates of {monitor!r} on {day} has unknown stat {stat!r}: "
                 "re-materialize labeled_performance for that day"
             )
-        d = parts.setdefault(day, {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in template.items()})
-        if isinstance(d[stat], np.ndarray):
-            if d[stat].shape[1] <= cell:
-                raise WarehouseError(
-                    f"performance_aggregates of {monitor!r} on {day} were stored with other score bins: "
-                    "re-materialize labeled_performance for that day"
-                )
-            d[stat][label, cell] = value
-        else:
+        d = parts.get(day)
+        if d is None:  # not setdefault: its default (a copy of every array) would be built per row
+            d = parts[day] = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in template.items()}
+        if not isinstance(d[stat], np.ndarray):
             d[stat] = type(template[stat])(value)
+            continue
+        if cells is None:
+            raise WarehouseError(f"performance_aggregates of {monitor!r} on {day} {OLD_LAYOUT}")
+        row = np.frombuffer(zlib.decompress(cells), dtype=d[stat].dtype.newbyteorder("<"))
+        if row.shape != d[stat][label].shape:
+            raise WarehouseError(
+                f"performance_aggregates of {monitor!r} on {day} were stored with other score bins: "
+                "re-materialize labeled_performance for that day"
+            )
+        d[stat][label] = row
     return {day: type(empty)(**p) for day, p in parts.items()}
 
 
-def replace_fairness(
-    conn: sa.Connection, *, monitor: str, day: dt.date, reports: Mapping[str, SliceReport], audit: Audit
+def replace_fairness_days(
+    conn: sa.Connection, *, monitor: str, reports: Mapping[dt.date, tuple[Mapping[str, SliceReport], Audit]]
 ) -> None:
-    """Group metrics of unsuppressed groups, one marker row per suppressed group, disparities."""
+    """Per day: group metrics of unsuppressed groups, one marker row per suppressed group, and the
+    disparities; the days are replaced in one DELETE and one INSERT."""
+    if not reports:
+        return
+    rows: list[dict[str, Any]] = []
+    for day, (per_column, audit) in reports.items():
+        key = {"monitor": monitor, "partition_date": day, **audit.row()}
+        rows += [{**key, **r} for r in _fairness_rows(per_column)]
+    t = fairness_metrics.c
+    _replace(conn, fairness_metrics, (t.monitor == monitor) & _dates_in(t.partition_date, reports), rows)
+
+
+def _fairness_rows(reports: Mapping[str, SliceReport]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for column, report in reports.items():
         for group, values in report.groups.items():
@@ -526,9 +612,7 @@ def replace_fairness(
             }
             for m, v in report.disparities.items()
         ]
-    key = {"monitor": monitor, "partition_date": day, **audit.row()}
-    t = fairness_metrics.c
-    _replace(conn, fairness_metrics, (t.monitor == monitor) & (t.partition_date == day), [{**key, **r} for r in rows])
+    return rows
 
 
 def append_event(

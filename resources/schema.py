@@ -49,10 +49,16 @@ same in every table:
                      ``rolling_<N>d`` (the N days ending that day, merged from the daily
                      aggregates) or ``reference`` (``partition_date`` NULL). Every row repeats
                      ``n_labeled`` and ``label_coverage`` of its window.
-``performance_aggregates``  one entry of the mergeable aggregate behind ``performance_metrics``
-                     (one day each). Key: monitor, partition_date, stat, label, cell. ``stat``
-                     names a field of the aggregate; ``label`` and ``cell`` index its arrays (for
-                     ``confusion``, ``cell`` is the predicted label), NULL for a scalar.
+``performance_aggregates``  one field of the mergeable aggregate behind ``performance_metrics``
+                     (one day each): about 17 rows and a few KB a day. Key: monitor,
+                     partition_date, stat, label. ``stat`` names a field of the aggregate. A
+                     scalar has ``label`` and ``cells`` NULL and its number in ``value``. An array
+                     has one row per label (0, 1): ``cells`` is that label's row as zlib-compressed
+                     little-endian numpy bytes (int64 ``confusion`` by predicted label and ``hist``
+                     by score cell; float64 ``score_sum`` by calibration bin), ``value`` its sum.
+                     Tables of an earlier release (one row per cell, in a ``cell`` column) are
+                     rebuilt by ``ensure_tables``: scalars kept, each array summed into one row
+                     per label with ``cells`` NULL, which marks the day for re-aggregation.
 ``fairness_metrics`` one group metric, or one disparity, of one slice column on one day. Key:
                      monitor, partition_date, slice_column, slice_value, metric. Columns: value,
                      n (the group's rows), suppressed. The disparities of a column have
@@ -171,8 +177,8 @@ performance_aggregates = sa.Table(
     sa.Column("partition_date", sa.Date, nullable=False),
     sa.Column("stat", sa.String(32), nullable=False),
     sa.Column("label", sa.Integer),
-    sa.Column("cell", sa.Integer),
     sa.Column("value", sa.Float(53), nullable=False),
+    sa.Column("cells", sa.LargeBinary),
     *audit_columns(),
 )
 
@@ -263,6 +269,7 @@ def ensure_tables(conn: sa.Connection) -> None:
         metadata.create_all(conn, checkfirst=True)
     # Also when every table exists: one made by an earlier release may lack new columns.
     _upgrade_drift_metrics(conn)
+    _upgrade_performance_aggregates(conn)
 
 
 def _upgrade_drift_metrics(conn: sa.Connection) -> None:
@@ -286,3 +293,46 @@ def _upgrade_drift_metrics(conn: sa.Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {sql_type}"))
     if found.get("drifted") == "NO":
         conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {quote('drifted')} DROP NOT NULL"))
+
+
+def _columns(conn: sa.Connection, table: str) -> dict[str, str]:
+    """The columns of ``monitoring.<table>`` and whether each is nullable (YES / NO)."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = :schema AND table_name = :table"
+        ),
+        {"schema": SCHEMA, "table": table},
+    )
+    return {name: nullable for name, nullable in rows}
+
+
+def _upgrade_performance_aggregates(conn: sa.Connection) -> None:
+    """Rebuild a performance_aggregates table of an earlier release (one row per array cell, in a
+    ``cell`` column; ~32,000 rows a day) in the current layout. Its cells cannot be repacked here
+    (the score bins are the spec's), so each array is kept as one row per label holding its sum,
+    with ``cells`` NULL: readers then ask for that day to be aggregated again. Reads the catalog
+    first, so an up-to-date table is never touched (no lock taken)."""
+    name = performance_aggregates.name
+    if "cell" not in _columns(conn, name):
+        return
+    advisory_lock(conn, "ddl")
+    if "cell" not in _columns(conn, name):  # another process upgraded it while we waited
+        return
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    old_name = f"{name}_before_cells"
+    old = f"{quote(SCHEMA)}.{quote(old_name)}"
+    conn.execute(sa.text(f"ALTER TABLE {quote(SCHEMA)}.{quote(name)} RENAME TO {quote(old_name)}"))
+    performance_aggregates.create(conn)
+    keys = ["monitor", "partition_date", "stat", "label"]
+    audit = ["run_id", "spec_hash", "model_version", "computed_at"]
+    cols = ", ".join(quote(c) for c in [*keys, "value", *audit])
+    key_list = ", ".join(quote(c) for c in keys)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {quote(SCHEMA)}.{quote(name)} ({cols}) "
+            f"SELECT {key_list}, sum({quote('value')}), {', '.join(f'max({quote(c)})' for c in audit)} "
+            f"FROM {old} GROUP BY {key_list}"
+        )
+    )
+    conn.execute(sa.text(f"DROP TABLE {old}"))

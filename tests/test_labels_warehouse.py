@@ -22,7 +22,7 @@ import dataclasses
 import datetime as dt
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,11 +34,12 @@ from sqlalchemy.pool import NullPool
 
 from monitoring_assets._metadata import fairness_metadata
 from monitoring_assets._pipeline import build_reference, compute_fairness, compute_performance, disparity_verdicts
-from monitoring_assets.core.performance import performance_metrics
+from monitoring_assets.core.performance import BinaryAggregate, performance_metrics
+from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources._store import Audit
 from resources.warehouse import Warehouse
-from tests.conftest import write_table
+from tests.conftest import scratch_database, write_table
 
 DAYS = [dt.date(2024, 3, 1), dt.date(2024, 3, 2), dt.date(2024, 3, 3)]
 ROLLING_DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(9)]
@@ -650,3 +651,162 @@ def test_rolling_window_matches_sklearn_and_follows_late_labels(url: str, data: 
     assert {d: list(r) for d, r in runs.items()} == {
         d: ["run-2"] if days[1] <= d <= days[7] else ["run-1"] for d in days
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The stored daily aggregates: a few rows a day, and tables of the earlier per-cell layout
+# ---------------------------------------------------------------------------------------------
+
+# A binary aggregate's fields: 11 scalars (n_bins is the spec's, not stored) and 3 arrays of 2 labels.
+SCALAR_FIELDS = [
+    f.name
+    for f in dataclasses.fields(BinaryAggregate)
+    if f.name != "n_bins" and f.name not in ("confusion", "hist", "score_sum")
+]
+ROWS_PER_DAY = len(SCALAR_FIELDS) + 3 * 2
+
+
+def stored_aggregate_rows(url: str, monitor: str) -> dict[dt.date, tuple[int, int]]:
+    """Per day: rows of performance_aggregates and the bytes of their ``cells``."""
+    engine = sa.create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT partition_date, count(*), coalesce(sum(octet_length(cells)), 0) "
+                "FROM monitoring.performance_aggregates WHERE monitor = :m GROUP BY partition_date"
+            ),
+            {"m": monitor},
+        ).fetchall()
+    engine.dispose()
+    return {d: (int(n), int(size)) for d, n, size in rows}
+
+
+def test_a_day_of_aggregates_is_a_few_rows_and_reads_back_exactly(url: str) -> None:
+    spec = binary_spec(monitor_name("rows"))
+    wh = Warehouse(url)
+    compute_performance(wh, spec, DAYS, Audit("run-1", spec.spec_hash()))
+    stored = stored_aggregate_rows(url, spec.name)
+    # One row per scalar and per (array, label), whatever the 10,000 score cells hold; their
+    # compressed cells stay a few KB (most cells are empty at 600 rows a day).
+    assert {d: n for d, (n, _) in stored.items()} == {d: ROWS_PER_DAY for d in DAYS}
+    assert all(size < 16_000 for _, size in stored.values()), stored
+    fresh = wh.metrics.performance_aggregates(spec, DAYS)
+    with wh.metrics.performance_writer(spec, Audit("read", spec.spec_hash())) as writer:
+        read = writer.read_aggregates(DAYS[0], DAYS[-1])
+    bad = [diff for d in DAYS for diff in _aggregate_differences(fresh[d], read[d], d)]
+    assert not bad, bad
+    # Bytes round-trip exactly: the float sums too, not just within 1e-9.
+    assert all(np.array_equal(fresh[d].score_sum, read[d].score_sum) for d in DAYS)
+
+
+OLD_AUDIT = "'old-run', 'old-hash', NULL, TIMESTAMP '2024-03-20 00:00:00'"
+
+
+def write_old_layout(url: str, monitor: str, frame: pd.DataFrame, days: Sequence[dt.date]) -> dict[dt.date, int]:
+    """An earlier release's performance_aggregates (one row per non-empty cell, in a ``cell``
+    column) holding ``days``: scalar n_scored and per-cell ``hist`` rows of the labeled rows'
+    scores (1,000 cells). Returns each day's histogram total."""
+    engine = sa.create_engine(url, poolclass=NullPool)
+    totals = {}
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS monitoring"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE monitoring.performance_aggregates (monitor VARCHAR(63) NOT NULL, "
+                "partition_date DATE NOT NULL, stat VARCHAR(32) NOT NULL, label INTEGER, cell INTEGER, "
+                "value DOUBLE PRECISION NOT NULL, run_id VARCHAR(64) NOT NULL, spec_hash VARCHAR(64) NOT NULL, "
+                "model_version VARCHAR(256), computed_at TIMESTAMP NOT NULL)"
+            )
+        )
+        insert = sa.text(
+            f"INSERT INTO monitoring.performance_aggregates VALUES (:m, :d, :stat, :label, :cell, :v, {OLD_AUDIT})"
+        )
+        for day in days:
+            rows = on_days(frame, day)
+            scalar = {"m": monitor, "d": day, "stat": "n_scored", "label": None, "cell": None, "v": len(rows)}
+            conn.execute(insert, scalar)
+            scores = _floats(rows.score)
+            y = _floats(rows.y)
+            ok = rows.labeled.to_numpy() & np.isin(y, (0.0, 1.0)) & np.isfinite(scores) & (scores >= 0) & (scores <= 1)
+            cells = np.minimum((scores[ok] * 1000).astype(np.int64), 999)
+            labels = y[ok].astype(np.int64)
+            pairs, counts = np.unique(np.c_[labels, cells], axis=0, return_counts=True)
+            params = [
+                {"m": monitor, "d": day, "stat": "hist", "label": int(y), "cell": int(c), "v": float(n)}
+                for (y, c), n in zip(pairs, counts, strict=True)
+            ]
+            conn.execute(insert, params)
+            totals[day] = int(counts.sum())
+    engine.dispose()
+    return totals
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)], ids=["duckdb", "postgres"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, data: Data) -> Iterator[str]:
+    """A warehouse of its own (its monitoring schema is rebuilt) holding the ``roll_*`` tables."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path_factory.mktemp('old_layout') / 'warehouse.duckdb'}"
+        write_scored(url, "roll", data.rolling)
+        yield url
+        return
+    with scratch_database(request.getfixturevalue("pg_url"), "oldagg") as url:
+        write_scored(url, "roll", data.rolling)
+        yield url
+
+
+def test_an_old_layout_table_is_upgraded_and_its_days_aggregated_again(fresh_url: str, data: Data) -> None:
+    days = ROLLING_DAYS[:7]
+    old_days = days[:6]
+    spec = binary_spec(monitor_name("old"), "roll", performance={"rolling_days": 7})
+    totals = write_old_layout(fresh_url, spec.name, data.rolling, old_days)
+    wh = Warehouse(fresh_url)
+    wh.ensure_tables()
+
+    engine = sa.create_engine(fresh_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        columns = conn.execute(
+            sa.text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'monitoring' AND table_name = 'performance_aggregates'"
+            )
+        ).scalars()
+        assert "cells" in set(columns)
+        hist = conn.execute(
+            sa.text(
+                "SELECT partition_date, label, value, cells FROM monitoring.performance_aggregates "
+                "WHERE monitor = :m AND stat = 'hist'"
+            ),
+            {"m": spec.name},
+        ).fetchall()
+    engine.dispose()
+    # Each old array became one row per label holding its sum, with no cells (nothing repacked).
+    assert all(cells is None for *_, cells in hist)
+    per_day: dict[dt.date, float] = {}
+    for day, _label, value, _ in hist:
+        per_day[day] = per_day.get(day, 0.0) + value
+    assert per_day == {d: float(n) for d, n in totals.items()}
+    assert len(hist) == 2 * len(old_days)
+    assert wh.metrics.old_layout_days(spec, days[0], days[-1]) == set(old_days)
+
+    # Read as they are, those days say what to do, never pass for a day without labels.
+    error = "earlier release: re-materialize labeled_performance"
+    with pytest.raises(WarehouseError, match=error), wh.metrics.performance_writer(spec, Audit("r", "h")) as writer:
+        writer.read_aggregates(days[0], days[-1])
+
+    # A run of the last day alone: its window reaches the six old days, which are aggregated again.
+    said: list[str] = []
+    compute_performance(wh, spec, [days[-1]], Audit("run-new", spec.spec_hash()), said.append)
+    assert any("layout of an earlier release" in m and "6 day(s)" in m for m in said), said
+    assert wh.metrics.old_layout_days(spec, days[0], days[-1]) == set()
+    stored = stored_aggregate_rows(fresh_url, spec.name)
+    assert {d: n for d, (n, _) in stored.items()} == {d: ROWS_PER_DAY for d in days}
+
+    keys = ("n_scored", "n_labeled", "label_coverage", "n_invalid", "accuracy", "roc_auc", "log_loss")
+    rolling = wh.metrics.read_performance(spec, "rolling_7d", days=[days[-1]])[days[-1]]
+    want = {k: v for k, v in sklearn_binary(on_days(data.rolling, days[0], days[-1])).items() if k in keys}
+    bad = mismatches(rolling, want, "rolling")
+    for day in (old_days[0], days[-1]):
+        daily = wh.metrics.read_performance(spec, "daily", days=[day])[day]
+        want = {k: v for k, v in sklearn_binary(on_days(data.rolling, day)).items() if k in keys}
+        bad += mismatches(daily, want, day)
+    assert not bad, bad

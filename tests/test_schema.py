@@ -31,7 +31,8 @@ AUDIT = [
 DOUBLE = "FLOAT(53)"
 
 # (column, PostgreSQL type, nullable), in table order: the contract of release 1 plus the two
-# drift_metrics columns added since (status, reason).
+# drift_metrics columns added since (status, reason), and performance_aggregates with one row per
+# (day, stat, label) whose arrays are in ``cells`` (release 1 had one row per ``cell``).
 TABLES: dict[str, list[tuple[str, str, bool]]] = {
     "profile_metrics": [
         ("monitor", "VARCHAR(63)", False),
@@ -82,8 +83,8 @@ TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("partition_date", "DATE", False),
         ("stat", "VARCHAR(32)", False),
         ("label", "INTEGER", True),
-        ("cell", "INTEGER", True),
         ("value", DOUBLE, False),
+        ("cells", "BYTEA", True),
         *AUDIT,
     ],
     "fairness_metrics": [

@@ -26,9 +26,10 @@ Binary classification keeps, over the valid labeled rows:
   (``cell = clamp(floor(score * n_bins), 0, n_bins - 1)``: a score of exactly 1 is in the last
   cell) and the sum of the scores in each cell. ROC AUC and average precision treat the
   scores in one cell as tied, which is exactly scikit-learn's result on scores rounded down to
-  their cell; with the default 10,000 cells that is within 0.002 of scikit-learn on raw scores.
-  The expected calibration error uses 10 equal-width bins made of whole cells (``n_bins`` is a
-  multiple of 10), with the exact score sums;
+  their cell; with the default 10,000 cells that is within 0.002 of scikit-learn on raw scores;
+* per label, the sum of the scores in each of the 10 equal-width calibration bins, made of whole
+  cells (``n_bins`` is a multiple of 10; bin ``cell // (n_bins // 10)``): the expected calibration
+  error uses these exact sums, and nothing else needs scores finer than that;
 * the sum of log losses with scores clipped to [eps, 1 - eps], eps = float64 machine epsilon
   (as scikit-learn >= 1.5 does), and the sum of squared errors (Brier score).
 
@@ -103,7 +104,7 @@ class BinaryAggregate:
     n_invalid: int
     confusion: np.ndarray  # (2, 2) int64, [label, predicted]
     hist: np.ndarray  # (2, n_bins) int64, [label, cell]
-    score_sum: np.ndarray  # (2, n_bins) float64
+    score_sum: np.ndarray  # (2, CALIBRATION_BINS) float64, [label, calibration bin]
     log_loss_sum: float
     squared_error_sum: float
     # Defaults keep positional construction working; see the module docstring.
@@ -125,7 +126,7 @@ class BinaryAggregate:
             0,
             np.zeros((2, 2), np.int64),
             np.zeros((2, n_bins), np.int64),
-            np.zeros((2, n_bins), np.float64),
+            np.zeros((2, CALIBRATION_BINS), np.float64),
             0.0,
             0.0,
         )
@@ -222,6 +223,12 @@ def score_cells(scores: np.ndarray, n_bins: int) -> np.ndarray:
     return cells
 
 
+def calibration_bins(cells: np.ndarray, n_bins: int) -> np.ndarray:
+    """The calibration bin of each score cell: 10 equal-width bins of whole cells."""
+    bins: np.ndarray = np.asarray(cells, np.int64) // (n_bins // CALIBRATION_BINS)
+    return bins
+
+
 def binary_aggregate_from_rows(
     scores: np.ndarray, labels: np.ndarray, predicted: np.ndarray, n_bins: int
 ) -> BinaryAggregate:
@@ -239,8 +246,8 @@ def binary_aggregate_from_rows(
     cells = score_cells(p, n_bins)
     hist = np.zeros((2, n_bins), np.int64)
     np.add.at(hist, (y, cells), 1)
-    score_sum = np.zeros((2, n_bins), np.float64)
-    np.add.at(score_sum, (y, cells), p)
+    score_sum = np.zeros((2, CALIBRATION_BINS), np.float64)
+    np.add.at(score_sum, (y, calibration_bins(cells, n_bins)), p)
     clipped = np.clip(p, EPS, 1 - EPS)
     log_loss_sum = float(-np.sum(np.where(y == 1, np.log(clipped), np.log(1 - clipped))))
     return BinaryAggregate(
@@ -310,7 +317,7 @@ def _expected_calibration_error(agg: BinaryAggregate) -> float:
         return math.nan
     width = agg.n_bins // CALIBRATION_BINS
     positives = agg.hist[1].reshape(CALIBRATION_BINS, width).sum(axis=1)
-    score_sums = agg.score_sum.sum(axis=0).reshape(CALIBRATION_BINS, width).sum(axis=1)
+    score_sums = agg.score_sum.sum(axis=0)
     return float(np.abs(positives - score_sums).sum() / n)
 
 
