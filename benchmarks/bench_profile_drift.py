@@ -70,13 +70,29 @@ What it does:
    MLflow, scikit-learn, matplotlib, scipy and pandas the import loaded (expected: none).
    ``BENCH_ONLY=import`` runs this part alone (no data is generated).
 
+6. Then, many monitors (``BENCH_MONITORS``, default 50; ``BENCH_ONLY=monitors`` runs this part
+   alone, in its own temp folder, about a minute): a child writes a small demo warehouse
+   (``MONITORS_DAYS`` days of 40 rows), copies its three tables under each monitor's names, writes
+   ``monitors/credit_default.yaml`` once per monitor (``monitor_000``.., on its own tables; no
+   suite) into a 1-monitor and an N-monitor specs folder, and stores every monitor's labeled
+   performance (so each label-arrival tick compares real counts). Timed in fresh processes:
+   ``python -c "import monitoring_assets.definitions"`` with 1 and with N specs, interleaved, best
+   of ``MONITORS_LOAD_REPS`` (``monitors_load_1_s``, ``monitors_load_n_s``, ``monitors_load_ratio``,
+   target <= 2); then, one fresh process per sensor kind (label arrival, alerts, retraining) on an
+   ephemeral Dagster instance, ``evaluate_tick`` of ``monitor_000``'s sensor without a cursor
+   (``sensor_first_tick_s_<kind>``: what a daemon's first tick pays, imports included, target <=
+   0.5), every other monitor's first tick (``sensor_first_tick_other_monitors_max_s_<kind>``), and
+   ``MONITORS_STEADY_REPS`` ticks of every monitor with its cursor: the max over all monitors
+   (``sensor_steady_tick_s_<kind>``, target <= 0.2) and the median.
+
 The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_seconds``, ``ratio``,
 ``peak_rss_mb``, ``perf_seconds``, ``perf_ratio``, ``fairness_seconds``, ``fairness_ratio``,
 ``quality_seconds``, ``quality_peak_rss_mb``, ``reference_profile_s``, ``reference_ratio``,
 ``reference_peak_rss_mb``, ``import_definitions_s``, ``import_dagster_s``,
-``import_ratio`` and extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS
-<= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB, reference ratio <= 10
-and its peak RSS <= 1 GB; import ratio <= 1.5.
+``import_ratio``, the ``monitors_*`` and ``sensor_*`` figures of step 6, and extras). Progress
+goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS <= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB, reference ratio <= 10
+and its peak RSS <= 1 GB; import ratio <= 1.5; monitors load ratio <= 2, first ticks <= 0.5 s,
+steady ticks <= 0.2 s.
 """
 
 from __future__ import annotations
