@@ -90,9 +90,9 @@ The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_sec
 ``quality_seconds``, ``quality_peak_rss_mb``, ``reference_profile_s``, ``reference_ratio``,
 ``reference_peak_rss_mb``, ``import_definitions_s``, ``import_dagster_s``,
 ``import_ratio``, the ``monitors_*`` and ``sensor_*`` figures of step 6, and extras). Progress
-goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS <= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB, reference ratio <= 10
-and its peak RSS <= 1 GB; import ratio <= 1.5; monitors load ratio <= 2, first ticks <= 0.5 s,
-steady ticks <= 0.2 s.
+goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS <= 1 GB, perf and fairness ratios
+<= 20 each, quality peak RSS <= 1.5 GB, reference ratio <= 10 and its peak RSS <= 1 GB; import
+ratio <= 1.5; monitors load ratio <= 2, first ticks <= 0.5 s, steady ticks <= 0.2 s.
 """
 
 from __future__ import annotations
