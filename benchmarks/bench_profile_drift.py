@@ -70,7 +70,21 @@ What it does:
    MLflow, scikit-learn, matplotlib, scipy and pandas the import loaded (expected: none).
    ``BENCH_ONLY=import`` runs this part alone (no data is generated).
 
-6. The backfill (``BENCH_BACKFILL_DAYS``, default 365; 0 skips it): a second warehouse, generated
+6. Then, many monitors (``BENCH_MONITORS``, default 50; ``BENCH_ONLY=monitors`` runs this part
+   alone, in its own temp folder, about a minute): a child writes a small demo warehouse
+   (``MONITORS_DAYS`` days of 40 rows), copies its three tables under each monitor's names, writes
+   ``monitors/credit_default.yaml`` once per monitor (``monitor_000``.., on its own tables; no
+   suite) into a 1-monitor and an N-monitor specs folder, and stores every monitor's labeled
+   performance (so each label-arrival tick compares real counts). Timed in fresh processes:
+   ``python -c "import monitoring_assets.definitions"`` with 1 and with N specs, interleaved, best
+   of ``MONITORS_LOAD_REPS`` (``monitors_load_1_s``, ``monitors_load_n_s``, ``monitors_load_ratio``,
+   target <= 2); then, one fresh process per sensor kind (label arrival, alerts, retraining) on an
+   ephemeral Dagster instance, ``evaluate_tick`` of ``monitor_000``'s sensor without a cursor
+   (``sensor_first_tick_s_<kind>``: what a daemon's first tick pays, imports included, target <=
+   0.5), every other monitor's first tick (``sensor_first_tick_other_monitors_max_s_<kind>``), and
+   ``MONITORS_STEADY_REPS`` ticks of every monitor with its cursor: the max over all monitors
+   (``sensor_steady_tick_s_<kind>``, target <= 0.2) and the median.
+7. Last, the backfill (``BENCH_BACKFILL_DAYS``, default 365; 0 skips it): a second warehouse, generated
    in SQL like the first, with ``BENCH_BACKFILL_ROWS`` (default 100,000) rows on each of that many
    days from 2024-02-01 (same columns, labels for 90 % of the rows in ``labels``), and a
    100,000-row reference over January. A child process builds the reference profile (untimed);
@@ -90,9 +104,11 @@ The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_sec
 ``peak_rss_mb``, ``perf_seconds``, ``perf_ratio``, ``fairness_seconds``, ``fairness_ratio``,
 ``quality_seconds``, ``quality_peak_rss_mb``, ``reference_profile_s``, ``reference_ratio``,
 ``reference_peak_rss_mb``, ``import_definitions_s``, ``import_dagster_s``, ``import_ratio``, the
-``backfill_*`` figures and extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20,
-peak RSS <= 1 GB, perf and fairness ratios <= 20 each, quality peak RSS <= 1.5 GB, reference
-ratio <= 10 and its peak RSS <= 1 GB; import ratio <= 1.5.
+``monitors_*`` and ``sensor_*`` figures of step 6, the ``backfill_*`` figures of step 7, and
+extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS <= 1 GB, perf and
+fairness ratios <= 20 each, quality peak RSS <= 1.5 GB, reference ratio <= 10 and its peak RSS
+<= 1 GB; import ratio <= 1.5; monitors load ratio <= 2, first ticks <= 0.5 s, steady ticks <=
+0.2 s; the backfill <= 120 s and <= 1 GB.
 """
 
 from __future__ import annotations
@@ -102,6 +118,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -221,6 +238,185 @@ def print_imports(imports: dict[str, Any]) -> None:
     print(f"  import dagster: {imports['import_dagster_s']:.3f} s")
     print(f"  ratio (target <= 1.5): {imports['import_ratio']:.2f}x")
     print(f"  heavy modules loaded: {', '.join(imports['import_heavy_modules']) or 'none'}")
+
+
+# -- many monitors -----------------------------------------------------------------------------
+
+DEFAULT_MONITORS = 50
+MONITORS_LOAD_REPS = 3
+MONITORS_STEADY_REPS = 3
+MONITORS_DAYS = 6  # scoring days of the small warehouse (the label sensor's stored days)
+DEMO_SPEC = REPO / "monitors" / "credit_default.yaml"
+DEMO_TABLES = ("inference_log", "loan_outcomes", "training_data")
+# sensor kind -> name suffix of the monitor's sensor (sensors/labels.py, alerts.py, retraining.py)
+SENSOR_KINDS = {"label_arrival": "_label_arrival", "alerts": "_alerts", "retraining": "_retraining_sensor"}
+
+
+def monitor_name(i: int) -> str:
+    return f"monitor_{i:03d}"
+
+
+def monitors_setup(tmp: str, n: int) -> None:
+    """Child: the small demo warehouse (``MONITORS_DAYS`` days of 40 rows), its three tables copied
+    under each monitor's names, one spec per monitor (the demo spec renamed, on its own tables), and
+    the labeled performance of every monitor's days stored (so each label-arrival tick compares
+    real counts, as in production)."""
+    import yaml  # noqa: PLC0415
+
+    from monitoring_assets.demo import DemoConfig, generate, write_duckdb  # noqa: PLC0415
+
+    root = Path(tmp)
+    db_path = root / "warehouse.duckdb"
+    config = DemoConfig(rows_per_day=40, days=MONITORS_DAYS, reference_rows=280, last_day=dt.date(2024, 1, 10))
+    write_duckdb(generate(config), db_path)
+    base = yaml.safe_load(DEMO_SPEC.read_text())
+    with duckdb.connect(str(db_path)) as con:
+        for i in range(n):
+            for table in DEMO_TABLES:
+                con.execute(f'CREATE TABLE "{table}_{i:03d}" AS SELECT * FROM "{table}"')
+    for count in (1, n):
+        specs = root / f"specs_{count}"
+        specs.mkdir()
+        for i in range(count):
+            data = json.loads(json.dumps(base))  # a deep copy
+            data["name"] = data["model"]["registry_name"] = monitor_name(i)
+            data["source"]["table"] = f"inference_log_{i:03d}"
+            data["labels"]["table"] = f"loan_outcomes_{i:03d}"
+            data["reference"]["table"] = f"training_data_{i:03d}"
+            data["partitions"]["start_date"] = config.first_day.isoformat()
+            data["partitions"]["end_date"] = (config.last_day + dt.timedelta(days=1)).isoformat()
+            (specs / f"{monitor_name(i)}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    from monitoring_assets.spec import load_specs  # noqa: PLC0415
+
+    wh = Warehouse(f"duckdb:///{db_path}")
+    days = [config.first_day + dt.timedelta(days=d) for d in range(MONITORS_DAYS)]
+    for spec in load_specs(root / f"specs_{n}"):
+        _pipeline.compute_performance(wh, spec, days, Audit("bench-monitors", spec.spec_hash()))
+    wh.dispose()
+
+
+def _monitors_env(tmp: Path, count: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MONITORING_SPECS_DIR": str(tmp / f"specs_{count}"),
+        "MONITORING_WAREHOUSE_URL": f"duckdb:///{tmp / 'warehouse.duckdb'}",
+    }
+
+
+def _load_wall(tmp: Path, count: int) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", f"import {DEFINITIONS_MODULE}"],
+        cwd=REPO,
+        env=_monitors_env(tmp, count),
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def monitors_ticks(tmp: str, n: int, kind: str) -> None:
+    """Child: one kind of sensor, in a fresh process (so the first tick pays what a daemon's first
+    tick pays). The first tick of ``monitor_000``'s sensor without a cursor, then, for every
+    monitor, its first tick and ``MONITORS_STEADY_REPS`` ticks with the cursor the last one
+    returned. Prints JSON."""
+    import dagster as dg  # noqa: PLC0415
+
+    from monitoring_assets._common import ALERTS_KEY, WAREHOUSE_KEY  # noqa: PLC0415
+    from monitoring_assets.definitions import defs  # noqa: PLC0415
+    from monitoring_assets.resources import AlertsResource, WarehouseResource  # noqa: PLC0415
+
+    instance = dg.DagsterInstance.ephemeral()
+    # The resources a daemon's tick gets (alerts to the log only: no webhook is set).
+    resources = {
+        WAREHOUSE_KEY: WarehouseResource(url=os.environ["MONITORING_WAREHOUSE_URL"]),
+        ALERTS_KEY: AlertsResource(),
+    }
+
+    def tick(i: int, cursor: str | None) -> tuple[float, str | None]:
+        sensor = defs.resolve_sensor_def(monitor_name(i) + SENSOR_KINDS[kind])
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources, definitions=defs)
+        started = time.perf_counter()
+        result = sensor.evaluate_tick(context)
+        return time.perf_counter() - started, result.cursor
+
+    first, cursor = tick(0, None)
+    others, steady = [], []
+    for i in range(n):
+        if i:
+            elapsed, cursor = tick(i, None)
+            others.append(elapsed)
+        for _ in range(MONITORS_STEADY_REPS):
+            elapsed, cursor = tick(i, cursor)
+            steady.append(elapsed)
+    print(
+        json.dumps(
+            {
+                "first": first,
+                "first_others_max": max(others, default=0.0),
+                "steady_max": max(steady),
+                "steady_median": statistics.median(steady),
+            }
+        )
+    )
+
+
+def measure_monitors() -> dict[str, Any]:
+    """Definitions load time with 1 and with ``BENCH_MONITORS`` monitors, and every sensor kind's
+    first and steady tick (see the docstring)."""
+    n = int(os.environ.get("BENCH_MONITORS", DEFAULT_MONITORS))
+    if n < 2:
+        raise SystemExit("BENCH_MONITORS must be at least 2")
+    with tempfile.TemporaryDirectory(prefix="bench_monitors_") as tmp_name:
+        tmp = Path(tmp_name)
+        started = time.perf_counter()
+        me = [sys.executable, __file__]
+        subprocess.run([*me, "--monitors-setup", tmp_name, str(n)], cwd=REPO, check=True)
+        log(f"{n} monitors' warehouse and specs: {time.perf_counter() - started:.1f} s")
+        one, many = [], []
+        for _ in range(MONITORS_LOAD_REPS):  # interleaved, so that a busy moment hits both alike
+            one.append(_load_wall(tmp, 1))
+            many.append(_load_wall(tmp, n))
+        log(f"load definitions: 1 monitor {min(one):.2f} s, {n} monitors {min(many):.2f} s")
+        ticks: dict[str, Any] = {}
+        for kind in SENSOR_KINDS:
+            out = subprocess.run(
+                [*me, "--monitors-ticks", tmp_name, str(n), kind],
+                cwd=REPO,
+                env=_monitors_env(tmp, n),
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            ticks[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+            log(f"{kind} sensor: first tick {ticks[kind]['first']:.3f} s, steady max {ticks[kind]['steady_max']:.3f} s")
+    return {
+        "monitors_n": n,
+        "monitors_load_1_s": round(min(one), 3),
+        "monitors_load_n_s": round(min(many), 3),
+        "monitors_load_ratio": round(min(many) / min(one), 2),
+        "monitors_load_1_runs_s": [round(t, 3) for t in one],
+        "monitors_load_n_runs_s": [round(t, 3) for t in many],
+        **{f"sensor_first_tick_s_{k}": round(v["first"], 3) for k, v in ticks.items()},
+        **{f"sensor_first_tick_other_monitors_max_s_{k}": round(v["first_others_max"], 3) for k, v in ticks.items()},
+        **{f"sensor_steady_tick_s_{k}": round(v["steady_max"], 3) for k, v in ticks.items()},
+        **{f"sensor_steady_tick_median_s_{k}": round(v["steady_median"], 3) for k, v in ticks.items()},
+    }
+
+
+def print_monitors(m: dict[str, Any]) -> None:
+    n = m["monitors_n"]
+    print(f"Many monitors ({n} in one code location; fresh processes)")
+    print(f"  load definitions, 1 monitor (best of {MONITORS_LOAD_REPS}): {m['monitors_load_1_s']:.3f} s")
+    print(f"  load definitions, {n} monitors (best of {MONITORS_LOAD_REPS}): {m['monitors_load_n_s']:.3f} s")
+    print(f"  ratio (target <= 2): {m['monitors_load_ratio']:.2f}x")
+    for kind in SENSOR_KINDS:
+        print(
+            f"  {kind} sensor: first tick {m[f'sensor_first_tick_s_{kind}']:.3f} s (target <= 0.5; other monitors' "
+            f"first ticks <= {m[f'sensor_first_tick_other_monitors_max_s_{kind}']:.3f} s), steady tick max over "
+            f"monitors {m[f'sensor_steady_tick_s_{kind}']:.3f} s (target <= 0.2; median "
+            f"{m[f'sensor_steady_tick_median_s_{kind}']:.3f} s)"
+        )
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -659,10 +855,15 @@ def run_reference(db_path: Path) -> dict[str, Any]:
 
 def main() -> None:
     only = os.environ.get("BENCH_ONLY", "")
-    if only not in ("", "import", "backfill"):
-        raise SystemExit(f"BENCH_ONLY={only!r}: the parts that run alone are 'import' and 'backfill'")
+    if only not in ("", "import", "monitors", "backfill"):
+        raise SystemExit(f"BENCH_ONLY={only!r}: the parts that run alone are 'import', 'monitors' and 'backfill'")
     backfill_days = int(os.environ.get("BENCH_BACKFILL_DAYS", DEFAULT_BACKFILL_DAYS))
     backfill_rows = int(os.environ.get("BENCH_BACKFILL_ROWS", DEFAULT_BACKFILL_ROWS))
+    if only == "monitors":
+        monitors = measure_monitors()
+        print_monitors(monitors)
+        print(json.dumps(monitors))
+        return
     if only == "backfill":
         if backfill_days < 1:
             raise SystemExit("BENCH_ONLY=backfill needs BENCH_BACKFILL_DAYS >= 1")
@@ -676,6 +877,8 @@ def main() -> None:
         print_imports(imports)
         print(json.dumps(imports))
         return
+    log("timing definitions and sensor ticks of many monitors")
+    monitors = measure_monitors()  # before the large warehouse exists: a few seconds, its own temp folder
     n_rows = int(os.environ.get("BENCH_ROWS", DEFAULT_ROWS))
     if n_rows < 1000:
         raise SystemExit("BENCH_ROWS must be at least 1000")
@@ -819,6 +1022,7 @@ def main() -> None:
     if missed:
         print(f"WARNING: planted drift not flagged for {missed}")
     print_imports(imports)
+    print_monitors(monitors)
     if backfill:
         print_backfill(backfill)
 
@@ -872,6 +1076,7 @@ def main() -> None:
                 "quality_exact_counts": quality["quality_exact_counts"],
                 **imports,
                 **backfill,
+                **monitors,
             }
         )
     )
@@ -884,6 +1089,10 @@ if __name__ == "__main__":
         bare_scan_rss(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "--reference":
         reference_child(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "--monitors-setup":
+        monitors_setup(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--monitors-ticks":
+        monitors_ticks(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif len(sys.argv) == 3 and sys.argv[1] == "--quality":
         quality_child(sys.argv[2])
     elif len(sys.argv) == 5 and sys.argv[1] == "--backfill-setup":

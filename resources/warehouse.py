@@ -126,6 +126,9 @@ class Warehouse:
             sa.event.listen(self.engine, "connect", quiet_duckdb)
         self.sql = SqlBuilder(self.engine.dialect)
         self._tables_ready = False
+        self._session: sa.Connection | None = None
+        self._session_timezone: object = None
+        self._session_timezone_changed = False
         self.profiles = ProfileStore(self)
         self.labels = LabelQueries(self)
         self.metrics = MetricTables(self, self.labels)
@@ -146,11 +149,43 @@ class Warehouse:
         SQLAlchemy's (it quotes the statement and every bound parameter), and ``from None``, so
         that neither rides along as the cause Dagster stores (``resources._errors``).
         """
+        shared = self._session
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            if shared is None or shared.in_transaction():  # no session, or nested: a connection of its own
+                with self.engine.begin() as conn:
+                    yield conn
+            else:
+                with shared.begin():
+                    if self._session_timezone_changed:
+                        # A plain transaction sees the connection's own time zone, as on a fresh connection.
+                        shared.execute(sa.text("SET SESSION TimeZone = :tz"), {"tz": self._session_timezone})
+                        self._session_timezone_changed = False
+                    yield shared
         except SQLAlchemyError as e:
             raise self.query_error(e, columns) from None
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Within the block, transactions (``begin``, ``begin_days``, ``begin_tables``, ...) share
+        one connection, in turn; a nested one still gets its own. A sensor's tick makes several
+        small queries: on DuckDB each fresh connection opens the file and reads its catalog
+        (~25 ms with a few hundred tables), more than the queries themselves take."""
+        if self._session is not None:
+            yield
+            return
+        try:
+            conn = self.engine.connect()
+            if self.sql.is_duckdb:
+                self._session_timezone = conn.execute(sa.text("SELECT current_setting('TimeZone')")).scalar()
+                conn.commit()
+        except SQLAlchemyError as e:
+            raise self.query_error(e) from None
+        self._session, self._session_timezone_changed = conn, False
+        try:
+            yield
+        finally:
+            self._session = None
+            conn.close()
 
     def query_error(self, error: BaseException, columns: Sequence[str] = ()) -> WarehouseError:
         """The WarehouseError for a SQLAlchemy or driver exception, quoting no data."""
@@ -165,6 +200,8 @@ class Warehouse:
         with self.begin(columns=columns) as conn:
             try:
                 self.sql.set_day_timezone(conn, spec.partitions.timezone)
+                # DuckDB's setting outlives the transaction: the session's next plain one resets it.
+                self._session_timezone_changed = conn is self._session and self.sql.is_duckdb
             except DBAPIError:
                 raise WarehouseError(
                     f"{spec.origin}: partitions.timezone: {spec.partitions.timezone!r} is not a time zone "

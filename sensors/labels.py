@@ -88,7 +88,8 @@ def build_label_sensor(*, spec: MonitorSpec, job_name: str) -> dg.SensorDefiniti
     )
     def label_arrival(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
-        with warehouse.open() as wh:
+        # One connection for the tick's few small queries (Warehouse.session).
+        with warehouse.open() as wh, wh.session():
             changed, next_cursor, signature = changed_days(wh, spec, cursor)
         encoded = json.dumps(next_cursor, sort_keys=True)
         if not changed:

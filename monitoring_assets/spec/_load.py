@@ -21,6 +21,9 @@ from monitoring_assets.spec._model import (
 )
 
 SPECS_DIR_ENV = "MONITORING_SPECS_DIR"
+# libyaml's safe loader when PyYAML has it: the pure-Python one took 18 ms a spec, a third of
+# loading a code location of 50 monitors. Same documents, same values.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # A model validator's message may start with the field it is about, relative to the model
@@ -55,7 +58,7 @@ def parse_spec(data: object, source: Path | str | None = None) -> MonitorSpec:
 def load_spec(path: Path | str) -> MonitorSpec:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_SafeLoader)  # noqa: S506 (a safe loader, C or Python)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
