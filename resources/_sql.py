@@ -90,7 +90,12 @@ class SqlBuilder:
     def finite(self, expr: str) -> str:
         if self.is_duckdb:
             return f"isfinite({expr})"
-        # PostgreSQL has no isfinite(float8); NaN = NaN is true there, so NOT IN excludes it.
+        if self.dialect.name == "postgresql":
+            # No isfinite(float8) there, but NaN sorts above Infinity, so two comparisons exclude
+            # NaN and both infinities (and are NULL for NULL): 0.3-0.6 s less than NOT IN at 1M
+            # rows x 21 columns.
+            return f"({expr} > CAST('-Infinity' AS DOUBLE PRECISION) AND {expr} < CAST('Infinity' AS DOUBLE PRECISION))"
+        # NaN = NaN is true in PostgreSQL-like engines, so NOT IN excludes it.
         return (
             f"{expr} NOT IN (CAST('NaN' AS DOUBLE PRECISION), CAST('Infinity' AS DOUBLE PRECISION), "
             "CAST('-Infinity' AS DOUBLE PRECISION))"
