@@ -100,15 +100,26 @@ What it does:
    ``performance_aggregates`` stores per day. Targets at 365 days x 100,000 rows: <= 120 s,
    <= 1 GB. ``BENCH_ONLY=backfill`` runs this part alone.
 
+7. PostgreSQL (``BENCH_PG_ROWS``, default 1,000,000; 0 skips it): on the server at
+   ``$MONITORING_BENCH_PG_URL`` (default ``postgresql+psycopg2://postgres@127.0.0.1:5432/postgres``)
+   a database of its own (created, then dropped), with the same tables generated in SQL by
+   ``generate_series``: ``BENCH_PG_ROWS`` rows on the profiled day and a reference of a tenth of
+   that (at most 1,000,000) over January. The reference profile is built untimed; then, in this
+   process, ``pg_profile_drift_s`` is ``build_daily_profiles`` + ``compute_drift(scope="feature")``
+   of the day (best of ``PROFILE_REPS``) and ``pg_bare_scan_s`` the same ``sum()`` scan as (b)
+   on PostgreSQL (best of ``SCAN_REPS``); ``pg_ratio`` divides them (target <= 10).
+   ``BENCH_ONLY=postgres`` runs this part alone.
+
 The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_seconds``, ``ratio``,
 ``peak_rss_mb``, ``perf_seconds``, ``perf_ratio``, ``fairness_seconds``, ``fairness_ratio``,
 ``quality_seconds``, ``quality_peak_rss_mb``, ``reference_profile_s``, ``reference_ratio``,
 ``reference_peak_rss_mb``, ``import_definitions_s``, ``import_dagster_s``, ``import_ratio``, the
-``monitors_*`` and ``sensor_*`` figures of step 6, the ``backfill_*`` figures of step 7, and
-extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS <= 1 GB, perf and
+``monitors_*`` and ``sensor_*`` figures of step 6, the ``backfill_*`` figures of step 7, the
+``pg_*`` figures, and extras). Progress goes to stderr. Targets at 10M rows: ratio <= 20, peak RSS <= 1 GB, perf and
 fairness ratios <= 20 each, quality peak RSS <= 1.5 GB, reference ratio <= 10 and its peak RSS
 <= 1 GB; import ratio <= 1.5; monitors load ratio <= 2, first ticks <= 0.5 s, steady ticks <=
-0.2 s; the backfill <= 120 s and <= 1 GB.
+0.2 s; the backfill <= 120 s and <= 1 GB;
+PostgreSQL ``pg_ratio`` <= 10.
 """
 
 from __future__ import annotations
@@ -664,6 +675,104 @@ def run_child(*args: str) -> dict[str, Any]:
     return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+# -- PostgreSQL --------------------------------------------------------------------------------
+
+DEFAULT_PG_ROWS = 1_000_000
+DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_table_sql(table: str, n_rows: int, start: dt.date, n_days: int, drift: bool) -> str:
+    """``_table_sql`` for PostgreSQL: the same columns and distributions (the expressions of
+    ``_numeric_expr`` / ``_categorical_expr`` are valid there), rows from ``generate_series``."""
+    span_us = n_days * 86_400_000_000
+    version = "CASE WHEN g % 10 = 0 THEN 'v2' ELSE 'v1' END" if drift else "'v1'"
+    cols = [
+        f"TIMESTAMP '{start.isoformat()}' + (g * {span_us} / {n_rows}) * INTERVAL '1 microsecond' AS {TIMESTAMP}",
+        f"{version} AS model_version",
+        *(_numeric_expr(i, drift) for i in range(len(NUMERIC))),
+        *(_categorical_expr(j, drift) for j in range(len(CATEGORICAL))),
+    ]
+    logit = f"0.8 * (f00 - 0) + 0.03 * (f02 - 50) - 0.2 * (ln(f05) - 1) + 0.5 * {NORMAL}"
+    return (
+        f"CREATE TABLE {table} AS SELECT *, CAST(random() < {SCORE} AS INTEGER) AS label FROM ("
+        f"SELECT *, 1 / (1 + exp(-({logit}))) AS {SCORE} FROM (SELECT g AS request_id, {', '.join(cols)} "
+        f"FROM generate_series(0, {n_rows - 1}) AS g) AS a) AS b"
+    )
+
+
+def measure_postgres(n_rows: int) -> dict[str, Any]:
+    """Profile + drift of one day on PostgreSQL against a bare scan there (see the docstring)."""
+    server = sa.make_url(os.environ.get("MONITORING_BENCH_PG_URL", DEFAULT_PG_URL))
+    name = f"bench_profile_drift_{os.getpid()}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = server.set(database=name)
+        engine = sa.create_engine(url)
+        ref_rows = min(MAX_REFERENCE_ROWS, max(1, n_rows // 10))
+        log(f"PostgreSQL: generating {n_rows:,} rows and a {ref_rows:,}-row reference in {name}")
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT setseed(0.17)"))
+            conn.execute(sa.text(_pg_table_sql(REFERENCE_TABLE, ref_rows, REFERENCE_START, REFERENCE_DAYS, False)))
+            conn.execute(sa.text("SELECT setseed(0.42)"))
+            conn.execute(sa.text(_pg_table_sql(SOURCE_TABLE, n_rows, DAY, 1, True)))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))  # hint bits set and statistics, as a live table has
+        engine.dispose()
+        generate_s = time.perf_counter() - t0
+        spec = parse_spec(spec_dict())
+        wh = Warehouse(url.render_as_string(hide_password=False))
+        try:
+            audit = Audit("bench-pg", spec.spec_hash())
+            t0 = time.perf_counter()
+            _pipeline.build_reference(wh, spec, audit)
+            reference_s = time.perf_counter() - t0
+            log(f"PostgreSQL: generated in {generate_s:.1f} s, reference profile in {reference_s:.1f} s")
+            runs: list[float] = []
+            profiles: dict[dt.date, Any] = {}
+            for rep in range(PROFILE_REPS):
+                t0 = time.perf_counter()
+                profiles = _pipeline.build_daily_profiles(wh, spec, [DAY], audit)
+                _pipeline.compute_drift(wh, spec, [DAY], "feature", audit)
+                runs.append(time.perf_counter() - t0)
+                log(f"PostgreSQL profile+drift run {rep + 1}/{PROFILE_REPS}: {runs[-1]:.2f} s")
+            if profiles[DAY].n_rows != n_rows:
+                raise SystemExit(f"PostgreSQL daily profile counted {profiles[DAY].n_rows} rows, expected {n_rows}")
+            scan = bare_scan_statement(wh, spec.numeric_columns)
+            scans: list[float] = []
+            for rep in range(SCAN_REPS):
+                t0 = time.perf_counter()
+                with wh.begin() as conn:
+                    conn.execute(scan).one()
+                scans.append(time.perf_counter() - t0)
+                log(f"PostgreSQL bare scan run {rep + 1}/{SCAN_REPS}: {scans[-1]:.3f} s")
+        finally:
+            wh.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return {
+        "pg_rows": n_rows,
+        "pg_bare_scan_s": round(min(scans), 4),
+        "pg_profile_drift_s": round(min(runs), 4),
+        "pg_ratio": round(min(runs) / min(scans), 2),
+        "pg_profile_drift_runs_s": [round(t, 4) for t in runs],
+        "pg_bare_scan_runs_s": [round(t, 4) for t in scans],
+        "pg_reference_s": round(reference_s, 4),
+        "pg_generate_s": round(generate_s, 4),
+    }
+
+
+def print_postgres(p: dict[str, Any]) -> None:
+    print(f"PostgreSQL ({p['pg_rows']:,} rows, one day; best of {PROFILE_REPS} / {SCAN_REPS})")
+    print(f"  daily_profile + feature_drift: {p['pg_profile_drift_s']:.3f} s")
+    print(f"  bare sum() scan: {p['pg_bare_scan_s']:.3f} s")
+    print(f"  ratio (target <= 10): {p['pg_ratio']:.1f}x")
+
+
 def measure_backfill(n_days: int, rows_per_day: int) -> dict[str, Any]:
     """Part 6 of the module docstring: the figures for the JSON line."""
     with tempfile.TemporaryDirectory(prefix="bench_backfill_") as tmp:
@@ -855,8 +964,18 @@ def run_reference(db_path: Path) -> dict[str, Any]:
 
 def main() -> None:
     only = os.environ.get("BENCH_ONLY", "")
-    if only not in ("", "import", "monitors", "backfill"):
-        raise SystemExit(f"BENCH_ONLY={only!r}: the parts that run alone are 'import', 'monitors' and 'backfill'")
+    if only not in ("", "import", "monitors", "backfill", "postgres"):
+        raise SystemExit(
+            f"BENCH_ONLY={only!r}: the parts that run alone are 'import', 'monitors', 'backfill' and 'postgres'"
+        )
+    pg_rows = int(os.environ.get("BENCH_PG_ROWS", DEFAULT_PG_ROWS))
+    if only == "postgres":
+        if pg_rows < 1000:
+            raise SystemExit("BENCH_ONLY=postgres needs BENCH_PG_ROWS >= 1000")
+        pg = measure_postgres(pg_rows)
+        print_postgres(pg)
+        print(json.dumps(pg))
+        return
     backfill_days = int(os.environ.get("BENCH_BACKFILL_DAYS", DEFAULT_BACKFILL_DAYS))
     backfill_rows = int(os.environ.get("BENCH_BACKFILL_ROWS", DEFAULT_BACKFILL_ROWS))
     if only == "monitors":
@@ -956,6 +1075,7 @@ def main() -> None:
         )
 
     backfill = measure_backfill(backfill_days, backfill_rows) if backfill_days > 0 else {}
+    pg = measure_postgres(pg_rows) if pg_rows > 0 else {}
 
     # Sanity: the profile saw every row and the planted drift was found.
     profile = profiles[DAY]
@@ -1025,6 +1145,8 @@ def main() -> None:
     print_monitors(monitors)
     if backfill:
         print_backfill(backfill)
+    if pg:
+        print_postgres(pg)
 
     print(
         json.dumps(
@@ -1077,6 +1199,7 @@ def main() -> None:
                 **imports,
                 **backfill,
                 **monitors,
+                **pg,
             }
         )
     )

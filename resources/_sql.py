@@ -90,7 +90,12 @@ class SqlBuilder:
     def finite(self, expr: str) -> str:
         if self.is_duckdb:
             return f"isfinite({expr})"
-        # PostgreSQL has no isfinite(float8); NaN = NaN is true there, so NOT IN excludes it.
+        if self.dialect.name == "postgresql":
+            # No isfinite(float8) there, but NaN sorts above Infinity, so two comparisons exclude
+            # NaN and both infinities (and are NULL for NULL): 0.3-0.6 s less than NOT IN at 1M
+            # rows x 21 columns.
+            return f"({expr} > CAST('-Infinity' AS DOUBLE PRECISION) AND {expr} < CAST('Infinity' AS DOUBLE PRECISION))"
+        # NaN = NaN is true in PostgreSQL-like engines, so NOT IN excludes it.
         return (
             f"{expr} NOT IN (CAST('NaN' AS DOUBLE PRECISION), CAST('Infinity' AS DOUBLE PRECISION), "
             "CAST('-Infinity' AS DOUBLE PRECISION))"
@@ -189,7 +194,11 @@ class ProfileQuery:
             cols.append(f"CAST({q.col(name)} AS VARCHAR) AS c{j}")
         if self.model_version_column:
             cols.append(f"CAST({q.col(self.model_version_column)} AS VARCHAR) AS mv")
-        return f"SELECT {', '.join(cols)} FROM {q.table(rel.table)}{q.where(rel, params)}"
+        # PostgreSQL inlines the subquery's columns into every aggregate that reads them, so each
+        # cell and finite test ran once per use (up to 9 per column and row); OFFSET 0 keeps the
+        # subquery a scan of its own, whose columns are computed once per row.
+        fence = " OFFSET 0" if self.sql.dialect.name == "postgresql" else ""
+        return f"SELECT {', '.join(cols)} FROM {q.table(rel.table)}{q.where(rel, params)}{fence}"
 
     def _top_k(self, j: int) -> str:
         return f"CASE WHEN s.c{j} IN :cats{j} THEN s.c{j} END"
@@ -278,12 +287,49 @@ class ProfileQuery:
         )
         return self._bind_categories(stmt, params), params
 
+    def grouping_sets_statement(self, rel: Relation) -> tuple[sa.TextClause, dict[str, Any]]:
+        """PostgreSQL: the histogram counts of ``unpivot_statement`` as one ``GROUPING SETS``
+        query, one set per column (and day): each row feeds one hash table per column, where the
+        unpivot made 27 rows of each and grouped them (22 s against 6.4 s at 1M rows x 27 keys)."""
+        params: dict[str, Any] = {}
+        inner = self._inner(rel, params)
+        keys = [f"s.h{i}" for i in range(len(self.layout.numeric))]
+        keys += [f"s.k{j}" for j in range(len(self.layout.categorical))]
+        top = "".join(f", {self._top_k(j)} AS k{j}" for j in range(len(self.layout.categorical)))
+        if self.model_version_column:
+            keys.append("s.mv")
+        day = f"s.{DAY}, " if self.by_day else ""
+        sets = ", ".join(f"({day}{k})" for k in keys)
+        stmt = sa.text(
+            f"SELECT {day}{', '.join(keys)}, count(*) AS n FROM (SELECT s.*{top} FROM ({inner}) AS s) AS s "
+            f"GROUP BY GROUPING SETS ({sets})"
+        )
+        return self._bind_categories(stmt, params), params
+
     def run(self, conn: sa.Connection, rel: Relation) -> dict[dt.date | None, Profile]:
         """Execute and assemble profiles, keyed by day (``None`` when not grouped by day)."""
+        postgres = self.sql.dialect.name == "postgresql"
+        if postgres:
+            # JIT compiling these wide expressions cost PostgreSQL 15 more than running them:
+            # 21.6 s of compilation in a 13.4 s scalar query at 1M rows x 26 columns.
+            conn.execute(sa.text("SET LOCAL jit = off"))
         stmt, params = self.scalar_statement(rel)
         scalar_rows = conn.execute(stmt, params).fetchall()
         maps: dict[tuple[dt.date | None, int], dict[Any, int]] = {}
-        if not self.sql.is_duckdb:
+        if postgres:
+            stmt, params = self.grouping_sets_statement(rel)
+            n_keys = len(self.layout.numeric) + len(self.layout.categorical) + (1 if self.model_version_column else 0)
+            for row in conn.execute(stmt, params):
+                day, keys, n = (row[0], row[1:-1], row[-1]) if self.by_day else (None, row[:-1], row[-1])
+                # Each set groups by one key and reports the others as NULL; a row whose keys are
+                # all NULL counts that set's NULL (or other-category) rows, which nothing reads.
+                found = [(k, v) for k, v in enumerate(keys) if v is not None]
+                if not found:
+                    continue
+                ((k, key),) = found
+                col = -1 if k == n_keys - 1 and self.model_version_column else k
+                maps.setdefault((day, col), {})[key] = int(n)
+        elif not self.sql.is_duckdb:
             stmt, params = self.unpivot_statement(rel)
             for row in conn.execute(stmt, params):
                 day, (col, cell, val, n) = (row[0], row[1:]) if self.by_day else (None, row)
