@@ -520,17 +520,23 @@ def spec_dict() -> dict[str, Any]:
     }
 
 
-def setup(db_path: str, n_rows: int, ref_rows: int) -> None:
-    """Child process: generate both tables in DuckDB, then build and store the reference profile."""
+def _write_tables(
+    db_path: str, *, ref_rows: int, source_rows: int, source_days: int, seeds: tuple[float, float]
+) -> float:
+    """The reference, source and labels tables in SQL (seeded, so every run writes the same rows);
+    the seconds it took."""
     t0 = time.perf_counter()
     con = duckdb.connect(db_path)
     try:
-        con.execute("SELECT setseed(0.17)")
+        con.execute(f"SELECT setseed({seeds[0]})")
         log(f"generating {REFERENCE_TABLE}: {ref_rows:,} rows over {REFERENCE_DAYS} days of January 2024")
         con.execute(_table_sql(REFERENCE_TABLE, ref_rows, REFERENCE_START, REFERENCE_DAYS, drift=False))
-        log(f"generating {SOURCE_TABLE}: {n_rows:,} rows on {DAY} (this can take a while)")
-        con.execute("SELECT setseed(0.42)")
-        con.execute(_table_sql(SOURCE_TABLE, n_rows, DAY, 1, drift=True))
+        log(
+            f"generating {SOURCE_TABLE}: {source_days} day(s) x {source_rows // source_days:,} rows from {DAY} "
+            "(this can take a while)"
+        )
+        con.execute(f"SELECT setseed({seeds[1]})")
+        con.execute(_table_sql(SOURCE_TABLE, source_rows, DAY, source_days, drift=True))
         con.execute(
             f"CREATE OR REPLACE TABLE {LABELS_TABLE} AS SELECT request_id, label, {TIMESTAMP} + INTERVAL 7 DAY "
             f"AS labeled_at FROM {SOURCE_TABLE} WHERE random() < 0.9"
@@ -538,17 +544,26 @@ def setup(db_path: str, n_rows: int, ref_rows: int) -> None:
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    generate_seconds = time.perf_counter() - t0
-    log(f"generated in {generate_seconds:.1f} s; building the reference profile")
+    return time.perf_counter() - t0
 
+
+def _build_reference(db_path: str) -> float:
+    """The monitor's stored reference profile; the seconds it took."""
     spec = parse_spec(spec_dict())
     wh = Warehouse(f"duckdb:///{db_path}")
     try:
         t0 = time.perf_counter()
         _pipeline.build_reference(wh, spec, Audit("bench-reference", spec.spec_hash()))
-        reference_seconds = time.perf_counter() - t0
+        return time.perf_counter() - t0
     finally:
         wh.dispose()
+
+
+def setup(db_path: str, n_rows: int, ref_rows: int) -> None:
+    """Child process: generate both tables in DuckDB, then build and store the reference profile."""
+    generate_seconds = _write_tables(db_path, ref_rows=ref_rows, source_rows=n_rows, source_days=1, seeds=(0.17, 0.42))
+    log(f"generated in {generate_seconds:.1f} s; building the reference profile")
+    reference_seconds = _build_reference(db_path)
     log(f"reference profile built in {reference_seconds:.1f} s")
     print(
         json.dumps(
@@ -567,31 +582,15 @@ def setup(db_path: str, n_rows: int, ref_rows: int) -> None:
 def backfill_setup(db_path: str, n_days: int, rows_per_day: int) -> None:
     """Child process: the backfill's tables in SQL (``n_days`` x ``rows_per_day`` from ``DAY``),
     then its stored reference profile; prints the seconds each took."""
-    t0 = time.perf_counter()
-    con = duckdb.connect(db_path)
-    try:
-        con.execute("SELECT setseed(0.23)")
-        con.execute(_table_sql(REFERENCE_TABLE, BACKFILL_REFERENCE_ROWS, REFERENCE_START, REFERENCE_DAYS, drift=False))
-        log(f"generating {SOURCE_TABLE}: {n_days} days x {rows_per_day:,} rows (this can take a while)")
-        con.execute("SELECT setseed(0.61)")
-        con.execute(_table_sql(SOURCE_TABLE, n_days * rows_per_day, DAY, n_days, drift=True))
-        con.execute(
-            f"CREATE OR REPLACE TABLE {LABELS_TABLE} AS SELECT request_id, label, {TIMESTAMP} + INTERVAL 7 DAY "
-            f"AS labeled_at FROM {SOURCE_TABLE} WHERE random() < 0.9"
-        )
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
-    generate_seconds = time.perf_counter() - t0
+    generate_seconds = _write_tables(
+        db_path,
+        ref_rows=BACKFILL_REFERENCE_ROWS,
+        source_rows=n_days * rows_per_day,
+        source_days=n_days,
+        seeds=(0.23, 0.61),
+    )
     log(f"backfill tables generated in {generate_seconds:.1f} s; building the reference profile")
-    spec = parse_spec(spec_dict())
-    wh = Warehouse(f"duckdb:///{db_path}")
-    try:
-        t0 = time.perf_counter()
-        _pipeline.build_reference(wh, spec, Audit("bench-reference", spec.spec_hash()))
-        reference_seconds = time.perf_counter() - t0
-    finally:
-        wh.dispose()
+    reference_seconds = _build_reference(db_path)
     print(json.dumps({"generate_seconds": generate_seconds, "reference_seconds": reference_seconds}))
 
 
