@@ -5,14 +5,19 @@ every value (dates, bin ranges, category lists) is a bound parameter.
 
 Engines:
 
-* DuckDB: scalars and histograms come from one ``SELECT`` with one map aggregate (cell -> count)
-  per column, plus a small ``GROUP BY`` for the model versions. Every map aggregate is given its
-  keys up front (``histogram(x, boundaries)`` / ``histogram_exact(x, elements)``): DuckDB 2.0
-  rewrites any plain ``histogram(x)`` into a materialized copy of all projected rows (gigabytes
-  at 10M rows), which these forms avoid. The maps then include zero-count keys.
-* PostgreSQL and any other SQLAlchemy warehouse: two scans. One ``SELECT`` of scalars, one
-  ``GROUP BY`` over a ``CROSS JOIN LATERAL (VALUES ...)`` that unpivots each row into one
-  (column, cell) pair per profiled column.
+* DuckDB: per-column ``GROUP BY`` queries joined by ``UNION ALL``, two statements in one
+  transaction. ``cells_statement`` groups each numeric column by its histogram cell (rows,
+  non-NULL values, sum, min, max, ``var_pop`` per cell), and Python merges the cells into the
+  column's scalars; ``keys_statement`` counts the rows, the model versions and each categorical
+  column's values (top-K and NULL returned). At 10M rows x 21 numeric + 5 categorical columns
+  this took 4.9 CPU s against 13.4 for the earlier single ``SELECT`` with a ``histogram`` /
+  ``histogram_exact`` map aggregate per column. (A plain ``histogram(x)`` is never used: DuckDB
+  2.0 rewrites it into a materialized copy of all projected rows, gigabytes at 10M rows.)
+* PostgreSQL and any other SQLAlchemy warehouse: two scans. One ``SELECT`` of scalars, then
+  the histogram counts: PostgreSQL one ``GROUPING SETS`` query (a set per column), other engines
+  a ``GROUP BY`` over a ``CROSS JOIN LATERAL (VALUES ...)`` that unpivots each row into one
+  (column, cell) pair per profiled column. (Per-column scans suit a column store; PostgreSQL
+  reads whole rows, so each would read the table again.)
 
 Reference bin edges (``reference_ranges``): no holistic quantile. The warehouse returns the two
 order statistics each edge interpolates (DuckDB: bounded heaps ``min(x, m)`` / ``max(x, m)`` in
@@ -21,8 +26,9 @@ Python interpolates as ``np.quantile`` does, so both engines return numpy's edge
 
 Both produce the same numbers: bins are computed by the same double-precision expression
 ``1 + least(greatest(floor((x - lo) / w), -1), n_bins)`` with ``lo`` and ``w`` bound from Python,
-and the tail sums (``sum(CASE WHEN cell = 0 THEN x END)``, and the same for ``n_bins + 1``) are
-part of the scalar ``SELECT`` in both.
+and the tail sums are the sums of the values in cell 0 and ``n_bins + 1``: DuckDB's per-cell
+sums, PostgreSQL's ``sum(CASE WHEN cell = 0 THEN x END)`` in its scalar ``SELECT``. Means and
+variances agree to rounding (DuckDB's are merged from the cells).
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ from monitoring_assets.core.profile import (
 from monitoring_assets.errors import ProfileError
 
 DAY = "day__"  # alias of the per-day grouping key; cannot collide with a quoted user column
+# Column indexes, in the rows of a profile's count queries, of the row count and the model versions.
+ROWS, VERSIONS = -2, -1
 
 
 @dataclass(frozen=True)
@@ -175,20 +183,26 @@ class ProfileQuery:
             raise ProfileError("per-day profiles need a timestamp column")
         return f"CAST({self.sql.col(rel.timestamp_column)} AS DATE)"
 
+    def _numeric_exprs(self, i: int, name: str, bins: NumericBins, params: dict[str, Any]) -> tuple[str, str, str]:
+        """Column ``i``'s raw value, its finite value (NULL otherwise) and its histogram cell."""
+        q = self.sql
+        raw = f"CAST({q.col(name)} AS DOUBLE PRECISION)"
+        finite = f"CASE WHEN {q.finite(raw)} THEN {raw} END"
+        params[f"lo{i}"], params[f"w{i}"], params[f"nb{i}"] = bins.lo, bins.width, bins.n_bins
+        # least/greatest skip NULLs in both engines, so guard the whole cell with the CASE.
+        cell = (
+            f"CASE WHEN {q.finite(raw)} THEN CAST(least(greatest(floor(({raw} - CAST(:lo{i} AS DOUBLE PRECISION)) "
+            f"/ CAST(:w{i} AS DOUBLE PRECISION)), -1), :nb{i}) + 1 AS INTEGER) END"
+        )
+        return raw, finite, cell
+
     def _inner(self, rel: Relation, params: dict[str, Any]) -> str:
         q = self.sql
         cols: list[str] = []
         if self.by_day:
             cols.append(f"{self._day(rel)} AS {DAY}")
         for i, (name, bins) in enumerate(self.layout.numeric.items()):
-            raw = f"CAST({q.col(name)} AS DOUBLE PRECISION)"
-            finite = f"CASE WHEN {q.finite(raw)} THEN {raw} END"
-            params[f"lo{i}"], params[f"w{i}"], params[f"nb{i}"] = bins.lo, bins.width, bins.n_bins
-            # least/greatest skip NULLs in both engines, so guard the whole cell with the CASE.
-            cell = (
-                f"CASE WHEN {q.finite(raw)} THEN CAST(least(greatest(floor(({raw} - CAST(:lo{i} AS DOUBLE PRECISION)) "
-                f"/ CAST(:w{i} AS DOUBLE PRECISION)), -1), :nb{i}) + 1 AS INTEGER) END"
-            )
+            raw, finite, cell = self._numeric_exprs(i, name, bins, params)
             cols += [f"{raw} AS r{i}", f"{finite} AS f{i}", f"{cell} AS h{i}"]
         for j, name in enumerate(self.layout.categorical):
             cols.append(f"CAST({q.col(name)} AS VARCHAR) AS c{j}")
@@ -200,14 +214,74 @@ class ProfileQuery:
         fence = " OFFSET 0" if self.sql.dialect.name == "postgresql" else ""
         return f"SELECT {', '.join(cols)} FROM {q.table(rel.table)}{q.where(rel, params)}{fence}"
 
+    def _grouped(self, rel: Relation, params: dict[str, Any], *, col: int, columns: str, key: str, aggs: str) -> str:
+        """One ``UNION ALL`` branch: ``SELECT col, [day,] key, aggs`` grouped by (day and) key,
+        over the rows of ``rel`` projected to ``columns``."""
+        q = self.sql
+        day = f"{self._day(rel)} AS {DAY}, " if self.by_day else ""
+        keys = f"s.{DAY}, " if self.by_day else ""
+        return (
+            f"SELECT {col} AS col, {keys}{key} AS k, {aggs} FROM "
+            f"(SELECT {day}{columns} FROM {q.table(rel.table)}{q.where(rel, params)}) AS s GROUP BY {keys}k"
+        )
+
+    def cells_statement(self, rel: Relation) -> tuple[sa.TextClause, dict[str, Any]]:
+        """DuckDB: per numeric column, (day and) histogram cell, the rows, non-NULL values and the
+        sum, min, max and population variance of the finite ones (cell NULL: not finite).
+
+        One ``GROUP BY`` per column on its cell, each a scan of its own: at 10M rows x 21 columns
+        they took 4.5 CPU s against 9.8 for one scan with a ``histogram(cell, boundaries)`` map
+        aggregate and two tail ``CASE`` sums per column (DuckDB groups ~1,000 small integers
+        almost for free; the map aggregate and the CASEs were most of the cost). Every scalar of
+        a column is a merge of its cells (``_numeric_from_cells``), the tail sums are the sums of
+        cells 0 and ``n_bins + 1``."""
+        params: dict[str, Any] = {}
+        branches = []
+        for i, (name, bins) in enumerate(self.layout.numeric.items()):
+            raw, finite, cell = self._numeric_exprs(i, name, bins, params)
+            branches.append(
+                self._grouped(
+                    rel,
+                    params,
+                    col=i,
+                    columns=f"{raw} AS r, {finite} AS f, {cell} AS h",
+                    key="s.h",
+                    aggs="count(*), count(s.r), sum(s.f), min(s.f), max(s.f), var_pop(s.f)",
+                )
+            )
+        return sa.text(" UNION ALL ".join(branches)), params
+
+    def keys_statement(self, rel: Relation) -> tuple[sa.TextClause, dict[str, Any]]:
+        """DuckDB: the rows (column ``ROWS``), the rows per model version (``VERSIONS``) and per
+        value of each categorical column (its index), and per day when grouped by day.
+
+        Only the top-K categories and NULL come back; ``other`` is what is left of the rows. The
+        values are grouped before they are compared with the category list: at 10M rows x 5
+        columns that took 0.13 s, a ``CASE WHEN c IN (...)`` per row 2-3 s. The price is a hash
+        table of a column's distinct values (spilled under the memory limit)."""
+        q = self.sql
+        params: dict[str, Any] = {}
+
+        def counts(col: int, column: str | None) -> str:
+            value = f"CAST({q.col(column)} AS VARCHAR)" if column else "CAST(NULL AS VARCHAR)"
+            return self._grouped(rel, params, col=col, columns=f"{value} AS v", key="s.v", aggs="count(*)")
+
+        branches = [counts(ROWS, None)]
+        if self.model_version_column:
+            branches.append(counts(VERSIONS, self.model_version_column))
+        offset = len(self.layout.numeric)
+        for j, (name, cbins) in enumerate(self.layout.categorical.items()):
+            params[f"catlist{j}"] = list(cbins.categories)  # one DuckDB list value
+            grouped = counts(offset + j, name)
+            branches.append(f"SELECT * FROM ({grouped}) AS g WHERE g.k IS NULL OR list_contains(:catlist{j}, g.k)")
+        return sa.text(" UNION ALL ".join(branches)), params
+
     def _top_k(self, j: int) -> str:
         return f"CASE WHEN s.c{j} IN :cats{j} THEN s.c{j} END"
 
     def _bind_categories(self, stmt: sa.TextClause, params: dict[str, Any]) -> sa.TextClause:
         for j, bins in enumerate(self.layout.categorical.values()):
             params[f"cats{j}"] = list(bins.categories)  # expanded into IN (...)
-            if f":catlist{j}" in stmt.text:
-                params[f"catlist{j}"] = list(bins.categories)  # one DuckDB list value
         names = [f"cats{j}" for j in range(len(self.layout.categorical)) if f":cats{j} " in stmt.text + " "]
         return stmt.bindparams(*(sa.bindparam(n, expanding=True) for n in names)) if names else stmt
 
@@ -217,7 +291,6 @@ class ProfileQuery:
         aggs = ["count(*) AS n_rows"]
         if self.by_day:
             aggs.insert(0, f"s.{DAY}")
-        maps = self.sql.is_duckdb
         for i, bins in enumerate(self.layout.numeric.values()):
             aggs += [
                 f"count(s.r{i})",
@@ -234,39 +307,10 @@ class ProfileQuery:
                 f"sum(CASE WHEN s.h{i} = :ovf{i} THEN s.f{i} END)",
             ]
             params[f"ovf{i}"] = bins.n_bins + 1
-            if maps:
-                # Cells are the integers 0..n_bins+1, so each is its own boundary.
-                params[f"nc{i}"] = bins.n_cells
-                aggs.append(f"histogram(s.h{i}, range(0, CAST(:nc{i} AS BIGINT)))")
-        for j in range(len(self.layout.categorical)):
-            aggs.append(f"count(s.c{j})")
-            if maps:
-                # The CASE keeps other values out: histogram_exact's catch-all key for text is '',
-                # which would clash with a category ''.
-                aggs.append(f"histogram_exact({self._top_k(j)}, :catlist{j})")
+        aggs += [f"count(s.c{j})" for j in range(len(self.layout.categorical))]
         group = f" GROUP BY s.{DAY}" if self.by_day else ""
         stmt = sa.text(f"SELECT {', '.join(aggs)} FROM ({inner}) AS s{group}")
         return self._bind_categories(stmt, params), params
-
-    def versions_statement(self, rel: Relation, column: str) -> tuple[sa.TextClause, dict[str, Any]]:
-        """DuckDB: rows per non-null model version (and day) of ``column``, as a separate query.
-
-        The versions are not known up front, and a plain ``histogram()`` in the main query would
-        make DuckDB materialize every projected row (module docstring); this reads two columns.
-        """
-        q = self.sql
-        params: dict[str, Any] = {}
-        keys = [f"CAST({q.col(column)} AS VARCHAR)"]
-        if self.by_day:
-            keys.insert(0, self._day(rel))
-        where = q.where(rel, params)
-        where = f"{where} AND" if where else " WHERE"
-        group = ", ".join(str(k + 1) for k in range(len(keys)))
-        stmt = (
-            f"SELECT {', '.join(keys)}, count(*) FROM {q.table(rel.table)}{where} {q.col(column)} IS NOT NULL "
-            f"GROUP BY {group}"
-        )
-        return sa.text(stmt), params
 
     def unpivot_statement(self, rel: Relation) -> tuple[sa.TextClause, dict[str, Any]]:
         """Histogram counts as rows (column index, cell, category) for engines without maps."""
@@ -308,6 +352,8 @@ class ProfileQuery:
 
     def run(self, conn: sa.Connection, rel: Relation) -> dict[dt.date | None, Profile]:
         """Execute and assemble profiles, keyed by day (``None`` when not grouped by day)."""
+        if self.sql.is_duckdb:
+            return self._run_grouped(conn, rel)
         postgres = self.sql.dialect.name == "postgresql"
         if postgres:
             # JIT compiling these wide expressions cost PostgreSQL 15 more than running them:
@@ -327,19 +373,14 @@ class ProfileQuery:
                 if not found:
                     continue
                 ((k, key),) = found
-                col = -1 if k == n_keys - 1 and self.model_version_column else k
+                col = VERSIONS if k == n_keys - 1 and self.model_version_column else k
                 maps.setdefault((day, col), {})[key] = int(n)
-        elif not self.sql.is_duckdb:
+        else:
             stmt, params = self.unpivot_statement(rel)
             for row in conn.execute(stmt, params):
                 day, (col, cell, val, n) = (row[0], row[1:]) if self.by_day else (None, row)
                 key = cell if cell is not None else val
                 maps.setdefault((day, col), {})[key] = int(n)
-        elif self.model_version_column:
-            stmt, params = self.versions_statement(rel, self.model_version_column)
-            for row in conn.execute(stmt, params):
-                day, mv, n = (as_date(row[0]), row[1], row[2]) if self.by_day else (None, row[0], row[1])
-                maps.setdefault((day, -1), {})[mv] = int(n)
         out: dict[dt.date | None, Profile] = {}
         for row in scalar_rows:
             values = list(row)
@@ -349,18 +390,51 @@ class ProfileQuery:
             out[day] = self._assemble(day, values, maps)
         return out
 
+    def _run_grouped(self, conn: sa.Connection, rel: Relation) -> dict[dt.date | None, Profile]:
+        """DuckDB: the profiles from ``keys_statement`` and ``cells_statement`` (one transaction,
+        so both read the same rows)."""
+        keys: dict[tuple[dt.date | None, int], dict[Any, int]] = {}
+        cells: dict[tuple[dt.date | None, int], list[tuple[Any, ...]]] = {}
+        for target, statement in ((keys, self.keys_statement), (cells, self.cells_statement)):
+            stmt, params = statement(rel)
+            for row in conn.execute(stmt, params):
+                col, day, rest = (
+                    (row[0], as_date(row[1]), tuple(row[2:])) if self.by_day else (row[0], None, tuple(row[1:]))
+                )
+                if self.by_day and day is None:
+                    continue  # rows without a timestamp belong to no day
+                if target is keys:
+                    keys.setdefault((day, col), {})[rest[0]] = int(rest[1])
+                else:
+                    cells.setdefault((day, col), []).append(rest)
+        days: list[dt.date | None] = [d for d, col in keys if col == ROWS] if self.by_day else [None]
+        out: dict[dt.date | None, Profile] = {}
+        offset = len(self.layout.numeric)
+        for day in days:
+            n_rows = keys.get((day, ROWS), {}).get(None, 0)
+            columns: dict[str, ColumnProfile] = {}
+            for i, (name, bins) in enumerate(self.layout.numeric.items()):
+                columns[name] = _numeric_from_cells(bins, n_rows, cells.get((day, i), []))
+            for j, (name, cbins) in enumerate(self.layout.categorical.items()):
+                found = keys.get((day, offset + j), {})
+                nulls = found.get(None, 0)
+                counts = np.array([found.get(c, 0) for c in cbins.categories] + [0], dtype=np.int64)
+                counts[-1] = n_rows - nulls - int(counts.sum())
+                columns[name] = CategoricalProfile(cbins, counts, nulls)
+            versions = {str(k): v for k, v in keys.get((day, VERSIONS), {}).items() if k is not None}
+            out[day] = Profile(n_rows, columns, versions)
+        return out
+
     def _assemble(
         self, day: dt.date | None, values: list[Any], maps: Mapping[tuple[dt.date | None, int], Mapping[Any, int]]
     ) -> Profile:
         it = iter(values)
         n_rows = int(next(it))
-        duck = self.sql.is_duckdb
         columns: dict[str, ColumnProfile] = {}
         for i, (name, bins) in enumerate(self.layout.numeric.items()):
             nonnull, count = int(next(it)), int(next(it))
             lo, hi, mean, var = (_num(next(it)) for _ in range(4))
             low_sum, high_sum = (_num(next(it)) for _ in range(2))
-            hist_map = (next(it) or {}) if duck else maps.get((day, i), {})
             columns[name] = NumericProfile(
                 bins=bins,
                 count=count,
@@ -370,19 +444,52 @@ class ProfileQuery:
                 max=hi,
                 mean=mean,
                 m2=var * count if count else 0.0,
-                hist=_dense(hist_map, bins),
+                hist=_dense(maps.get((day, i), {}), bins),
                 tail_low_sum=0.0 if math.isnan(low_sum) else low_sum,  # sum() of no rows is NULL
                 tail_high_sum=0.0 if math.isnan(high_sum) else high_sum,
             )
         offset = len(self.layout.numeric)
         for j, (name, cbins) in enumerate(self.layout.categorical.items()):
             nonnull = int(next(it))
-            top = (next(it) or {}) if duck else maps.get((day, offset + j), {})
+            top = maps.get((day, offset + j), {})
             counts = np.array([top.get(c, 0) for c in cbins.categories] + [0], dtype=np.int64)
             counts[-1] = nonnull - int(counts.sum())
             columns[name] = CategoricalProfile(cbins, counts, n_rows - nonnull)
-        versions = maps.get((day, -1), {})  # from the second query, in both engines
+        versions = maps.get((day, VERSIONS), {})  # from the second query
         return Profile(n_rows, columns, {str(k): int(v) for k, v in versions.items()})
+
+
+def _numeric_from_cells(bins: NumericBins, n_rows: int, cells: Sequence[tuple[Any, ...]]) -> NumericProfile:
+    """One numeric column's profile from its rows of ``cells_statement``: (cell, rows, non-NULL,
+    sum, min, max, var_pop). The mean and squared deviations merge the cells as Chan et al.'s
+    pairwise update does (within-cell deviations plus the cells' spread around the mean), which
+    stays exact where a sum of squares would cancel."""
+    nonnull = sum(int(c[2]) for c in cells)
+    finite = [c for c in cells if c[0] is not None]
+    hist = np.zeros(bins.n_cells, dtype=np.int64)
+    if not finite:
+        return NumericProfile(bins, 0, n_rows - nonnull, nonnull, math.nan, math.nan, math.nan, 0.0, hist, 0.0, 0.0)
+    at = np.array([int(c[0]) for c in finite])
+    n = np.array([int(c[1]) for c in finite], dtype=np.int64)
+    sums = np.array([float(c[3]) for c in finite])
+    hist[at] = n
+    count = int(n.sum())
+    mean = float(sums.sum() / count)
+    m2 = float(np.dot(n, np.array([float(c[6]) for c in finite])) + np.dot(n, (sums / n - mean) ** 2))
+    tail = dict(zip(at.tolist(), sums.tolist(), strict=True))
+    return NumericProfile(
+        bins=bins,
+        count=count,
+        null_count=n_rows - nonnull,
+        nonfinite_count=nonnull - count,
+        min=min(float(c[4]) for c in finite),
+        max=max(float(c[5]) for c in finite),
+        mean=mean,
+        m2=m2,
+        hist=hist,
+        tail_low_sum=tail.get(0, 0.0),
+        tail_high_sum=tail.get(bins.n_bins + 1, 0.0),
+    )
 
 
 def _dense(cells: Mapping[Any, int], bins: NumericBins) -> np.ndarray:
