@@ -248,8 +248,9 @@ def compute_drift_run(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date],
     """:func:`compute_drift`, keeping the profiles."""
     rules = scope_rules(spec, scope)
     columns = list(rules)
-    needs_windows = any(isinstance(r.threshold, CalibratedThreshold) for r in rules.values())
-    ref = wh.profiles.read_reference(spec, columns, with_windows=needs_windows)
+    calibrated = [name for name, r in rules.items() if isinstance(r.threshold, CalibratedThreshold)]
+    needs_windows = bool(calibrated)
+    ref = wh.profiles.read_reference(spec, columns, with_windows=needs_windows, window_columns=calibrated)
     if needs_windows and len(ref.windows) < 2:
         raise ProfileError(
             f"monitor {spec.name!r} calibrates thresholds on reference sub-windows but its reference has "

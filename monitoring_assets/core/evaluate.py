@@ -171,7 +171,8 @@ def evaluate_drift(
             rule,
             reference.columns[name],
             current.columns[name],
-            [w.columns[name] for w in reference_windows],
+            # Only a calibrated threshold reads the windows, which may hold just those columns.
+            [w.columns[name] for w in reference_windows] if isinstance(rule.threshold, CalibratedThreshold) else [],
             not_evaluated_reason=skip.get(name),
         )
         for name, rule in rules.items()
