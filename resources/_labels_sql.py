@@ -11,14 +11,21 @@ of one id count once, the one the ``labels.duplicates`` policy picks (``latest``
 by arrival, then the highest label; label rows with a NULL label are ignored). How many rows were
 dropped is counted per day (``n_duplicate_ids``, ``n_duplicate_labels``). Rows with a NULL id are
 kept, each one a row of its own.
+
+The window functions buffer a whole day, so the aggregates (``binary_aggregates``,
+``regression_aggregates``, ``slice_counts``) first count, per day, the source rows and repeated ids
+with one ``GROUP BY day, id`` (``_source_counts``). Days without a repeated id read the source as it
+is, the others through the window. Labels are first joined as they are: a day whose joined rows
+outnumber its de-duplicated source rows has an id with several label rows, and only those days are
+aggregated again with the labels ranked. The result is the same as ranking everything.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -38,6 +45,8 @@ from resources._sql import DAY, Relation, SqlBuilder, as_date
 # Columns the de-duplicating subqueries add (spec names may not start with "__").
 RANK, DUP_IDS, N_LABELS = "__rank__", "__dup_ids__", "__n_labels__"
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class LabeledRows:
@@ -56,6 +65,11 @@ class LabeledRows:
     arrived_at: str | None = None  # labels' arrival time column, orders duplicate labels
     duplicates: str = "latest"  # labels.duplicates: "latest" or "earliest"
     label_kind: str = "numeric"  # the label column's SQL type: "numeric" or "boolean"
+    # Set by ``_deduplicated`` from the counts of one pass over the source (None: unknown, so every
+    # day goes through the window functions):
+    dup_days: tuple[dt.date, ...] | None = None  # days of the window with a repeated source id
+    plain_labels: bool = False  # join label rows unranked (the caller checks no id had two)
+    only_days: tuple[dt.date, ...] | None = None  # restrict the window to these days
 
     @classmethod
     def for_days(cls, spec: MonitorSpec, first: dt.date, last: dt.date) -> LabeledRows:
@@ -76,11 +90,11 @@ class LabeledRows:
         """``FROM`` source ``s`` (``LEFT JOIN`` labels ``l``) ``WHERE`` the window and ``extra``;
         with an id column, ``s`` and ``l`` hold one row per id (see the module docstring)."""
         where = ""
-        window = q.window_clauses(self.relation, params, alias="s")
+        window = self._window(q, params)
         clauses = [*window, *extra]
         if clauses:
             where = f" WHERE {' AND '.join(clauses)}"
-        source = f"{self._unique_source(q, window)} AS s"
+        source = f"{self._unique_source(q, window, params)} AS s"
         if self.labels_table is None:
             return f"{source}{where}"
         assert self.source_id and self.labels_id
@@ -88,11 +102,39 @@ class LabeledRows:
         join = f" LEFT JOIN {labels} AS l ON s.{q.col(self.source_id)} = l.{q.col(self.labels_id)}"
         return f"{source}{join}{where}"
 
-    def _unique_source(self, q: SqlBuilder, window: Sequence[str]) -> str:
-        """The source, or (with an id column) its window with one row per (day, id)."""
+    def _window(self, q: SqlBuilder, params: dict[str, Any]) -> list[str]:
+        """The window's conditions on the source ``s`` (and ``only_days``)."""
+        window = q.window_clauses(self.relation, params, alias="s")
+        if self.only_days is not None:
+            window.append(f"{self._day(q)} IN ({self._bind_days(params, 'od', self.only_days)})")
+        return window
+
+    def _bind_days(self, params: dict[str, Any], prefix: str, days: Sequence[dt.date]) -> str:
+        params.update({f"{prefix}{i}": d for i, d in enumerate(days)})
+        return ", ".join(f"CAST(:{prefix}{i} AS DATE)" for i in range(len(days)))
+
+    def _unique_source(self, q: SqlBuilder, window: Sequence[str], params: dict[str, Any]) -> str:
+        """The source, or (with an id column) its window with one row per (day, id): the rows as
+        they are on days known to repeat no id, ranked on the others."""
         table = q.table(self.relation.table)
         if self.source_id is None:
             return table
+        if self.dup_days is None:
+            return self._ranked_source(q, window)
+        plain = [*window]
+        if self.dup_days:
+            days = self._bind_days(params, "dd", self.dup_days)
+            plain.append(f"{self._day(q)} NOT IN ({days})")
+        where = f" WHERE {' AND '.join(plain)}" if plain else ""
+        fast = f"SELECT s.*, 0 AS {q.col(DUP_IDS)}, 1 AS {q.col(RANK)} FROM {table} AS s{where}"
+        if not self.dup_days:
+            return f"({fast})"
+        ranked = self._ranked_source(q, [*window, f"{self._day(q)} IN ({days})"])
+        return f"({fast} UNION ALL SELECT * FROM {ranked} AS s)"
+
+    def _ranked_source(self, q: SqlBuilder, window: Sequence[str]) -> str:
+        table = q.table(self.relation.table)
+        assert self.source_id is not None
         sid = f"s.{q.col(self.source_id)}"
         order = [f"s.{q.col(self.score_column)} DESC NULLS LAST"]
         if self.relation.timestamp_column:
@@ -115,6 +157,10 @@ class LabeledRows:
         if self.arrived_at:
             direction = "ASC" if self.duplicates == "earliest" else "DESC"
             order.insert(0, f"l.{q.col(self.arrived_at)} {direction} NULLS LAST")
+        if self.plain_labels:
+            return (
+                f"(SELECT l.*, 1 AS {q.col(N_LABELS)} FROM {q.table(self.labels_table)} AS l WHERE {label} IS NOT NULL)"
+            )
         where = f" WHERE {' AND '.join(window)}" if window else ""
         ids = f"SELECT s.{q.col(self.source_id)} FROM {q.table(self.relation.table)} AS s{where}"
         ranked = (
@@ -123,6 +169,48 @@ class LabeledRows:
             f"FROM {q.table(self.labels_table)} AS l WHERE {label} IS NOT NULL AND {lid} IN ({ids})"
         )
         return f"(SELECT * FROM ({ranked}) AS l WHERE l.{q.col(RANK)} = 1)"
+
+    def _source_counts(self, conn: sa.Connection, q: SqlBuilder) -> dict[dt.date | None, tuple[int, int]]:
+        """Per day of the window: (rows once de-duplicated, rows dropped as repeated ids)."""
+        assert self.source_id is not None
+        params: dict[str, Any] = {}
+        window = self._window(q, params)
+        where = f" WHERE {' AND '.join(window)}" if window else ""
+        sid = f"s.{q.col(self.source_id)}"
+        per_id = (
+            f"SELECT {self._day(q)} AS {DAY}, {sid} AS i, count(*) AS n "
+            f"FROM {q.table(self.relation.table)} AS s{where} GROUP BY 1, 2"
+        )
+        stmt = (
+            f"SELECT r.{DAY}, sum(CASE WHEN r.i IS NULL THEN r.n ELSE 1 END), "
+            f"sum(CASE WHEN r.i IS NULL THEN 0 ELSE r.n - 1 END) FROM ({per_id}) AS r GROUP BY r.{DAY}"
+        )
+        return {as_date(d): (int(n), int(dups)) for d, n, dups in conn.execute(sa.text(stmt), params)}
+
+    def _deduplicated(
+        self,
+        conn: sa.Connection,
+        q: SqlBuilder,
+        run: Callable[[LabeledRows], dict[dt.date | None, T]],
+        n_rows: Callable[[T], int],
+    ) -> dict[dt.date | None, T]:
+        """``run`` (per-day results) with the window functions only where duplicates are.
+
+        ``n_rows`` gives a day's result's joined rows. A ``LEFT JOIN`` to unranked labels returns
+        as many rows as the de-duplicated source exactly when no id has two label rows, and then
+        ranking them changes nothing; other days are run again with ranked labels."""
+        if self.source_id is None or self.relation.timestamp_column is None or self.dup_days is not None:
+            return run(self)
+        counts = self._source_counts(conn, q)
+        dup_days = tuple(sorted(d for d, (_, dups) in counts.items() if dups and d is not None))
+        if len(dup_days) != sum(1 for _, dups in counts.values() if dups):  # a NULL day: rank them all
+            return run(self)
+        fast = replace(self, dup_days=dup_days, plain_labels=self.labels_table is not None)
+        out = run(fast)
+        again = tuple(sorted(d for d, v in out.items() if d is not None and n_rows(v) != counts.get(d, (0, 0))[0]))
+        if fast.plain_labels and again:
+            out |= run(replace(self, dup_days=dup_days, only_days=again))
+        return out
 
     def _duplicates(self, q: SqlBuilder) -> str:
         """Per scored row: ``dup_ids`` (rows of its (day, id) dropped) and ``dup_labels`` (label rows
@@ -207,6 +295,11 @@ class LabeledRows:
         return sa.text(stmt), params
 
     def binary_aggregates(
+        self, conn: sa.Connection, q: SqlBuilder, n_bins: int
+    ) -> dict[dt.date | None, BinaryAggregate]:
+        return self._deduplicated(conn, q, lambda rows: rows._binary_aggregates(conn, q, n_bins), _n_scored)
+
+    def _binary_aggregates(
         self, conn: sa.Connection, q: SqlBuilder, n_bins: int
     ) -> dict[dt.date | None, BinaryAggregate]:
         stmt, params = self.binary_statement(q, n_bins)
@@ -313,6 +406,9 @@ class LabeledRows:
     # -- regression -----------------------------------------------------------------------------
 
     def regression_aggregates(self, conn: sa.Connection, q: SqlBuilder) -> dict[dt.date | None, RegressionAggregate]:
+        return self._deduplicated(conn, q, lambda rows: rows._regression_aggregates(conn, q), _n_scored)
+
+    def _regression_aggregates(self, conn: sa.Connection, q: SqlBuilder) -> dict[dt.date | None, RegressionAggregate]:
         params: dict[str, Any] = {}
         target = f"CAST({self.label_expr(q)} AS DOUBLE PRECISION)"
         pred = self._finite_score(q)
@@ -365,6 +461,18 @@ class LabeledRows:
         ``slices`` maps each slice column to its known values (the reference's top K); other values
         become ``__other__`` and NULL ``__null__``. One scan: GROUPING SETS, one set per column.
         """
+        first = next(iter(slices), None)
+        if first is None:
+            return self._slice_counts(conn, q, slices)
+
+        def n_rows(per_column: dict[str, dict[str, GroupCounts]]) -> int:
+            return sum(g.n for g in per_column[first].values())
+
+        return self._deduplicated(conn, q, lambda rows: rows._slice_counts(conn, q, slices), n_rows)
+
+    def _slice_counts(
+        self, conn: sa.Connection, q: SqlBuilder, slices: Mapping[str, Sequence[str]]
+    ) -> dict[dt.date | None, dict[str, dict[str, GroupCounts]]]:
         params: dict[str, Any] = {"other": OTHER, "null": NULL_GROUP}
         columns = list(slices)
         groups = []
@@ -399,6 +507,10 @@ class LabeledRows:
                 GroupCounts(int(n), int(n) if yhat in (0, 1) else 0, int(n) if yhat == 1 else 0, confusion)
             )
         return out
+
+
+def _n_scored(aggregate: BinaryAggregate | RegressionAggregate) -> int:
+    return aggregate.n_scored
 
 
 def _binary_parts(n_bins: int) -> dict[str, Any]:

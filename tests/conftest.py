@@ -171,6 +171,8 @@ def write_table(url: str, table: str, frame: pd.DataFrame) -> None:
     def cell(i: int, v: object) -> object:
         if isinstance(v, pd.Timestamp):
             return v.to_pydatetime()
+        if v is pd.NA:  # a nullable integer column's missing value
+            return None
         if i in text_columns and isinstance(v, float):
             return None  # pandas 3 stores a missing string as NaN
         return v
