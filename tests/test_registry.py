@@ -4,20 +4,23 @@ reads MLflow back through its own client (``reader``), never through the adapter
 
 from __future__ import annotations
 
+import functools
 import os
 import time
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from monitoring_assets.errors import RegistryError
 from monitoring_assets.resources import RegistryResource
@@ -28,6 +31,7 @@ from resources.registry import (
     PREVIOUS_CHAMPION,
     ModelRegistry,
     RegisteredVersion,
+    _pip_requirements,
     mask_uri,
 )
 
@@ -231,6 +235,19 @@ def test_artifacts_live_under_the_artifact_root(
     source = reader.get_model_version_download_uri(NAME, str(first.version))
     assert (Path(source) / "MLmodel").is_file()
     assert Path(source).is_relative_to(store[1])
+
+
+def test_the_logged_model_pins_what_it_loads_with(first: RegisteredVersion, reader: MlflowClient) -> None:
+    """register() names the requirements itself rather than MLflow inferring them (which loads the
+    model in a new Python process, seconds per model): the installed versions of the base
+    distributions and of whatever else the model's pickle refers to."""
+    source = Path(reader.get_model_version_download_uri(NAME, str(first.version)))
+    base = [f"{name}=={metadata.version(name)}" for name in ("scikit-learn", "cloudpickle", "numpy", "scipy", "pandas")]
+    # MLflow adds its own pin; nothing else (its inference would add rich, which MLflow imports).
+    assert (source / "requirements.txt").read_text().split() == [f"mlflow=={metadata.version('mlflow')}", *base]
+    # A function of another distribution is pinned too; a standard-library one (functools) is not.
+    model = make_pipeline(FunctionTransformer(yaml.safe_dump), FunctionTransformer(functools.partial(round)))
+    assert _pip_requirements(model) == [*base, f"PyYAML=={metadata.version('PyYAML')}"]
 
 
 def _versions(reader: MlflowClient, name: str, n: int, source: str) -> None:
