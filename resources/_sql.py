@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -394,19 +394,11 @@ class ProfileQuery:
         """DuckDB: the profiles from ``keys_statement`` and ``cells_statement`` (one transaction,
         so both read the same rows)."""
         keys: dict[tuple[dt.date | None, int], dict[Any, int]] = {}
+        for day, col, (key, n) in self._grouped_rows(conn, self.keys_statement(rel)):
+            keys.setdefault((day, col), {})[key] = int(n)
         cells: dict[tuple[dt.date | None, int], list[tuple[Any, ...]]] = {}
-        for target, statement in ((keys, self.keys_statement), (cells, self.cells_statement)):
-            stmt, params = statement(rel)
-            for row in conn.execute(stmt, params):
-                col, day, rest = (
-                    (row[0], as_date(row[1]), tuple(row[2:])) if self.by_day else (row[0], None, tuple(row[1:]))
-                )
-                if self.by_day and day is None:
-                    continue  # rows without a timestamp belong to no day
-                if target is keys:
-                    keys.setdefault((day, col), {})[rest[0]] = int(rest[1])
-                else:
-                    cells.setdefault((day, col), []).append(rest)
+        for day, col, rest in self._grouped_rows(conn, self.cells_statement(rel)):
+            cells.setdefault((day, col), []).append(rest)
         days: list[dt.date | None] = [d for d, col in keys if col == ROWS] if self.by_day else [None]
         out: dict[dt.date | None, Profile] = {}
         offset = len(self.layout.numeric)
@@ -417,13 +409,20 @@ class ProfileQuery:
                 columns[name] = _numeric_from_cells(bins, n_rows, cells.get((day, i), []))
             for j, (name, cbins) in enumerate(self.layout.categorical.items()):
                 found = keys.get((day, offset + j), {})
-                nulls = found.get(None, 0)
-                counts = np.array([found.get(c, 0) for c in cbins.categories] + [0], dtype=np.int64)
-                counts[-1] = n_rows - nulls - int(counts.sum())
-                columns[name] = CategoricalProfile(cbins, counts, nulls)
+                columns[name] = _top_k_profile(cbins, found, n_rows, found.get(None, 0))
             versions = {str(k): v for k, v in keys.get((day, VERSIONS), {}).items() if k is not None}
             out[day] = Profile(n_rows, columns, versions)
         return out
+
+    def _grouped_rows(
+        self, conn: sa.Connection, statement: tuple[sa.TextClause, dict[str, Any]]
+    ) -> Iterator[tuple[dt.date | None, int, tuple[Any, ...]]]:
+        """(day, column index, the other values) of each row of a ``_grouped`` statement."""
+        for row in conn.execute(*statement):
+            if not self.by_day:
+                yield None, row[0], tuple(row[1:])
+            elif (day := as_date(row[1])) is not None:  # rows without a timestamp belong to no day
+                yield day, row[0], tuple(row[2:])
 
     def _assemble(
         self, day: dt.date | None, values: list[Any], maps: Mapping[tuple[dt.date | None, int], Mapping[Any, int]]
@@ -451,12 +450,16 @@ class ProfileQuery:
         offset = len(self.layout.numeric)
         for j, (name, cbins) in enumerate(self.layout.categorical.items()):
             nonnull = int(next(it))
-            top = maps.get((day, offset + j), {})
-            counts = np.array([top.get(c, 0) for c in cbins.categories] + [0], dtype=np.int64)
-            counts[-1] = nonnull - int(counts.sum())
-            columns[name] = CategoricalProfile(cbins, counts, n_rows - nonnull)
+            columns[name] = _top_k_profile(cbins, maps.get((day, offset + j), {}), n_rows, n_rows - nonnull)
         versions = maps.get((day, VERSIONS), {})  # from the second query
         return Profile(n_rows, columns, {str(k): int(v) for k, v in versions.items()})
+
+
+def _top_k_profile(bins: CategoricalBins, top: Mapping[Any, int], n_rows: int, nulls: int) -> CategoricalProfile:
+    """A categorical column's profile from its top-K counts: ``other`` is the rest of its non-NULL rows."""
+    counts = np.array([top.get(c, 0) for c in bins.categories] + [0], dtype=np.int64)
+    counts[-1] = n_rows - nulls - int(counts.sum())
+    return CategoricalProfile(bins, counts, nulls)
 
 
 def _numeric_from_cells(bins: NumericBins, n_rows: int, cells: Sequence[tuple[Any, ...]]) -> NumericProfile:

@@ -19,9 +19,10 @@ import pandas as pd
 import pytest
 
 from monitoring_assets.core.performance import performance_metrics
-from monitoring_assets.spec import MonitorSpec, parse_spec
+from monitoring_assets.spec import MonitorSpec
 from resources.warehouse import Warehouse
 from tests.conftest import write_table
+from tests.test_faults_labels import spec_for as faults_spec
 from tests.test_labels_warehouse import mismatches, sklearn_binary
 
 DAYS = [dt.date(2024, 7, 1) + dt.timedelta(days=i) for i in range(5)]
@@ -127,22 +128,8 @@ def loaded(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, pd
 
 
 def spec_for(prefix: str) -> MonitorSpec:
-    return parse_spec(
-        {
-            "name": prefix,
-            "source": {"table": f"{prefix}_scored", "timestamp_column": "ts", "id_column": "id"},
-            "features": {"numeric": ["x"]},
-            "prediction": {"task": "binary_classification", "score_column": "score", "threshold": 0.5},
-            "labels": {
-                "table": f"{prefix}_labels",
-                "id_column": "row_id",
-                "label_column": "label",
-                "arrived_at_column": "arrived_at",
-            },
-            "reference": {"table": f"{prefix}_scored"},
-            "partitions": {"start_date": DAYS[0].isoformat()},
-        }
-    )
+    """test_faults_labels' monitor on this file's tables: one feature, partitions from DAYS[0]."""
+    return faults_spec(prefix, prefix, features={"numeric": ["x"]}, partitions={"start_date": DAYS[0].isoformat()})
 
 
 def test_fixture_has_duplicates_on_some_days_only() -> None:
