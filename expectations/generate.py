@@ -24,7 +24,8 @@ from expectations._generate import generate_suite
 from expectations._suite import check_with_great_expectations, load_suite, suite_path, suites_dir
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_specs
-from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, Warehouse
+from resources._env import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV
+from resources.warehouse import Warehouse
 
 
 def _render(value: Any, depth: int) -> str:

@@ -4,12 +4,14 @@ step's days and audit stamp."""
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from monitoring_assets.spec import MonitorSpec
-from resources._store import Audit
+
+if TYPE_CHECKING:
+    from resources._store import Audit
 
 POOL = "monitoring_warehouse"  # limit it to 1 in dagster.yaml for a DuckDB file (one writer)
 WAREHOUSE_KEY = "warehouse"
@@ -25,8 +27,10 @@ def step_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     return [dt.date.fromisoformat(k) for k in context.partition_keys]
 
 
-def step_audit(context: dg.AssetExecutionContext, spec: MonitorSpec) -> Audit:
+def step_audit(context: dg.AssetExecutionContext, spec: MonitorSpec) -> "Audit":
     """What each row this step writes carries: the run and the spec that made it."""
+    from resources._store import Audit  # noqa: PLC0415  (SQLAlchemy: steps only, see STEP_TIME_IMPORTS)
+
     return Audit(context.run.run_id, spec.spec_hash())
 
 

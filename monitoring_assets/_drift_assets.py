@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from expectations import Suite, blocked_days
-from monitoring_assets import _pipeline
+from expectations import Suite
 from monitoring_assets._common import POOL, MonitorKeys, StepEvents, step_audit, step_days
 from monitoring_assets._day_checks import (
     DayVerdict,
@@ -109,6 +108,9 @@ def _drift_asset(
         description=description,
     )
     def _drift(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:
+        from expectations import blocked_days  # noqa: PLC0415  (step time: monitoring_assets/_common.py)
+        from monitoring_assets import _pipeline  # noqa: PLC0415
+
         days = step_days(context)
         with warehouse.open() as wh:
             # Days whose critical expectations failed are not evaluated (in a one-day run the

@@ -21,7 +21,7 @@ from monitoring_assets._report_asset import build_report_definitions
 from monitoring_assets._retraining_assets import build_retraining_definitions
 from monitoring_assets.resources import AlertsResource, RegistryResource, WarehouseResource, environment_resources
 from monitoring_assets.spec import MonitorSpec, load_specs
-from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV
+from resources._env import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV
 from sensors.alerts import build_alert_sensor
 from sensors.labels import build_label_sensor
 from sensors.retraining import build_retraining_sensor

@@ -5,11 +5,10 @@ assets, their checks, and the job the label sensor re-runs."""
 
 import datetime as dt
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from monitoring_assets import _pipeline
 from monitoring_assets._common import POOL, MonitorKeys, StepEvents, step_audit, step_days
 from monitoring_assets._day_checks import day_check_events, fmt, graded_verdicts
 from monitoring_assets._metadata import (
@@ -20,7 +19,6 @@ from monitoring_assets._metadata import (
     performance_metadata,
     performance_picture,
 )
-from monitoring_assets._readback import enough_labels
 from monitoring_assets.core.fairness import DisparityVerdict
 from monitoring_assets.core.levels import Level, worst
 from monitoring_assets.core.performance import (
@@ -34,9 +32,12 @@ from monitoring_assets.core.performance import (
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 
+if TYPE_CHECKING:
+    from monitoring_assets._pipeline import PerformanceDay
+
 
 def _performance_finding(
-    day: _pipeline.PerformanceDay, min_labeled: int, validity: CountVerdict | None = None
+    day: "PerformanceDay", min_labeled: int, validity: CountVerdict | None = None
 ) -> tuple[Level, str]:
     """The day's (level, reason): ok, warn, error, or not_evaluated (too few labels, broken labels)."""
     if validity is not None and not validity.passed:
@@ -80,11 +81,13 @@ def _performance_history(
     task = spec.prediction.task
     metric = PRIMARY_METRIC[task]
     start = last - dt.timedelta(days=HISTORY_DAYS - 1)
+    # Imported here: the report module draws with matplotlib, too slow to load with the code location.
+    from monitoring_assets._readback import enough_labels  # noqa: PLC0415
+    from monitoring_assets.report import performance_bands  # noqa: PLC0415
+
     days = {d: v for d, v in history.items() if start <= d <= last}
     enough = {d: v for d, v in days.items() if enough_labels(spec, v)}
     ref = reference.get(metric)
-    # Imported here: the report module draws with matplotlib, too slow to load with the code location.
-    from monitoring_assets.report import performance_bands  # noqa: PLC0415
 
     return performance_picture(
         metric,
@@ -119,7 +122,7 @@ def build_label_definitions(
     perf_key, fair_key = keys.labeled_performance, keys.fairness_slices
     daily_key, ref_key = keys.daily_profile, keys.reference_profile
     single_run = dg.BackfillPolicy.single_run()
-    rolling = _pipeline.rolling_window_name(spec)
+    rolling = spec.performance.rolling_window
     tol = ", ".join(
         f"{m}: WARN beyond {t.warn}, ERROR beyond {t.error}{' (relative)' if t.relative else ''}"
         for m, t in spec.performance.effective_tolerances(spec.prediction.task).items()
@@ -163,6 +166,8 @@ def build_label_definitions(
         f"{rolling} window merged from daily aggregates. Rows in monitoring.performance_metrics.",
     )
     def labeled_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:
+        from monitoring_assets import _pipeline  # noqa: PLC0415  (step time: monitoring_assets/_common.py)
+
         days = step_days(context)
         with warehouse.open() as wh:
             results = _pipeline.compute_performance(wh, spec, days, step_audit(context, spec), context.log.info)
@@ -225,6 +230,8 @@ def build_label_definitions(
             f"under {spec.fairness.min_slice_size} rows are suppressed. Rows in monitoring.fairness_metrics.",
         )
         def fairness_slices(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:
+            from monitoring_assets import _pipeline  # noqa: PLC0415  (step time: monitoring_assets/_common.py)
+
             days = step_days(context)
             with warehouse.open() as wh:
                 reports = _pipeline.compute_fairness(wh, spec, days, step_audit(context, spec), context.log.info)

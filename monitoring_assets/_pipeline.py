@@ -83,10 +83,6 @@ class PerformanceDay:
     too_few_labels: bool
 
 
-def rolling_window_name(spec: MonitorSpec) -> str:
-    return f"rolling_{spec.performance.rolling_days}d"
-
-
 def tolerances(spec: MonitorSpec) -> dict[str, Tolerance]:
     return {
         m: Tolerance(t.warn, t.error, t.relative)
@@ -102,7 +98,7 @@ def compute_performance(
     after it, so those stored windows are rewritten too (from aggregates, without a rescan)."""
     wh.check_columns(spec, "performance")
     width = spec.performance.rolling_days
-    rolling = rolling_window_name(spec)
+    rolling = spec.performance.rolling_window
     daily: dict[dt.date, PerformanceAggregate] = {}
     for chunk in _chunks(days):
         daily |= wh.metrics.performance_aggregates(spec, chunk)

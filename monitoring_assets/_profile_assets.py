@@ -7,8 +7,7 @@ import time
 
 import dagster as dg
 
-from expectations import Suite, check_days
-from monitoring_assets import _pipeline
+from expectations import Suite
 from monitoring_assets._common import POOL, MonitorKeys, StepEvents, step_audit, step_days
 from monitoring_assets._day_checks import day_check_events, graded_verdicts
 from monitoring_assets._metadata import guard_metadata, profile_metadata
@@ -44,6 +43,8 @@ def _reference_asset(spec: MonitorSpec, ref_key: dg.AssetKey) -> dg.AssetsDefini
         f"Rows in monitoring.profile_metrics / profile_bins with profile = 'reference'.",
     )
     def reference_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+        from monitoring_assets import _pipeline  # noqa: PLC0415  (step time: monitoring_assets/_common.py)
+
         with warehouse.open() as wh:
             ref = _pipeline.build_reference(wh, spec, step_audit(context, spec))
         meta = profile_metadata(ref.profile)
@@ -86,6 +87,9 @@ def _daily_profile_asset(
         + (f" Data quality: the Great Expectations suite {suite.path} (check data_quality)." if suite else ""),
     )
     def daily_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:
+        from expectations import check_days  # noqa: PLC0415  (step time: monitoring_assets/_common.py)
+        from monitoring_assets import _pipeline  # noqa: PLC0415
+
         days = step_days(context)
         started = time.monotonic()
         audit = step_audit(context, spec)

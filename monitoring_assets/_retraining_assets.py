@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from monitoring_assets import _retraining
-from monitoring_assets._retraining import ATTEMPT_TAG, DAYS_TAG, EVENT_TAG, REASON_TAG, REFUSED_TAG
 from monitoring_assets.errors import MonitorError, RegistryError, WarehouseError
 from monitoring_assets.resources import RegistryResource, WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 from resources import links
+from resources.tags import RUN_ATTEMPT, RUN_EVENT_ID, RUN_REASON, RUN_REFUSED, RUN_TRIGGER_DAYS
 
 if TYPE_CHECKING:
+    from monitoring_assets import _retraining  # numpy, SQLAlchemy: imported in the steps
     from resources.registry import ModelRegistry  # MLflow: imported by RegistryResource.open, in the step
 
 
@@ -44,15 +44,17 @@ def build_retraining_definitions(*, spec: MonitorSpec, watched: dict[str, dg.Ass
     def challenger_model(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, registry: RegistryResource
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
+        from monitoring_assets import _retraining  # noqa: PLC0415  (step time: monitoring_assets/_common.py)
+
         tags = context.run.tags
-        event_id = tags.get(EVENT_TAG) or f"{name}:manual:{context.run.run_id}"
-        days = tuple(d for d in tags.get(DAYS_TAG, "").split(",") if d)
-        reason = tags.get(REASON_TAG, "manual")
+        event_id = tags.get(RUN_EVENT_ID) or f"{name}:manual:{context.run.run_id}"
+        days = tuple(d for d in tags.get(RUN_TRIGGER_DAYS, "").split(",") if d)
+        reason = tags.get(RUN_REASON, "manual")
         context.log.info(f"retraining {name} for event {event_id} ({reason})")
         with warehouse.open() as wh:
             details = {
                 "monitor": name,
-                "attempt": tags.get(ATTEMPT_TAG, "1"),
+                "attempt": tags.get(RUN_ATTEMPT, "1"),
                 "days": wh.events.trigger_context(spec, [dt.date.fromisoformat(d) for d in days]),
             }
             trigger = _retraining.Trigger(event_id, reason, days, details)
@@ -74,7 +76,7 @@ def build_retraining_definitions(*, spec: MonitorSpec, watched: dict[str, dg.Ass
             except _retraining.RetrainingRefusedError:
                 # Bad labels or a wrong-task model: retrying the same event would refuse again, and
                 # retrain() has recorded the refusal (its own event, alerted at warning).
-                context.instance.add_run_tags(context.run.run_id, {REFUSED_TAG: "true"})
+                context.instance.add_run_tags(context.run.run_id, {RUN_REFUSED: "true"})
                 raise
             except Exception as error:
                 # Recorded before re-raising, so that the alerts sensor reports it (warning tier).
@@ -105,6 +107,8 @@ def build_retraining_definitions(*, spec: MonitorSpec, watched: dict[str, dg.Ass
         warehouse: WarehouseResource,
         registry: RegistryResource,
     ) -> None:
+        from monitoring_assets import _retraining  # noqa: PLC0415  (step time: monitoring_assets/_common.py)
+
         with warehouse.open() as wh, registry.open() as reg:
             from_version, to_version = _retraining.rollback(wh, reg, spec, config.reason, context.run.run_id)
         context.log.info(

@@ -50,7 +50,8 @@ from monitoring_assets.core.performance import HIGHER_IS_BETTER, PRIMARY_METRIC
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_specs
 from resources import schema
-from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, Warehouse
+from resources._env import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV
+from resources.warehouse import Warehouse
 from sensors.alerts import EVENT_TIERS
 
 REPORTS_DIR_ENV = "MONITORING_REPORTS_DIR"
@@ -162,7 +163,7 @@ def _collect(wh: Warehouse, spec: MonitorSpec, days: list[dt.date]) -> _Data:
     daily_perf = {d: v for d, v in wh.metrics.read_performance(spec, "daily", days).items() if d is not None}
     rolling = {
         d: v
-        for d, v in wh.metrics.read_performance(spec, _pipeline.rolling_window_name(spec), days).items()
+        for d, v in wh.metrics.read_performance(spec, spec.performance.rolling_window, days).items()
         if d is not None
     }
     reference = wh.metrics.read_performance(spec, "reference").get(None, {})
@@ -754,7 +755,7 @@ def _performance_section(spec: MonitorSpec, data: _Data) -> str:
     if spec.labels is None:
         return _note("Not evaluated: the spec has no labels section.")
     primary = PRIMARY_METRIC[spec.prediction.task]
-    rolling = _pipeline.rolling_window_name(spec)
+    rolling = spec.performance.rolling_window
     ref = data.reference_perf.get(primary, math.nan)
     bands = performance_bands(spec, data.reference_perf)
     facts = f"Reference {primary}: {_num(ref)}" + "".join(

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from resources._env import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV
 from resources._registry_types import DEFAULT_ARTIFACT_ROOT, DEFAULT_TRACKING_URI, TRACKING_URI_ENV, HttpLimits
 from resources.alerts import SLACK_WEBHOOK_URL_ENV, WEBHOOK_URL_ENV, AlertSettings, Tier
-from resources.warehouse import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV, Warehouse
 
 if TYPE_CHECKING:
     from resources.registry import ModelRegistry
+    from resources.warehouse import Warehouse
 
 __all__ = [
     "REGISTRY_URI_ENV",
@@ -47,6 +48,9 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     @contextmanager
     def open(self) -> Iterator[Warehouse]:
+        # Imported here, like the registry below: only steps and sensor ticks need SQLAlchemy.
+        from resources.warehouse import Warehouse  # noqa: PLC0415
+
         warehouse = Warehouse(self.url)
         try:
             yield warehouse

@@ -35,12 +35,14 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from monitoring_assets.core.levels import Level
 from monitoring_assets.spec import MonitorSpec
 from monitoring_assets.spec._model import AlertsSpec
-from resources.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from resources.warehouse import Warehouse
 
 Tier = Literal["info", "warning", "critical"]
 AlertKind = Literal["firing", "resolved", "event"]

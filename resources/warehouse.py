@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources import _errors, _preflight, _store, schema
+from resources._env import WAREHOUSE_URL_ENV
 from resources._events import EventLog
 from resources._labels import LabelQueries
 from resources._metrics import MetricTables
@@ -28,8 +29,6 @@ from resources._profiles import ProfileStore
 from resources._rows import RawRows
 from resources._sql import SqlBuilder, quiet_duckdb
 
-WAREHOUSE_URL_ENV = "MONITORING_WAREHOUSE_URL"
-DEFAULT_WAREHOUSE_URL = "duckdb:///data/demo_warehouse.duckdb"
 DUCKDB_MEMORY_ENV = "MONITORING_DUCKDB_MEMORY_LIMIT"  # e.g. "2GB"; "" (set but empty): DuckDB's own default
 # DuckDB's own limit is 80 % of RAM, and its block cache grows to it: a 10M-row day peaked near
 # 1.8 GB RSS here, 870 MB under 512MB and no slower. Every query of the product streams or spills

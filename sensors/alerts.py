@@ -72,7 +72,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
@@ -98,7 +98,9 @@ from resources.alerts import (
     tier_of,
     tier_rank,
 )
-from resources.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from resources.warehouse import Warehouse  # SQLAlchemy: the warehouse opens in the tick
 
 EVENT_TIERS: dict[str, Tier] = {
     "trigger": "info",
@@ -590,7 +592,7 @@ def evaluate_alerts(
     cursor: str | None,
     spec: MonitorSpec,
     checks: Sequence[dg.AssetCheckKey],
-    wh: Warehouse,
+    wh: "Warehouse",
     sink: AlertSink,
     window: dt.timedelta,
     now: dt.datetime,
@@ -658,7 +660,7 @@ def evaluate_alerts(
 def retry_pending(
     state: AlertState,
     *,
-    wh: Warehouse,
+    wh: "Warehouse",
     spec: MonitorSpec,
     sink: AlertSink,
     now: dt.datetime,

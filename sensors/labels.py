@@ -23,13 +23,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 from resources.tags import RUN_REASON
-from resources.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from resources.warehouse import Warehouse  # SQLAlchemy: the warehouse opens in the tick
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"

@@ -31,9 +31,9 @@ from typing import Any
 import dagster as dg
 
 from monitoring_assets._metadata import DATASET_DRIFT_KEY, PERFORMANCE_CHECK_KEY
-from monitoring_assets._retraining import ATTEMPT_TAG, DAYS_TAG, EVENT_TAG, REASON_TAG, REFUSED_TAG
 from monitoring_assets.core.trigger import DayVerdict, TriggerEvent, TriggerPolicy, evaluate_trigger
 from monitoring_assets.spec import MonitorSpec
+from resources.tags import RUN_ATTEMPT, RUN_EVENT_ID, RUN_REASON, RUN_REFUSED, RUN_TRIGGER_DAYS
 
 KEEP_DAYS = 62  # verdicts kept in the cursor: enough for any trigger window and cooldown we allow
 FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
@@ -86,10 +86,10 @@ def _request(pending: dict[str, Any]) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=f"{pending['event_id']}#{pending['attempt']}",
         tags={
-            EVENT_TAG: pending["event_id"],
-            REASON_TAG: pending["reason"],
-            DAYS_TAG: ",".join(pending["days"]),
-            ATTEMPT_TAG: str(pending["attempt"]),
+            RUN_EVENT_ID: pending["event_id"],
+            RUN_REASON: pending["reason"],
+            RUN_TRIGGER_DAYS: ",".join(pending["days"]),
+            RUN_ATTEMPT: str(pending["attempt"]),
         },
     )
 
@@ -156,20 +156,20 @@ def _pending_request(instance: dg.DagsterInstance, state: dict[str, Any]) -> tup
     the event is closed, unless its run is still going)."""
     pending = state["pending"]
     event_id = pending["event_id"]
-    runs = instance.get_runs(dg.RunsFilter(tags={EVENT_TAG: event_id}))
+    runs = instance.get_runs(dg.RunsFilter(tags={RUN_EVENT_ID: event_id}))
     succeeded = [r for r in runs if r.status == dg.DagsterRunStatus.SUCCESS]
-    latest = max(runs, key=lambda r: int(r.tags.get(ATTEMPT_TAG, "0")), default=None)
+    latest = max(runs, key=lambda r: int(r.tags.get(RUN_ATTEMPT, "0")), default=None)
     if succeeded:
         state["pending"] = None
         return None, f"event {event_id} done: retrained by run {succeeded[0].run_id}"
-    if latest is not None and latest.status in FAILED and latest.tags.get(REFUSED_TAG):
+    if latest is not None and latest.status in FAILED and latest.tags.get(RUN_REFUSED):
         state["pending"] = None
         return None, f"event {event_id} refused by run {latest.run_id} (see monitoring.events): not retried"
     if latest is not None and latest.status not in FAILED:
         return None, f"retraining for {event_id} is {latest.status.value.lower()} (run {latest.run_id})"
     if latest is not None:
         # A new run_key after the highest attempt: Dagster would skip a failed one's.
-        pending["attempt"] = max(int(r.tags.get(ATTEMPT_TAG, "0")) for r in runs) + 1
+        pending["attempt"] = max(int(r.tags.get(RUN_ATTEMPT, "0")) for r in runs) + 1
     return _request(pending), ""
 
 

@@ -37,8 +37,9 @@ from monitoring_assets import _pipeline, build_definitions
 from monitoring_assets.report import BLOCKED, main, write_report
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, parse_spec
+from resources._env import WAREHOUSE_URL_ENV
 from resources._store import Audit
-from resources.warehouse import WAREHOUSE_URL_ENV, Warehouse
+from resources.warehouse import Warehouse
 from tests.conftest import REPO, write_table
 
 # One worker for the file: its module fixture materializes a monitor through Dagster, once.

@@ -281,6 +281,11 @@ class PerformanceSpec(_Strict):
             raise ValueError("score_bins must be a multiple of 10 (calibration uses 10 bins of whole cells)")
         return self
 
+    @property
+    def rolling_window(self) -> str:
+        """The name of the rolling window's rows in ``monitoring.performance_metrics``."""
+        return f"rolling_{self.rolling_days}d"
+
     def effective_tolerances(self, task: str) -> dict[str, ToleranceSpec]:
         if self.tolerances is not None:
             return {str(k): v for k, v in self.tolerances.items()}
