@@ -879,7 +879,7 @@ def quality_child(db_path: str) -> None:
                 "quality_sampled": quality.sampled,
                 "quality_level": quality.level,
                 "quality_failed": sorted(f"{o.column or 'table'}:{o.type}" for o in quality.failed),
-                "quality_exact_counts": sum(o.source == "profile" for o in quality.outcomes),
+                "quality_from_profile": sum(o.source == "profile" for o in quality.outcomes),
                 "quality_validation": quality.validation,
             }
         )
@@ -1127,7 +1127,7 @@ def main() -> None:
             f"bin edges {reference['reference_bins_s']:.3f} s; edges + top-K {reference['reference_layout_s']:.3f} s",
         ),
         ("  peak RSS of the reference child (target <= 1024 MB)", f"{reference['reference_peak_rss_mb']:,.0f} MB"),
-        ("  level / exact counts from the profile", f"{quality['quality_level']} / {quality['quality_exact_counts']}"),
+        ("  level / answered from the profile", f"{quality['quality_level']} / {quality['quality_from_profile']}"),
         ("DuckDB memory_limit", memory_limit),
         ("peak RSS, setup child", f"{setup_info['setup_peak_rss_mb']:,.0f} MB"),
         ("features drifted", f"{drift.n_drifted}/{drift.n_features}: {', '.join(drifted) or '-'}"),
@@ -1194,7 +1194,7 @@ def main() -> None:
                 "quality_sampled": quality["quality_sampled"],
                 "quality_level": quality["quality_level"],
                 "quality_failed": quality["quality_failed"],
-                "quality_exact_counts": quality["quality_exact_counts"],
+                "quality_from_profile": quality["quality_exact_counts"],
                 **imports,
                 **backfill,
                 **monitors,

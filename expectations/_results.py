@@ -13,7 +13,10 @@ per expectation and pandas chunk (or one per expectation from the SQL data sourc
   chunks' one: nulls (SQL NULL, as on PostgreSQL; pandas would also count NaN), values outside a
   numeric range (when the day's min and max settle it), values outside a category set (when the
   set is within the reference's top K: the ``other`` cell and the excluded top-K cells), and the
-  day's row count.
+  day's row count;
+* a numeric range that the min and max do not settle passes without reading rows when an upper
+  bound from the day's histogram passes (``profile_bound``: every value of a cell that may reach
+  outside the range counts as outside); its outcome says "at most".
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from expectations._suite import SEVERITIES, SuiteExpectation
 from monitoring_assets.core.profile import CategoricalProfile, NumericProfile, Profile
@@ -130,14 +135,24 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-def _outside_range(col: NumericProfile, kwargs: Mapping[str, Any]) -> int | None:
-    """Finite values outside [min_value, max_value], when the day's min/max settle it exactly."""
+def _range_of(col: NumericProfile, kwargs: Mapping[str, Any]) -> tuple[float | None, float | None] | None:
+    """The expectation's (min_value, max_value), None for an open side; None when the profile
+    cannot judge it: a suite parameter, or NaN/inf, which the engines treat differently."""
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     lo, hi = _number(low), _number(high)
     if (low is not None and lo is None) or (high is not None and hi is None) or col.nonfinite_count:
-        return None  # a suite parameter, or NaN/inf which the engines treat differently
+        return None
+    return lo, hi
+
+
+def _outside_range(col: NumericProfile, kwargs: Mapping[str, Any]) -> int | None:
+    """Finite values outside [min_value, max_value], when the day's min/max settle it exactly."""
+    bounds = _range_of(col, kwargs)
+    if bounds is None:
+        return None
     if col.count == 0:
         return 0
+    lo, hi = bounds
     strict_lo, strict_hi = bool(kwargs.get("strict_min")), bool(kwargs.get("strict_max"))
 
     def below(x: float) -> bool:
@@ -151,6 +166,32 @@ def _outside_range(col: NumericProfile, kwargs: Mapping[str, Any]) -> int | None
     if not below(col.min) and not above(col.max):
         return 0
     return None  # some values outside: the histogram's outer cells only bound how many
+
+
+def _outside_range_at_most(col: NumericProfile, kwargs: Mapping[str, Any]) -> int | None:
+    """At most how many finite values lie outside [min_value, max_value]: the values of every
+    histogram cell that may hold one. Where a cell's values can lie: the underflow cell in
+    ``[min, lo)`` (a value is there exactly when ``x < lo``), inner cell k within one cell width of
+    its own edges (the SQL's ``floor((x - lo) / w)`` may round across an edge), the overflow cell
+    in ``[hi - w, max]``. A cell counts as inside only when all of that lies strictly inside the
+    range, so the bound holds for strict and non-strict ranges alike."""
+    bounds = _range_of(col, kwargs)
+    if bounds is None:
+        return None
+    if col.count == 0:
+        return 0
+    low, high = bounds
+    bins = col.bins
+    inner = bins.lo + bins.width * np.arange(bins.n_bins, dtype=np.float64)  # left edge of inner cell k
+    first = np.maximum(np.concatenate(([col.min], inner - bins.width, [bins.hi - bins.width])), col.min)
+    first[1] = bins.lo  # inner cell 1 starts exactly at lo (below it is the underflow cell)
+    last = np.minimum(np.concatenate(([bins.lo], inner + 2 * bins.width, [col.max])), col.max)
+    inside = np.ones(bins.n_cells, dtype=bool)
+    if low is not None:
+        inside &= first > low
+    if high is not None:
+        inside &= last < high
+    return col.count - int(col.hist[inside].sum())
 
 
 def _outside_set(col: CategoricalProfile, kwargs: Mapping[str, Any]) -> int | None:
@@ -183,15 +224,39 @@ def profile_counts(expectation: SuiteExpectation, profile: Profile) -> Counts | 
     return None if outside is None else Counts(profile.n_rows, col.null_count, outside)
 
 
+def profile_bound(expectation: SuiteExpectation, profile: Profile) -> Counts | None:
+    """Counts whose ``unexpected`` is an upper bound from the day's histogram, for a numeric range
+    the day's min/max do not settle (a generated range has its bounds in the reference's tail
+    cells, so on a healthy day only those cells' few values are in doubt)."""
+    kwargs = expectation.kwargs
+    col = profile.columns.get(expectation.column or "")
+    if expectation.type != "expect_column_values_to_be_between" or "row_condition" in kwargs:
+        return None
+    if not isinstance(col, NumericProfile):
+        return None
+    at_most = _outside_range_at_most(col, kwargs)
+    return None if at_most is None else Counts(profile.n_rows, col.null_count, at_most)
+
+
+def _passes_by_bound(expectation: SuiteExpectation, profile: Profile) -> Counts | None:
+    bound = profile_bound(expectation, profile)
+    return bound if bound is not None and mostly_success(bound, _mostly(expectation.kwargs)) else None
+
+
 def answered_by_profile(expectation: SuiteExpectation, profile: Profile | None, row_count: int | None) -> bool:
     """Whether the day's profile (and its row count) settles ``expectation``, so Great
     Expectations need not read a row for it: the row count, and a count the profile decides
-    exactly that passes. A failing one is still validated on the rows, for the failing values
-    kept for diagnosis (its count stays the profile's)."""
+    exactly that passes, or a range whose histogram bound passes. A failing one is still
+    validated on the rows, for the failing values kept for diagnosis (its count stays the
+    profile's)."""
     if expectation.type == ROW_COUNT:
         return row_count is not None
-    counts = profile_counts(expectation, profile) if profile is not None else None
-    return counts is not None and mostly_success(counts, _mostly(expectation.kwargs))
+    if profile is None:
+        return False
+    counts = profile_counts(expectation, profile)
+    if counts is not None:
+        return mostly_success(counts, _mostly(expectation.kwargs))
+    return _passes_by_bound(expectation, profile) is not None
 
 
 def _fmt_number(x: object) -> str:
@@ -299,8 +364,11 @@ class Tally:
             error=error,
         )
 
-    def finish(self, *, exact: Counts | None, row_count: int | None, source: str) -> Outcome:
-        """The day's outcome: exact profile counts first, then the merged chunk results."""
+    def finish(
+        self, *, exact: Counts | None, row_count: int | None, source: str, bound: Counts | None = None
+    ) -> Outcome:
+        """The day's outcome: exact profile counts first, then a passing histogram bound
+        (``bound``: at most that many unexpected), then the merged chunk results."""
         e = self.expectation
         source = self.source or source
         if e.type == ROW_COUNT and row_count is not None:
@@ -313,6 +381,14 @@ class Tally:
                 observed=_observed_counts(e, exact, sampled=False),
                 source=SOURCE_PROFILE,
                 counts=exact,
+            )
+        if bound is not None and self.chunks == 0:
+            share = bound.unexpected / bound.considered if bound.considered else 0.0
+            return self._outcome(
+                success=True,
+                observed=f"at most {_pct(share)} {_WHAT.get(e.type, 'unexpected')} ({bound.unexpected:,} of "
+                f"{bound.considered:,} values, bounded by the profile's histogram)",
+                source=SOURCE_PROFILE,
             )
         if self.errors or self.chunks == 0:
             reason = self.errors[0] if self.errors else "not evaluated"
@@ -350,5 +426,6 @@ def merge_day(
     outcomes = []
     for tally in tallies:
         exact = profile_counts(tally.expectation, profile) if profile is not None else None
-        outcomes.append(tally.finish(exact=exact, row_count=row_count, source=source))
+        bound = _passes_by_bound(tally.expectation, profile) if profile is not None and exact is None else None
+        outcomes.append(tally.finish(exact=exact, row_count=row_count, source=source, bound=bound))
     return DayQuality(day, tuple(outcomes), validation, rows_validated, source == SOURCE_SAMPLE)

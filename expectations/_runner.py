@@ -169,6 +169,17 @@ def _schema_tallies(
     return tallies
 
 
+def _read_columns(todo: Sequence[SuiteExpectation], wanted: Sequence[str]) -> list[str]:
+    """The columns the rows are read for: those of the expectations left to Great Expectations
+    (a healthy day of a generated suite leaves a few ranges), all of ``wanted`` when one of them
+    has a ``row_condition`` (its columns are in an expression) or none names a column (a table-wide
+    expectation sees the rows as they are)."""
+    needed = {c for e in todo for c in e.columns}
+    if not needed or any("row_condition" in e.kwargs for e in todo):
+        return list(wanted)
+    return [c for c in wanted if c in needed]
+
+
 def _pandas_days(
     wh: Warehouse,
     spec: MonitorSpec,
@@ -201,7 +212,9 @@ def _pandas_days(
         tallies = {**{e.index: Tally(e) for e in per_day}, **schema_tallies}
         validated = chunks = 0
         if todo:
-            frames = wh.rows.day_frames(spec, day, wanted, chunk_rows=chunk_rows, sample_share=share, seed=SAMPLE_SEED)
+            frames = wh.rows.day_frames(
+                spec, day, _read_columns(todo, wanted), chunk_rows=chunk_rows, sample_share=share, seed=SAMPLE_SEED
+            )
             for frame in frames:
                 validated += batches.validate(frame, todo, tallies)
                 del frame

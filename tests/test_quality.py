@@ -291,6 +291,36 @@ def test_each_break_fails_at_its_severity(url: str, tmp_path: Path, name: str) -
         assert by_key[("expect_table_row_count_to_be_between", None, "critical")].observed == f"{len(day_rows)} rows"
 
 
+def test_a_range_with_a_few_values_outside_passes_from_the_histogram_as_on_every_row(url: str, tmp_path: Path) -> None:
+    """0.4 % of the day's y beyond the generated range: the min/max no longer settle it, the
+    histogram's bound does (at most the tail cells' values, under the 1 % allowed), and Great
+    Expectations on every row agrees that it passes. On DuckDB no row is read for it."""
+    spec = quality_spec()
+    suite = build_suite(url, spec, tmp_path)
+    between = next(e for e in suite.expectations if e.type.endswith("to_be_between") and e.column == "y")
+    frame = quality_frame()
+    rows = np.flatnonzero(on_day(frame))[: PER_DAY * 4 // 1000]
+    frame.loc[rows, "y"] = between.kwargs["max_value"] * 1.5
+    write_table(url, "t", frame)
+    with_profile, profile = validate(url, spec, suite)
+    assert profile is not None and profile.columns["y"].max > between.kwargs["max_value"]
+    wh = Warehouse(url)
+    try:
+        rows_only = validate_days(wh, spec, suite, [DAY])[DAY]
+    finally:
+        wh.dispose()
+    key = ("expect_column_values_to_be_between", "y", "warning")
+    bounded = {(o.type, o.column, o.severity): o for o in with_profile.outcomes}[key]
+    counted = {(o.type, o.column, o.severity): o for o in rows_only.outcomes}[key]
+    day_y = frame.loc[on_day(frame), "y"].astype(float)
+    assert counted.unexpected_count == int((day_y > between.kwargs["max_value"]).sum()) == len(rows)
+    assert bounded.success and counted.success
+    assert bounded.source == "profile" and bounded.observed.startswith("at most ")
+    assert [o.success for o in with_profile.outcomes] == [o.success for o in rows_only.outcomes]
+    if url.startswith("duckdb"):
+        assert with_profile.rows_validated == 0
+
+
 def test_a_day_beyond_max_rows_is_sampled_deterministically_with_exact_profile_counts(tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
     spec = quality_spec()

@@ -16,7 +16,15 @@ import pytest
 import expectations
 from expectations import SEVERITIES, generate_suite, load_suite, parse_suite, validate_days
 from expectations._generate import NUMERIC_TYPES, STRING_TYPES, type_family
-from expectations._results import Counts, Tally, mostly_success, profile_counts
+from expectations._results import (
+    Counts,
+    Tally,
+    answered_by_profile,
+    merge_day,
+    mostly_success,
+    profile_bound,
+    profile_counts,
+)
 from expectations._suite import SuiteExpectation
 from monitoring_assets.core.profile import (
     CategoricalBins,
@@ -344,6 +352,84 @@ def test_profile_counts_leave_nan_and_conditions_to_great_expectations() -> None
     assert profile_counts(_expectation("expect_column_values_to_be_between", column="x", min_value=0), profile) is None
     conditional = _expectation("expect_column_values_to_not_be_null", column="x", row_condition="x>0")
     assert profile_counts(conditional, profile) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_the_histogram_bound_is_never_below_the_count_on_the_raw_values(seed: int) -> None:
+    """``profile_bound`` is an upper bound of numpy's count of values outside the range, for ranges
+    anywhere: on cell edges (where the cell arithmetic may round across), on data values, in the
+    tails, strict or not."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.standard_t(3, 5000) * 2.0, rng.choice([-0.4, 0.0, 1.2], 500)])
+    bins = NumericBins(-3.0, 3.0, 60)
+    profile = profile_from_values(ProfileLayout({"x": bins}, {}), {"x": x})
+    edges = bins.inner_edges()
+    candidates = [
+        *edges,
+        *rng.choice(x, 30),
+        *rng.uniform(-12, 12, 30),
+        -0.4,
+        0.0,
+        1.2,
+        bins.lo,
+        bins.hi,
+        float(x.min()),
+        float(x.max()),
+    ]
+    for _ in range(1000):
+        low, high = sorted(float(v) for v in rng.choice(candidates, 2))
+        strict_min, strict_max = bool(rng.integers(2)), bool(rng.integers(2))
+        kwargs: dict[str, Any] = {"column": "x", "min_value": low, "max_value": high}
+        kwargs |= {"strict_min": strict_min, "strict_max": strict_max}
+        if rng.integers(4) == 0:
+            del kwargs[rng.choice(["min_value", "max_value"])]
+        bound = profile_bound(_expectation("expect_column_values_to_be_between", **kwargs), profile)
+        assert bound is not None
+        below = (x <= low if strict_min else x < low) if "min_value" in kwargs else np.zeros(len(x), bool)
+        above = (x >= high if strict_max else x > high) if "max_value" in kwargs else np.zeros(len(x), bool)
+        assert int((below | above).sum()) <= bound.unexpected <= len(x), kwargs
+
+
+def test_a_generated_range_on_a_healthy_day_passes_from_the_histogram_alone() -> None:
+    """The generated range lies in the reference's tail cells: on a day like the reference only the
+    tail cells' values are in doubt, so the bound passes at mostly = 0.99; a day with 3 % of its
+    values beyond the range is left to Great Expectations (the bound cannot pass)."""
+    rng = np.random.default_rng(7)
+    reference = rng.normal(0, 1, 200_000)
+    lo, hi = np.quantile(reference, [0.001, 0.999])
+    layout = ProfileLayout({"x": NumericBins(float(lo), float(hi), 1000)}, {})
+    width = hi - lo
+    e = _expectation(
+        "expect_column_values_to_be_between",
+        column="x",
+        min_value=lo - 0.1 * width,
+        max_value=hi + 0.1 * width,
+        mostly=0.99,
+    )
+    healthy = rng.normal(0, 1, 100_000)
+    profile = profile_from_values(layout, {"x": healthy})
+    assert profile_counts(e, profile) is None  # a few values beyond the range: min/max do not settle it
+    bound = profile_bound(e, profile)
+    assert bound is not None
+    tails = int(((healthy < lo) | (healthy >= hi)).sum())
+    assert bound.unexpected <= tails + int(((healthy >= hi - width / 1000) & (healthy < hi)).sum())
+    assert answered_by_profile(e, profile, len(healthy))
+    (outcome,) = merge_day(
+        dt.date(2024, 1, 1),
+        [Tally(e)],
+        profile=profile,
+        row_count=len(healthy),
+        source="all rows",
+        validation="",
+        rows_validated=0,
+    ).outcomes
+    outside = int(((healthy < lo - 0.1 * width) | (healthy > hi + 0.1 * width)).sum())
+    assert outcome.success and (len(healthy) - outside) / len(healthy) >= 0.99  # numpy agrees it passes
+    assert outcome.source == "profile" and outcome.observed.startswith("at most ")
+    assert outcome.unexpected_count is None  # a bound, not a count
+
+    shifted = np.concatenate([healthy[:97_000], rng.uniform(hi + 0.2 * width, hi + width, 3_000)])
+    assert not answered_by_profile(e, profile_from_values(layout, {"x": shifted}), len(shifted))
 
 
 # -- merging chunk results ------------------------------------------------------------------------
