@@ -264,14 +264,27 @@ def _abs_exp_integral(step: float, a: TailModel, b: TailModel, t0: float, t1: fl
         critical = (math.log(b.rest / b.scale) - math.log(a.rest / a.scale)) / (1 / b.scale - 1 / a.scale)
         if t0 < critical < t1:
             points.insert(1, critical)
-    from scipy import optimize  # noqa: PLC0415 - see chisquare
-
     cuts = [points[0]]
     for u, v in itertools.pairwise(points):
         if not math.isinf(v) and h(u) * h(v) < 0:
-            cuts.append(float(optimize.brentq(h, u, v, xtol=1e-13 * (v - u))))
+            cuts.append(_monotone_root(h, u, v))
         cuts.append(v)
     return sum(abs(antiderivative(v) - antiderivative(u)) for u, v in itertools.pairwise(cuts))
+
+
+def _monotone_root(h: Callable[[float], float], u: float, v: float) -> float:
+    """The root of ``h`` on ``[u, v]``, where ``h`` is monotone and changes sign: bisection until
+    the bracket is two adjacent floats. (scipy's ``brentq`` gives the same root, but importing
+    ``scipy.optimize`` costs every run process about 0.4 s for a handful of roots.)"""
+    negative_at_u = h(u) < 0
+    while True:
+        mid = u + (v - u) / 2
+        if mid in (u, v):
+            return mid
+        if (h(mid) < 0) == negative_at_u:
+            u = mid
+        else:
+            v = mid
 
 
 def tail_models(profile: NumericProfile) -> tuple[TailModel, TailModel]:
