@@ -226,27 +226,37 @@ class ProfileQuery:
         )
 
     def cells_statement(self, rel: Relation) -> tuple[sa.TextClause, dict[str, Any]]:
-        """DuckDB: per numeric column, (day and) histogram cell, the rows, non-NULL values and the
-        sum, min, max and population variance of the finite ones (cell NULL: not finite).
+        """DuckDB: per numeric column, (day and) cell key ``floor((x - lo) / width)``, the rows,
+        non-NULL values and the sum, min, max and population variance of the values (key NULL:
+        NULL or not finite; the other keys' values are all finite).
 
         One ``GROUP BY`` per column on its cell, each a scan of its own: at 10M rows x 21 columns
         they took 4.5 CPU s against 9.8 for one scan with a ``histogram(cell, boundaries)`` map
         aggregate and two tail ``CASE`` sums per column (DuckDB groups ~1,000 small integers
         almost for free; the map aggregate and the CASEs were most of the cost). Every scalar of
-        a column is a merge of its cells (``_numeric_from_cells``), the tail sums are the sums of
-        cells 0 and ``n_bins + 1``."""
+        a column is a merge of its groups (``_numeric_from_cells``), the tail sums are the sums of
+        cells 0 and ``n_bins + 1``. Keys beyond the bin range are distinct groups (a few more rows
+        for a day's tails: 33,679 against 20,945 rows at 10M x 21 here)."""
         params: dict[str, Any] = {}
         branches = []
         for i, (name, bins) in enumerate(self.layout.numeric.items()):
-            raw, finite, cell = self._numeric_exprs(i, name, bins, params)
+            raw = f"CAST({self.sql.col(name)} AS DOUBLE PRECISION)"
+            params[f"lo{i}"], params[f"w{i}"] = bins.lo, bins.width
+            # The unclipped floor: least/greatest cost DuckDB ~1.6 of 5.8 CPU s here (10M rows x
+            # 21 columns), so Python clips the keys and merges the cells they share. Only finite
+            # values get a key, so every aggregate of a keyed group is over finite values.
+            key = (
+                f"CASE WHEN {self.sql.finite(raw)} THEN floor(({raw} - CAST(:lo{i} AS DOUBLE PRECISION)) "
+                f"/ CAST(:w{i} AS DOUBLE PRECISION)) END"
+            )
             branches.append(
                 self._grouped(
                     rel,
                     params,
                     col=i,
-                    columns=f"{raw} AS r, {finite} AS f, {cell} AS h",
+                    columns=f"{raw} AS r, {key} AS h",
                     key="s.h",
-                    aggs="count(*), count(s.r), sum(s.f), min(s.f), max(s.f), var_pop(s.f)",
+                    aggs="count(*), count(s.r), sum(s.r), min(s.r), max(s.r), var_pop(s.r)",
                 )
             )
         return sa.text(" UNION ALL ".join(branches)), params
@@ -463,23 +473,26 @@ def _top_k_profile(bins: CategoricalBins, top: Mapping[Any, int], n_rows: int, n
 
 
 def _numeric_from_cells(bins: NumericBins, n_rows: int, cells: Sequence[tuple[Any, ...]]) -> NumericProfile:
-    """One numeric column's profile from its rows of ``cells_statement``: (cell, rows, non-NULL,
-    sum, min, max, var_pop). The mean and squared deviations merge the cells as Chan et al.'s
-    pairwise update does (within-cell deviations plus the cells' spread around the mean), which
-    stays exact where a sum of squares would cancel."""
+    """One numeric column's profile from its rows of ``cells_statement``: (key, rows, non-NULL,
+    sum, min, max, var_pop), ``key = floor((x - lo) / width)`` unclipped (NULL: not finite).
+
+    A key clipped to ``[-1, n_bins]`` plus one is the value's cell, exactly as
+    ``NumericBins.cell_of`` computes it; the keys beyond the range share the tail cells. The mean
+    and squared deviations merge the groups as Chan et al.'s pairwise update does (within-group
+    deviations plus the groups' spread around the mean), which stays exact where a sum of squares
+    would cancel."""
     nonnull = sum(int(c[2]) for c in cells)
     finite = [c for c in cells if c[0] is not None]
     hist = np.zeros(bins.n_cells, dtype=np.int64)
     if not finite:
         return NumericProfile(bins, 0, n_rows - nonnull, nonnull, math.nan, math.nan, math.nan, 0.0, hist, 0.0, 0.0)
-    at = np.array([int(c[0]) for c in finite])
+    at = np.clip(np.array([float(c[0]) for c in finite]), -1, bins.n_bins).astype(np.int64) + 1
     n = np.array([int(c[1]) for c in finite], dtype=np.int64)
     sums = np.array([float(c[3]) for c in finite])
-    hist[at] = n
+    np.add.at(hist, at, n)
     count = int(n.sum())
     mean = float(sums.sum() / count)
     m2 = float(np.dot(n, np.array([float(c[6]) for c in finite])) + np.dot(n, (sums / n - mean) ** 2))
-    tail = dict(zip(at.tolist(), sums.tolist(), strict=True))
     return NumericProfile(
         bins=bins,
         count=count,
@@ -490,8 +503,8 @@ def _numeric_from_cells(bins: NumericBins, n_rows: int, cells: Sequence[tuple[An
         mean=mean,
         m2=m2,
         hist=hist,
-        tail_low_sum=tail.get(0, 0.0),
-        tail_high_sum=tail.get(bins.n_bins + 1, 0.0),
+        tail_low_sum=float(sums[at == 0].sum()),
+        tail_high_sum=float(sums[at == bins.n_bins + 1].sum()),
     )
 
 

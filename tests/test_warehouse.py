@@ -96,6 +96,32 @@ def test_daily_profile_matches_numpy_on_the_same_rows(url: str, frame: pd.DataFr
     assert_same_profile(got, want)
 
 
+def test_values_far_beyond_the_bins_land_in_the_tail_cells_as_numpy_puts_them(url: str, frame: pd.DataFrame) -> None:
+    """A day whose x spreads over 1,000 times the reference's range (many distinct cell keys
+    beyond it, merged into the tail cells), with values a million times out, NaN, infinities and
+    NULLs: counts, cells, moments and tail sums as numpy computes them on the same rows."""
+    day = frame.ts.dt.date == DAY
+    wild = frame.copy()
+    wild["x"] = wild["x"].astype(object)
+    rng = np.random.default_rng(5)
+    rows = np.flatnonzero(day)
+    wild.loc[rows, "x"] = rng.normal(0, 1, rows.size) * 10 ** rng.uniform(0, 3, rows.size)
+    wild.loc[rows[:4], "x"] = [3e6, -2e6, float("nan"), float("inf")]
+    wild.loc[rows[4:6], "x"] = None
+    write_table(url, "t", wild)
+    spec = small_spec()
+    wh = Warehouse(url)
+    layout = wh.profiles.profile_reference(spec).layout
+    got = wh.profiles.profile_days(spec, layout, [DAY])[DAY]
+    want = _numpy_profile(layout, wild[day])
+    x, w = got.columns["x"], want.columns["x"]
+    assert isinstance(x, NumericProfile) and isinstance(w, NumericProfile)
+    assert w.hist[0] > 10 and w.hist[-1] > 10 and (w.null_count, w.nonfinite_count) == (2, 2)
+    assert_same_profile(got, want)
+    assert math.isclose(x.tail_low_sum, w.tail_low_sum, rel_tol=1e-12)
+    assert math.isclose(x.tail_high_sum, w.tail_high_sum, rel_tol=1e-12)
+
+
 def test_range_query_by_day_equals_one_query_per_day(url: str, frame: pd.DataFrame) -> None:
     write_table(url, "t", frame)
     spec = small_spec()
