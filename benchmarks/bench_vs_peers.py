@@ -26,9 +26,12 @@ What it does:
 
    * ``ours_s``: this project through the Dagster CLI, in a fresh copy of the warehouse and a
      fresh ``DAGSTER_HOME`` (``deploy/dagster.duckdb.yaml``) each time: a monitor spec for the
-     table (no labels, slices or data-quality suite), then
-     ``dagster asset materialize -m monitoring_assets.definitions --select <m>/reference_profile``
-     and ``... --select <m>/daily_profile,<m>/feature_drift --partition 2024-02-01``.
+     table (no labels, slices or data-quality suite), then one ``dagster asset materialize -m
+     monitoring_assets.definitions --select <m>/reference_profile,<m>/daily_profile,<m>/feature_drift
+     --partition 2024-02-01``, which runs the reference profile first (the day's assets depend on
+     it). ``ours_separate_s`` is the same as two CLI processes, ``--select <m>/reference_profile``
+     then ``--select <m>/daily_profile,<m>/feature_drift --partition 2024-02-01``, each paying
+     Dagster's start-up (about 3 s here); its ratio to NannyML is ``nannyml_over_ours_separate``.
      The daily profile also profiles the score, which the peers are not given.
    * ``evidently_s``: a Python process in Evidently's venv that reads both Parquet files into
      pandas (the 25 features) and runs ``Report([DataDriftPreset()])`` on current vs reference
@@ -39,8 +42,9 @@ What it does:
      default chunking: ``fit`` on the reference, ``calculate`` on the day.
 
    Each peer process also reports its own phases (imports, reading, drift). For ours,
-   ``ours_steps_s`` is the time Dagster reports for the steps of both runs (its "Finished steps in
-   process" event), so ``ours_s - ours_steps_s`` is start-up and shut-down; and a process that
+   ``ours_steps_s`` is the time Dagster reports for the steps of the run (its "Finished steps in
+   process" event; ``ours_separate_steps_s`` for both runs of the two-process form), so ``ours_s -
+   ours_steps_s`` is start-up and shut-down; and a process that
    only imports ``monitoring_assets.definitions`` (what each of our CLI processes loads before it
    runs anything) is timed once per repetition as ``ours_definitions_load_s``.
 
@@ -273,29 +277,45 @@ def timed(command: list[str], env: dict[str, str], log_path: Path) -> float:
 
 
 def run_ours(pristine: Path, run_dir: Path, n_rows: int) -> dict[str, Any]:
-    """Reference profile, then the day's daily_profile + feature_drift, each one CLI process."""
-    warehouse = run_dir / "warehouse.duckdb"
-    shutil.copy(pristine, warehouse)
-    env = ours_environment(run_dir, warehouse)
+    """The reference profile and the day's daily_profile + feature_drift, timed two ways, each on a
+    fresh copy of the warehouse and a fresh DAGSTER_HOME: in one CLI process (``seconds``: one
+    ``dagster asset materialize`` of the three assets; Dagster runs them in dependency order, the
+    reference first), and as two CLI processes, the reference then the day (``separate_s``)."""
+    together, separate = run_dir / "together", run_dir / "separate"
+    together.mkdir()
+    separate.mkdir()
     base = [*dagster_command(), "asset", "materialize", "-m", "monitoring_assets.definitions", "-d", str(REPO)]
-    reference_s = timed([*base, "--select", f"{MONITOR}/reference_profile"], env, run_dir / "reference.log")
-    log(f"ours: reference_profile {reference_s:.2f} s")
-    daily = [*base, "--select", f"{MONITOR}/daily_profile,{MONITOR}/feature_drift", "--partition", DAY]
-    daily_s = timed(daily, env, run_dir / "daily.log")
-    log(f"ours: daily_profile + feature_drift {daily_s:.2f} s")
-    load_s = timed(
-        [sys.executable, "-c", "import monitoring_assets.definitions"], env, run_dir / "definitions_load.log"
-    )
-    log(f"ours: importing monitoring_assets.definitions alone {load_s:.2f} s")
+    reference = f"{MONITOR}/reference_profile"
+    daily = f"{MONITOR}/daily_profile,{MONITOR}/feature_drift"
+
+    warehouse = together / "warehouse.duckdb"
+    shutil.copy(pristine, warehouse)
+    env = ours_environment(together, warehouse)
+    seconds = timed([*base, "--select", f"{reference},{daily}", "--partition", DAY], env, together / "run.log")
+    log(f"ours: reference_profile + daily_profile + feature_drift in one process {seconds:.2f} s")
     drifted, counted = ours_results(warehouse)
     if counted != n_rows:
         raise SystemExit(f"our daily profile counted {counted} rows, expected {n_rows}")
-    steps_s = steps_seconds(run_dir / "reference.log") + steps_seconds(run_dir / "daily.log")
+
+    warehouse = separate / "warehouse.duckdb"
+    shutil.copy(pristine, warehouse)
+    env = ours_environment(separate, warehouse)
+    reference_s = timed([*base, "--select", reference], env, separate / "reference.log")
+    daily_s = timed([*base, "--select", daily, "--partition", DAY], env, separate / "daily.log")
+    log(f"ours: as two processes, reference_profile {reference_s:.2f} s, daily_profile + feature_drift {daily_s:.2f} s")
+    if ours_results(warehouse) != (drifted, counted):
+        raise SystemExit("the two ways of running ours disagree on the drifted features")
+    load_s = timed(
+        [sys.executable, "-c", "import monitoring_assets.definitions"], env, separate / "definitions_load.log"
+    )
+    log(f"ours: importing monitoring_assets.definitions alone {load_s:.2f} s")
     return {
-        "seconds": reference_s + daily_s,
+        "seconds": seconds,
+        "steps_s": steps_seconds(together / "run.log"),
+        "separate_s": reference_s + daily_s,
         "reference_s": reference_s,
         "daily_s": daily_s,
-        "steps_s": steps_s,
+        "separate_steps_s": steps_seconds(separate / "reference.log") + steps_seconds(separate / "daily.log"),
         "definitions_load_s": load_s,
         "drifted": drifted,
     }
@@ -501,9 +521,11 @@ def main() -> None:
     rows_table = [
         ("rows (reference / day)", f"{n_rows:,} / {n_rows:,}"),
         ("columns", f"{len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical (+ score, ours only)"),
-        (f"ours, 2 dagster CLI runs (best of {reps})", f"{ours_s:.2f} s"),
+        (f"ours, 1 dagster CLI run of the 3 assets (best of {reps})", f"{ours_s:.2f} s"),
+        ("  of which Dagster's steps", f"{best['ours']['steps_s']:.2f} s"),
+        ("ours as 2 CLI runs, reference then day", f"{best['ours']['separate_s']:.2f} s"),
         ("  reference_profile / daily_profile + feature_drift", _pair(best["ours"], "reference_s", "daily_s")),
-        ("  of which Dagster's steps (both runs)", f"{best['ours']['steps_s']:.2f} s"),
+        ("  of which Dagster's steps (both runs)", f"{best['ours']['separate_steps_s']:.2f} s"),
         ("  import monitoring_assets.definitions alone", f"{best['ours']['definitions_load_s']:.2f} s"),
         (f"evidently {best['evidently']['version']} (best of {reps})", f"{best['evidently']['seconds']:.2f} s"),
         ("  imports / read / DataDriftPreset", _phases(best["evidently"])),
@@ -531,15 +553,19 @@ def main() -> None:
                 "nannyml_s": round(best["nannyml"]["seconds"], 3),
                 "evidently_over_ours": round(best["evidently"]["seconds"] / ours_s, 2),
                 "nannyml_over_ours": round(best["nannyml"]["seconds"] / ours_s, 2),
+                "ours_steps_s": round(best["ours"]["steps_s"], 3),
+                "ours_separate_s": round(best["ours"]["separate_s"], 3),
+                "nannyml_over_ours_separate": round(best["nannyml"]["seconds"] / best["ours"]["separate_s"], 2),
                 "ours_reference_s": round(best["ours"]["reference_s"], 3),
                 "ours_daily_s": round(best["ours"]["daily_s"], 3),
-                "ours_steps_s": round(best["ours"]["steps_s"], 3),
+                "ours_separate_steps_s": round(best["ours"]["separate_steps_s"], 3),
                 "ours_definitions_load_s": round(best["ours"]["definitions_load_s"], 3),
                 "evidently_phases_s": _rounded(best["evidently"]),
                 "nannyml_phases_s": _rounded(best["nannyml"]),
                 "nannyml_chunks": best["nannyml"]["chunks"],
                 "runs_s": {
                     "ours": [round(r["seconds"], 3) for r in ours],
+                    "ours_separate": [round(r["separate_s"], 3) for r in ours],
                     "evidently": [round(r["seconds"], 3) for r in evidently],
                     "nannyml": [round(r["seconds"], 3) for r in nannyml],
                 },
