@@ -13,13 +13,14 @@ import datetime as dt
 import io
 import math
 from collections import Counter
+from dataclasses import dataclass
 
 import matplotlib.colors as mcolors
 import matplotlib.dates as mdates
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from matplotlib.collections import FillBetweenPolyCollection, QuadMesh
+from matplotlib.collections import FillBetweenPolyCollection, PolyCollection, QuadMesh
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -46,11 +47,37 @@ def _texts(fig: Figure) -> list[str]:
     return [t.get_text() for t in fig.findobj(Text)]
 
 
-def _bars(fig: Figure, gid: str) -> list[Rectangle]:
-    return [p for p in fig.axes[0].patches if isinstance(p, Rectangle) and p.get_gid() == gid]
+@dataclass(frozen=True)
+class _Bar:
+    x: float
+    width: float
+    height: float
+
+    def get_x(self) -> float:
+        return self.x
+
+    def get_width(self) -> float:
+        return self.width
+
+    def get_height(self) -> float:
+        return self.height
 
 
-def _centre(p: Rectangle) -> float:
+def _bars(fig: Figure, gid: str) -> list[_Bar]:
+    """A series' bars (one PolyCollection of rectangles) or its suppressed strips (patches)."""
+    ax = fig.axes[0]
+    bars = [
+        _Bar(float(xs.min()), float(xs.max() - xs.min()), float(path.vertices[:, 1].max()))
+        for c in ax.collections
+        if isinstance(c, PolyCollection) and c.get_gid() == gid
+        for path in c.get_paths()
+        for xs in [path.vertices[:, 0]]
+    ]
+    strips = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_gid() == gid]
+    return bars + [_Bar(p.get_x(), p.get_width(), p.get_height()) for p in strips]
+
+
+def _centre(p: _Bar | Rectangle) -> float:
     return float(p.get_x() + p.get_width() / 2)
 
 
