@@ -1194,7 +1194,7 @@ def main() -> None:
                 "quality_sampled": quality["quality_sampled"],
                 "quality_level": quality["quality_level"],
                 "quality_failed": quality["quality_failed"],
-                "quality_from_profile": quality["quality_exact_counts"],
+                "quality_from_profile": quality["quality_from_profile"],
                 **imports,
                 **backfill,
                 **monitors,
