@@ -85,9 +85,15 @@ def _clean(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+BIN_COLUMNS = ("column_name", "cell", "category", "count", "lower", "upper")
+
+
+def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """The ``profile_metrics`` rows of ``profile``, and its ``profile_bins`` rows as columns
+    (``BIN_COLUMNS``; NaN bounds are NULL): a day has some 20,000 cells, and one dict per cell
+    cost as much as inserting them."""
     metrics: list[dict[str, Any]] = [{"column_name": TABLE_ROW, "metric": "row_count", "value": float(profile.n_rows)}]
-    bins: list[dict[str, Any]] = []
+    parts: list[tuple[str, np.ndarray, list[str | None] | None, np.ndarray, np.ndarray, np.ndarray]] = []
     for name, col in profile.columns.items():
         if isinstance(col, NumericProfile):
             values = {
@@ -104,46 +110,33 @@ def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str
             }
             if include_layout:
                 values |= {"bins_lo": col.bins.lo, "bins_hi": col.bins.hi, "n_bins": col.bins.n_bins}
-            edges = col.bins.inner_edges()
-            for cell in np.flatnonzero(col.hist):
-                c = int(cell)
-                bins.append(
-                    {
-                        "column_name": name,
-                        "cell": c,
-                        "category": None,
-                        "count": int(col.hist[c]),
-                        "lower": float(edges[c - 1]) if c >= 1 else None,
-                        "upper": float(edges[c]) if c <= col.bins.n_bins else None,
-                    }
-                )
+            # Cell c spans [edge c - 1, edge c): the underflow has no lower edge, the overflow no upper.
+            bounds = np.concatenate(([np.nan], col.bins.inner_edges(), [np.nan]))
+            at = np.flatnonzero(col.hist)
+            parts.append((name, at, None, col.hist[at], bounds[at], bounds[at + 1]))
         else:
             values = {"count": col.count, "null_count": col.null_count}
-            for c, label in enumerate(col.bins.labels()):
-                if include_layout or col.counts[c]:
-                    bins.append(
-                        {
-                            "column_name": name,
-                            "cell": c,
-                            "category": label,
-                            "count": int(col.counts[c]),
-                            "lower": None,
-                            "upper": None,
-                        }
-                    )
+            at = np.arange(col.bins.n_cells) if include_layout else np.flatnonzero(col.counts)
+            labels = col.bins.labels()
+            nan = np.full(len(at), np.nan)
+            parts.append((name, at, [labels[c] for c in at], col.counts[at], nan, nan))
         metrics += [{"column_name": name, "metric": k, "value": _clean(float(v))} for k, v in values.items()]
-    for rank, version in enumerate(_by_rows(profile.model_versions)):
-        n = int(profile.model_versions[version])
-        bins.append(
-            {
-                "column_name": MODEL_VERSION_ROW,
-                "cell": rank,
-                "category": version,
-                "count": n,
-                "lower": None,
-                "upper": None,
-            }
-        )
+    versions = _by_rows(profile.model_versions)
+    if versions:
+        nan = np.full(len(versions), np.nan)
+        counts = np.array([profile.model_versions[v] for v in versions], dtype=np.int64)
+        parts.append((MODEL_VERSION_ROW, np.arange(len(versions)), versions, counts, nan, nan))
+    sizes = [len(p[1]) for p in parts]
+    bins = {
+        "column_name": np.repeat(np.array([p[0] for p in parts], dtype=object), sizes),
+        "cell": np.concatenate([p[1] for p in parts]).astype(np.int64),
+        "category": np.array(
+            [c for p in parts for c in (p[2] if p[2] is not None else [None] * len(p[1]))], dtype=object
+        ),
+        "count": np.concatenate([p[3] for p in parts]).astype(np.int64),
+        "lower": np.concatenate([p[4] for p in parts]).astype(np.float64),
+        "upper": np.concatenate([p[5] for p in parts]).astype(np.float64),
+    }
     return metrics, bins
 
 
@@ -157,17 +150,53 @@ def _insert(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
     # statement, which makes a 60-day backfill's histogram rows a fraction of a second.
     import pandas as pd  # noqa: PLC0415 - pandas would slow every start of the code location
 
-    columns = [c.name for c in table.columns]
-    frame = pd.DataFrame.from_records(rows, columns=columns)
+    _insert_frame(conn, table, pd.DataFrame.from_records(rows, columns=[c.name for c in table.columns]), {})
+
+
+def _insert_frame(conn: sa.Connection, table: sa.Table, frame: Any, constants: Mapping[str, Any]) -> None:
+    """DuckDB: insert a registered pandas frame (NaN is NULL), the columns of ``constants`` bound
+    once as values instead of repeated in the frame."""
     raw = conn.connection.dbapi_connection
     assert raw is not None
     name = f"rows_{table.name}"
     raw.register(name, frame)
     try:
+        columns = [c.name for c in table.columns if c.name in constants or c.name in frame.columns]
+        select = ", ".join(
+            f"CAST(:k{i} AS {table.c[c].type.compile(conn.dialect)})" if c in constants else f'"{c}"'
+            for i, c in enumerate(columns)
+        )
+        params = {f"k{i}": constants[c] for i, c in enumerate(columns) if c in constants}
         quoted = ", ".join(f'"{c}"' for c in columns)
-        conn.exec_driver_sql(f'INSERT INTO "{SCHEMA}"."{table.name}" ({quoted}) SELECT {quoted} FROM {name}')
+        conn.execute(sa.text(f'INSERT INTO "{SCHEMA}"."{table.name}" ({quoted}) SELECT {select} FROM {name}'), params)
     finally:
         raw.unregister(name)
+
+
+def _insert_columns(
+    conn: sa.Connection, table: sa.Table, columns: Mapping[str, np.ndarray], constants: Mapping[str, Any]
+) -> None:
+    """Insert rows given as equal-length columns (NaN floats and None are NULL) plus ``constants``,
+    the same on every row."""
+    n = len(next(iter(columns.values())))
+    if n == 0:
+        return
+    if conn.dialect.name != "duckdb":
+        def value(v: Any) -> Any:
+            if isinstance(v, float) and math.isnan(v):
+                return None
+            return v.item() if isinstance(v, np.generic) else v
+
+        names = list(columns)
+        rows = [
+            {**constants, **{c: value(v) for c, v in zip(names, values, strict=True)}}
+            for values in zip(*(columns[c].tolist() for c in names), strict=True)
+        ]
+        _insert(conn, table, rows)
+        return
+    import pandas as pd  # noqa: PLC0415 - pandas would slow every start of the code location
+
+    _insert_frame(conn, table, pd.DataFrame(dict(columns), copy=False), constants)
 
 
 def _replace(
@@ -204,19 +233,30 @@ def replace_profiles(
         if clear_kind:
             conn.execute(table.delete().where((table.c.monitor == monitor) & (table.c.profile == kind)))
     days: list[dt.date | None] = []
-    rows: dict[str, list[dict[str, Any]]] = {profile_metrics.name: [], profile_bins.name: []}
+    metric_rows: list[dict[str, Any]] = []
+    bins: list[dict[str, np.ndarray]] = []
     for day, profile in profiles:
         days.append(day)
         stamp = audit.with_version(model_version_label(profile.model_versions)).row()
-        metrics, bins = _profile_rows(profile, include_layout=kind == "reference")
+        metrics, cells = _profile_rows(profile, include_layout=kind == "reference")
         key = {"monitor": monitor, "profile": kind, "partition_date": day, **stamp}
-        rows[profile_metrics.name] += [{**key, **r} for r in metrics]
-        rows[profile_bins.name] += [{**key, **r} for r in bins]
+        metric_rows += [{**key, **r} for r in metrics]
+        n = len(cells["cell"])
+        # The day's key columns, repeated on its cells (the computed_at stamp is the same all run).
+        cells["partition_date"] = np.full(n, day, dtype=object)
+        cells["model_version"] = np.full(n, stamp["model_version"], dtype=object)
+        cells["computed_at"] = np.full(n, stamp["computed_at"], dtype=object)
+        bins.append(cells)
     if not days:
         return
     for table in (profile_metrics, profile_bins):
         where = (table.c.monitor == monitor) & (table.c.profile == kind) & _dates_in(table.c.partition_date, days)
-        _replace(conn, table, where, rows[table.name])
+        conn.execute(table.delete().where(where))
+    _insert(conn, profile_metrics, metric_rows)
+    columns = {c: np.concatenate([b[c] for b in bins]) for c in bins[0]}
+    _insert_columns(
+        conn, profile_bins, columns, {"monitor": monitor, "profile": kind, "run_id": audit.run_id, "spec_hash": audit.spec_hash}
+    )
 
 
 def read_layout(conn: sa.Connection, monitor: str) -> ProfileLayout:
