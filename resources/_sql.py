@@ -461,11 +461,13 @@ def _top_k_profile(bins: CategoricalBins, top: Mapping[Any, int], n_rows: int, n
     return CategoricalProfile(bins, counts, nulls)
 
 
-def fetch_columns(conn: sa.Connection, stmt: sa.TextClause, params: Mapping[str, Any]) -> list[np.ndarray]:
+def fetch_columns(
+    conn: sa.Connection, stmt: sa.Executable, params: Mapping[str, Any] | None = None
+) -> list[np.ndarray]:
     """The result of ``stmt`` as one numpy array per column, in select order. DuckDB hands its
     result over as arrays (a column with NULLs as a masked array); other engines' rows are
-    transposed."""
-    result = conn.execute(stmt, params)
+    transposed into masked arrays."""
+    result = conn.execute(stmt, dict(params or {}))
     try:
         if conn.dialect.name == "duckdb":
             return list(result.cursor.fetchnumpy().values())

@@ -31,6 +31,7 @@ from monitoring_assets.core.profile import (
     ProfileLayout,
 )
 from monitoring_assets.errors import WarehouseError
+from resources._sql import fetch_columns
 from resources.schema import (
     ALL_GROUPS,
     DATASET_ROW,
@@ -316,52 +317,81 @@ def read_profiles(
         sa.select(m.partition_date, m.column_name, m.metric, m.value).where(cond_m)
     ):
         scalars.setdefault(day, {}).setdefault(column, {})[metric] = math.nan if value is None else value
-    cells: dict[tuple[dt.date | None, str], dict[int, int]] = {}
+    names = [*wanted, MODEL_VERSION_ROW]
+    # The column's index in ``names`` instead of its name: grouping a year of cells by integers
+    # is a numpy sort, by strings a Python loop.
+    index = sa.case({name: i for i, name in enumerate(names)}, value=b.column_name)
+    day_col, name_col, cell_col, cat_col, count_col = fetch_columns(
+        conn, sa.select(b.partition_date, index, b.cell, b.category, b.count).where(cond_b)
+    )
+    cell_days, day_code = _day_codes(day_col)
+    name_code = np.ma.getdata(name_col).astype(np.int64)
+    cell = np.ma.getdata(cell_col).astype(np.int64)
+    count = np.ma.getdata(count_col).astype(np.int64)
+    at_day = {day: i for i, day in enumerate(cell_days)}
     versions: dict[dt.date | None, dict[str, int]] = {}
-    for day, column, cell, category, count in conn.execute(
-        sa.select(b.partition_date, b.column_name, b.cell, b.category, b.count).where(cond_b)
-    ):
-        if column == MODEL_VERSION_ROW:
-            versions.setdefault(day, {})[category] = int(count)
-        else:
-            cells.setdefault((day, column), {})[int(cell)] = int(count)
+    for i in np.flatnonzero(name_code == len(wanted)):
+        versions.setdefault(cell_days[day_code[i]], {})[str(cat_col[i])] = int(count[i])
+    grids: dict[str, np.ndarray] = {}
+    for c, name in enumerate(wanted):
+        n_cells = layout.numeric[name].n_cells if name in layout.numeric else layout.categorical[name].n_cells
+        grid = np.zeros((len(cell_days), n_cells), dtype=np.int64)
+        mine = name_code == c
+        if name not in layout.numeric:
+            mine &= cell < n_cells  # a category list longer than the layout's (cut by the reader)
+        grid[day_code[mine], cell[mine]] = count[mine]
+        grids[name] = grid
     out: dict[dt.date | None, Profile] = {}
     for day, per_col in scalars.items():
         cols: dict[str, ColumnProfile] = {}
+        row = at_day.get(day)
         for name in wanted:
             s = per_col.get(name)
             if s is None:
                 raise WarehouseError(
                     f"stored {kind} profile of {monitor!r} for {day} lacks column {name!r}: re-materialize it"
                 )
-            got = cells.get((day, name), {})
+            cells = grids[name][row].copy() if row is not None else np.zeros(grids[name].shape[1], dtype=np.int64)
             if name in layout.numeric:
-                nb = layout.numeric[name]
-                hist = np.zeros(nb.n_cells, dtype=np.int64)
-                for cell, n in got.items():
-                    hist[cell] = n
-                count = int(s["count"])
+                n = int(s["count"])
                 cols[name] = NumericProfile(
-                    nb,
-                    count,
+                    layout.numeric[name],
+                    n,
                     int(s["null_count"]),
                     int(s["nonfinite_count"]),
                     s["min"],
                     s["max"],
                     s["mean"],
-                    s["variance"] * count if count else 0.0,
-                    hist,
+                    s["variance"] * n if n else 0.0,
+                    cells,
                     # Absent in profiles stored before tail sums existed: NaN = unknown, and
                     # wasserstein falls back to its uniform estimate of the outer cells.
                     s.get("tail_low_sum", math.nan),
                     s.get("tail_high_sum", math.nan),
                 )
             else:
-                cb = layout.categorical[name]
-                counts = np.array([got.get(c, 0) for c in range(cb.n_cells)], dtype=np.int64)
-                cols[name] = CategoricalProfile(cb, counts, int(s["null_count"]))
+                cols[name] = CategoricalProfile(layout.categorical[name], cells, int(s["null_count"]))
         out[day] = Profile(int(per_col[TABLE_ROW]["row_count"]), cols, versions.get(day, {}))
     return out
+
+
+def _day_codes(column: np.ndarray) -> tuple[list[dt.date | None], np.ndarray]:
+    """The distinct days of a ``partition_date`` column (None for NULL) and each row's index
+    among them."""
+    null = np.ma.getmaskarray(column)
+    data = np.ma.getdata(column)
+    if data.dtype.kind == "M":
+        epoch_days = data.astype("datetime64[D]").astype(np.int64)
+    else:  # dates as Python objects (engines other than DuckDB)
+        epoch_days = np.array([0 if n else v.toordinal() - _EPOCH for v, n in zip(data, null, strict=True)], np.int64)
+    keys = np.where(null, _NULL_DAY, epoch_days)
+    distinct, codes = np.unique(keys, return_inverse=True)
+    days = [None if k == _NULL_DAY else dt.date.fromordinal(int(k) + _EPOCH) for k in distinct]
+    return days, codes.reshape(-1)
+
+
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+_NULL_DAY = np.iinfo(np.int64).min
 
 
 def _drift_rows(result: DatasetDrift, include_dataset_row: bool) -> list[dict[str, Any]]:
