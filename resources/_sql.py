@@ -246,7 +246,8 @@ class ProfileQuery:
                     col=i,
                     columns=f"{raw} AS r, {finite} AS f, {cell} AS h",
                     key="s.h",
-                    aggs="count(*) AS n, count(s.r) AS nn, sum(s.f) AS s, min(s.f) AS lo, max(s.f) AS hi, var_pop(s.f) AS v",
+                    aggs="count(*) AS n, count(s.r) AS nn, sum(s.f) AS s, min(s.f) AS lo, max(s.f) AS hi, "
+                    "var_pop(s.f) AS v",
                 )
             )
         return sa.text(" UNION ALL ".join(branches)), params
@@ -472,11 +473,9 @@ def fetch_columns(
         if conn.dialect.name == "duckdb":
             return list(result.cursor.fetchnumpy().values())
         rows = result.fetchall()
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in result.keys()]
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(result.keys()))]
         return [
-            np.ma.array(
-                np.array([0 if v is None else v for v in values]), mask=np.array([v is None for v in values], dtype=bool)
-            )
+            np.ma.array(np.array([0 if v is None else v for v in values]), mask=np.array([v is None for v in values]))
             for values in columns
         ]
     finally:
@@ -549,7 +548,8 @@ def _numeric_from_cells(
             nulls, nonfinite = int(total[j] - seen[j]), int(seen[j] - count[j])
             if count[j] == 0:
                 empty = np.zeros(bins.n_cells, dtype=np.int64)
-                profiles.append(NumericProfile(bins, 0, nulls, nonfinite, math.nan, math.nan, math.nan, 0.0, empty, 0.0, 0.0))
+                nan = math.nan
+                profiles.append(NumericProfile(bins, 0, nulls, nonfinite, nan, nan, nan, 0.0, empty, 0.0, 0.0))
                 continue
             profiles.append(
                 NumericProfile(

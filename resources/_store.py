@@ -94,7 +94,7 @@ def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str
     (``BIN_COLUMNS``; NaN bounds are NULL): a day has some 20,000 cells, and one dict per cell
     cost as much as inserting them."""
     metrics: list[dict[str, Any]] = [{"column_name": TABLE_ROW, "metric": "row_count", "value": float(profile.n_rows)}]
-    parts: list[tuple[str, np.ndarray, list[str | None] | None, np.ndarray, np.ndarray, np.ndarray]] = []
+    parts: list[tuple[str, np.ndarray, Sequence[str] | None, np.ndarray, np.ndarray, np.ndarray]] = []
     for name, col in profile.columns.items():
         if isinstance(col, NumericProfile):
             values = {
@@ -183,6 +183,7 @@ def _insert_columns(
     if n == 0:
         return
     if conn.dialect.name != "duckdb":
+
         def value(v: Any) -> Any:
             if isinstance(v, float) and math.isnan(v):
                 return None
@@ -255,9 +256,8 @@ def replace_profiles(
         conn.execute(table.delete().where(where))
     _insert(conn, profile_metrics, metric_rows)
     columns = {c: np.concatenate([b[c] for b in bins]) for c in bins[0]}
-    _insert_columns(
-        conn, profile_bins, columns, {"monitor": monitor, "profile": kind, "run_id": audit.run_id, "spec_hash": audit.spec_hash}
-    )
+    constants = {"monitor": monitor, "profile": kind, "run_id": audit.run_id, "spec_hash": audit.spec_hash}
+    _insert_columns(conn, profile_bins, columns, constants)
 
 
 def read_layout(conn: sa.Connection, monitor: str) -> ProfileLayout:
