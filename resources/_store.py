@@ -31,6 +31,7 @@ from monitoring_assets.core.profile import (
     ProfileLayout,
 )
 from monitoring_assets.errors import WarehouseError
+from resources._sql import fetch_columns
 from resources.schema import (
     ALL_GROUPS,
     DATASET_ROW,
@@ -86,6 +87,8 @@ def _clean(x: float) -> float | None:
 
 
 def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``profile_metrics`` and ``profile_bins`` rows of ``profile``: a numeric column's
+    histogram is one packed row (``cells``), each category and model version a row."""
     metrics: list[dict[str, Any]] = [{"column_name": TABLE_ROW, "metric": "row_count", "value": float(profile.n_rows)}]
     bins: list[dict[str, Any]] = []
     for name, col in profile.columns.items():
@@ -104,47 +107,32 @@ def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str
             }
             if include_layout:
                 values |= {"bins_lo": col.bins.lo, "bins_hi": col.bins.hi, "n_bins": col.bins.n_bins}
-            edges = col.bins.inner_edges()
-            for cell in np.flatnonzero(col.hist):
-                c = int(cell)
-                bins.append(
-                    {
-                        "column_name": name,
-                        "cell": c,
-                        "category": None,
-                        "count": int(col.hist[c]),
-                        "lower": float(edges[c - 1]) if c >= 1 else None,
-                        "upper": float(edges[c]) if c <= col.bins.n_bins else None,
-                    }
-                )
+            bins.append(
+                {
+                    "column_name": name,
+                    "cell": None,
+                    "category": None,
+                    "count": int(col.count),
+                    "lower": float(col.bins.lo),
+                    "upper": float(col.bins.hi),
+                    "cells": _pack(col.hist),
+                }
+            )
         else:
             values = {"count": col.count, "null_count": col.null_count}
             for c, label in enumerate(col.bins.labels()):
                 if include_layout or col.counts[c]:
-                    bins.append(
-                        {
-                            "column_name": name,
-                            "cell": c,
-                            "category": label,
-                            "count": int(col.counts[c]),
-                            "lower": None,
-                            "upper": None,
-                        }
-                    )
+                    bins.append(_cell_row(name, c, label, int(col.counts[c])))
         metrics += [{"column_name": name, "metric": k, "value": _clean(float(v))} for k, v in values.items()]
     for rank, version in enumerate(_by_rows(profile.model_versions)):
-        n = int(profile.model_versions[version])
-        bins.append(
-            {
-                "column_name": MODEL_VERSION_ROW,
-                "cell": rank,
-                "category": version,
-                "count": n,
-                "lower": None,
-                "upper": None,
-            }
-        )
+        bins.append(_cell_row(MODEL_VERSION_ROW, rank, version, int(profile.model_versions[version])))
     return metrics, bins
+
+
+def _cell_row(column: str, cell: int, category: str, count: int) -> dict[str, Any]:
+    """A ``profile_bins`` row of one category (or model version) and its count."""
+    row: dict[str, Any] = {"column_name": column, "cell": cell, "category": category, "count": count}
+    return row | {"lower": None, "upper": None, "cells": None}
 
 
 def _insert(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -276,52 +264,90 @@ def read_profiles(
         sa.select(m.partition_date, m.column_name, m.metric, m.value).where(cond_m)
     ):
         scalars.setdefault(day, {}).setdefault(column, {})[metric] = math.nan if value is None else value
-    cells: dict[tuple[dt.date | None, str], dict[int, int]] = {}
+    names = [*wanted, MODEL_VERSION_ROW]
+    # The column's index in ``names`` instead of its name: grouping a year of cells by integers
+    # is a numpy sort, by strings a Python loop.
+    index = sa.case({name: i for i, name in enumerate(names)}, value=b.column_name)
+    day_col, name_col, cell_col, cat_col, count_col, packed_col = fetch_columns(
+        conn, sa.select(b.partition_date, index, b.cell, b.category, b.count, b.cells).where(cond_b)
+    )
+    cell_days, day_code = _day_codes(day_col)
+    name_code = np.ma.getdata(name_col).astype(np.int64)
+    packed = ~np.ma.getmaskarray(packed_col)
+    cell = np.ma.filled(cell_col, -1).astype(np.int64) if np.ma.isMaskedArray(cell_col) else cell_col.astype(np.int64)
+    count = np.ma.getdata(count_col).astype(np.int64)
+    at_day = {day: i for i, day in enumerate(cell_days)}
     versions: dict[dt.date | None, dict[str, int]] = {}
-    for day, column, cell, category, count in conn.execute(
-        sa.select(b.partition_date, b.column_name, b.cell, b.category, b.count).where(cond_b)
-    ):
-        if column == MODEL_VERSION_ROW:
-            versions.setdefault(day, {})[category] = int(count)
-        else:
-            cells.setdefault((day, column), {})[int(cell)] = int(count)
+    for i in np.flatnonzero(name_code == len(wanted)):
+        versions.setdefault(cell_days[day_code[i]], {})[str(cat_col[i])] = int(count[i])
+    grids: dict[str, np.ndarray] = {}
+    for c, name in enumerate(wanted):
+        n_cells = layout.numeric[name].n_cells if name in layout.numeric else layout.categorical[name].n_cells
+        grid = np.zeros((len(cell_days), n_cells), dtype=np.int64)
+        mine = name_code == c
+        for i in np.flatnonzero(mine & packed):  # one row holds the day's whole histogram
+            hist = np.frombuffer(zlib.decompress(packed_col[i]), dtype="<i8")
+            if hist.shape != (n_cells,):
+                raise WarehouseError(
+                    f"stored {kind} profile of {monitor!r} for {cell_days[day_code[i]]} holds {hist.size} cells of "
+                    f"{name!r}, its reference's bins {n_cells}: re-materialize it"
+                )
+            grid[day_code[i]] = hist
+        # One row per cell: categories, and numeric columns stored by an earlier release.
+        mine &= ~packed & (cell >= 0) & (cell < n_cells)  # categories past the layout's top K: cut
+        grid[day_code[mine], cell[mine]] = count[mine]
+        grids[name] = grid
     out: dict[dt.date | None, Profile] = {}
     for day, per_col in scalars.items():
         cols: dict[str, ColumnProfile] = {}
+        row = at_day.get(day)
         for name in wanted:
             s = per_col.get(name)
             if s is None:
                 raise WarehouseError(
                     f"stored {kind} profile of {monitor!r} for {day} lacks column {name!r}: re-materialize it"
                 )
-            got = cells.get((day, name), {})
+            cells = grids[name][row].copy() if row is not None else np.zeros(grids[name].shape[1], dtype=np.int64)
             if name in layout.numeric:
-                nb = layout.numeric[name]
-                hist = np.zeros(nb.n_cells, dtype=np.int64)
-                for cell, n in got.items():
-                    hist[cell] = n
-                count = int(s["count"])
+                n = int(s["count"])
                 cols[name] = NumericProfile(
-                    nb,
-                    count,
+                    layout.numeric[name],
+                    n,
                     int(s["null_count"]),
                     int(s["nonfinite_count"]),
                     s["min"],
                     s["max"],
                     s["mean"],
-                    s["variance"] * count if count else 0.0,
-                    hist,
+                    s["variance"] * n if n else 0.0,
+                    cells,
                     # Absent in profiles stored before tail sums existed: NaN = unknown, and
                     # wasserstein falls back to its uniform estimate of the outer cells.
                     s.get("tail_low_sum", math.nan),
                     s.get("tail_high_sum", math.nan),
                 )
             else:
-                cb = layout.categorical[name]
-                counts = np.array([got.get(c, 0) for c in range(cb.n_cells)], dtype=np.int64)
-                cols[name] = CategoricalProfile(cb, counts, int(s["null_count"]))
+                cols[name] = CategoricalProfile(layout.categorical[name], cells, int(s["null_count"]))
         out[day] = Profile(int(per_col[TABLE_ROW]["row_count"]), cols, versions.get(day, {}))
     return out
+
+
+def _day_codes(column: np.ndarray) -> tuple[list[dt.date | None], np.ndarray]:
+    """The distinct days of a ``partition_date`` column (None for NULL) and each row's index
+    among them."""
+    null = np.ma.getmaskarray(column)
+    data = np.ma.getdata(column)
+    if data.dtype.kind == "M":
+        epoch_days = data.astype("datetime64[D]").astype(np.int64)
+    else:  # dates as Python objects (engines other than DuckDB)
+        epoch_days = np.array([0 if n else v.toordinal() - _EPOCH for v, n in zip(data, null, strict=True)], np.int64)
+    keys = np.where(null, _NULL_DAY, epoch_days)
+    distinct, codes = np.unique(keys, return_inverse=True)
+    days = [None if k == _NULL_DAY else dt.date.fromordinal(int(k) + _EPOCH) for k in distinct]
+    return days, codes.reshape(-1)
+
+
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+_NULL_DAY = np.iinfo(np.int64).min
 
 
 def _drift_rows(result: DatasetDrift, include_dataset_row: bool) -> list[dict[str, Any]]:
@@ -452,8 +478,10 @@ OLD_LAYOUT = (
 
 
 def _pack(row: np.ndarray) -> bytes:
-    """One label's row of an aggregate array: little-endian numpy bytes, zlib-compressed."""
-    return zlib.compress(np.ascontiguousarray(row, dtype=row.dtype.newbyteorder("<")).tobytes())
+    """One array (a histogram, one label's row of an aggregate): little-endian numpy bytes,
+    zlib-compressed at level 1 (a 1,002-cell histogram: 0.14 ms and ~1.6 KB, against 0.75 ms and
+    ~1.5 KB at the default level 6; any level decompresses the same)."""
+    return zlib.compress(np.ascontiguousarray(row, dtype=row.dtype.newbyteorder("<")).tobytes(), 1)
 
 
 def _aggregate_rows(agg: PerformanceAggregate) -> list[dict[str, Any]]:

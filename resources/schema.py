@@ -25,15 +25,24 @@ same in every table:
                      cell; absent in profiles stored before they existed, NULL when unknown); the
                      reference also stores its bins as bins_lo, bins_hi, n_bins. Categorical
                      columns: count (non-null), null_count.
-``profile_bins``     one non-empty histogram cell. Key: monitor, profile, partition_date,
-                     column_name, cell; ``count`` is its rows. Numeric: ``cell`` 0 is the underflow
-                     (``lower`` NULL, ``upper`` = bins_lo), cells 1..n_bins are ``[lower, upper)``,
-                     cell n_bins+1 the overflow (``upper`` NULL). Categorical: ``category`` is the
-                     value, ``cell`` its rank in the reference's top K, and the last cell is
-                     ``__other__``. The reference keeps every category.
+``profile_bins``     the histograms of a profile. Key: monitor, profile, partition_date,
+                     column_name, cell. A numeric column has ONE row per profile: ``cell`` NULL,
+                     ``cells`` its whole histogram as zlib-compressed little-endian int64 numpy
+                     bytes (n_bins + 2 counts: index 0 the underflow ``x < lower``, 1..n_bins the
+                     cells ``[lower + (k-1)*w, lower + k*w)`` with ``w = (upper - lower) / n_bins``,
+                     n_bins + 1 the overflow ``x >= upper``), ``lower`` / ``upper`` the bins'
+                     range (bins_lo, bins_hi) and ``count`` the values it holds. In Python:
+                     ``numpy.frombuffer(zlib.decompress(cells), dtype='<i8')``. Categorical: one
+                     row per cell (``cells`` NULL), ``category`` is the value, ``cell`` its rank in
+                     the reference's top K, and the last cell is ``__other__``; a day stores its
+                     non-empty cells, the reference every category.
                      ``column_name = '__model_version__'`` counts the rows per model version
                      (``category`` the version, ``cell`` its rank, most rows first) when the spec
-                     names ``source.model_version_column``.
+                     names ``source.model_version_column``. Tables of an earlier release stored a
+                     numeric column as one row per non-empty cell (``cell`` 0 the underflow with
+                     ``lower`` NULL and ``upper`` = bins_lo, 1..n_bins ``[lower, upper)``, n_bins+1
+                     the overflow with ``upper`` NULL): ``ensure_tables`` adds ``cells`` and lets
+                     ``cell`` be NULL, keeping those rows, which are still read.
 ``drift_metrics``    one feature (``scope = 'feature'``) or prediction column
                      (``scope = 'prediction'``) on one day. Key: monitor, partition_date, scope,
                      feature. Columns: method, value, threshold, drifted, ``status``
@@ -130,11 +139,12 @@ profile_bins = sa.Table(
     sa.Column("profile", sa.String(32), nullable=False),
     sa.Column("partition_date", sa.Date),
     sa.Column("column_name", sa.String(63), nullable=False),
-    sa.Column("cell", sa.Integer, nullable=False),
+    sa.Column("cell", sa.Integer),  # NULL: the row holds a numeric column's whole histogram in cells
     sa.Column("lower", sa.Float(53)),
     sa.Column("upper", sa.Float(53)),
     sa.Column("category", sa.String),
     sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("cells", sa.LargeBinary),
     *audit_columns(),
 )
 
@@ -270,6 +280,7 @@ def ensure_tables(conn: sa.Connection) -> None:
     # Also when every table exists: one made by an earlier release may lack new columns.
     _upgrade_drift_metrics(conn)
     _upgrade_performance_aggregates(conn)
+    _upgrade_profile_bins(conn)
 
 
 def _upgrade_drift_metrics(conn: sa.Connection) -> None:
@@ -320,19 +331,38 @@ def _upgrade_performance_aggregates(conn: sa.Connection) -> None:
     if "cell" not in _columns(conn, name):  # another process upgraded it while we waited
         return
     quote = conn.dialect.identifier_preparer.quote_identifier
-    old_name = f"{name}_before_cells"
-    old = f"{quote(SCHEMA)}.{quote(old_name)}"
-    conn.execute(sa.text(f"ALTER TABLE {quote(SCHEMA)}.{quote(name)} RENAME TO {quote(old_name)}"))
-    performance_aggregates.create(conn)
     keys = ["monitor", "partition_date", "stat", "label"]
     audit = ["run_id", "spec_hash", "model_version", "computed_at"]
     cols = ", ".join(quote(c) for c in [*keys, "value", *audit])
     key_list = ", ".join(quote(c) for c in keys)
-    conn.execute(
-        sa.text(
-            f"INSERT INTO {quote(SCHEMA)}.{quote(name)} ({cols}) "
-            f"SELECT {key_list}, sum({quote('value')}), {', '.join(f'max({quote(c)})' for c in audit)} "
-            f"FROM {old} GROUP BY {key_list}"
-        )
-    )
+    maxima = ", ".join(f"max({quote(c)})" for c in audit)
+    summed = f"SELECT {key_list}, sum({quote('value')}), {maxima} FROM {{old}} GROUP BY {key_list}"
+    _rebuild(conn, performance_aggregates, f"INSERT INTO {{new}} ({cols}) {summed}")
+
+
+def _rebuild(conn: sa.Connection, table: sa.Table, select: str) -> None:
+    """Replace ``monitoring.<table>`` by a new table of the current columns holding ``select``'s
+    rows, where ``{old}`` in it names the old table (renamed aside, then dropped)."""
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    old_name = f"{table.name}_before_cells"
+    conn.execute(sa.text(f"ALTER TABLE {quote(SCHEMA)}.{quote(table.name)} RENAME TO {quote(old_name)}"))
+    table.create(conn)
+    old = f"{quote(SCHEMA)}.{quote(old_name)}"
+    conn.execute(sa.text(select.format(new=f"{quote(SCHEMA)}.{quote(table.name)}", old=old)))
     conn.execute(sa.text(f"DROP TABLE {old}"))
+
+
+def _upgrade_profile_bins(conn: sa.Connection) -> None:
+    """Bring a profile_bins table of an earlier release (one row per numeric cell, no ``cells``,
+    ``cell`` NOT NULL) to the current columns. Its rows are kept as they are: readers still read a
+    numeric column stored one row per cell. Rebuilt rather than altered, so that the audit
+    columns stay last. Reads the catalog first, so an up-to-date table is never touched."""
+    name = profile_bins.name
+    if "cells" in _columns(conn, name):
+        return
+    advisory_lock(conn, "ddl")
+    if "cells" in _columns(conn, name):  # another process upgraded it while we waited
+        return
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    kept = ", ".join(quote(c.name) for c in profile_bins.columns if c.name != "cells")
+    _rebuild(conn, profile_bins, f"INSERT INTO {{new}} ({kept}) SELECT {kept} FROM {{old}}")

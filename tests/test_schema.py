@@ -31,8 +31,9 @@ AUDIT = [
 DOUBLE = "FLOAT(53)"
 
 # (column, PostgreSQL type, nullable), in table order: the contract of release 1 plus the two
-# drift_metrics columns added since (status, reason), and performance_aggregates with one row per
-# (day, stat, label) whose arrays are in ``cells`` (release 1 had one row per ``cell``).
+# drift_metrics columns added since (status, reason), performance_aggregates with one row per
+# (day, stat, label) whose arrays are in ``cells`` (release 1 had one row per ``cell``), and
+# profile_bins with a numeric column's histogram packed in ``cells`` (``cell`` NULL there).
 TABLES: dict[str, list[tuple[str, str, bool]]] = {
     "profile_metrics": [
         ("monitor", "VARCHAR(63)", False),
@@ -48,11 +49,12 @@ TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("profile", "VARCHAR(32)", False),
         ("partition_date", "DATE", True),
         ("column_name", "VARCHAR(63)", False),
-        ("cell", "INTEGER", False),
+        ("cell", "INTEGER", True),
         ("lower", DOUBLE, True),
         ("upper", DOUBLE, True),
         ("category", "VARCHAR", True),
         ("count", "BIGINT", False),
+        ("cells", "BYTEA", True),
         *AUDIT,
     ],
     "drift_metrics": [

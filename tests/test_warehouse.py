@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import zlib
 from collections.abc import Iterator
 
 import duckdb
@@ -374,3 +375,158 @@ def test_duckdb_memory_limit_is_the_products_default_unless_the_env_overrides_it
     # DuckDB reports the limit in its own units (e.g. "488.2 MiB"): compare with a bare connection.
     assert got == _plain_duckdb_setting(**expected)
     assert (got == _plain_duckdb_setting()) == (not expected)  # the default really differs from DuckDB's
+
+
+def _contract_histogram(values: pd.Series, lo: float, hi: float, n_bins: int) -> np.ndarray:
+    """The schema docstring's cells of the finite values, by its formula, in numpy."""
+    x = pd.to_numeric(values).to_numpy(dtype=float)
+    x = x[np.isfinite(x)]
+    cells = 1 + np.clip(np.floor((x - lo) / ((hi - lo) / n_bins)), -1, n_bins).astype(np.int64)
+    return np.bincount(cells, minlength=n_bins + 2)
+
+
+def _day_rows(frame: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    return frame[(frame.ts >= pd.Timestamp(day)) & (frame.ts < pd.Timestamp(day + dt.timedelta(days=1)))]
+
+
+def test_a_numeric_histogram_is_one_packed_row_numpy_reads(url: str, frame: pd.DataFrame) -> None:
+    """What a user reading ``profile_bins`` gets: one row per numeric column and day whose
+    ``cells`` decode, as the schema docstring says, to the histogram numpy computes from the rows."""
+    write_table(url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(url)
+    ref = wh.profiles.profile_reference(spec)
+    wh.profiles.write_reference(spec, ref, Audit("r", "h"))
+    days = [DAY, DAY + dt.timedelta(days=1)]
+    wh.profiles.write_daily_profiles(spec, wh.profiles.profile_days(spec, ref.layout, days), Audit("r", "h"))
+    wh.dispose()
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT partition_date, column_name, cell, category, count, lower, upper, cells "
+                "FROM monitoring.profile_bins WHERE monitor = 'm' AND profile = 'daily'"
+            )
+        ).fetchall()
+    engine.dispose()
+    for day in days:
+        on_day = _day_rows(frame, day)
+        for column in ("x", "y", "score"):
+            (row,) = [r for r in rows if r.partition_date == day and r.column_name == column]
+            assert row.cell is None and row.category is None
+            bins = ref.layout.numeric[column]
+            assert (row.lower, row.upper) == (bins.lo, bins.hi)
+            hist = np.frombuffer(zlib.decompress(row.cells), dtype="<i8")
+            want = _contract_histogram(on_day[column], row.lower, row.upper, 100)
+            np.testing.assert_array_equal(hist, want, err_msg=f"{day} {column}")
+            assert row.count == want.sum() == np.isfinite(pd.to_numeric(on_day[column]).to_numpy(dtype=float)).sum()
+        # Categories stay one row per non-empty cell, ranked by the reference's top K, other last.
+        counts = on_day["c"].dropna().value_counts()
+        top = ref.layout.categorical["c"].categories
+        cats = {r.category: (r.cell, r.count) for r in rows if r.partition_date == day and r.column_name == "c"}
+        assert all(r.cells is None for r in rows if r.column_name == "c")
+        want_cats = {v: (top.index(v), int(counts[v])) for v in top if v in counts.index}
+        want_cats["__other__"] = (len(top), int(counts[~counts.index.isin(top)].sum()))
+        assert cats == want_cats
+
+
+OLD_PROFILE_BINS = (
+    "CREATE TABLE monitoring.profile_bins (monitor VARCHAR(63) NOT NULL, profile VARCHAR(32) NOT NULL, "
+    "partition_date DATE, column_name VARCHAR(63) NOT NULL, cell INTEGER NOT NULL, lower DOUBLE PRECISION, "
+    "upper DOUBLE PRECISION, category VARCHAR, count BIGINT NOT NULL, run_id VARCHAR(64) NOT NULL, "
+    "spec_hash VARCHAR(64) NOT NULL, model_version VARCHAR(256), computed_at TIMESTAMP NOT NULL)"
+)
+
+
+def _old_layout_rows(kind: str, day: dt.date | None, rows: pd.DataFrame, layout: ProfileLayout) -> list[dict]:
+    """``profile_bins`` rows as an earlier release wrote them (one per non-empty numeric cell, with
+    its bounds), built from the raw rows with numpy."""
+    key = {"monitor": "m", "profile": kind, "partition_date": day, "run_id": "old", "spec_hash": "h"}
+    key |= {"model_version": None, "computed_at": dt.datetime(2024, 1, 1)}
+    out = []
+    for column, bins in layout.numeric.items():
+        hist = _contract_histogram(rows[column], bins.lo, bins.hi, bins.n_bins)
+        edges = [bins.lo + bins.width * k for k in range(bins.n_bins + 1)]
+        for c in np.flatnonzero(hist):
+            lower = edges[c - 1] if c >= 1 else None
+            upper = edges[c] if c <= bins.n_bins else None
+            out.append(key | {"column_name": column, "cell": int(c), "lower": lower, "upper": upper})
+            out[-1] |= {"category": None, "count": int(hist[c])}
+    for column, cbins in layout.categorical.items():
+        counts = rows[column].dropna().value_counts()
+        labels = [*cbins.categories, "__other__"]
+        values = [int(counts.get(v, 0)) for v in cbins.categories]
+        values.append(int(counts.sum()) - sum(values))
+        for c, (label, n) in enumerate(zip(labels, values, strict=True)):
+            if n or kind == "reference":
+                out.append(key | {"column_name": column, "cell": c, "lower": None, "upper": None})
+                out[-1] |= {"category": label, "count": n}
+    for rank, (version, n) in enumerate(rows["mv"].value_counts().items()):
+        out.append(key | {"column_name": "__model_version__", "cell": rank, "lower": None, "upper": None})
+        out[-1] |= {"category": str(version), "count": int(n)}
+    return out
+
+
+def test_an_old_profile_bins_table_is_rebuilt_and_its_cell_rows_still_read(url: str, frame: pd.DataFrame) -> None:
+    write_table(url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(url)
+    ref = wh.profiles.profile_reference(spec)
+    wh.profiles.write_reference(spec, ref, Audit("r", "h"))
+    days = [DAY, DAY + dt.timedelta(days=1)]
+    wh.profiles.write_daily_profiles(spec, wh.profiles.profile_days(spec, ref.layout, days), Audit("r", "h"))
+    wh.dispose()
+    # The table of an earlier release, holding its rows (profile_metrics is the same in both).
+    reference_rows = frame[frame.ts < pd.Timestamp("2024-01-04")]
+    old = _old_layout_rows("reference", None, reference_rows, ref.layout)
+    for day in days:
+        old += _old_layout_rows("daily", day, _day_rows(frame, day), ref.layout)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    columns = ["monitor", "profile", "partition_date", "column_name", "cell", "lower", "upper", "category", "count"]
+    columns += ["run_id", "spec_hash", "model_version", "computed_at"]
+    insert = sa.text(
+        f"INSERT INTO monitoring.profile_bins ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
+        f"VALUES ({', '.join(f':{c}' for c in columns)})"
+    )
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE monitoring.profile_bins"))
+        conn.execute(sa.text(OLD_PROFILE_BINS))
+        conn.execute(insert, old)
+
+    wh = Warehouse(url)
+    wh.ensure_tables()
+    with engine.connect() as conn:
+        got = conn.execute(
+            sa.text(
+                "SELECT column_name, is_nullable = 'YES' FROM information_schema.columns "
+                "WHERE table_schema = 'monitoring' AND table_name = 'profile_bins' ORDER BY ordinal_position"
+            )
+        ).fetchall()
+        assert [tuple(r) for r in got] == [
+            *[(c, c not in ("monitor", "profile", "column_name", "count")) for c in columns[:9]],
+            ("cells", True),
+            *[(c, c == "model_version") for c in columns[9:]],
+        ]
+        kept = conn.execute(sa.text("SELECT count(*), count(cells) FROM monitoring.profile_bins")).one()
+        assert tuple(kept) == (len(old), 0)
+    # The old rows read as the profiles numpy computes from the rows: the layout (categories of the
+    # reference's cell rows), the reference and both days.
+    wanted = [*ref.layout.numeric, *ref.layout.categorical]
+    layout = wh.profiles.read_layout(spec, wanted)
+    assert layout == ref.layout
+    assert_same_profile(wh.profiles.read_reference(spec, wanted, with_windows=False).profile, ref.profile)
+    stored = wh.profiles.read_daily_profiles(spec, layout, days, wanted)
+    for day in days:
+        assert_same_profile(stored[day], _numpy_profile(layout, _day_rows(frame, day)))
+    # A day written again is packed; the other keeps its old rows, and both still read right.
+    wh.profiles.write_daily_profiles(spec, wh.profiles.profile_days(spec, layout, days[:1]), Audit("r2", "h"))
+    with engine.connect() as conn:
+        packed = conn.execute(
+            sa.text("SELECT partition_date, count(*) FROM monitoring.profile_bins WHERE cells IS NOT NULL GROUP BY 1")
+        ).fetchall()
+    assert dict(packed) == {days[0]: 3}
+    stored = wh.profiles.read_daily_profiles(spec, layout, days, wanted)
+    for day in days:
+        assert_same_profile(stored[day], _numpy_profile(layout, _day_rows(frame, day)))
+    wh.dispose()
+    engine.dispose()
