@@ -690,12 +690,12 @@ def overflow_start(bins: NumericBins) -> float:
     below, above = _ordered(lo), _ordered(sys.float_info.max)
     if (sys.float_info.max - lo) / w < n:
         return math.inf
-    while below < above:  # (x - lo) / w < n at below (x = lo gives 0), >= n at above
+    while below < above:  # (x - lo) / w < n at below (x = lo gives 0), not at above
         mid = (below + above) // 2
-        if (_double(mid) - lo) / w >= n:
-            above = mid
-        else:
+        if (_double(mid) - lo) / w < n:
             below = mid + 1
+        else:  # also NaN, inf / inf: DuckDB's cell of a NaN quotient is the overflow cell
+            above = mid
     return _double(above)
 
 
