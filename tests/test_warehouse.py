@@ -17,6 +17,7 @@ from sqlalchemy.engine import default
 
 from monitoring_assets.core.profile import NumericBins, NumericProfile, Profile, ProfileLayout, profile_from_values
 from monitoring_assets.errors import WarehouseError
+from resources import _store
 from resources._sql import (
     ProfileQuery,
     Relation,
@@ -402,3 +403,34 @@ def test_duckdb_memory_limit_is_the_products_default_unless_the_env_overrides_it
     # DuckDB reports the limit in its own units (e.g. "488.2 MiB"): compare with a bare connection.
     assert got == _plain_duckdb_setting(**expected)
     assert (got == _plain_duckdb_setting()) == (not expected)  # the default really differs from DuckDB's
+
+
+def test_rows_written_by_copy_read_back_and_a_rejected_row_is_told_without_its_values(pg_url: str) -> None:
+    """PostgreSQL writes rows by COPY: text, NULL, a tab, a newline, a backslash, floats to the
+    bit, a boolean, bytes and a date come back as written; a row the server rejects raises a
+    WarehouseError that quotes none of the row (the driver's message names the failing line)."""
+    wh = Warehouse(pg_url)
+    at = dt.datetime(2024, 1, 5, 12, 30, 15, 123456)
+    stamp = {"run_id": "r", "spec_hash": "h", "model_version": None, "computed_at": at}
+    awkward = ["a\tb", "line\nbreak", "back\\slash", "\\N", "", "quote'\"", "é€"]
+    rows = [
+        {"monitor": "m", "profile": "daily", "partition_date": DAY, "column_name": "c", "metric": text, "value": v}
+        | stamp
+        for text, v in zip(awkward, [0.1, -0.0, 1e-310, math.pi, 1e300, None, -2.5], strict=True)
+    ]
+    with wh.begin_tables() as conn:
+        _store._insert(conn, _store.profile_metrics, rows)
+        m = _store.profile_metrics.c
+        got = conn.execute(
+            sa.select(m.metric, m.value, m.partition_date, m.computed_at, m.model_version).where(m.monitor == "m")
+        ).fetchall()
+    assert sorted(got, key=lambda r: r[0]) == sorted(
+        [(r["metric"], r["value"], DAY, at, None) for r in rows], key=lambda r: r[0]
+    )
+    assert [math.copysign(1, v) for t, v, *_ in got if t == "line\nbreak"] == [-1.0]  # -0.0 kept
+    secret = "s3cret-" + "x" * 80  # longer than column_name's 63 characters
+    with pytest.raises(WarehouseError) as info, wh.begin_tables() as conn:
+        _store._insert(conn, _store.profile_metrics, [{**rows[0], "column_name": secret}])
+    assert "s3cret" not in str(info.value) and info.value.__cause__ is None
+    with wh.begin_tables() as conn:  # nothing of the failed transaction was kept
+        assert conn.execute(sa.select(sa.func.count()).where(m.column_name == secret)).scalar_one() == 0
