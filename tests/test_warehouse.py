@@ -16,8 +16,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import default
 
-from monitoring_assets.core.profile import NumericProfile, Profile, ProfileLayout, profile_from_values
+from monitoring_assets.core.profile import NumericBins, NumericProfile, Profile, ProfileLayout, profile_from_values
 from monitoring_assets.errors import WarehouseError
+from resources import _store
 from resources._sql import (
     ProfileQuery,
     Relation,
@@ -25,6 +26,7 @@ from resources._sql import (
     as_date,
     duckdb_columns_statement,
     duckdb_rows_statement,
+    overflow_start,
 )
 from resources._store import Audit
 from resources.warehouse import DEFAULT_DUCKDB_MEMORY_LIMIT, DUCKDB_MEMORY_ENV, Warehouse
@@ -132,6 +134,59 @@ def test_range_query_by_day_equals_one_query_per_day(url: str, frame: pd.DataFra
     together = wh.profiles.profile_days(spec, layout, days)
     for day in days:
         assert_same_profile(together[day], wh.profiles.profile_days(spec, layout, [day])[day])
+
+
+# Awkward widths (none a power of two), a range far from zero, and a single bin.
+EDGE_BINS = [
+    NumericBins(-3.0664231098960593, 3.0860519772193142, 1000),
+    NumericBins(0.1, 0.7, 7),
+    NumericBins(1e6 + 0.1, 1e6 + 0.3, 3),
+    NumericBins(-1e-300, 1e-300, 1),
+]
+
+
+@pytest.mark.parametrize("bins", EDGE_BINS, ids=str)
+def test_overflow_start_is_the_first_value_numpy_puts_in_the_overflow_cell(bins: NumericBins) -> None:
+    top = overflow_start(bins)
+    below = np.nextafter(top, -np.inf)
+    assert bins.cell_of([top])[0] == bins.n_bins + 1
+    assert bins.cell_of([below])[0] <= bins.n_bins
+    assert bins.cell_of([np.nextafter(bins.lo, -np.inf)])[0] == 0 and bins.cell_of([bins.lo])[0] == 1
+
+
+def edge_values(bins: NumericBins) -> list[float | None]:
+    """Every inner edge, the double on each side of it, the first overflow value and the one below
+    it, the non-finite values and NULL."""
+    edges = bins.inner_edges()
+    top = overflow_start(bins)
+    near = [edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf), [top, np.nextafter(top, -np.inf)]]
+    values: list[float | None] = [float(v) for v in np.concatenate(near)]
+    span = bins.hi - bins.lo
+    return [*values, -math.inf, math.inf, math.nan, None, bins.lo - span, bins.hi + span]
+
+
+def test_values_on_and_beside_every_edge_fall_in_numpys_cells(url: str) -> None:
+    """The engines put each value in the cell numpy does (``NumericBins.cell_of``), one bit either
+    side of every boundary, with the non-finite values and NULL kept out of the cells."""
+    data = {f"x{i}": edge_values(b) for i, b in enumerate(EDGE_BINS)}
+    n = max(len(v) for v in data.values())
+    data = {k: v + [None] * (n - len(v)) for k, v in data.items()}
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
+    frame.attrs["numeric"] = tuple(data)
+    write_table(url, "edges", frame)
+    layout = ProfileLayout({f"x{i}": b for i, b in enumerate(EDGE_BINS)}, {})
+    wh = Warehouse(url)
+    with wh.begin() as conn:
+        got = ProfileQuery(wh.sql, layout).run(conn, Relation("edges"))[None]
+    want = profile_from_values(layout, data)
+    assert_same_profile(got, want)
+    for name, col in got.columns.items():
+        assert isinstance(col, NumericProfile)
+        w = want.columns[name]
+        assert isinstance(w, NumericProfile)
+        assert col.nonfinite_count == 3 and w.hist.sum() == col.count, name
+        assert col.tail_low_sum == pytest.approx(w.tail_low_sum, rel=1e-12), name
+        assert col.tail_high_sum == pytest.approx(w.tail_high_sum, rel=1e-12), name
 
 
 def test_days_without_rows_get_empty_profiles(duckdb_url: str, frame: pd.DataFrame) -> None:
@@ -530,3 +585,41 @@ def test_an_old_profile_bins_table_is_rebuilt_and_its_cell_rows_still_read(url: 
         assert_same_profile(stored[day], _numpy_profile(layout, _day_rows(frame, day)))
     wh.dispose()
     engine.dispose()
+
+
+def test_rows_written_by_copy_read_back_and_a_rejected_row_is_told_without_its_values(pg_url: str) -> None:
+    """PostgreSQL writes rows by COPY: text, NULL, a tab, a newline, a backslash, floats to the
+    bit, a boolean, bytes and a date come back as written; a row the server rejects raises a
+    WarehouseError that quotes none of the row (the driver's message names the failing line)."""
+    wh = Warehouse(pg_url)  # its own monitor name: other tests of the worker's database write monitor "m"
+    at = dt.datetime(2024, 1, 5, 12, 30, 15, 123456)
+    stamp = {"run_id": "r", "spec_hash": "h", "model_version": None, "computed_at": at}
+    awkward = ["a\tb", "line\nbreak", "back\\slash", "\\N", "", "quote'\"", "é€"]
+    rows = [
+        {
+            "monitor": "copy_rt",
+            "profile": "daily",
+            "partition_date": DAY,
+            "column_name": "c",
+            "metric": text,
+            "value": v,
+        }
+        | stamp
+        for text, v in zip(awkward, [0.1, -0.0, 1e-310, math.pi, 1e300, None, -2.5], strict=True)
+    ]
+    with wh.begin_tables() as conn:
+        _store._insert(conn, _store.profile_metrics, rows)
+        m = _store.profile_metrics.c
+        got = conn.execute(
+            sa.select(m.metric, m.value, m.partition_date, m.computed_at, m.model_version).where(m.monitor == "copy_rt")
+        ).fetchall()
+    assert sorted(got, key=lambda r: r[0]) == sorted(
+        [(r["metric"], r["value"], DAY, at, None) for r in rows], key=lambda r: r[0]
+    )
+    assert [math.copysign(1, v) for t, v, *_ in got if t == "line\nbreak"] == [-1.0]  # -0.0 kept
+    secret = "s3cret-" + "x" * 80  # longer than column_name's 63 characters
+    with pytest.raises(WarehouseError) as info, wh.begin_tables() as conn:
+        _store._insert(conn, _store.profile_metrics, [{**rows[0], "column_name": secret}])
+    assert "s3cret" not in str(info.value) and info.value.__cause__ is None
+    with wh.begin_tables() as conn:  # nothing of the failed transaction was kept
+        assert conn.execute(sa.select(sa.func.count()).where(m.column_name == secret)).scalar_one() == 0
