@@ -406,15 +406,17 @@ def test_duckdb_memory_limit_is_the_products_default_unless_the_env_overrides_it
 
 
 def test_rows_written_by_copy_read_back_and_a_rejected_row_is_told_without_its_values(pg_url: str) -> None:
-    """PostgreSQL writes rows by COPY: text, NULL, a tab, a newline, a backslash, floats to the
-    bit, a boolean, bytes and a date come back as written; a row the server rejects raises a
-    WarehouseError that quotes none of the row (the driver's message names the failing line)."""
+    """PostgreSQL writes rows by COPY: text with a tab, a newline, a backslash or COPY's NULL
+    marker, NULL, floats to the bit (-0.0, a subnormal), a date and a timestamp to the
+    microsecond come back as written; a row the server rejects raises a WarehouseError that
+    quotes none of the row (the driver's message names the failing line and value)."""
     wh = Warehouse(pg_url)
+    monitor = "copy_round_trip"  # rows of a monitor no other test writes
     at = dt.datetime(2024, 1, 5, 12, 30, 15, 123456)
     stamp = {"run_id": "r", "spec_hash": "h", "model_version": None, "computed_at": at}
     awkward = ["a\tb", "line\nbreak", "back\\slash", "\\N", "", "quote'\"", "é€"]
     rows = [
-        {"monitor": "m", "profile": "daily", "partition_date": DAY, "column_name": "c", "metric": text, "value": v}
+        {"monitor": monitor, "profile": "daily", "partition_date": DAY, "column_name": "c", "metric": text, "value": v}
         | stamp
         for text, v in zip(awkward, [0.1, -0.0, 1e-310, math.pi, 1e300, None, -2.5], strict=True)
     ]
@@ -422,8 +424,9 @@ def test_rows_written_by_copy_read_back_and_a_rejected_row_is_told_without_its_v
         _store._insert(conn, _store.profile_metrics, rows)
         m = _store.profile_metrics.c
         got = conn.execute(
-            sa.select(m.metric, m.value, m.partition_date, m.computed_at, m.model_version).where(m.monitor == "m")
+            sa.select(m.metric, m.value, m.partition_date, m.computed_at, m.model_version).where(m.monitor == monitor)
         ).fetchall()
+        conn.execute(_store.profile_metrics.delete().where(m.monitor == monitor))
     assert sorted(got, key=lambda r: r[0]) == sorted(
         [(r["metric"], r["value"], DAY, at, None) for r in rows], key=lambda r: r[0]
     )
