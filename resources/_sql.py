@@ -49,12 +49,12 @@ one pass after a ``count(*)``; others: finite counts, then ``percentile_disc`` a
 Python interpolates as ``np.quantile`` does, so both engines return numpy's edges to the bit.
 
 Both produce the same numbers: bins are computed by the same double-precision expression
-``1 + least(greatest(floor((x - lo) / w), -1), n_bins)`` with ``lo`` and ``w`` bound from Python,
+``1 + least(greatest(floor((x - lo) / w), -1), n_bins)`` with ``lo`` and ``w`` bound from Python
 (PostgreSQL evaluates it only inside ``[lo, overflow_start)``, where it gives the same cell),
 and the tail sums are the sums of the values in cell 0 and ``n_bins + 1``: DuckDB's per-cell
-sums, PostgreSQL's ``sum(CASE WHEN x < lo THEN x END)`` and ``x >= overflow_start`` in its
-scalar ``SELECT``, other engines' ``sum(CASE WHEN cell = 0 THEN x END)``. Means and variances
-agree to rounding (DuckDB's are merged from the cells).
+sums, PostgreSQL's ``sum(x) FILTER (WHERE x < lo)`` and ``x >= overflow_start`` in its scalar
+``SELECT``, other engines' ``sum(CASE WHEN cell = 0 THEN x END)``. Means and variances agree to
+rounding (DuckDB's are merged from the cells).
 """
 
 from __future__ import annotations
@@ -540,13 +540,12 @@ class ProfileQuery:
                 f"unnest(ARRAY[{', '.join(values)}]) AS v FROM {source}) AS s GROUP BY {key}s.j, s.v"
             )
             return self._bind_categories(sa.text(stmt), params), params
-        # In the set of key k only k is grouped: the others are NULL, and GROUPING() of all the
-        # keys has every bit set but k's. COALESCE picks k's value.
+        # A set groups by one key and reports the others as NULL: its rows name the one key that
+        # is not NULL; a row whose keys are all NULL counts that set's NULL and other values.
         keys = [f"s.k{n}" for n in range(len(values))]
-        bit = {(1 << len(keys)) - 1 - (1 << (len(keys) - 1 - n)): col for n, col in enumerate(index)}
-        which = " ".join(f"WHEN {mask} THEN {col}" for mask, col in bit.items())
+        which = " ".join(f"WHEN {k} IS NOT NULL THEN {col}" for k, col in zip(keys, index, strict=True))
         stmt = (
-            f"SELECT CASE GROUPING({', '.join(keys)}) {which} END, COALESCE({', '.join(keys)}), count(*) "
+            f"SELECT CASE {which} END, COALESCE({', '.join(keys)}), count(*) "
             f"FROM (SELECT {', '.join(f'{v} AS k{n}' for n, v in enumerate(values))} FROM {source}) AS s "
             f"GROUP BY GROUPING SETS ({', '.join(keys)})"
         )
