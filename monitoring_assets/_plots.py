@@ -317,13 +317,22 @@ def _values_on(days: Sequence[dt.date], series: Mapping[dt.date, float]) -> npt.
     return np.array([series.get(d, math.nan) for d in days], dtype=np.float64)
 
 
-def _date_axis(ax: Axes, days: Sequence[dt.date]) -> None:
+SHORT_SPAN_DAYS = 8  # up to this many days, one tick per day (matplotlib's locator would tick hours)
+
+
+def _date_axis(ax: Axes, days: Sequence[dt.date], *, cells: bool = False) -> None:
     """Short tick labels ("Jan", "15") and the exact range as the axis label, for a reader who
-    would otherwise have to guess the year from matplotlib's offset text."""
-    # matplotlib.dates has no type hints for these two.
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))  # type: ignore[no-untyped-call]
+    would otherwise have to guess the year from matplotlib's offset text. ``cells``: each day is a
+    cell from its midnight to the next (the heat-map), so its tick sits at the cell's centre."""
+    if len(days) <= SHORT_SPAN_DAYS:
+        # Over a few days the automatic locator ticks hours, as if the values were hourly.
+        centre = np.timedelta64(12, "h") if cells else np.timedelta64(0, "h")
+        ax.set_xticks(_x(days) + centre, [d.strftime("%b %d") for d in days])
+    else:
+        # matplotlib.dates has no type hints for these two.
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))  # type: ignore[no-untyped-call]
     ax.set_xlabel(f"{days[0].isoformat()} to {days[-1].isoformat()}", fontsize=_FONT - 1)
 
 
@@ -365,7 +374,7 @@ def heatmap_figure(ratios: Mapping[dt.date, Mapping[str, float]], *, title: str)
     )
     ax.set_yticks(np.arange(len(features)) + 0.5, [f[:_LABEL_CHARS] for f in features])
     ax.set_ylim(len(features), 0)
-    _date_axis(ax, days)
+    _date_axis(ax, days, cells=True)
     _style(ax, title)
     bar = fig.colorbar(mesh, ax=ax, extend="max", pad=0.01, fraction=0.04)
     bar.set_label("value / threshold (≥ 1 = drift)", fontsize=_FONT - 1)

@@ -372,6 +372,21 @@ def test_metric_over_days_draws_values_gaps_reference_bands_and_coverage() -> No
     np.testing.assert_allclose([b.get_height() for b in bars], [coverage.get(d, 0.0) for d in days])
 
 
+@pytest.mark.parametrize("n_days", [1, 3])
+def test_a_short_run_ticks_its_days_not_hours(n_days: int) -> None:
+    """A daily run has one day: its heat-map tick sits at the day's cell centre and names the day,
+    and neither picture ticks hours as if the values were hourly."""
+    days = _days(n_days)
+    heat = plots.heatmap_figure({d: {"a": 0.5, "b": 1.5} for d in days}, title="t")
+    line = plots.drift_over_days_figure({d: 0.1 for d in days}, label="share", threshold=0.5)
+    for fig, centre in ((heat, 0.5), (line, 0.0)):
+        ax = fig.axes[0]
+        fig.canvas.draw()
+        assert [t.get_text() for t in ax.get_xticklabels()] == [d.strftime("%b %d") for d in days]
+        want = [mdates.date2num(dt.datetime.combine(d, dt.time())) + centre for d in days]
+        assert ax.get_xticks() == pytest.approx(want)
+
+
 def test_drift_over_days_marks_exactly_the_days_over_threshold() -> None:
     days = _days(15)
     values = dict(zip(days, np.random.default_rng(7).random(15).tolist(), strict=True))
