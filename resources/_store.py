@@ -116,7 +116,9 @@ def _profile_rows(profile: Profile, include_layout: bool) -> tuple[list[dict[str
                     "count": int(col.count),
                     "lower": float(col.bins.lo),
                     "upper": float(col.bins.hi),
-                    "cells": _pack(col.hist),
+                    # Level 1: a 1,002-cell histogram in 0.14 ms and ~1.6 KB, against 0.75 ms and
+                    # ~1.5 KB at level 6 (a year of 21 columns: 1 s against 6 s).
+                    "cells": _pack(col.hist, level=1),
                 }
             )
         else:
@@ -552,11 +554,10 @@ OLD_LAYOUT = (
 )
 
 
-def _pack(row: np.ndarray) -> bytes:
+def _pack(row: np.ndarray, level: int = 6) -> bytes:
     """One array (a histogram, one label's row of an aggregate): little-endian numpy bytes,
-    zlib-compressed at level 1 (a 1,002-cell histogram: 0.14 ms and ~1.6 KB, against 0.75 ms and
-    ~1.5 KB at the default level 6; any level decompresses the same)."""
-    return zlib.compress(np.ascontiguousarray(row, dtype=row.dtype.newbyteorder("<")).tobytes(), 1)
+    zlib-compressed at ``level`` (any level decompresses the same)."""
+    return zlib.compress(np.ascontiguousarray(row, dtype=row.dtype.newbyteorder("<")).tobytes(), level)
 
 
 def _aggregate_rows(agg: PerformanceAggregate) -> list[dict[str, Any]]:

@@ -268,6 +268,37 @@ def test_check_history_has_one_record_per_day_with_the_days_status(
         assert {r.status for r in records} <= {ok, failed}, spec_key
 
 
+def test_each_days_check_evaluation_is_about_this_runs_materialization(
+    env: tuple[dg.Definitions, str, dg.DagsterInstance],
+) -> None:
+    """A multi-day step looks up its days' materializations at once; days that an earlier run
+    materialized too must still point at this run's, as each partition's newest record says."""
+    defs, _url, instance = env
+    job = defs.resolve_job_def("credit_default_daily_monitoring")
+    days = ["2024-01-30", "2024-01-31", "2024-02-01"]
+
+    def run(first: str, last: str) -> dg.ExecuteInProcessResult:
+        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        result = job.execute_in_process(instance=instance, tags=tags)
+        assert result.success
+        return result
+
+    earlier = run(days[0], days[1])
+    result = run(days[0], days[-1])
+    evaluations = result.get_asset_check_evaluations()
+    per_check: dict[tuple[dg.AssetKey, str], list[str]] = {}
+    for e in evaluations:
+        per_check.setdefault((e.asset_key, e.check_name), []).append(str(e.partition))
+        (latest,) = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=e.asset_key, asset_partitions=[str(e.partition)]), limit=1
+        ).records
+        assert latest.run_id == result.run_id != earlier.run_id
+        target = e.target_materialization_data
+        assert target is not None
+        assert (target.run_id, target.storage_id) == (result.run_id, latest.storage_id), (e.check_name, e.partition)
+    assert per_check and all(sorted(p) == days for p in per_check.values()), per_check
+
+
 def test_drift_before_reference_is_a_clear_error(
     tmp_path: Path, spec: MonitorSpec, tables: dict[str, pd.DataFrame]
 ) -> None:
