@@ -19,6 +19,7 @@ from sqlalchemy.engine import default
 from monitoring_assets.core.profile import NumericBins, NumericProfile, Profile, ProfileLayout, profile_from_values
 from monitoring_assets.errors import WarehouseError
 from resources import _store
+from resources._profiles import ReferenceProfile
 from resources._sql import (
     ProfileQuery,
     Relation,
@@ -444,9 +445,8 @@ def _day_rows(frame: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     return frame[(frame.ts >= pd.Timestamp(day)) & (frame.ts < pd.Timestamp(day + dt.timedelta(days=1)))]
 
 
-def test_a_numeric_histogram_is_one_packed_row_numpy_reads(url: str, frame: pd.DataFrame) -> None:
-    """What a user reading ``profile_bins`` gets: one row per numeric column and day whose
-    ``cells`` decode, as the schema docstring says, to the histogram numpy computes from the rows."""
+def _store_two_days(url: str, frame: pd.DataFrame) -> tuple[ReferenceProfile, list[dt.date]]:
+    """The reference and two daily profiles of ``frame``, stored as the assets store them."""
     write_table(url, "t", frame)
     spec = small_spec()
     wh = Warehouse(url)
@@ -455,6 +455,13 @@ def test_a_numeric_histogram_is_one_packed_row_numpy_reads(url: str, frame: pd.D
     days = [DAY, DAY + dt.timedelta(days=1)]
     wh.profiles.write_daily_profiles(spec, wh.profiles.profile_days(spec, ref.layout, days), Audit("r", "h"))
     wh.dispose()
+    return ref, days
+
+
+def test_a_numeric_histogram_is_one_packed_row_numpy_reads(url: str, frame: pd.DataFrame) -> None:
+    """What a user reading ``profile_bins`` gets: one row per numeric column and day whose
+    ``cells`` decode, as the schema docstring says, to the histogram numpy computes from the rows."""
+    ref, days = _store_two_days(url, frame)
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
@@ -523,14 +530,8 @@ def _old_layout_rows(kind: str, day: dt.date | None, rows: pd.DataFrame, layout:
 
 
 def test_an_old_profile_bins_table_is_rebuilt_and_its_cell_rows_still_read(url: str, frame: pd.DataFrame) -> None:
-    write_table(url, "t", frame)
+    ref, days = _store_two_days(url, frame)
     spec = small_spec()
-    wh = Warehouse(url)
-    ref = wh.profiles.profile_reference(spec)
-    wh.profiles.write_reference(spec, ref, Audit("r", "h"))
-    days = [DAY, DAY + dt.timedelta(days=1)]
-    wh.profiles.write_daily_profiles(spec, wh.profiles.profile_days(spec, ref.layout, days), Audit("r", "h"))
-    wh.dispose()
     # The table of an earlier release, holding its rows (profile_metrics is the same in both).
     reference_rows = frame[frame.ts < pd.Timestamp("2024-01-04")]
     old = _old_layout_rows("reference", None, reference_rows, ref.layout)
