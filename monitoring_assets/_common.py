@@ -1,5 +1,12 @@
 """What every asset family of a monitor shares: the warehouse pool, the resource keys, and the
-step's days and audit stamp."""
+step's days and audit stamp.
+
+Step-time imports: the asset modules build definitions, which every run process, sensor and code
+location server loads, so they import at the top only what building needs. A step body imports
+its machinery (``_pipeline``, ``_retraining``, the ``expectations`` runner, and through them
+SQLAlchemy and the warehouse) when it runs: ``tests/test_definitions.py`` checks that loading the
+code location leaves SQLAlchemy, pandas, scipy, scikit-learn, matplotlib, MLflow and Great
+Expectations unloaded."""
 
 import datetime as dt
 from collections.abc import Iterator
@@ -29,7 +36,7 @@ def step_days(context: dg.AssetExecutionContext) -> list[dt.date]:
 
 def step_audit(context: dg.AssetExecutionContext, spec: MonitorSpec) -> "Audit":
     """What each row this step writes carries: the run and the spec that made it."""
-    from resources._store import Audit  # noqa: PLC0415  (SQLAlchemy: steps only, see STEP_TIME_IMPORTS)
+    from resources._store import Audit  # noqa: PLC0415  (step time, see above: it brings SQLAlchemy)
 
     return Audit(context.run.run_id, spec.spec_hash())
 

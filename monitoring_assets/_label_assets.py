@@ -81,7 +81,8 @@ def _performance_history(
     task = spec.prediction.task
     metric = PRIMARY_METRIC[task]
     start = last - dt.timedelta(days=HISTORY_DAYS - 1)
-    # Imported here: the report module draws with matplotlib, too slow to load with the code location.
+    # Step time (monitoring_assets/_common.py): the report draws with matplotlib, _readback reads
+    # with SQLAlchemy; neither loads with the code location.
     from monitoring_assets._readback import enough_labels  # noqa: PLC0415
     from monitoring_assets.report import performance_bands  # noqa: PLC0415
 
