@@ -40,7 +40,8 @@ _DUCKDB_KINDS = {
     "TransactionException": "concurrent transaction",
 }
 _PG_KINDS = {
-    "22": "type conversion",  # data exception: invalid text representation, numeric out of range
+    "22003": "value out of range",  # numeric value out of range: a cast or float arithmetic overflowed
+    "22": "type conversion",  # data exception: invalid text representation, ...
     "42703": "missing column or table",  # undefined column
     "42P01": "missing column or table",  # undefined table
     "3F000": "missing column or table",  # invalid schema name
@@ -54,6 +55,8 @@ _PG_KINDS = {
 _WHAT_TO_DO = {
     "type conversion": "a value cannot be converted to the column's type (e.g. text in a numeric feature); "
     "fix the table's type or its values",
+    "value out of range": "a value is too large for the arithmetic or cast it went through (a float near "
+    "1.8e308, whose sums overflow, or an integer beyond its type); check the column's extreme values",
     "missing column or table": "the spec names a table or column the warehouse lacks; check the spec",
     "permission": "the warehouse user lacks a privilege (or its login failed); grant it",
     "connection": "the warehouse could not be reached or opened; check that it runs and the URL",
@@ -90,7 +93,7 @@ def describe(error: BaseException, *, password: str | None, columns: Sequence[st
     reason = ""
     if kind == "missing column or table":
         names = tuple(dict.fromkeys(n for n in _MISSING_NAME.findall(message) if _IDENTIFIER.match(n)))
-    elif kind == "type conversion":
+    elif kind in ("type conversion", "value out of range"):
         found = _CAST_SOURCE.search(message)
         if found and (not columns or found.group(1) in columns):
             names = (f"column {found.group(1)}",)

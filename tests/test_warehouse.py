@@ -126,6 +126,26 @@ def test_values_far_beyond_the_bins_land_in_the_tail_cells_as_numpy_puts_them(ur
     assert math.isclose(x.tail_high_sum, w.tail_high_sum, rel_tol=1e-12)
 
 
+def test_postgres_overflow_of_a_huge_float_is_told_as_out_of_range(pg_url: str, frame: pd.DataFrame) -> None:
+    """PostgreSQL raises on float overflow (two values near 1.8e308 summed): the error says the
+    value is out of range and names the profiled columns, never the value."""
+    day = frame.ts.dt.date == DAY
+    huge = frame.copy()
+    huge["x"] = huge["x"].astype(object)
+    huge.loc[np.flatnonzero(day)[:2], "x"] = [1.7e308, 1.7e308]
+    write_table(pg_url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(pg_url)
+    layout = wh.profiles.profile_reference(spec).layout
+    write_table(pg_url, "t", huge)
+    with pytest.raises(WarehouseError) as info:
+        wh.profiles.profile_days(spec, layout, [DAY])
+    wh.dispose()
+    text = str(info.value)
+    assert "value out of range (one of the columns x, y, score)" in text and "NumericValueOutOfRange" in text
+    assert "1.7e" not in text and "e+308" not in text
+
+
 def test_range_query_by_day_equals_one_query_per_day(url: str, frame: pd.DataFrame) -> None:
     write_table(url, "t", frame)
     spec = small_spec()
