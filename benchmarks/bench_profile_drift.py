@@ -67,7 +67,8 @@ What it does:
    definitions of the repository's ``monitors/``, with its suite) and of ``python -c "import
    dagster"``, interleaved, best of ``IMPORT_REPS`` each. ``import_ratio = import_definitions_s /
    import_dagster_s`` (target <= 1.5). ``import_heavy_modules`` lists which of Great Expectations,
-   MLflow, scikit-learn, matplotlib, scipy, pandas and SQLAlchemy the import loaded (expected: none).
+   MLflow, scikit-learn, matplotlib, scipy, pandas, SQLAlchemy and numpy the import loaded (expected:
+   none).
    ``BENCH_ONLY=import`` runs this part alone (no data is generated).
 
 6. Then, many monitors (``BENCH_MONITORS``, default 50; ``BENCH_ONLY=monitors`` runs this part
@@ -161,7 +162,7 @@ REFERENCE_REPS = 2
 IMPORT_REPS = 5
 REPO = Path(__file__).resolve().parent.parent
 DEFINITIONS_MODULE = "monitoring_assets.definitions"  # what workspace.yaml loads
-HEAVY_MODULES = ("great_expectations", "mlflow", "sklearn", "matplotlib", "scipy", "pandas", "sqlalchemy")
+HEAVY_MODULES = ("great_expectations", "mlflow", "sklearn", "matplotlib", "scipy", "pandas", "sqlalchemy", "numpy")
 
 SOURCE_TABLE = "inference_log"
 REFERENCE_TABLE = "reference_data"

@@ -25,12 +25,14 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from expectations._suite import SEVERITIES, SuiteExpectation
-from monitoring_assets.core.profile import CategoricalProfile, NumericProfile, Profile
+
+if TYPE_CHECKING:
+    # numpy, through the profiles: imported where a step uses them (this module is loaded while
+    # definitions are built, which must not import numpy; tests/test_definitions.py).
+    from monitoring_assets.core.profile import CategoricalProfile, NumericProfile, Profile
 
 SOURCE_PROFILE = "profile"  # exact count from the day's profile (DuckDB path)
 SOURCE_ROWS = "all rows"  # Great Expectations on every row of the day (pandas chunks)
@@ -180,6 +182,8 @@ def _outside_range_at_most(col: NumericProfile, kwargs: Mapping[str, Any]) -> in
         return None
     if col.count == 0:
         return 0
+    import numpy as np  # noqa: PLC0415  (step time, see the imports)
+
     low, high = bounds
     bins = col.bins
     inner = bins.lo + bins.width * np.arange(bins.n_bins, dtype=np.float64)  # left edge of inner cell k
@@ -210,6 +214,8 @@ def _outside_set(col: CategoricalProfile, kwargs: Mapping[str, Any]) -> int | No
 
 def profile_counts(expectation: SuiteExpectation, profile: Profile) -> Counts | None:
     """The exact counts of ``expectation`` from the day's profile, when it decides them."""
+    from monitoring_assets.core.profile import CategoricalProfile, NumericProfile  # noqa: PLC0415  (step time)
+
     kwargs = expectation.kwargs
     col = profile.columns.get(expectation.column or "")
     if col is None or "row_condition" in kwargs:
@@ -228,6 +234,8 @@ def profile_bound(expectation: SuiteExpectation, profile: Profile) -> Counts | N
     """Counts whose ``unexpected`` is an upper bound from the day's histogram, for a numeric range
     the day's min/max do not settle (a generated range has its bounds in the reference's tail
     cells, so on a healthy day only those cells' few values are in doubt)."""
+    from monitoring_assets.core.profile import NumericProfile  # noqa: PLC0415  (step time)
+
     kwargs = expectation.kwargs
     col = profile.columns.get(expectation.column or "")
     if expectation.type != "expect_column_values_to_be_between" or "row_condition" in kwargs:

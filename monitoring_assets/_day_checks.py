@@ -26,16 +26,18 @@ import datetime as dt
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from monitoring_assets.core.drift import get_method
-from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
+from monitoring_assets.core.catalog import DRIFT_TRAITS
 from monitoring_assets.core.levels import Level
+
+if TYPE_CHECKING:
+    from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
 
 NOT_EVALUATED = "not evaluated: "
 
@@ -151,7 +153,9 @@ def day_check_events(
 
 def drift_item(f: FeatureDrift) -> str:
     """``income psi 0.86 > 0.25``: the feature, its method, value and the threshold it crossed."""
-    sign = ("<" if f.drifted else ">=") if get_method(f.method).drift_when == "below" else (">" if f.drifted else "<=")
+    sign = (
+        ("<" if f.drifted else ">=") if DRIFT_TRAITS[f.method].drift_when == "below" else (">" if f.drifted else "<=")
+    )
     return f"{f.feature} {f.method} {fmt(f.value)} {sign} {fmt(f.threshold)}"
 
 
@@ -160,7 +164,7 @@ def ratio(f: FeatureDrift) -> float:
     threshold over the value."""
     if not f.evaluated or not math.isfinite(f.value) or f.threshold <= 0:
         return math.nan
-    if get_method(f.method).drift_when == "below":
+    if DRIFT_TRAITS[f.method].drift_when == "below":
         return f.threshold / f.value if f.value > 0 else math.inf
     return f.value / f.threshold
 

@@ -4,6 +4,7 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -18,10 +19,12 @@ from monitoring_assets._day_checks import (
 )
 from monitoring_assets._metadata import PICTURE_DAYS, distribution_pictures, drift_metadata, heatmap_picture
 from monitoring_assets._quality_checks import blocked_metadata
-from monitoring_assets.core.evaluate import DatasetDrift
 from monitoring_assets.core.levels import Level
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
+
+if TYPE_CHECKING:
+    from monitoring_assets.core.evaluate import DatasetDrift  # numpy: step time only
 
 # Up to this many days a run logs each day's drift; a longer one logs one line naming the drifted days.
 SUMMARY_DAYS = 7
@@ -33,7 +36,7 @@ class DriftCheck:
 
     name: str
     description: str
-    verdict: Callable[[DatasetDrift], DayVerdict]
+    verdict: "Callable[[DatasetDrift], DayVerdict]"
 
 
 def build_drift_definitions(

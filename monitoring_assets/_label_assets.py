@@ -19,25 +19,19 @@ from monitoring_assets._metadata import (
     performance_metadata,
     performance_picture,
 )
-from monitoring_assets.core.fairness import DisparityVerdict
+from monitoring_assets.core.catalog import EXPECTED_LABELS, EXPECTED_SCORES, PRIMARY_METRIC
 from monitoring_assets.core.levels import Level, worst
-from monitoring_assets.core.performance import (
-    EXPECTED_LABELS,
-    EXPECTED_SCORES,
-    PRIMARY_METRIC,
-    CountVerdict,
-    evaluate_duplicates,
-    evaluate_validity,
-)
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 
 if TYPE_CHECKING:
     from monitoring_assets._pipeline import PerformanceDay
+    from monitoring_assets.core.fairness import DisparityVerdict  # numpy: step time only
+    from monitoring_assets.core.performance import CountVerdict
 
 
 def _performance_finding(
-    day: "PerformanceDay", min_labeled: int, validity: CountVerdict | None = None
+    day: "PerformanceDay", min_labeled: int, validity: "CountVerdict | None" = None
 ) -> tuple[Level, str]:
     """The day's (level, reason): ok, warn, error, or not_evaluated (too few labels, broken labels)."""
     if validity is not None and not validity.passed:
@@ -99,7 +93,7 @@ def _performance_history(
     )
 
 
-def _fairness_finding(verdicts: list[DisparityVerdict]) -> tuple[Level, str]:
+def _fairness_finding(verdicts: "list[DisparityVerdict]") -> tuple[Level, str]:
     judged = [v for v in verdicts if v.level.evaluated]
     if not judged:
         return Level.NOT_EVALUATED, "no disparity computable (groups under fairness.min_slice_size are suppressed)"
@@ -168,6 +162,7 @@ def build_label_definitions(
     )
     def labeled_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> StepEvents:
         from monitoring_assets import _pipeline  # noqa: PLC0415  (step time: monitoring_assets/_common.py)
+        from monitoring_assets.core.performance import evaluate_duplicates, evaluate_validity  # noqa: PLC0415
 
         days = step_days(context)
         with warehouse.open() as wh:

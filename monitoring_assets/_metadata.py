@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from monitoring_assets._day_checks import drift_item, drift_ratios, ratio
-from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
-from monitoring_assets.core.fairness import DisparityVerdict, SliceReport
-from monitoring_assets.core.performance import PRIMARY_METRIC, TASK_METRICS
-from monitoring_assets.core.profile import NumericProfile, Profile
+from monitoring_assets.core.catalog import PRIMARY_METRIC, TASK_METRICS
 
 if TYPE_CHECKING:
+    # numpy: this module is loaded while definitions are built, which must not import it
+    # (tests/test_definitions.py); the steps that call these functions have it loaded.
     from monitoring_assets._pipeline import DayGuards, PerformanceDay
+    from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
+    from monitoring_assets.core.fairness import DisparityVerdict, SliceReport
+    from monitoring_assets.core.profile import Profile
 
 # Per-partition keys the retraining sensor reads back from materialization events.
 DATASET_DRIFT_KEY = "dataset_drift"
@@ -37,6 +39,8 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 
 def profile_metadata(profile: Profile) -> dict[str, Any]:
+    from monitoring_assets.core.profile import NumericProfile  # noqa: PLC0415  (step time, see the imports)
+
     lines = ["| column | kind | non-null | null rate | non-finite | mean | std |", "|---|---|---|---|---|---|---|"]
     null_rates = []
     for name, col in profile.columns.items():

@@ -13,10 +13,9 @@ from monitoring_assets._day_checks import day_check_events, graded_verdicts
 from monitoring_assets._metadata import guard_metadata, profile_metadata
 from monitoring_assets._quality_checks import CHECK_NAME as QUALITY_CHECK
 from monitoring_assets._quality_checks import quality_check_spec, quality_partition_metadata, quality_verdict
-from monitoring_assets.core.guards import constant_columns
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.resources import WarehouseResource
-from monitoring_assets.spec import MonitorSpec, drift_rules
+from monitoring_assets.spec import MonitorSpec, drift_columns
 
 
 def build_profile_definitions(
@@ -44,12 +43,13 @@ def _reference_asset(spec: MonitorSpec, ref_key: dg.AssetKey) -> dg.AssetsDefini
     )
     def reference_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
         from monitoring_assets import _pipeline  # noqa: PLC0415  (step time: monitoring_assets/_common.py)
+        from monitoring_assets.core.guards import constant_columns  # noqa: PLC0415
 
         with warehouse.open() as wh:
             ref = _pipeline.build_reference(wh, spec, step_audit(context, spec))
         meta = profile_metadata(ref.profile)
         meta["reference_days"] = dg.MetadataValue.int(len(ref.windows))
-        constant = constant_columns(ref.profile, list(drift_rules(spec)))
+        constant = constant_columns(ref.profile, [c for c, _ in drift_columns(spec)])
         meta["constant_columns"] = dg.MetadataValue.text(", ".join(constant) or "none")
         if constant:
             context.log.warning(
@@ -142,7 +142,7 @@ def _guard_check_specs(
         if rate is None
         else ""
     )
-    columns = ", ".join(drift_rules(spec))
+    columns = ", ".join(c for c, _ in drift_columns(spec))
     return [
         dg.AssetCheckSpec(
             "volume",

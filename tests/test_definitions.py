@@ -172,8 +172,8 @@ def test_core_and_spec_import_standalone(module: str, absent: str) -> None:
 def test_code_location_loads_without_the_heavy_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every run and step process imports the code location: building the definitions of the
     repository's monitors (with its suite, cwd = REPO) must not load what only steps use: SQLAlchemy
-    comes with the first warehouse a step or a sensor tick opens."""
-    heavy = ["great_expectations", "mlflow", "sklearn", "matplotlib", "scipy", "pandas", "sqlalchemy"]
+    comes with the first warehouse a step or a sensor tick opens, numpy with the first statistic."""
+    heavy = ["great_expectations", "mlflow", "sklearn", "matplotlib", "scipy", "pandas", "sqlalchemy", "numpy"]
     monkeypatch.setenv("MONITORING_SPECS_DIR", str(REPO / "monitors"))
     code = (
         "import sys; from monitoring_assets.definitions import defs; "

@@ -35,6 +35,7 @@ from typing import Literal
 
 import numpy as np
 
+from monitoring_assets.core import catalog
 from monitoring_assets.core.profile import (
     CategoricalProfile,
     ColumnProfile,
@@ -44,7 +45,9 @@ from monitoring_assets.core.profile import (
 )
 from monitoring_assets.errors import ProfileError
 
-ColumnKind = Literal["numeric", "categorical"]
+# The catalog's tables (monitoring_assets/core/catalog.py, numpy-free), importable from here too.
+DEFAULT_METHODS = catalog.DEFAULT_METHODS
+ColumnKind = catalog.ColumnKind
 
 EPSILON = 1e-4
 COARSE_BINS = 10
@@ -365,46 +368,33 @@ def wasserstein(reference: ColumnProfile, current: ColumnProfile) -> float:
     return distance_ / std
 
 
-_NUM: frozenset[ColumnKind] = frozenset({"numeric"})
-_BOTH: frozenset[ColumnKind] = frozenset({"numeric", "categorical"})
-_CAT: frozenset[ColumnKind] = frozenset({"categorical"})
-
-DRIFT_METHODS: Mapping[str, DriftMethod] = {
-    m.name: m
-    for m in (
-        DriftMethod("psi", _BOTH, 0.2, "above", True, (0.0, math.inf), psi, "population stability index"),
-        DriftMethod(
-            "jensenshannon", _BOTH, 0.1, "above", True, (0.0, 1.0), jensenshannon, "Jensen-Shannon distance, base 2"
-        ),
-        DriftMethod("hellinger", _BOTH, 0.1, "above", True, (0.0, 1.0), hellinger, "Hellinger distance"),
-        DriftMethod(
-            "kl_divergence",
-            _BOTH,
-            0.1,
-            "above",
-            False,
-            (0.0, math.inf),
-            kl_divergence,
-            "KL(reference || current), natural log",
-        ),
-        DriftMethod("linf", _BOTH, 0.1, "above", True, (0.0, 1.0), linf, "largest cell-proportion gap"),
-        DriftMethod("chisquare", _CAT, 0.05, "below", True, (0.0, 1.0), chisquare, "chi-square test p-value"),
-        DriftMethod("ks", _NUM, 0.1, "above", True, (0.0, 1.0), ks, "Kolmogorov-Smirnov statistic"),
-        DriftMethod(
-            "wasserstein",
-            _NUM,
-            0.1,
-            "above",
-            False,
-            (0.0, math.inf),
-            wasserstein,
-            "Wasserstein-1 distance / reference std",
-            divides_by_reference_std=True,
-        ),
-    )
+_COMPUTE: Mapping[str, Callable[[ColumnProfile, ColumnProfile], float]] = {
+    "psi": psi,
+    "jensenshannon": jensenshannon,
+    "hellinger": hellinger,
+    "kl_divergence": kl_divergence,
+    "linf": linf,
+    "chisquare": chisquare,
+    "ks": ks,
+    "wasserstein": wasserstein,
 }
+assert set(_COMPUTE) == set(catalog.DRIFT_TRAITS), "every drift method of the catalog needs its function"
 
-DEFAULT_METHODS: Mapping[ColumnKind, str] = {"numeric": "wasserstein", "categorical": "jensenshannon"}
+# The catalog's properties (monitoring_assets.core.catalog, in its order) plus each function.
+DRIFT_METHODS: Mapping[str, DriftMethod] = {
+    t.name: DriftMethod(
+        t.name,
+        t.column_kinds,
+        t.default_threshold,
+        t.drift_when,
+        t.symmetric,
+        t.value_range,
+        _COMPUTE[t.name],
+        t.summary,
+        t.divides_by_reference_std,
+    )
+    for t in catalog.DRIFT_TRAITS.values()
+}
 
 
 def get_method(name: str) -> DriftMethod:

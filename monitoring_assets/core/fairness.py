@@ -33,16 +33,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from monitoring_assets.core import catalog
 from monitoring_assets.core.levels import Level
+
+# The catalog's tables (monitoring_assets/core/catalog.py, numpy-free), importable from here too.
+DISPARITIES = catalog.DISPARITIES
 
 NULL_GROUP = "__null__"  # the group of rows whose slice value is NULL; OTHER holds the rest
 GROUP_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision", "accuracy")
-DISPARITIES = {
-    "demographic_parity_difference": ("selection_rate", "difference"),
-    "demographic_parity_ratio": ("selection_rate", "ratio"),
-    "equal_opportunity_difference": ("true_positive_rate", "difference"),
-    "equalized_odds_difference": ("true_positive_rate+false_positive_rate", "difference"),
-}
 
 
 @dataclass(frozen=True)

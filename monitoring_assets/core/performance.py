@@ -46,48 +46,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monitoring_assets.core import catalog
 from monitoring_assets.core.levels import Level
 from monitoring_assets.errors import ProfileError
 
+# The catalog's tables (monitoring_assets/core/catalog.py, numpy-free), importable from here too.
+BINARY_METRICS = catalog.BINARY_METRICS
+EXPECTED_LABELS = catalog.EXPECTED_LABELS
+EXPECTED_SCORES = catalog.EXPECTED_SCORES
+HIGHER_IS_BETTER = catalog.HIGHER_IS_BETTER
+PRIMARY_METRIC = catalog.PRIMARY_METRIC
+REGRESSION_METRICS = catalog.REGRESSION_METRICS
+TASK_METRICS = catalog.TASK_METRICS
+
 EPS = float(np.finfo(np.float64).eps)
 CALIBRATION_BINS = 10
-
-# Metrics a tolerance can apply to, and whether larger is better.
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "accuracy": True,
-    "precision": True,
-    "recall": True,
-    "f1": True,
-    "false_positive_rate": False,
-    "false_negative_rate": False,
-    "roc_auc": True,
-    "average_precision": True,
-    "log_loss": False,
-    "brier_score": False,
-    "expected_calibration_error": False,
-    "mae": False,
-    "rmse": False,
-    "mape": False,
-    "r2": True,
-}
-BINARY_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "false_positive_rate",
-    "false_negative_rate",
-    "roc_auc",
-    "average_precision",
-    "log_loss",
-    "brier_score",
-    "expected_calibration_error",
-    "positive_prediction_rate",
-    "prevalence",
-)
-REGRESSION_METRICS = ("mae", "rmse", "mape", "r2", "mean_error")
-TASK_METRICS: dict[str, tuple[str, ...]] = {"binary_classification": BINARY_METRICS, "regression": REGRESSION_METRICS}
-PRIMARY_METRIC = {"binary_classification": "roc_auc", "regression": "mae"}
 
 
 def _ratio(num: float, den: float) -> float:
@@ -417,13 +390,6 @@ def _share(count: float, total: float) -> float:
 
 def _count_text(count: float, total: float, what: str) -> str:
     return f"{int(count):,} of {int(total):,} {what}"
-
-
-EXPECTED_LABELS = {"binary_classification": "a label outside {0, 1}", "regression": "a non-finite target"}
-EXPECTED_SCORES = {
-    "binary_classification": "a score outside [0, 1] or not finite",
-    "regression": "a non-finite prediction",
-}
 
 
 def evaluate_validity(values: Mapping[str, float], task: str, max_share: float) -> CountVerdict:

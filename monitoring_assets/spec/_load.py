@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import ValidationError
 
-from monitoring_assets.core.drift import DRIFT_METHODS
-from monitoring_assets.core.evaluate import ColumnRule
-from monitoring_assets.core.thresholds import CalibratedThreshold, ConstantThreshold, Threshold
+from monitoring_assets.core.catalog import DRIFT_TRAITS
 from monitoring_assets.errors import SpecError
 from monitoring_assets.spec._model import (
     CalibratedThresholdSpec,
@@ -19,6 +18,10 @@ from monitoring_assets.spec._model import (
     MonitorSpec,
     ThresholdSpec,
 )
+
+if TYPE_CHECKING:
+    from monitoring_assets.core.evaluate import ColumnRule
+    from monitoring_assets.core.thresholds import Threshold
 
 SPECS_DIR_ENV = "MONITORING_SPECS_DIR"
 # libyaml's safe loader when PyYAML has it: the pure-Python one took 18 ms a spec, a third of
@@ -89,11 +92,21 @@ def load_specs(directory: Path | str | None = None) -> list[MonitorSpec]:
 
 
 def _threshold(spec: float | ThresholdSpec) -> Threshold:
+    # Step time (numpy): the spec is read while definitions are built, the rules when a step runs.
+    from monitoring_assets.core.thresholds import CalibratedThreshold, ConstantThreshold  # noqa: PLC0415
+
     if isinstance(spec, CalibratedThresholdSpec):
         return CalibratedThreshold(k=spec.k)
     if isinstance(spec, ConstantThresholdSpec):
         return ConstantThreshold(spec.value)
     return ConstantThreshold(float(spec))
+
+
+def drift_columns(spec: MonitorSpec) -> list[tuple[str, Literal["numeric", "categorical"]]]:
+    """The columns drift is computed on, with their kind, in the order of :func:`drift_rules`'
+    keys: the numeric columns (features, then the prediction score), then the categorical ones.
+    Numpy-free, for building definitions."""
+    return [(c, "numeric") for c in spec.numeric_columns] + [(c, "categorical") for c in spec.categorical_columns]
 
 
 def drift_rules(spec: MonitorSpec) -> dict[str, ColumnRule]:
@@ -102,13 +115,14 @@ def drift_rules(spec: MonitorSpec) -> dict[str, ColumnRule]:
     Precedence: per-feature override, then the method's entry in ``drift.thresholds``, then the
     method's registered default threshold.
     """
+    from monitoring_assets.core.evaluate import ColumnRule  # noqa: PLC0415  (step time, see _threshold)
+
     rules: dict[str, ColumnRule] = {}
-    kinds = [(c, "numeric") for c in spec.numeric_columns] + [(c, "categorical") for c in spec.categorical_columns]
-    for column, kind in kinds:
+    for column, kind in drift_columns(spec):
         override = spec.drift.features.get(column)
         method = (override.method if override else None) or getattr(spec.drift.methods, kind)
         threshold = override.threshold if override and override.threshold is not None else None
         if threshold is None:
-            threshold = spec.drift.thresholds.get(method, DRIFT_METHODS[method].default_threshold)
+            threshold = spec.drift.thresholds.get(method, DRIFT_TRAITS[method].default_threshold)
         rules[column] = ColumnRule(method, _threshold(threshold))
     return rules

@@ -16,9 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from monitoring_assets.core.drift import DEFAULT_METHODS, DRIFT_METHODS
-from monitoring_assets.core.fairness import DISPARITIES
-from monitoring_assets.core.performance import HIGHER_IS_BETTER, TASK_METRICS
+from monitoring_assets.core.catalog import DEFAULT_METHODS, DISPARITIES, DRIFT_TRAITS, HIGHER_IS_BETTER, TASK_METRICS
 from monitoring_assets.spec._cron import cron_problem
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -47,7 +45,7 @@ def _check_table(value: str) -> str:
 Identifier = Annotated[str, AfterValidator(_check_identifier)]
 TableName = Annotated[str, AfterValidator(_check_table)]
 MethodName = Literal["psi", "jensenshannon", "hellinger", "kl_divergence", "linf", "chisquare", "ks", "wasserstein"]
-assert set(MethodName.__args__) == set(DRIFT_METHODS)  # type: ignore[attr-defined]
+assert set(MethodName.__args__) == set(DRIFT_TRAITS)  # type: ignore[attr-defined]
 PerformanceMetricName = Literal[
     "accuracy",
     "precision",
@@ -485,21 +483,21 @@ class MonitorSpec(_Strict):
             if feature not in numeric | categorical:
                 raise ValueError(f"drift.features.{feature}: not a declared feature")
             kind = "numeric" if feature in numeric else "categorical"
-            if override.method and kind not in DRIFT_METHODS[override.method].column_kinds:
+            if override.method and kind not in DRIFT_TRAITS[override.method].column_kinds:
                 raise ValueError(
                     f"drift.features.{feature}: method {override.method!r} does not apply to {kind} columns"
                 )
         for kind in ("numeric", "categorical"):
             method = getattr(self.drift.methods, kind)
-            if kind not in DRIFT_METHODS[method].column_kinds:
+            if kind not in DRIFT_TRAITS[method].column_kinds:
                 raise ValueError(f"drift.methods.{kind}: {method!r} does not apply to {kind} columns")
         for method, threshold in self.drift.thresholds.items():
-            if isinstance(threshold, CalibratedThresholdSpec) and DRIFT_METHODS[method].drift_when == "below":
+            if isinstance(threshold, CalibratedThresholdSpec) and DRIFT_TRAITS[method].drift_when == "below":
                 raise ValueError(f"drift.thresholds.{method}: {_NOT_CALIBRATED.format(method=method)}")
         for feature, override in self.drift.features.items():
             kind = "numeric" if feature in numeric else "categorical"
             method = override.method or getattr(self.drift.methods, kind)
-            if isinstance(override.threshold, CalibratedThresholdSpec) and DRIFT_METHODS[method].drift_when == "below":
+            if isinstance(override.threshold, CalibratedThresholdSpec) and DRIFT_TRAITS[method].drift_when == "below":
                 via = "" if override.method else f" (drift.methods.{kind})"
                 raise ValueError(f"drift.features.{feature}.threshold: {_NOT_CALIBRATED.format(method=method + via)}")
         return self
