@@ -15,7 +15,8 @@ from monitoring_assets._quality_checks import CHECK_NAME as QUALITY_CHECK
 from monitoring_assets._quality_checks import quality_check_spec, quality_partition_metadata, quality_verdict
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.resources import WarehouseResource
-from monitoring_assets.spec import MonitorSpec, drift_columns
+from monitoring_assets.spec import MonitorSpec
+from monitoring_assets.spec._load import drift_columns
 
 
 def build_profile_definitions(
