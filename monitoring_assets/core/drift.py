@@ -30,8 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -54,8 +53,9 @@ COARSE_BINS = 10
 
 
 @dataclass(frozen=True)
-class DriftMethod:
-    """A registered drift statistic.
+class DriftMethod(catalog.DriftTraits):
+    """A registered drift statistic: its traits (:class:`monitoring_assets.core.catalog.DriftTraits`)
+    and ``compute``.
 
     ``drift_when`` says which side of the threshold is drift: ``"above"`` for distances,
     ``"below"`` for p-values. ``symmetric`` means swapping reference and current over the same
@@ -64,15 +64,7 @@ class DriftMethod:
     constant-reference rule of :mod:`monitoring_assets.core.evaluate` instead of ``compute``.
     """
 
-    name: str
-    column_kinds: frozenset[ColumnKind]
-    default_threshold: float
-    drift_when: Literal["above", "below"]
-    symmetric: bool
-    value_range: tuple[float, float]
-    compute: Callable[[ColumnProfile, ColumnProfile], float]
-    summary: str
-    divides_by_reference_std: bool = False
+    compute: Callable[[ColumnProfile, ColumnProfile], float] = field(kw_only=True)
 
 
 def coarse_starts(reference: NumericProfile, n_groups: int = COARSE_BINS) -> IntArray:
@@ -382,17 +374,7 @@ assert set(_COMPUTE) == set(catalog.DRIFT_TRAITS), "every drift method of the ca
 
 # The catalog's properties (monitoring_assets.core.catalog, in its order) plus each function.
 DRIFT_METHODS: Mapping[str, DriftMethod] = {
-    t.name: DriftMethod(
-        t.name,
-        t.column_kinds,
-        t.default_threshold,
-        t.drift_when,
-        t.symmetric,
-        t.value_range,
-        _COMPUTE[t.name],
-        t.summary,
-        t.divides_by_reference_std,
-    )
+    t.name: DriftMethod(**{f.name: getattr(t, f.name) for f in fields(t)}, compute=_COMPUTE[t.name])
     for t in catalog.DRIFT_TRAITS.values()
 }
 
