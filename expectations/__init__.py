@@ -8,8 +8,7 @@ and Great Expectations itself only when a suite runs. That keeps the code locati
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from expectations._results import DayQuality, Outcome
 from expectations._suite import (
@@ -24,6 +23,7 @@ from expectations._suite import (
     suite_path,
     suites_dir,
 )
+from monitoring_assets._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from expectations._generate import generate_suite
@@ -50,20 +50,14 @@ __all__ = [
     "validate_days",
 ]
 
-_STEP_TIME = {
-    "generate_suite": "_generate",
-    "CHUNK_ROWS": "_runner",
-    "MAX_ROWS": "_runner",
-    "blocked_days": "_runner",
-    "check_days": "_runner",
-    "validate_days": "_runner",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _STEP_TIME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "generate_suite": "expectations._generate",
+        "CHUNK_ROWS": "expectations._runner",
+        "MAX_ROWS": "expectations._runner",
+        "blocked_days": "expectations._runner",
+        "check_days": "expectations._runner",
+        "validate_days": "expectations._runner",
+    },
+)

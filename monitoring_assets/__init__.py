@@ -6,9 +6,9 @@ the spec (pydantic, yaml) and the Dagster factories load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from monitoring_assets._lazy import lazy_attributes
 from monitoring_assets.errors import MonitorError, ProfileError, RegistryError, SpecError, WarehouseError
 
 if TYPE_CHECKING:
@@ -30,16 +30,13 @@ __all__ = [
 
 # Imported on first use: the pure core (monitoring_assets.core) loads this package, and must stay
 # numpy and scipy only (the spec brings pydantic and yaml, the factories Dagster).
-_LAZY = {
-    "build_definitions": "monitoring_assets._factory",
-    "build_monitor_definitions": "monitoring_assets._factory",
-    "MonitorSpec": "monitoring_assets.spec",
-    "load_spec": "monitoring_assets.spec",
-    "load_specs": "monitoring_assets.spec",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'monitoring_assets' has no attribute {name!r}")
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "build_definitions": "monitoring_assets._factory",
+        "build_monitor_definitions": "monitoring_assets._factory",
+        "MonitorSpec": "monitoring_assets.spec",
+        "load_spec": "monitoring_assets.spec",
+        "load_specs": "monitoring_assets.spec",
+    },
+)

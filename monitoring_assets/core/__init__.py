@@ -8,8 +8,9 @@ names are loaded on first use (PEP 562), so the numpy-free modules (``catalog``,
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from monitoring_assets._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from monitoring_assets.core.drift import DEFAULT_METHODS, DRIFT_METHODS, DriftMethod, get_method
@@ -54,36 +55,30 @@ __all__ = [
     "profile_from_values",
 ]
 
-_MODULES = {
-    "DEFAULT_METHODS": "drift",
-    "DRIFT_METHODS": "drift",
-    "DriftMethod": "drift",
-    "get_method": "drift",
-    "ColumnRule": "evaluate",
-    "DatasetDrift": "evaluate",
-    "FeatureDrift": "evaluate",
-    "evaluate_drift": "evaluate",
-    "GuardLimits": "guards",
-    "OTHER": "profile",
-    "CategoricalBins": "profile",
-    "CategoricalProfile": "profile",
-    "NumericBins": "profile",
-    "NumericProfile": "profile",
-    "Profile": "profile",
-    "ProfileLayout": "profile",
-    "empty_profile": "profile",
-    "merge_profiles": "profile",
-    "profile_from_values": "profile",
-    "CalibratedThreshold": "thresholds",
-    "ConstantThreshold": "thresholds",
-    "Threshold": "thresholds",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "DEFAULT_METHODS": "monitoring_assets.core.drift",
+        "DRIFT_METHODS": "monitoring_assets.core.drift",
+        "DriftMethod": "monitoring_assets.core.drift",
+        "get_method": "monitoring_assets.core.drift",
+        "ColumnRule": "monitoring_assets.core.evaluate",
+        "DatasetDrift": "monitoring_assets.core.evaluate",
+        "FeatureDrift": "monitoring_assets.core.evaluate",
+        "evaluate_drift": "monitoring_assets.core.evaluate",
+        "GuardLimits": "monitoring_assets.core.guards",
+        "OTHER": "monitoring_assets.core.profile",
+        "CategoricalBins": "monitoring_assets.core.profile",
+        "CategoricalProfile": "monitoring_assets.core.profile",
+        "NumericBins": "monitoring_assets.core.profile",
+        "NumericProfile": "monitoring_assets.core.profile",
+        "Profile": "monitoring_assets.core.profile",
+        "ProfileLayout": "monitoring_assets.core.profile",
+        "empty_profile": "monitoring_assets.core.profile",
+        "merge_profiles": "monitoring_assets.core.profile",
+        "profile_from_values": "monitoring_assets.core.profile",
+        "CalibratedThreshold": "monitoring_assets.core.thresholds",
+        "ConstantThreshold": "monitoring_assets.core.thresholds",
+        "Threshold": "monitoring_assets.core.thresholds",
+    },
+)
