@@ -27,6 +27,12 @@ from monitoring_assets.core.guards import (
     volume_verdict,
 )
 from monitoring_assets.core.levels import Level
+from monitoring_assets.core.multivariate import (
+    MultivariateVerdict,
+    ReconstructionPCA,
+    Standardizer,
+    evaluate_multivariate,
+)
 from monitoring_assets.core.performance import (
     MetricVerdict,
     PerformanceAggregate,
@@ -35,11 +41,13 @@ from monitoring_assets.core.performance import (
     merge_aggregates,
     performance_metrics,
 )
-from monitoring_assets.core.profile import Profile
+from monitoring_assets.core.profile import NumericProfile, Profile
 from monitoring_assets.core.thresholds import CalibratedThreshold
 from monitoring_assets.errors import ProfileError
 from monitoring_assets.spec import MonitorSpec, drift_rules
+from monitoring_assets.spec._model import CalibratedThresholdSpec
 from resources._metrics import empty_aggregate
+from resources._moments import standardizer_columns
 from resources._profiles import ReferenceProfile
 from resources._store import Audit, model_version_label
 from resources.warehouse import Warehouse
@@ -59,6 +67,8 @@ def build_reference(wh: Warehouse, spec: MonitorSpec, audit: Audit) -> Reference
     wh.check_columns(spec, "reference")
     ref = wh.profiles.profile_reference(spec)
     wh.profiles.write_reference(spec, ref, audit)
+    if spec.drift.multivariate is not None:
+        build_reference_moments(wh, spec, audit)
     agg = wh.metrics.reference_performance(spec)
     if agg is not None:
         wh.metrics.write_performance(
@@ -261,3 +271,59 @@ def compute_drift_run(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date],
         results[day] = (result, audit.with_version(model_version_label(daily[day].model_versions)))
     wh.profiles.write_drift(spec, scope, results)
     return DriftRun({day: result for day, (result, _) in results.items()}, ref.profile, daily)
+
+
+def _standardizer(wh: Warehouse, spec: MonitorSpec) -> Standardizer:
+    """From the stored reference profile: its numeric columns' means and spreads."""
+    columns = standardizer_columns(spec)
+    ref = wh.profiles.read_reference(spec, columns, with_windows=False)
+    return Standardizer.from_profiles(
+        {c: p for c in columns if isinstance(p := ref.profile.columns[c], NumericProfile)}
+    )
+
+
+def build_reference_moments(wh: Warehouse, spec: MonitorSpec, audit: Audit) -> Standardizer:
+    """The reference's moments of standardized features, whole and per day (multivariate drift)."""
+    standardizer = _standardizer(wh, spec)
+    whole, windows = wh.moments.reference_moments(spec, standardizer)
+    wh.moments.write(spec, "reference", [(None, whole)], audit, clear_kind=True)
+    wh.moments.write(spec, "reference_window", windows.items(), audit, clear_kind=True)
+    return standardizer
+
+
+@dataclass(frozen=True)
+class MultivariateRun:
+    """The days' verdicts and the PCA they were judged with."""
+
+    verdicts: dict[dt.date, MultivariateVerdict]
+    fitted: ReconstructionPCA
+    excluded: tuple[str, ...]
+
+
+def compute_multivariate(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit) -> MultivariateRun:
+    """Each day's moments in one warehouse pass, then its reconstruction error against the
+    reference PCA and threshold; moments and drift rows (scope ``multivariate``) written."""
+    mv = spec.drift.multivariate
+    assert mv is not None
+    wh.check_columns(spec, "daily")
+    standardizer = _standardizer(wh, spec)
+    cols = standardizer.columns
+    reference = wh.moments.read(spec, "reference", cols).get(None)
+    if reference is None:
+        raise ProfileError(
+            f"no reference moments stored for {spec.name!r}: re-materialize {spec.name}/reference_profile"
+        )
+    fitted = ReconstructionPCA(mv.variance_share).fit(reference)
+    threshold = mv.threshold
+    if isinstance(threshold, CalibratedThresholdSpec):
+        windows = wh.moments.read(spec, "reference_window", cols)
+        errors = [fitted.error(m) for m in windows.values() if m.n >= spec.guards.min_rows]
+        value = CalibratedThreshold(threshold.k).fit(errors).value_
+    else:
+        value = threshold if isinstance(threshold, float) else threshold.value
+    moments = wh.moments.day_moments(spec, standardizer, days)
+    versions = wh.metrics.model_versions(spec, list(days))
+    wh.moments.write(spec, "daily", [(d, m) for d, m in moments.items()], audit)
+    verdicts = {d: evaluate_multivariate(fitted, value, m, spec.guards.min_rows) for d, m in sorted(moments.items())}
+    wh.moments.write_drift(spec, {d: (v, audit.with_version(versions.get(d))) for d, v in verdicts.items()})
+    return MultivariateRun(verdicts, fitted, standardizer.excluded)

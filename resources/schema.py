@@ -46,6 +46,13 @@ same in every table:
                      ``lower`` NULL and ``upper`` = bins_lo, 1..n_bins ``[lower, upper)``, n_bins+1
                      the overflow with ``upper`` NULL): ``ensure_tables`` adds ``cells`` and lets
                      ``cell`` be NULL, keeping those rows, which are still read.
+``profile_moments``  the second moments behind multivariate drift (``drift.multivariate`` in the
+                     spec): one row per monitor, profile (``reference``, ``reference_window``,
+                     ``daily``) and partition_date. ``columns`` names the standardized features,
+                     comma-separated, in order (d of them); ``n`` counts the rows; ``cells`` is
+                     zlib-compressed little-endian float64 numpy bytes: the d sums of the
+                     standardized values, then the d x d sums of their products, row-major
+                     (``monitoring_assets.core.multivariate`` defines the standardization).
 ``drift_metrics``    one feature (``scope = 'feature'``) or prediction column
                      (``scope = 'prediction'``) on one day. Key: monitor, partition_date, scope,
                      feature. Columns: method, value, threshold, drifted, ``status``
@@ -148,6 +155,18 @@ profile_bins = sa.Table(
     sa.Column("category", sa.String),
     sa.Column("count", sa.BigInteger, nullable=False),
     sa.Column("cells", sa.LargeBinary),
+    *audit_columns(),
+)
+
+profile_moments = sa.Table(
+    "profile_moments",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("profile", sa.String(32), nullable=False),
+    sa.Column("partition_date", sa.Date),
+    sa.Column("columns", sa.Text, nullable=False),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("cells", sa.LargeBinary, nullable=False),
     *audit_columns(),
 )
 

@@ -25,6 +25,7 @@ from resources._env import WAREHOUSE_URL_ENV
 from resources._events import EventLog
 from resources._labels import LabelQueries
 from resources._metrics import MetricTables
+from resources._moments import MomentsStore
 from resources._profiles import ProfileStore
 from resources._rows import RawRows
 from resources._sql import SqlBuilder, quiet_duckdb
@@ -133,6 +134,7 @@ class Warehouse:
         self.metrics = MetricTables(self, self.labels)
         self.events = EventLog(self)
         self.rows = RawRows(self, self.labels)
+        self.moments = MomentsStore(self)
 
     @property
     def safe_url(self) -> str:

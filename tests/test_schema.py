@@ -33,7 +33,8 @@ DOUBLE = "FLOAT(53)"
 # (column, PostgreSQL type, nullable), in table order: the contract of release 1 plus the two
 # drift_metrics columns added since (status, reason), performance_aggregates with one row per
 # (day, stat, label) whose arrays are in ``cells`` (release 1 had one row per ``cell``), and
-# profile_bins with a numeric column's histogram packed in ``cells`` (``cell`` NULL there).
+# profile_bins with a numeric column's histogram packed in ``cells`` (``cell`` NULL there), and
+# profile_moments (multivariate drift).
 TABLES: dict[str, list[tuple[str, str, bool]]] = {
     "profile_metrics": [
         ("monitor", "VARCHAR(63)", False),
@@ -55,6 +56,15 @@ TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("category", "VARCHAR", True),
         ("count", "BIGINT", False),
         ("cells", "BYTEA", True),
+        *AUDIT,
+    ],
+    "profile_moments": [
+        ("monitor", "VARCHAR(63)", False),
+        ("profile", "VARCHAR(32)", False),
+        ("partition_date", "DATE", True),
+        ("columns", "TEXT", False),
+        ("n", "BIGINT", False),
+        ("cells", "BYTEA", False),
         *AUDIT,
     ],
     "drift_metrics": [
@@ -157,7 +167,7 @@ def test_the_readers_and_writers_use_the_schema_modules_tables(module: object) -
         assert owner is schema.metadata, f"{module}.{name} belongs to another MetaData"
 
 
-def test_the_schema_holds_the_eight_tables_with_their_columns() -> None:
+def test_the_schema_holds_the_nine_tables_with_their_columns() -> None:
     assert schema.metadata.schema == "monitoring"
     assert {t.name for t in schema.metadata.sorted_tables} == set(TABLES)
     dialect = postgresql.dialect()

@@ -162,3 +162,27 @@ class ReconstructionPCA:
         m = window.second_moment_about(self.mean_)
         kept = float(np.trace(self.components_ @ m @ self.components_.T))
         return max(float(np.trace(m)) - kept, 0.0)
+
+
+@dataclass(frozen=True)
+class MultivariateVerdict:
+    """One window's reconstruction error against its threshold; ``evaluated`` False says why in
+    ``reason`` (too few rows), with ``value`` and ``drifted`` then undefined (NaN, None)."""
+
+    value: float
+    threshold: float
+    n_rows: int
+    evaluated: bool
+    drifted: bool | None
+    reason: str | None = None
+
+
+def evaluate_multivariate(
+    fitted: ReconstructionPCA, threshold: float, window: Moments, min_rows: int
+) -> MultivariateVerdict:
+    """Drift when the window's error is above ``threshold``; not evaluated under ``min_rows`` rows."""
+    if window.n < min_rows:
+        reason = f"too few rows: {window.n} < {min_rows} (guards.min_rows)"
+        return MultivariateVerdict(math.nan, threshold, window.n, evaluated=False, drifted=None, reason=reason)
+    value = fitted.error(window)
+    return MultivariateVerdict(value, threshold, window.n, evaluated=True, drifted=value > threshold)

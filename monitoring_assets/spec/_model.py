@@ -223,8 +223,20 @@ class MethodsSpec(_Strict):
     categorical: MethodName = DEFAULT_METHODS["categorical"]  # type: ignore[assignment]
 
 
+class MultivariateDriftSpec(_Strict):
+    """Multivariate drift (README "Multivariate drift"): PCA on the reference's standardized numeric
+    features, keeping ``variance_share`` of their variance; a day drifts when its mean squared
+    reconstruction error exceeds ``threshold`` (default: calibrated on the reference's days,
+    mean + 3 std). ``columns``: the numeric features it covers (default: all, at least two)."""
+
+    columns: list[Identifier] = Field(default_factory=list)
+    variance_share: float = Field(default=0.65, gt=0.0, lt=1.0)
+    threshold: float | ThresholdSpec = Field(default_factory=lambda: CalibratedThresholdSpec(type="calibrated"))
+
+
 class DriftSpec(_Strict):
     drift_share: float = Field(default=0.5, gt=0.0, le=1.0)
+    multivariate: MultivariateDriftSpec | None = None
     methods: MethodsSpec = Field(default_factory=MethodsSpec)
     thresholds: dict[MethodName, float | ThresholdSpec] = Field(default_factory=dict)
     features: dict[Identifier, FeatureDriftSpec] = Field(default_factory=dict)
@@ -500,6 +512,17 @@ class MonitorSpec(_Strict):
             if isinstance(override.threshold, CalibratedThresholdSpec) and DRIFT_TRAITS[method].drift_when == "below":
                 via = "" if override.method else f" (drift.methods.{kind})"
                 raise ValueError(f"drift.features.{feature}.threshold: {_NOT_CALIBRATED.format(method=method + via)}")
+        return self
+
+    @model_validator(mode="after")
+    def _multivariate(self) -> Self:
+        mv, numeric = self.drift.multivariate, self.features.numeric
+        if mv is not None:
+            for column in mv.columns:
+                if column not in numeric:
+                    raise ValueError(f"drift.multivariate.columns: {column!r} is not a numeric feature")
+            if len(set(mv.columns or numeric)) < 2:
+                raise ValueError("drift.multivariate: needs at least two numeric features")
         return self
 
     def spec_hash(self) -> str:
