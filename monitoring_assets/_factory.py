@@ -17,6 +17,7 @@ from monitoring_assets._common import ALERTS_KEY, POOL, REGISTRY_KEY, WAREHOUSE_
 from monitoring_assets._drift_assets import build_drift_definitions
 from monitoring_assets._label_assets import build_label_definitions
 from monitoring_assets._multivariate_assets import build_multivariate_definitions
+from monitoring_assets._operations_assets import build_operations_definitions
 from monitoring_assets._profile_assets import build_profile_definitions
 from monitoring_assets._report_asset import build_report_definitions
 from monitoring_assets._retraining_assets import build_retraining_definitions
@@ -79,6 +80,8 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
     ]
     if spec.drift.multivariate is not None:
         families.append(build_multivariate_definitions(spec=spec, partitions=partitions, keys=keys, suite=suite))
+    if spec.operations is not None:
+        families.append(build_operations_definitions(spec=spec, partitions=partitions, keys=keys))
     sensors: list[dg.SensorDefinition] = []
     if spec.labels is not None:
         labels = build_label_definitions(spec=spec, partitions=partitions, keys=keys)

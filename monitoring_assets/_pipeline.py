@@ -33,6 +33,7 @@ from monitoring_assets.core.multivariate import (
     Standardizer,
     evaluate_multivariate,
 )
+from monitoring_assets.core.operations import SloVerdict, evaluate_slos
 from monitoring_assets.core.performance import (
     MetricVerdict,
     PerformanceAggregate,
@@ -327,3 +328,25 @@ def compute_multivariate(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.dat
     verdicts = {d: evaluate_multivariate(fitted, value, m, spec.guards.min_rows) for d, m in sorted(moments.items())}
     wh.moments.write_drift(spec, {d: (v, audit.with_version(versions.get(d))) for d, v in verdicts.items()})
     return MultivariateRun(verdicts, fitted, standardizer.excluded)
+
+
+@dataclass(frozen=True)
+class OperationsRun:
+    """Each day's operational metrics and SLO verdicts."""
+
+    metrics: dict[dt.date, dict[str, float]]
+    verdicts: dict[dt.date, list[SloVerdict]]
+
+
+def compute_operations(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit) -> OperationsRun:
+    """Aggregate the days' latencies and statuses in one warehouse pass, then the metrics and SLOs."""
+    ops = spec.operations
+    assert ops is not None
+    wh.check_columns(spec, "operations")
+    aggregates = wh.operations.operations_days(spec, days)
+    metrics = {d: a.metrics() for d, a in sorted(aggregates.items())}
+    versions = wh.metrics.model_versions(spec, list(days))
+    wh.operations.write_metrics(spec, {d: (m, audit.with_version(versions.get(d))) for d, m in metrics.items()})
+    limits = {str(name): (limit.warn, limit.error) for name, limit in ops.slo.items()}
+    verdicts = {d: evaluate_slos(m, limits, ops.min_requests) for d, m in metrics.items()}
+    return OperationsRun(metrics, verdicts)

@@ -21,7 +21,7 @@ from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources._sql import SqlBuilder
 
-Step = Literal["reference", "daily", "performance", "fairness"]
+Step = Literal["reference", "daily", "performance", "fairness", "operations"]
 MAX_LISTED = 40  # columns named in the error; the rest are counted
 
 
@@ -90,6 +90,12 @@ def required_columns(spec: MonitorSpec, step: Step) -> dict[str, TableNeeds]:
         _features(spec, needs)
         needs.add("source.id_column", [spec.source.id_column])  # the key of data-quality samples
         needs.add("source.model_version_column", [spec.source.model_version_column])
+    elif step == "operations":
+        needs = tables.setdefault(spec.source.table, TableNeeds("source.table"))
+        needs.add("source.timestamp_column", [spec.source.timestamp_column])
+        if spec.operations is not None:
+            needs.add("operations.latency_column", [spec.operations.latency_column])
+            needs.add("operations.status_column", [spec.operations.status_column])
     else:
         _labeled(spec, tables)
         if step == "fairness":

@@ -78,6 +78,11 @@ same in every table:
                      Tables of an earlier release (one row per cell, in a ``cell`` column) are
                      rebuilt by ``ensure_tables``: scalars kept, each array summed into one row
                      per label with ``cells`` NULL, which marks the day for re-aggregation.
+``operations_metrics``  one operational metric of one day (the spec's ``operations`` block). Key:
+                     monitor, partition_date, metric: ``request_count`` (rows), ``error_rate``
+                     (rows whose status is an error value / rows with a status), ``latency_p50``,
+                     ``latency_p95``, ``latency_p99`` (from a log-scale histogram, relative error
+                     within ``operations.relative_accuracy``) and ``latency_null_count``.
 ``fairness_metrics`` one group metric, or one disparity, of one slice column on one day. Key:
                      monitor, partition_date, slice_column, slice_value, metric. Columns: value,
                      n (the group's rows), suppressed. The disparities of a column have
@@ -211,6 +216,16 @@ performance_aggregates = sa.Table(
     sa.Column("label", sa.Integer),
     sa.Column("value", sa.Float(53), nullable=False),
     sa.Column("cells", sa.LargeBinary),
+    *audit_columns(),
+)
+
+operations_metrics = sa.Table(
+    "operations_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("metric", sa.String(63), nullable=False),
+    sa.Column("value", sa.Float(53)),
     *audit_columns(),
 )
 

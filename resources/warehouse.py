@@ -26,6 +26,7 @@ from resources._events import EventLog
 from resources._labels import LabelQueries
 from resources._metrics import MetricTables
 from resources._moments import MomentsStore
+from resources._operations import OperationsStore
 from resources._profiles import ProfileStore
 from resources._rows import RawRows
 from resources._sql import SqlBuilder, quiet_duckdb
@@ -135,6 +136,7 @@ class Warehouse:
         self.events = EventLog(self)
         self.rows = RawRows(self, self.labels)
         self.moments = MomentsStore(self)
+        self.operations = OperationsStore(self)
 
     @property
     def safe_url(self) -> str:

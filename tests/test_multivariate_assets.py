@@ -129,7 +129,10 @@ def test_the_asset_catches_a_correlation_break_that_univariate_drift_misses(url:
         assert defs.resolve_job_def("m_reference").execute_in_process(instance=instance).success
         result = defs.resolve_job_def("m_daily_monitoring").execute_in_process(
             instance=instance,
-            tags={"dagster/asset_partition_range_start": "2024-01-06", "dagster/asset_partition_range_end": "2024-01-10"},
+            tags={
+                "dagster/asset_partition_range_start": "2024-01-06",
+                "dagster/asset_partition_range_end": "2024-01-10",
+            },
         )
         assert result.success
         checks: dict[tuple[str, str], dg.AssetCheckEvaluation] = {
@@ -164,7 +167,9 @@ def test_the_asset_catches_a_correlation_break_that_univariate_drift_misses(url:
         assert bool(row.drifted) == (day == BREAK)
     # The threshold is calibrated on the reference's five days: mean + 3 std of their errors.
     window_errors = [_sklearn_error(reference, _rows(frame, d, d)) for d in pd.date_range("2024-01-01", "2024-01-05")]
-    assert by_day[BREAK].threshold == pytest.approx(np.mean(window_errors) + 3 * np.std(window_errors, ddof=1), rel=1e-9)
+    assert by_day[BREAK].threshold == pytest.approx(
+        np.mean(window_errors) + 3 * np.std(window_errors, ddof=1), rel=1e-9
+    )
 
 
 def test_spec_refuses_multivariate_drift_over_fewer_than_two_numeric_features() -> None:

@@ -415,6 +415,54 @@ class AlertsSpec(_Strict):
     slack: AlertDestinationSpec = Field(default_factory=AlertDestinationSpec)
 
 
+SloMetricName = Literal["latency_p50", "latency_p95", "latency_p99", "error_rate"]
+
+
+class SloLimitSpec(_Strict):
+    """Upper limits of one operational metric: above ``warn`` the day WARNs, above ``error`` it ERRORs."""
+
+    warn: float | None = Field(default=None, ge=0)
+    error: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _some(self) -> Self:
+        if self.warn is None and self.error is None:
+            raise ValueError("give warn, error or both")
+        if self.warn is not None and self.error is not None and self.warn > self.error:
+            raise ValueError(f"warn ({self.warn}) must not exceed error ({self.error})")
+        return self
+
+
+class OperationsSpec(_Strict):
+    """Operational health from the inference log (README "Operations"): request count, latency
+    quantiles from ``latency_column`` (a log-scale histogram with ``relative_accuracy``) and the
+    error rate, the share of rows with a ``status_column`` value in ``error_values`` (compared as
+    text, bound as values) among rows with a status. ``slo`` sets the checked upper limits; a day
+    with fewer than ``min_requests`` rows is not evaluated."""
+
+    latency_column: Identifier | None = None
+    status_column: Identifier | None = None
+    error_values: list[str] = Field(default_factory=list)
+    relative_accuracy: float = Field(default=0.01, gt=0.0, le=0.1)
+    min_requests: int = Field(default=100, ge=1)
+    slo: dict[SloMetricName, SloLimitSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _columns(self) -> Self:
+        if self.latency_column is None and self.status_column is None:
+            raise ValueError("give latency_column, status_column or both")
+        if self.status_column is not None and not self.error_values:
+            raise ValueError("status_column needs error_values (the status values that count as errors)")
+        if self.error_values and self.status_column is None:
+            raise ValueError("error_values need a status_column")
+        for metric in self.slo:
+            if metric.startswith("latency") and self.latency_column is None:
+                raise ValueError(f"slo.{metric} needs a latency_column")
+            if metric == "error_rate" and self.status_column is None:
+                raise ValueError("slo.error_rate needs a status_column")
+        return self
+
+
 # Calibration sets a threshold at mean + k std of the method's value on reference sub-windows: a
 # distance, not a p-value (which is uniform on same-distribution windows and shrinks with rows).
 _NOT_CALIBRATED = "method {method} gives a p-value, which cannot be calibrated; give a constant threshold such as 0.05"
@@ -443,6 +491,7 @@ class MonitorSpec(_Strict):
     fairness: FairnessSpec = Field(default_factory=FairnessSpec)
     retraining: RetrainingSpec = Field(default_factory=RetrainingSpec)
     alerts: AlertsSpec = Field(default_factory=AlertsSpec)
+    operations: OperationsSpec | None = None
 
     @property
     def retrains(self) -> bool:
