@@ -13,6 +13,7 @@ import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from expectations import find_suite
+from monitoring_assets._business_assets import build_business_definitions
 from monitoring_assets._common import ALERTS_KEY, POOL, REGISTRY_KEY, WAREHOUSE_KEY, MonitorKeys
 from monitoring_assets._drift_assets import build_drift_definitions
 from monitoring_assets._label_assets import build_label_definitions
@@ -82,6 +83,8 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         families.append(build_multivariate_definitions(spec=spec, partitions=partitions, keys=keys, suite=suite))
     if spec.operations is not None:
         families.append(build_operations_definitions(spec=spec, partitions=partitions, keys=keys))
+    if spec.business_metrics:
+        families.append(build_business_definitions(spec=spec, partitions=partitions, keys=keys))
     sensors: list[dg.SensorDefinition] = []
     if spec.labels is not None:
         labels = build_label_definitions(spec=spec, partitions=partitions, keys=keys)

@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from monitoring_assets.core.business import BusinessAggregate, BusinessVerdict, calibrated_band, evaluate_business
 from monitoring_assets.core.evaluate import ColumnRule, DatasetDrift, evaluate_drift
 from monitoring_assets.core.fairness import (
     DisparityVerdict,
@@ -350,3 +351,41 @@ def compute_operations(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date]
     limits = {str(name): (limit.warn, limit.error) for name, limit in ops.slo.items()}
     verdicts = {d: evaluate_slos(m, limits, ops.min_requests) for d, m in metrics.items()}
     return OperationsRun(metrics, verdicts)
+
+
+def compute_business(
+    wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit
+) -> dict[dt.date, list[BusinessVerdict]]:
+    """Each day's business metrics in one warehouse pass, judged against their bands; rows written."""
+    wh.check_columns(spec, "business")
+    bands: dict[str, tuple[float | None, float | None]] = {}
+    reference: dict[dt.date, dict[str, BusinessAggregate]] | None = None
+    for m in spec.business_metrics:
+        if m.threshold.type == "constant":
+            bands[m.name] = (m.threshold.lower, m.threshold.upper)
+            continue
+        if reference is None:
+            reference = wh.business.reference_days(spec)
+        values = [day[m.name].value(m.aggregate) for day in reference.values() if day[m.name].n >= spec.guards.min_rows]
+        try:
+            bands[m.name] = calibrated_band(values, m.threshold.k)
+        except ProfileError as e:
+            raise ProfileError(f"business_metrics {m.name!r}: {e}") from None
+    aggregates = wh.business.days(spec, days)
+    versions = wh.metrics.model_versions(spec, list(days))
+    out = {
+        day: [
+            evaluate_business(
+                m.name,
+                aggs[m.name].value(m.aggregate),
+                aggs[m.name].n,
+                bands[m.name],
+                min_rows=spec.guards.min_rows,
+                failing=Level.of(m.severity),
+            )
+            for m in spec.business_metrics
+        ]
+        for day, aggs in sorted(aggregates.items())
+    }
+    wh.business.write(spec, {d: (v, audit.with_version(versions.get(d))) for d, v in out.items()})
+    return out

@@ -21,7 +21,7 @@ from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources._sql import SqlBuilder
 
-Step = Literal["reference", "daily", "performance", "fairness", "operations"]
+Step = Literal["reference", "daily", "performance", "fairness", "operations", "business"]
 MAX_LISTED = 40  # columns named in the error; the rest are counted
 
 
@@ -96,6 +96,12 @@ def required_columns(spec: MonitorSpec, step: Step) -> dict[str, TableNeeds]:
         if spec.operations is not None:
             needs.add("operations.latency_column", [spec.operations.latency_column])
             needs.add("operations.status_column", [spec.operations.status_column])
+    elif step == "business":
+        needs = tables.setdefault(spec.source.table, TableNeeds("source.table"))
+        needs.add("source.timestamp_column", [spec.source.timestamp_column])
+        for i, m in enumerate(spec.business_metrics):
+            needs.add(f"business_metrics[{i}].column", [m.column])
+            needs.add(f"business_metrics[{i}].where", list(m.where))
     else:
         _labeled(spec, tables)
         if step == "fairness":

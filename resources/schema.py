@@ -83,6 +83,11 @@ same in every table:
                      (rows whose status is an error value / rows with a status), ``latency_p50``,
                      ``latency_p95``, ``latency_p99`` (from a log-scale histogram, relative error
                      within ``operations.relative_accuracy``) and ``latency_null_count``.
+``business_metrics``  one business KPI of one day (the spec's ``business_metrics``). Key: monitor,
+                     partition_date, metric (its ``name``). ``value`` is the day's mean, sum or rate,
+                     ``n`` the rows it counts (finite values; for a rate, non-NULL ones), ``lower``
+                     / ``upper`` the limits it was judged against, ``status`` ``evaluated`` or
+                     ``not_evaluated`` (fewer than ``guards.min_rows`` rows).
 ``fairness_metrics`` one group metric, or one disparity, of one slice column on one day. Key:
                      monitor, partition_date, slice_column, slice_value, metric. Columns: value,
                      n (the group's rows), suppressed. The disparities of a column have
@@ -226,6 +231,20 @@ operations_metrics = sa.Table(
     sa.Column("partition_date", sa.Date, nullable=False),
     sa.Column("metric", sa.String(63), nullable=False),
     sa.Column("value", sa.Float(53)),
+    *audit_columns(),
+)
+
+business_metrics = sa.Table(
+    "business_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("metric", sa.String(63), nullable=False),
+    sa.Column("value", sa.Float(53)),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("lower", sa.Float(53)),
+    sa.Column("upper", sa.Float(53)),
+    sa.Column("status", sa.String(16), nullable=False),
     *audit_columns(),
 )
 

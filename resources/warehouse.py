@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources import _errors, _preflight, _store, schema
+from resources._business import BusinessStore
 from resources._env import WAREHOUSE_URL_ENV
 from resources._events import EventLog
 from resources._labels import LabelQueries
@@ -137,6 +138,7 @@ class Warehouse:
         self.rows = RawRows(self, self.labels)
         self.moments = MomentsStore(self)
         self.operations = OperationsStore(self)
+        self.business = BusinessStore(self)
 
     @property
     def safe_url(self) -> str:

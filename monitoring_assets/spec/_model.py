@@ -463,6 +463,54 @@ class OperationsSpec(_Strict):
         return self
 
 
+FilterValue = str | int | float | bool
+
+
+class BandSpec(_Strict):
+    """Fixed limits of a business metric: below ``lower`` or above ``upper`` fails the day."""
+
+    type: Literal["constant"]
+    lower: float | None = None
+    upper: float | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Self:
+        if self.lower is None and self.upper is None:
+            raise ValueError("give lower, upper or both")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"lower ({self.lower}) must not exceed upper ({self.upper})")
+        return self
+
+
+class CalibratedBandSpec(_Strict):
+    """Limits ``mean -/+ k std`` (ddof 1) of the metric over the reference's days."""
+
+    type: Literal["calibrated"]
+    k: float = Field(default=3.0, gt=0)
+
+
+class BusinessMetricSpec(_Strict):
+    """One business KPI per day (README "Business metrics"): the ``mean`` or ``sum`` of ``column``'s
+    finite values, or the ``rate`` of ``value`` among its non-NULL values (compared as text), over
+    the rows matching every ``where`` equality (values bound, never SQL)."""
+
+    name: Identifier
+    column: Identifier
+    aggregate: Literal["mean", "sum", "rate"]
+    value: FilterValue | None = None
+    where: dict[Identifier, FilterValue] = Field(default_factory=dict)
+    threshold: Annotated[BandSpec | CalibratedBandSpec, Field(discriminator="type")] = Field(
+        default_factory=lambda: CalibratedBandSpec(type="calibrated")
+    )
+    severity: Literal["warn", "error"] = "warn"
+
+    @model_validator(mode="after")
+    def _value(self) -> Self:
+        if (self.aggregate == "rate") != (self.value is not None):
+            raise ValueError("value is needed by aggregate 'rate' and only by it")
+        return self
+
+
 # Calibration sets a threshold at mean + k std of the method's value on reference sub-windows: a
 # distance, not a p-value (which is uniform on same-distribution windows and shrinks with rows).
 _NOT_CALIBRATED = "method {method} gives a p-value, which cannot be calibrated; give a constant threshold such as 0.05"
@@ -492,6 +540,7 @@ class MonitorSpec(_Strict):
     retraining: RetrainingSpec = Field(default_factory=RetrainingSpec)
     alerts: AlertsSpec = Field(default_factory=AlertsSpec)
     operations: OperationsSpec | None = None
+    business_metrics: list[BusinessMetricSpec] = Field(default_factory=list)
 
     @property
     def retrains(self) -> bool:
@@ -572,6 +621,14 @@ class MonitorSpec(_Strict):
                     raise ValueError(f"drift.multivariate.columns: {column!r} is not a numeric feature")
             if len(set(mv.columns or numeric)) < 2:
                 raise ValueError("drift.multivariate: needs at least two numeric features")
+        return self
+
+    @model_validator(mode="after")
+    def _business_names(self) -> Self:
+        names = [m.name for m in self.business_metrics]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"business_metrics: names repeated: {', '.join(repeated)}")
         return self
 
     def spec_hash(self) -> str:
