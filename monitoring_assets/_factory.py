@@ -22,6 +22,7 @@ from monitoring_assets._operations_assets import build_operations_definitions
 from monitoring_assets._profile_assets import build_profile_definitions
 from monitoring_assets._report_asset import build_report_definitions
 from monitoring_assets._retraining_assets import build_retraining_definitions
+from monitoring_assets._versions_assets import build_versions_definitions
 from monitoring_assets.resources import AlertsResource, RegistryResource, WarehouseResource, environment_resources
 from monitoring_assets.spec import MonitorSpec, load_specs
 from resources._env import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV
@@ -85,6 +86,8 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         families.append(build_operations_definitions(spec=spec, partitions=partitions, keys=keys))
     if spec.business_metrics:
         families.append(build_business_definitions(spec=spec, partitions=partitions, keys=keys))
+    if spec.versions is not None:
+        families.append(build_versions_definitions(spec=spec, partitions=partitions, keys=keys))
     sensors: list[dg.SensorDefinition] = []
     if spec.labels is not None:
         labels = build_label_definitions(spec=spec, partitions=partitions, keys=keys)

@@ -6,10 +6,13 @@ Assets are thin wrappers over these functions; the benchmark calls them directly
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitoring_assets.core.business import BusinessAggregate, BusinessVerdict, calibrated_band, evaluate_business
+from monitoring_assets.core.catalog import HIGHER_IS_BETTER, PRIMARY_METRIC
+from monitoring_assets.core.drift import get_method
 from monitoring_assets.core.evaluate import ColumnRule, DatasetDrift, evaluate_drift
 from monitoring_assets.core.fairness import (
     DisparityVerdict,
@@ -45,6 +48,7 @@ from monitoring_assets.core.performance import (
 )
 from monitoring_assets.core.profile import NumericProfile, Profile
 from monitoring_assets.core.thresholds import CalibratedThreshold
+from monitoring_assets.core.versions import VersionComparison, VersionSummary, compare, pairs
 from monitoring_assets.errors import ProfileError
 from monitoring_assets.spec import MonitorSpec, drift_rules
 from monitoring_assets.spec._model import CalibratedThresholdSpec
@@ -388,4 +392,56 @@ def compute_business(
         for day, aggs in sorted(aggregates.items())
     }
     wh.business.write(spec, {d: (v, audit.with_version(versions.get(d))) for d, v in out.items()})
+    return out
+
+
+@dataclass(frozen=True)
+class VersionsDay:
+    """One day's versions (each summarized) and their comparisons."""
+
+    summaries: list[VersionSummary]
+    comparisons: list[VersionComparison]
+
+
+def compute_versions(
+    wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date], audit: Audit
+) -> dict[dt.date, VersionsDay]:
+    """Each day's model versions and shadow scores side by side: score profiles and positive rates
+    in one warehouse pass, labeled aggregates per compared version; rows written."""
+    vs = spec.versions
+    assert vs is not None
+    wh.check_columns(spec, "versions")
+    score = spec.prediction.score_column
+    bins = wh.profiles.read_layout(spec, [score]).numeric[score]
+    found = wh.versions.summaries(spec, bins, days)
+    plan = {d: pairs(per.keys(), {v: rows for v, (_, rows, _) in per.items()}) for d, per in found.items()}
+    compared = sorted({v for day_pairs in plan.values() for pair in day_pairs for v in pair})
+    labeled = {v: wh.versions.labeled(spec, v, days) for v in compared} if spec.labels is not None else {}
+    metric = PRIMARY_METRIC[spec.prediction.task]
+    drift = get_method(spec.drift.methods.numeric).compute
+    out = {}
+    for day in sorted(days):
+        summaries = {}
+        for version, (profile, rows, positives) in sorted(found[day].items()):
+            agg = labeled.get(version, {}).get(day)
+            n_labeled = agg.n_valid if agg is not None else 0
+            metrics = performance_metrics(agg) if agg is not None and n_labeled else {}
+            rate = positives / rows if rows and spec.prediction.task == "binary_classification" else math.nan
+            summaries[version] = VersionSummary(version, rows, rate, profile, n_labeled, metrics)
+        comparisons = [
+            compare(
+                summaries[newer],
+                summaries[older],
+                metric=metric,
+                higher_is_better=HIGHER_IS_BETTER[metric],
+                tolerance=vs.tolerance,
+                min_rows=vs.min_rows,
+                min_labeled=vs.min_labeled,
+                drift=drift,
+                failing=Level.of(vs.severity),
+            )
+            for newer, older in plan[day]
+        ]
+        out[day] = VersionsDay(list(summaries.values()), comparisons)
+    wh.versions.write(spec, {d: (v.summaries, v.comparisons, audit) for d, v in out.items()})
     return out

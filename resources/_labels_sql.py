@@ -70,6 +70,8 @@ class LabeledRows:
     dup_days: tuple[dt.date, ...] | None = None  # days of the window with a repeated source id
     plain_labels: bool = False  # join label rows unranked (the caller checks no id had two)
     only_days: tuple[dt.date, ...] | None = None  # restrict the window to these days
+    # Only the rows of one model version: (version column, its value as text), bound.
+    version_filter: tuple[str, str] | None = None
 
     @classmethod
     def for_days(cls, spec: MonitorSpec, first: dt.date, last: dt.date) -> LabeledRows:
@@ -105,6 +107,9 @@ class LabeledRows:
     def _window(self, q: SqlBuilder, params: dict[str, Any]) -> list[str]:
         """The window's conditions on the source ``s`` (and ``only_days``)."""
         window = q.window_clauses(self.relation, params, alias="s")
+        if self.version_filter is not None:
+            column, params["version"] = self.version_filter
+            window.append(f"CAST(s.{q.col(column)} AS VARCHAR) = :version")
         if self.only_days is not None:
             window.append(f"{self._day(q)} IN ({self._bind_days(params, 'od', self.only_days)})")
         return window

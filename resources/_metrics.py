@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +86,17 @@ class MetricTables:
     def performance_aggregates(self, spec: MonitorSpec, days: Sequence[dt.date]) -> dict[dt.date, PerformanceAggregate]:
         """Aggregate each day's scored rows with the labels that have arrived (one query)."""
         rows = self._labels.labeled_rows(spec, min(days), max(days))
+        with self._db.begin_days(spec) as conn:
+            found = self._aggregates(conn, rows, spec)
+        empty = empty_aggregate(spec)
+        return {d: found.get(d, empty) for d in days}
+
+    def variant_aggregates(
+        self, spec: MonitorSpec, days: Sequence[dt.date], variant: Callable[[LabeledRows], LabeledRows]
+    ) -> dict[dt.date, PerformanceAggregate]:
+        """:meth:`performance_aggregates` over ``variant`` of the days' labeled rows (one model
+        version's rows, a shadow score in place of the live one)."""
+        rows = variant(self._labels.labeled_rows(spec, min(days), max(days)))
         with self._db.begin_days(spec) as conn:
             found = self._aggregates(conn, rows, spec)
         empty = empty_aggregate(spec)

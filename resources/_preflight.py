@@ -21,7 +21,7 @@ from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources._sql import SqlBuilder
 
-Step = Literal["reference", "daily", "performance", "fairness", "operations", "business"]
+Step = Literal["reference", "daily", "performance", "fairness", "operations", "business", "versions"]
 MAX_LISTED = 40  # columns named in the error; the rest are counted
 
 
@@ -96,6 +96,13 @@ def required_columns(spec: MonitorSpec, step: Step) -> dict[str, TableNeeds]:
         if spec.operations is not None:
             needs.add("operations.latency_column", [spec.operations.latency_column])
             needs.add("operations.status_column", [spec.operations.status_column])
+    elif step == "versions":
+        needs = tables.setdefault(spec.source.table, TableNeeds("source.table"))
+        needs.add("source.timestamp_column", [spec.source.timestamp_column])
+        needs.add("prediction.score_column", [spec.prediction.score_column])
+        needs.add("prediction.label_column", [spec.prediction.label_column])
+        needs.add("source.model_version_column", [spec.source.model_version_column])
+        needs.add("prediction.shadow_score_columns", spec.prediction.shadow_score_columns)
     elif step == "business":
         needs = tables.setdefault(spec.source.table, TableNeeds("source.table"))
         needs.add("source.timestamp_column", [spec.source.timestamp_column])

@@ -88,6 +88,16 @@ same in every table:
                      ``n`` the rows it counts (finite values; for a rate, non-NULL ones), ``lower``
                      / ``upper`` the limits it was judged against, ``status`` ``evaluated`` or
                      ``not_evaluated`` (fewer than ``guards.min_rows`` rows).
+``version_metrics``  model versions side by side (the spec's ``versions`` block). Key: monitor,
+                     partition_date, model_version, compared_with, metric. Here ``model_version`` is
+                     the version the row describes (a model version, ``live``, or
+                     ``shadow:<column>`` for a shadow score). With ``compared_with`` NULL the row is
+                     one of the version's own numbers: ``rows``, ``positive_rate``, ``n_labeled``
+                     and its labeled metrics (``roc_auc``, ...). With ``compared_with`` set, it
+                     compares the version with that older one: ``score_drift`` (the spec's numeric
+                     drift method on the two score profiles), ``positive_rate_change`` and
+                     ``<primary metric>_change`` (newer minus older); ``status`` says whether the
+                     comparison was evaluated.
 ``fairness_metrics`` one group metric, or one disparity, of one slice column on one day. Key:
                      monitor, partition_date, slice_column, slice_value, metric. Columns: value,
                      n (the group's rows), suppressed. The disparities of a column have
@@ -244,6 +254,18 @@ business_metrics = sa.Table(
     sa.Column("n", sa.BigInteger, nullable=False),
     sa.Column("lower", sa.Float(53)),
     sa.Column("upper", sa.Float(53)),
+    sa.Column("status", sa.String(16), nullable=False),
+    *audit_columns(),
+)
+
+version_metrics = sa.Table(
+    "version_metrics",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("compared_with", sa.String(256)),
+    sa.Column("metric", sa.String(63), nullable=False),
+    sa.Column("value", sa.Float(53)),
     sa.Column("status", sa.String(16), nullable=False),
     *audit_columns(),
 )

@@ -31,6 +31,7 @@ from resources._operations import OperationsStore
 from resources._profiles import ProfileStore
 from resources._rows import RawRows
 from resources._sql import SqlBuilder, quiet_duckdb
+from resources._versions import VersionStore
 
 DUCKDB_MEMORY_ENV = "MONITORING_DUCKDB_MEMORY_LIMIT"  # e.g. "2GB"; "" (set but empty): DuckDB's own default
 # DuckDB's own limit is 80 % of RAM, and its block cache grows to it: a 10M-row day peaked near
@@ -139,6 +140,7 @@ class Warehouse:
         self.moments = MomentsStore(self)
         self.operations = OperationsStore(self)
         self.business = BusinessStore(self)
+        self.versions = VersionStore(self, self.metrics)
 
     @property
     def safe_url(self) -> str:

@@ -101,7 +101,10 @@ def test_business_metrics_per_day_against_pandas_and_their_bands(url: str) -> No
         assert defs.resolve_job_def("m_reference").execute_in_process(instance=instance).success
         result = defs.resolve_job_def("m_daily_monitoring").execute_in_process(
             instance=instance,
-            tags={"dagster/asset_partition_range_start": "2024-01-04", "dagster/asset_partition_range_end": "2024-01-07"},
+            tags={
+                "dagster/asset_partition_range_start": "2024-01-04",
+                "dagster/asset_partition_range_end": "2024-01-07",
+            },
             raise_on_error=False,
         )
     checks = {str(e.partition): e for e in result.get_asset_check_evaluations() if e.check_name == "business_limits"}

@@ -34,7 +34,7 @@ DOUBLE = "FLOAT(53)"
 # drift_metrics columns added since (status, reason), performance_aggregates with one row per
 # (day, stat, label) whose arrays are in ``cells`` (release 1 had one row per ``cell``), and
 # profile_bins with a numeric column's histogram packed in ``cells`` (``cell`` NULL there), and
-# profile_moments (multivariate drift), operations_metrics and business_metrics.
+# profile_moments (multivariate drift), operations_metrics, business_metrics and version_metrics.
 TABLES: dict[str, list[tuple[str, str, bool]]] = {
     "profile_metrics": [
         ("monitor", "VARCHAR(63)", False),
@@ -117,6 +117,15 @@ TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("status", "VARCHAR(16)", False),
         *AUDIT,
     ],
+    "version_metrics": [
+        ("monitor", "VARCHAR(63)", False),
+        ("partition_date", "DATE", False),
+        ("compared_with", "VARCHAR(256)", True),
+        ("metric", "VARCHAR(63)", False),
+        ("value", DOUBLE, True),
+        ("status", "VARCHAR(16)", False),
+        *AUDIT,
+    ],
     "fairness_metrics": [
         ("monitor", "VARCHAR(63)", False),
         ("partition_date", "DATE", False),
@@ -185,7 +194,7 @@ def test_the_readers_and_writers_use_the_schema_modules_tables(module: object) -
         assert owner is schema.metadata, f"{module}.{name} belongs to another MetaData"
 
 
-def test_the_schema_holds_the_eleven_tables_with_their_columns() -> None:
+def test_the_schema_holds_the_twelve_tables_with_their_columns() -> None:
     assert schema.metadata.schema == "monitoring"
     assert {t.name for t in schema.metadata.sorted_tables} == set(TABLES)
     dialect = postgresql.dialect()

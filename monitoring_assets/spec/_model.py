@@ -113,6 +113,8 @@ class PredictionSpec(_Strict):
     score_column: Identifier
     label_column: Identifier | None = None
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Candidate models' scores logged beside the live one (README "Model versions side by side").
+    shadow_score_columns: list[Identifier] = Field(default_factory=list)
 
 
 class LabelsSpec(_Strict):
@@ -511,6 +513,19 @@ class BusinessMetricSpec(_Strict):
         return self
 
 
+class VersionsSpec(_Strict):
+    """Model versions side by side (README "Model versions side by side"): on a day with two or more
+    ``source.model_version_column`` values, the newest against the incumbent, and each of
+    ``prediction.shadow_score_columns`` against the live score. The newer fails (at ``severity``)
+    when its primary metric is worse by more than ``tolerance``; ``min_rows`` rows and
+    ``min_labeled`` labeled rows per side are needed to judge."""
+
+    tolerance: float = Field(default=0.02, ge=0.0)
+    min_rows: int = Field(default=100, ge=1)
+    min_labeled: int = Field(default=100, ge=1)
+    severity: Literal["warn", "error"] = "warn"
+
+
 # Calibration sets a threshold at mean + k std of the method's value on reference sub-windows: a
 # distance, not a p-value (which is uniform on same-distribution windows and shrinks with rows).
 _NOT_CALIBRATED = "method {method} gives a p-value, which cannot be calibrated; give a constant threshold such as 0.05"
@@ -541,6 +556,7 @@ class MonitorSpec(_Strict):
     alerts: AlertsSpec = Field(default_factory=AlertsSpec)
     operations: OperationsSpec | None = None
     business_metrics: list[BusinessMetricSpec] = Field(default_factory=list)
+    versions: VersionsSpec | None = None
 
     @property
     def retrains(self) -> bool:
@@ -621,6 +637,17 @@ class MonitorSpec(_Strict):
                     raise ValueError(f"drift.multivariate.columns: {column!r} is not a numeric feature")
             if len(set(mv.columns or numeric)) < 2:
                 raise ValueError("drift.multivariate: needs at least two numeric features")
+        return self
+
+    @model_validator(mode="after")
+    def _versions(self) -> Self:
+        shadows = self.prediction.shadow_score_columns
+        taken = {*self.feature_columns, self.prediction.score_column, self.prediction.label_column}
+        for column in shadows:
+            if column in taken:
+                raise ValueError(f"prediction.shadow_score_columns: {column!r} is already a feature or the score")
+        if self.versions is not None and not (self.source.model_version_column or shadows):
+            raise ValueError("versions: needs source.model_version_column or prediction.shadow_score_columns")
         return self
 
     @model_validator(mode="after")
