@@ -51,6 +51,13 @@ What it does:
    ``PROFILE_REPS``. ``multivariate_share_of_profile_drift`` divides it by ``seconds`` (target < 0.5),
    ``multivariate_ratio`` by the bare scan.
 
+3c. ``operations_seconds``, ``business_seconds``, ``versions_seconds`` (and ``*_ratio`` over the bare
+   scan): ``compute_operations`` (latency quantiles and error rate of the day's ``latency_ms`` and
+   ``status``), ``compute_business`` (two business metrics, one with a ``where`` filter; bands
+   calibrated on the reference's days) and ``compute_versions`` (the day's ``v1`` / ``v2`` split:
+   score profiles per version, then the labeled aggregates of each version's rows), best of
+   ``PROFILE_REPS`` each.
+
 3. It also times ``labeled_performance`` and ``fairness_slices`` for the same day
    (``_pipeline.compute_performance`` / ``compute_fairness``, best of ``PROFILE_REPS``): the
    10M scored rows joined to ``labels`` (90 % of them labeled) on ``request_id``, 10,000 score
@@ -485,6 +492,8 @@ def _table_sql(table: str, n_rows: int, start: dt.date, n_days: int, drift: bool
         f"{version} AS model_version",
         *(_numeric_expr(i, drift) for i in range(len(NUMERIC))),
         *(_categorical_expr(j, drift) for j in range(len(CATEGORICAL))),
+        f"exp(4 + 0.6 * {NORMAL}) AS latency_ms",  # the operations block's columns (issue 15)
+        "CASE WHEN random() < 0.02 THEN 'error' ELSE 'ok' END AS status",
     ]
     # The score depends on a few features plus noise, so it moves when they drift; the label is
     # drawn from the score, so the model is calibrated and its ROC AUC well above 0.5.
@@ -1069,6 +1078,34 @@ def main() -> None:
         if mv_run.verdicts[DAY].n_rows != n_rows:
             raise SystemExit(f"multivariate drift counted {mv_run.verdicts[DAY].n_rows} rows, expected {n_rows}")
 
+        # (a4) operations, business metrics and model versions side by side (issue 15), each alone.
+        more_doc = spec_dict()
+        more_doc["operations"] = {
+            "latency_column": "latency_ms",
+            "status_column": "status",
+            "error_values": ["error"],
+            "slo": {"latency_p99": {"warn": 1000}, "error_rate": {"warn": 0.05}},
+        }
+        more_doc["business_metrics"] = [
+            {"name": "c0_v0_rate", "column": "c0", "aggregate": "rate", "value": "v0"},
+            {"name": "f02_mean_c1_v1", "column": "f02", "aggregate": "mean", "where": {"c1": "v1"}},
+        ]
+        more_doc["versions"] = {}
+        more_spec = parse_spec(more_doc)
+        extra_s: dict[str, float] = {}
+        for name, step in (
+            ("operations", _pipeline.compute_operations),
+            ("business", _pipeline.compute_business),
+            ("versions", _pipeline.compute_versions),
+        ):
+            step_runs = []
+            for rep in range(PROFILE_REPS):
+                t0 = time.perf_counter()
+                step(wh, more_spec, [DAY], audit)
+                step_runs.append(time.perf_counter() - t0)
+                log(f"{name} run {rep + 1}/{PROFILE_REPS}: {step_runs[-1]:.2f} s")
+            extra_s[name] = min(step_runs)
+
         # (b) the bare aggregate scan over the same rows, same engine and connection type.
         scan_columns = spec.numeric_columns
         scan = bare_scan_statement(wh, scan_columns)
@@ -1137,6 +1174,10 @@ def main() -> None:
             f"multivariate_drift, {len(NUMERIC)} features (best of {PROFILE_REPS})",
             f"{mv_s:.3f} s = {mv_s / seconds:.0%} of profile + drift (target < 50 %), {mv_s / bare:.1f}x bare scan",
         ),
+        *(
+            (f"{name} (best of {PROFILE_REPS})", f"{secs:.3f} s = {secs / bare:.1f}x bare scan")
+            for name, secs in extra_s.items()
+        ),
         ("  label coverage / ROC AUC", f"{day_perf['label_coverage']:.3f} / {day_perf['roc_auc']:.4f}"),
         ("peak RSS, this process (target <= 1024 MB)", f"{rss_peak:,.0f} MB"),
         ("  before timing / after profile+drift", f"{rss_start:,.0f} MB / {rss_after_profile:,.0f} MB"),
@@ -1195,6 +1236,8 @@ def main() -> None:
                 "multivariate_seconds": round(mv_s, 4),
                 "multivariate_ratio": round(mv_s / bare, 2),
                 "multivariate_share_of_profile_drift": round(mv_s / seconds, 3),
+                **{f"{name}_seconds": round(secs, 4) for name, secs in extra_s.items()},
+                **{f"{name}_ratio": round(secs / bare, 2) for name, secs in extra_s.items()},
                 "reference_profile_s": round(reference["reference_profile_s"], 4),
                 "reference_ratio": round(reference_ratio, 2),
                 "reference_peak_rss_mb": round(reference["reference_peak_rss_mb"], 1),
