@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from monitoring_assets._common import POOL, MonitorKeys, StepEvents, step_audit, step_days
-from monitoring_assets._day_checks import DayVerdict, day_check_events, graded
-from monitoring_assets.core.levels import Level, worst
+from monitoring_assets._common import MonitorKeys, StepEvents, daily_checked_asset, step_audit, step_days
+from monitoring_assets._day_checks import DayVerdict, combined_verdict, day_check_events
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 
@@ -25,15 +24,8 @@ def business_key(spec: MonitorSpec) -> dg.AssetKey:
 
 def business_verdict(verdicts: "Sequence[BusinessVerdict]") -> DayVerdict:
     """The worst metric of the day; each one outside its limits named, each not evaluated said."""
-    level = worst(v.level for v in verdicts)
-    failing = [v.reason for v in verdicts if v.level.failed]
-    unjudged = [v.reason for v in verdicts if not v.level.evaluated]
-    if level is Level.NOT_EVALUATED:
-        return graded(level, "; ".join(unjudged))
-    text = "; ".join(failing) if failing else f"{len(verdicts) - len(unjudged)} metric(s) within their limits"
-    if unjudged:
-        text += f" (not evaluated: {'; '.join(unjudged)})"
-    return graded(level, text)
+    judged = sum(1 for v in verdicts if v.level.evaluated)
+    return combined_verdict([(v.level, v.reason) for v in verdicts], f"{judged} metric(s) within their limits")
 
 
 def build_business_definitions(
@@ -42,23 +34,17 @@ def build_business_definitions(
     key = business_key(spec)
     names = ", ".join(m.name for m in spec.business_metrics)
 
-    @dg.asset(
+    @daily_checked_asset(
+        spec=spec,
+        partitions=partitions,
         key=key,
         deps=[keys.daily_profile],
-        group_name=spec.name,
         kinds={"sql"},
-        pool=POOL,
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        check_specs=[
-            dg.AssetCheckSpec(
-                CHECK_NAME,
-                asset=key,
-                partitions_def=partitions,
-                description="Fails (at each metric's severity) on a day when a business metric leaves its limits: "
-                "fixed, or mean -/+ k std over the reference's days; not evaluated under guards.min_rows rows.",
-            )
-        ],
+        check=(
+            CHECK_NAME,
+            "Fails (at each metric's severity) on a day when a business metric leaves its limits: fixed, or mean "
+            "-/+ k std over the reference's days; not evaluated under guards.min_rows rows.",
+        ),
         description=f"Business metrics of {spec.name} ({names}) per day, aggregated in the warehouse. Rows in "
         "monitoring.business_metrics; each metric is plotted from this asset's metadata.",
     )

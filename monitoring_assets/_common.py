@@ -9,7 +9,7 @@ code location leaves SQLAlchemy, pandas, scipy, scikit-learn, matplotlib, MLflow
 Expectations unloaded."""
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -57,3 +57,29 @@ class MonitorKeys:
     @classmethod
     def of(cls, spec: MonitorSpec) -> "MonitorKeys":
         return cls(*(dg.AssetKey([spec.name, f.name]) for f in fields(cls)))
+
+
+def daily_checked_asset(
+    *,
+    spec: MonitorSpec,
+    partitions: dg.PartitionsDefinition,
+    key: dg.AssetKey,
+    deps: list[dg.AssetKey],
+    kinds: set[str],
+    check: tuple[str, str],
+    description: str,
+) -> Callable[[Callable[..., StepEvents]], dg.AssetsDefinition]:
+    """The decorator of a daily, single-run-backfilled asset of ``spec``'s group with one
+    per-day check (``check``: its name and description), on the warehouse pool."""
+    name, check_description = check
+    return dg.asset(
+        key=key,
+        deps=deps,
+        group_name=spec.name,
+        kinds=kinds,
+        pool=POOL,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=[dg.AssetCheckSpec(name, asset=key, partitions_def=partitions, description=check_description)],
+        description=description,
+    )

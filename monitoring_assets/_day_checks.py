@@ -34,7 +34,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 
 from monitoring_assets.core.catalog import DRIFT_TRAITS
-from monitoring_assets.core.levels import Level
+from monitoring_assets.core.levels import Level, worst
 
 if TYPE_CHECKING:
     from monitoring_assets.core.evaluate import DatasetDrift, FeatureDrift
@@ -239,3 +239,17 @@ def graded(level: Level, reason: str, metadata: Mapping[str, Any] | None = None)
     if level is Level.NOT_EVALUATED:
         return DayVerdict.not_evaluated(reason, metadata)
     return DayVerdict(level, reason, metadata or {})
+
+
+def combined_verdict(findings: Sequence[tuple[Level, str]], met: str) -> DayVerdict:
+    """One day's verdict of several findings (level, reason): the worst level, naming each failing
+    finding (``met`` when none fails) and each one not evaluated; not evaluated when none was."""
+    level = worst(lv for lv, _ in findings)
+    failing = [reason for lv, reason in findings if lv.failed]
+    unjudged = list(dict.fromkeys(reason for lv, reason in findings if not lv.evaluated))  # one "too few rows"
+    if level is Level.NOT_EVALUATED:
+        return graded(level, "; ".join(unjudged) or "nothing to judge")
+    text = "; ".join(failing) if failing else met
+    if unjudged:
+        text += f" (not evaluated: {'; '.join(unjudged)})"
+    return graded(level, text)

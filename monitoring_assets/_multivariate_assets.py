@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from expectations import Suite
-from monitoring_assets._common import POOL, MonitorKeys, StepEvents, step_audit, step_days
+from monitoring_assets._common import MonitorKeys, StepEvents, daily_checked_asset, step_audit, step_days
 from monitoring_assets._day_checks import DayVerdict, blocked_verdict, day_check_events, fmt
 from monitoring_assets._quality_checks import blocked_metadata
 from monitoring_assets.core.levels import Level
@@ -42,23 +42,17 @@ def build_multivariate_definitions(
     assert mv is not None
     key = multivariate_key(spec)
 
-    @dg.asset(
+    @daily_checked_asset(
+        spec=spec,
+        partitions=partitions,
         key=key,
         deps=[keys.daily_profile, keys.reference_profile],
-        group_name=spec.name,
         kinds={"sql", "numpy"},
-        pool=POOL,
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        check_specs=[
-            dg.AssetCheckSpec(
-                CHECK_NAME,
-                asset=key,
-                partitions_def=partitions,
-                description="WARN on a day when the mean squared PCA reconstruction error of the standardized "
-                "numeric features is above its threshold: their joint behaviour changed, even if no marginal did.",
-            )
-        ],
+        check=(
+            CHECK_NAME,
+            "WARN on a day when the mean squared PCA reconstruction error of the standardized numeric features is "
+            "above its threshold: their joint behaviour changed, even if no marginal did.",
+        ),
         description=f"Multivariate drift of {spec.name}: PCA fitted on the reference's standardized numeric "
         f"features ({mv.variance_share:.0%} of their variance), each day's mean squared reconstruction error from "
         "its first and second moments, summed in the warehouse. Rows in monitoring.drift_metrics "

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from monitoring_assets._common import POOL, MonitorKeys, StepEvents, step_audit, step_days
-from monitoring_assets._day_checks import DayVerdict, day_check_events, graded
-from monitoring_assets.core.levels import Level, worst
+from monitoring_assets._common import MonitorKeys, StepEvents, daily_checked_asset, step_audit, step_days
+from monitoring_assets._day_checks import DayVerdict, combined_verdict, day_check_events
+from monitoring_assets.core.levels import Level
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 
@@ -27,15 +27,7 @@ def slo_verdict(verdicts: "Sequence[SloVerdict]") -> DayVerdict:
     """The worst SLO of the day; every failing one named. Without SLOs: OK, with the day's numbers shown."""
     if not verdicts:
         return DayVerdict(Level.OK, "no SLO set (operations.slo)")
-    level = worst(v.level for v in verdicts)
-    failing = [v.reason for v in verdicts if v.level.failed]
-    unjudged = list(dict.fromkeys(v.reason for v in verdicts if not v.level.evaluated))  # one "too few requests"
-    if level is Level.NOT_EVALUATED:
-        return graded(level, "; ".join(unjudged))
-    text = "; ".join(failing) if failing else f"{len(verdicts)} SLO(s) met"
-    if unjudged:
-        text += f" (not evaluated: {'; '.join(unjudged)})"
-    return graded(level, text)
+    return combined_verdict([(v.level, v.reason) for v in verdicts], f"{len(verdicts)} SLO(s) met")
 
 
 def build_operations_definitions(
@@ -46,23 +38,17 @@ def build_operations_definitions(
     key = operations_key(spec)
     measured = [c for c in (ops.latency_column, ops.status_column) if c]
 
-    @dg.asset(
+    @daily_checked_asset(
+        spec=spec,
+        partitions=partitions,
         key=key,
         deps=[keys.daily_profile],
-        group_name=spec.name,
         kinds={"sql"},
-        pool=POOL,
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        check_specs=[
-            dg.AssetCheckSpec(
-                CHECK_NAME,
-                asset=key,
-                partitions_def=partitions,
-                description="WARN / ERROR on a day when an operational metric (latency p50/p95/p99, error rate) is "
-                "above its limit in operations.slo; not evaluated under operations.min_requests rows.",
-            )
-        ],
+        check=(
+            CHECK_NAME,
+            "WARN / ERROR on a day when an operational metric (latency p50/p95/p99, error rate) is above its limit "
+            "in operations.slo; not evaluated under operations.min_requests rows.",
+        ),
         description=f"Operational health of {spec.name} from `{spec.source.table}` ({', '.join(measured)}): request "
         "count, latency p50/p95/p99 and error rate per day, aggregated in the warehouse. Rows in "
         "monitoring.operations_metrics.",

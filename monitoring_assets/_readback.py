@@ -71,7 +71,7 @@ class DriftRow:
     """One row of ``monitoring.drift_metrics``; ``value`` and ``drifted`` are None when not evaluated."""
 
     day: dt.date
-    scope: str  # feature or prediction
+    scope: str  # feature, prediction or multivariate
     feature: str  # a column, or ``__dataset__`` (method drift_share) for the dataset verdict
     method: str
     value: float | None
@@ -258,7 +258,7 @@ def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | No
             share[r.day], dataset[r.day] = math.nan if r.value is None else r.value, bool(r.drifted)
         elif r.scope == "prediction":
             prediction[r.day] = bool(r.drifted)
-        elif r.drifted:
+        elif r.scope == "feature" and r.drifted:  # not the multivariate row: it is no feature
             features[r.day].append(r.feature)
     performance = performance_levels(wh, spec, days) if spec.labels else {}
     fairness = fairness_levels(wh, spec, days) if spec.labels and spec.slices else {}

@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from monitoring_assets._common import POOL, MonitorKeys, StepEvents, step_audit, step_days
-from monitoring_assets._day_checks import DayVerdict, day_check_events, graded
-from monitoring_assets.core.levels import worst
+from monitoring_assets._common import MonitorKeys, StepEvents, daily_checked_asset, step_audit, step_days
+from monitoring_assets._day_checks import DayVerdict, combined_verdict, day_check_events
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec
 
@@ -27,8 +26,8 @@ def versions_verdict(day: "VersionsDay") -> DayVerdict:
     if not day.comparisons:
         present = ", ".join(s.version for s in day.summaries) or "none"
         return DayVerdict.not_evaluated(f"one model version that day and no shadow score (versions: {present})")
-    level = worst(c.level for c in day.comparisons)
-    return graded(level, "; ".join(c.reason for c in day.comparisons))
+    met = "; ".join(c.reason for c in day.comparisons if c.level.evaluated)
+    return combined_verdict([(c.level, c.reason) for c in day.comparisons], met)
 
 
 def build_versions_definitions(
@@ -39,23 +38,17 @@ def build_versions_definitions(
     key = versions_key(spec)
     deps = [keys.daily_profile, keys.reference_profile]
 
-    @dg.asset(
+    @daily_checked_asset(
+        spec=spec,
+        partitions=partitions,
         key=key,
         deps=deps,
-        group_name=spec.name,
         kinds={"sql"},
-        pool=POOL,
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        check_specs=[
-            dg.AssetCheckSpec(
-                CHECK_NAME,
-                asset=key,
-                partitions_def=partitions,
-                description=f"Fails ({vs.severity}) on a day when the newest model version (or a shadow score) is "
-                f"worse than the incumbent (the live score) in the primary metric by more than {vs.tolerance}.",
-            )
-        ],
+        check=(
+            CHECK_NAME,
+            f"Fails ({vs.severity}) on a day when the newest model version (or a shadow score) is worse than the "
+            f"incumbent (the live score) in the primary metric by more than {vs.tolerance}.",
+        ),
         description=f"Model versions of {spec.name} side by side per day: each version's score distribution, "
         "positive rate and labeled metrics, and the score drift between the newest version and the incumbent "
         "(and each shadow score and the live one). Rows in monitoring.version_metrics.",

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -282,3 +283,21 @@ def pg_mlflow_url(pg_url: str) -> Iterator[str]:
     MLflow caches its store per URI, tables-created flag included."""
     with scratch_database(pg_url, "mlflow") as url:
         yield url
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh warehouse on each engine: a DuckDB file, or a scratch PostgreSQL database."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+        return
+    with scratch_database(request.getfixturevalue("pg_url"), "eng") as url:
+        yield url
+
+
+def run_days(
+    defs: dg.Definitions, instance: dg.DagsterInstance, job: str, first: str, last: str
+) -> dg.ExecuteInProcessResult:
+    """One run of ``job`` over the partitions ``first..last``, as a single-run backfill is."""
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    return defs.resolve_job_def(job).execute_in_process(instance=instance, tags=tags, raise_on_error=False)

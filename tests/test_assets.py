@@ -143,7 +143,7 @@ def test_rematerialization_replaces_rows(env: tuple[dg.Definitions, str, dg.Dags
     first = _drift_rows(url, DAY)
     second_run = _run_day(defs, instance, DAY)
     second = _drift_rows(url, DAY)
-    assert len(second) == len(first) == 8
+    assert len(second) == len(first) == 9  # 6 features, the dataset, the score, the multivariate row
     assert set(second.run_id) == {second_run.run_id}
     p = _store.profile_metrics.c
     with Warehouse(url).begin() as conn:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -19,7 +18,7 @@ from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources import schema
 from resources.warehouse import Warehouse
-from tests.conftest import SMALL_SPEC, scratch_database, write_table
+from tests.conftest import SMALL_SPEC, run_days, write_table
 
 DAYS = [dt.date(2024, 1, 4) + dt.timedelta(days=i) for i in range(4)]
 DROP_DAY = dt.date(2024, 1, 6)  # approvals fall from 60 % to 30 %
@@ -74,15 +73,6 @@ def _spec() -> MonitorSpec:
     return parse_spec(doc)
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path}/wh.duckdb"  # type: ignore[str-format]
-        return
-    with scratch_database(request.getfixturevalue("pg_url"), "biz") as scratch:
-        yield scratch
-
-
 def _expected(rows: pd.DataFrame) -> dict[str, float]:
     revenue = pd.to_numeric(rows.revenue)
     decision = rows.decision.dropna()
@@ -93,20 +83,13 @@ def _expected(rows: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def test_business_metrics_per_day_against_pandas_and_their_bands(url: str) -> None:
+def test_business_metrics_per_day_against_pandas_and_their_bands(engine_url: str) -> None:
     frame, spec = _frame(), _spec()
-    write_table(url, "t", frame)
-    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
+    write_table(engine_url, "t", frame)
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=engine_url))
     with dg.instance_for_test() as instance:
         assert defs.resolve_job_def("m_reference").execute_in_process(instance=instance).success
-        result = defs.resolve_job_def("m_daily_monitoring").execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": "2024-01-04",
-                "dagster/asset_partition_range_end": "2024-01-07",
-            },
-            raise_on_error=False,
-        )
+        result = run_days(defs, instance, "m_daily_monitoring", "2024-01-04", "2024-01-07")
     checks = {str(e.partition): e for e in result.get_asset_check_evaluations() if e.check_name == "business_limits"}
     assert checks["2024-01-04"].passed and checks["2024-01-05"].passed
     drop = checks["2024-01-06"]
@@ -118,7 +101,7 @@ def test_business_metrics_per_day_against_pandas_and_their_bands(url: str) -> No
     )
 
     t = schema.business_metrics.c
-    wh = Warehouse(url)
+    wh = Warehouse(engine_url)
     try:
         with wh.begin() as conn:
             rows = conn.execute(sa.select(t.partition_date, t.metric, t.value, t.n, t.lower, t.upper, t.status)).all()

@@ -44,12 +44,15 @@ def test_code_location_module_loads_every_spec(monkeypatch: pytest.MonkeyPatch) 
         sorted(
             f"credit_default/{a}"
             for a in (
+                "business_metrics",
                 "challenger_model",
                 "daily_profile",
                 "fairness_slices",
                 "feature_drift",
                 "labeled_performance",
                 "monitoring_report",
+                "multivariate_drift",
+                "operations",
                 "prediction_drift",
                 "reference_profile",
             )
@@ -84,6 +87,9 @@ def test_asset_checks_carry_the_documented_names(defs: dg.Definitions) -> None:
         ("credit_default/labeled_performance", "label_validity"),
         ("credit_default/labeled_performance", "no_duplicates"),
         ("credit_default/fairness_slices", "fairness_disparity"),
+        ("credit_default/multivariate_drift", "no_multivariate_drift"),  # drift.multivariate
+        ("credit_default/operations", "slo"),  # operations
+        ("credit_default/business_metrics", "business_limits"),  # business_metrics
     }
     # Every check is partitioned like its asset (one result per day), and only data_quality blocks.
     graph = defs.resolve_asset_graph()
@@ -123,6 +129,9 @@ def test_jobs_resolve(defs: dg.Definitions) -> None:
         "labeled_performance",
         "fairness_slices",
         "monitoring_report",
+        "multivariate_drift",
+        "operations",
+        "business_metrics",
     }
     assert {
         k.path[-1] for k in defs.resolve_job_def("credit_default_retraining").asset_layer.executable_asset_keys

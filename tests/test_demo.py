@@ -44,6 +44,19 @@ def test_demo_shows_each_injected_problem_from_its_day_and_never_before(
         for check in ("volume", "null_rate"):
             key = dg.AssetCheckKey(dg.AssetKey([spec.name, "daily_profile"]), check)
             guards[check] = {str(r.partition): r for r in storage.get_asset_check_execution_history(key, limit=100)}
+        signals: dict[str, dict[dt.date, dg.AssetCheckEvaluation]] = {}  # issue 15's checks
+        for asset, check in (
+            ("multivariate_drift", "no_multivariate_drift"),
+            ("operations", "slo"),
+            ("business_metrics", "business_limits"),
+        ):
+            key = dg.AssetCheckKey(dg.AssetKey([spec.name, asset]), check)
+            latest: dict[dt.date, dg.AssetCheckEvaluation] = {}
+            for r in storage.get_asset_check_execution_history(key, limit=200):  # newest first
+                if r.event is not None and r.event.dagster_event is not None and r.partition is not None:
+                    day = dt.date.fromisoformat(str(r.partition))
+                    latest.setdefault(day, r.event.dagster_event.asset_check_evaluation_data)
+            signals[check] = latest
     summaries = outcome.days
     days = [config.day(n) for n in range(1, config.days + 1)]
     assert [s.day for s in summaries] == days
@@ -61,6 +74,20 @@ def test_demo_shows_each_injected_problem_from_its_day_and_never_before(
     # Covariate drift on every day from its injection on, except the one with no drift verdict.
     assert {d for d, s in by_day.items() if s.dataset_drift} == {d for d in days if d >= drift_start and d != broken}
     assert not any(s.drifted_features for s in summaries if s.day < drift_start)
+
+    # The correlation break: only the multivariate check fails (no feature drifts before drift_start,
+    # asserted above), on that day alone among the days before the covariate drift.
+    multivariate = signals["no_multivariate_drift"]
+    assert {d for d in days if d < drift_start and not multivariate[d].passed} == {config.correlation_break}
+    # The slow day: latency p99 above its error limit and the error rate above its warn limit, that day only.
+    slo = signals["slo"]
+    assert {d for d in days if not slo[d].passed} == {config.slow_day}
+    assert slo[config.slow_day].severity == dg.AssetCheckSeverity.ERROR
+    assert "latency_p99" in (slo[config.slow_day].description or "")
+    # Approvals stay in their reference band until the covariate drift raises the scores.
+    business = signals["business_limits"]
+    assert all(business[d].passed for d in days if d < drift_start)
+    assert not business[drift_start].passed
 
     # Labels: complete up to the last labeled day, partial on it, none after it.
     assert all(by_day[d].label_coverage == 1.0 for d in days if d < last_labeled)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -23,7 +22,7 @@ from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources import schema
 from resources.warehouse import Warehouse
-from tests.conftest import SMALL_SPEC, scratch_database, write_table
+from tests.conftest import SMALL_SPEC, run_days, write_table
 
 FEATURES = ["x", "y", "w"]
 BREAK = dt.date(2024, 1, 9)  # x and y swap the sign of their correlation; every marginal stays N(0, 1)
@@ -69,16 +68,6 @@ def _spec() -> MonitorSpec:
     return parse_spec(doc)
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path}/wh.duckdb"  # type: ignore[str-format]
-        return
-    base = request.getfixturevalue("pg_url")
-    with scratch_database(base, "mv") as scratch:
-        yield scratch
-
-
 def _rows(frame: pd.DataFrame, first: dt.date, last: dt.date) -> pd.DataFrame:
     ts = frame.ts
     return frame[(ts >= pd.Timestamp(first)) & (ts < pd.Timestamp(last) + pd.Timedelta(days=1))]
@@ -99,10 +88,10 @@ def _sklearn_error(reference: pd.DataFrame, day: pd.DataFrame) -> float:
     return float(np.mean(np.sum((z - pca.inverse_transform(pca.transform(z))) ** 2, axis=1)))
 
 
-def test_moments_summed_in_the_warehouse_equal_numpys_on_the_rows(url: str) -> None:
+def test_moments_summed_in_the_warehouse_equal_numpys_on_the_rows(engine_url: str) -> None:
     frame, spec = _frame(per_day=400), _spec()
-    write_table(url, "t", frame)
-    wh = Warehouse(url)
+    write_table(engine_url, "t", frame)
+    wh = Warehouse(engine_url)
     try:
         ref_rows = _rows(frame, dt.date(2024, 1, 1), dt.date(2024, 1, 5))
         means = np.nanmean(np.where(np.isfinite(_numeric(ref_rows)), _numeric(ref_rows), np.nan), axis=0)
@@ -121,19 +110,13 @@ def test_moments_summed_in_the_warehouse_equal_numpys_on_the_rows(url: str) -> N
         wh.dispose()
 
 
-def test_the_asset_catches_a_correlation_break_that_univariate_drift_misses(url: str) -> None:
+def test_the_asset_catches_a_correlation_break_that_univariate_drift_misses(engine_url: str) -> None:
     frame, spec = _frame(), _spec()
-    write_table(url, "t", frame)
-    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
+    write_table(engine_url, "t", frame)
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=engine_url))
     with dg.instance_for_test() as instance:
         assert defs.resolve_job_def("m_reference").execute_in_process(instance=instance).success
-        result = defs.resolve_job_def("m_daily_monitoring").execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": "2024-01-06",
-                "dagster/asset_partition_range_end": "2024-01-10",
-            },
-        )
+        result = run_days(defs, instance, "m_daily_monitoring", "2024-01-06", "2024-01-10")
         assert result.success
         checks: dict[tuple[str, str], dg.AssetCheckEvaluation] = {
             (e.check_name, str(e.partition)): e for e in result.get_asset_check_evaluations()
@@ -148,7 +131,7 @@ def test_the_asset_catches_a_correlation_break_that_univariate_drift_misses(url:
     assert broken.description is not None and broken.description.startswith("multivariate drift")
 
     d = schema.drift_metrics.c
-    wh = Warehouse(url)
+    wh = Warehouse(engine_url)
     try:
         with wh.begin() as conn:
             rows = conn.execute(

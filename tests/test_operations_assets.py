@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -19,7 +18,7 @@ from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources import schema
 from resources.warehouse import Warehouse
-from tests.conftest import SMALL_SPEC, scratch_database, write_table
+from tests.conftest import SMALL_SPEC, run_days, write_table
 
 DAYS = [dt.date(2024, 1, 4), dt.date(2024, 1, 5), dt.date(2024, 1, 6)]
 SLOW_DAY, THIN_DAY = dt.date(2024, 1, 5), dt.date(2024, 1, 6)
@@ -68,32 +67,17 @@ def _spec() -> MonitorSpec:
     return parse_spec(doc)
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path}/wh.duckdb"  # type: ignore[str-format]
-        return
-    with scratch_database(request.getfixturevalue("pg_url"), "ops") as scratch:
-        yield scratch
-
-
 def _day(frame: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     return frame[(frame.ts >= pd.Timestamp(day)) & (frame.ts < pd.Timestamp(day) + pd.Timedelta(days=1))]
 
 
-def test_the_operations_asset_measures_each_day_against_numpy_and_judges_its_slos(url: str) -> None:
+def test_the_operations_asset_measures_each_day_against_numpy_and_judges_its_slos(engine_url: str) -> None:
     frame, spec = _frame(), _spec()
-    write_table(url, "t", frame)
-    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
+    write_table(engine_url, "t", frame)
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=engine_url))
     with dg.instance_for_test() as instance:
         assert defs.resolve_job_def("m_reference").execute_in_process(instance=instance).success
-        result = defs.resolve_job_def("m_daily_monitoring").execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": "2024-01-04",
-                "dagster/asset_partition_range_end": "2024-01-06",
-            },
-        )
+        result = run_days(defs, instance, "m_daily_monitoring", "2024-01-04", "2024-01-06")
         assert result.success
     checks = {str(e.partition): e for e in result.get_asset_check_evaluations() if e.check_name == "slo"}
     assert checks["2024-01-04"].passed
@@ -104,7 +88,7 @@ def test_the_operations_asset_measures_each_day_against_numpy_and_judges_its_slo
     assert thin.passed and thin.description == "not evaluated: too few requests: 50 < 100"
 
     t = schema.operations_metrics.c
-    wh = Warehouse(url)
+    wh = Warehouse(engine_url)
     try:
         with wh.begin() as conn:
             rows = conn.execute(sa.select(t.partition_date, t.metric, t.value)).all()
@@ -124,10 +108,10 @@ def test_the_operations_asset_measures_each_day_against_numpy_and_judges_its_slo
             assert abs(stored[(day, metric)] - want) <= 0.01 * want * (1 + 1e-9), (day, metric)
 
 
-def test_the_warehouse_buckets_are_numpys(url: str) -> None:
+def test_the_warehouse_buckets_are_numpys(engine_url: str) -> None:
     frame, spec = _frame(), _spec()
-    write_table(url, "t", frame)
-    wh = Warehouse(url)
+    write_table(engine_url, "t", frame)
+    wh = Warehouse(engine_url)
     try:
         found = wh.operations.operations_days(spec, DAYS)
     finally:

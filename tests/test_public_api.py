@@ -86,10 +86,12 @@ def test_subpackage_exports() -> None:
     ]
     assert monitoring_assets.demo.__all__ == [
         "CONCEPT_DAY",
+        "CORRELATION_DAY",
         "DRIFT_DAY",
         "FAIRNESS_DAY",
         "LABEL_DELAY",
         "QUALITY_BREAK_DAY",
+        "SLOW_DAY",
         "DaySummary",
         "DemoConfig",
         "day_summaries",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -21,7 +20,7 @@ from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources import schema
 from resources.warehouse import Warehouse
-from tests.conftest import SMALL_SPEC, scratch_database, write_table
+from tests.conftest import SMALL_SPEC, run_days, write_table
 
 ONE_VERSION, CANARY_OK, CANARY_BAD = dt.date(2024, 1, 4), dt.date(2024, 1, 5), dt.date(2024, 1, 6)
 DAYS = [ONE_VERSION, CANARY_OK, CANARY_BAD]
@@ -69,26 +68,13 @@ def _spec() -> MonitorSpec:
     return parse_spec(doc)
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path}/wh.duckdb"  # type: ignore[str-format]
-        return
-    with scratch_database(request.getfixturevalue("pg_url"), "ver") as scratch:
-        yield scratch
-
-
-def test_versions_side_by_side_against_sklearn_and_scipy(url: str) -> None:
+def test_versions_side_by_side_against_sklearn_and_scipy(engine_url: str) -> None:
     frame, spec = _frame(), _spec()
-    write_table(url, "t", frame)
-    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
+    write_table(engine_url, "t", frame)
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=engine_url))
     with dg.instance_for_test() as instance:
         assert defs.resolve_job_def("m_reference").execute_in_process(instance=instance).success
-        result = defs.resolve_job_def("m_daily_monitoring").execute_in_process(
-            instance=instance,
-            tags={"dagster/asset_partition_range_start": "2024-01-04", "dagster/asset_partition_range_end": "2024-01-06"},
-            raise_on_error=False,
-        )
+        result = run_days(defs, instance, "m_daily_monitoring", "2024-01-04", "2024-01-06")
     checks = {
         str(e.partition): e for e in result.get_asset_check_evaluations() if e.check_name == "newer_version_not_worse"
     }
@@ -100,7 +86,7 @@ def test_versions_side_by_side_against_sklearn_and_scipy(url: str) -> None:
     assert bad.description is not None and bad.description.startswith("2 is worse than 1: roc_auc")
 
     t = schema.version_metrics.c
-    wh = Warehouse(url)
+    wh = Warehouse(engine_url)
     try:
         with wh.begin() as conn:
             rows = conn.execute(
@@ -140,7 +126,7 @@ def test_spec_needs_a_version_column_or_shadow_scores() -> None:
     doc = copy.deepcopy(SMALL_SPEC)
     doc["source"] = {"table": "t", "timestamp_column": "ts"}
     doc["versions"] = {}
-    with pytest.raises(Exception, match="needs source.model_version_column or prediction.shadow_score_columns"):
+    with pytest.raises(Exception, match=r"needs source\.model_version_column or prediction\.shadow_score_columns"):
         parse_spec(doc)
     doc["prediction"] = {**doc["prediction"], "shadow_score_columns": ["x"]}
     with pytest.raises(Exception, match="'x' is already a feature or the score"):

@@ -3,10 +3,12 @@
 from monitoring_assets._readback import DaySummary, day_summaries
 from monitoring_assets.demo.data import (
     CONCEPT_DAY,
+    CORRELATION_DAY,
     DRIFT_DAY,
     FAIRNESS_DAY,
     LABEL_DELAY,
     QUALITY_BREAK_DAY,
+    SLOW_DAY,
     DemoConfig,
     generate,
     write_duckdb,
@@ -15,10 +17,12 @@ from monitoring_assets.demo.run import run_demo
 
 __all__ = [
     "CONCEPT_DAY",
+    "CORRELATION_DAY",
     "DRIFT_DAY",
     "FAIRNESS_DAY",
     "LABEL_DELAY",
     "QUALITY_BREAK_DAY",
+    "SLOW_DAY",
     "DaySummary",
     "DemoConfig",
     "day_summaries",

@@ -24,6 +24,17 @@ Three things go wrong, each from a day README names (``DemoConfig`` gives their 
 * day ``CONCEPT_DAY`` (46), concept drift: what predicts default changes (debt and income matter
   less, the region and the loan size more), so the model's ranking gets worse.
 
+Two more happen to the service and its log, each on one day (README "The demo"), each caught by one
+check alone:
+
+* day ``SLOW_DAY`` (20), a slow dependency: request latencies triple and 3 % of requests time out
+  (the ``operations`` block's ``slo`` check). The model's inputs and scores are untouched.
+* day ``CORRELATION_DAY`` (25), a broken join in the log's export: each row's ``loan_amount``
+  belongs to another applicant of the same day. Every column keeps its exact distribution (the
+  day's values are only permuted), so no univariate drift method sees it; income and loan amount,
+  which move together (correlation 0.6 between their logarithms), no longer do, and the
+  ``multivariate_drift`` check fails. Scores were computed before the export, on the right rows.
+
 And on one day a pipeline breaks, after scoring (the model saw good data, the log did not):
 
 * day ``QUALITY_BREAK_DAY`` (51) only, a broken export: ``loan_amount`` arrives NULL for 90 % of
@@ -55,6 +66,11 @@ DRIFT_DAY = 32
 FAIRNESS_DAY = 39
 CONCEPT_DAY = 46
 QUALITY_BREAK_DAY = 51  # one day of a broken export (see the module docstring)
+SLOW_DAY = 20  # one day of slow, failing requests
+CORRELATION_DAY = 25  # one day of loan amounts attached to the wrong applicants
+INCOME_LOAN_CORRELATION = 0.6  # between log income and log loan amount
+LATENCY_MS = 120.0  # median request latency
+ERROR_STATUSES = ("error", "timeout")
 QUALITY_BREAK_NULL_SHARE = 0.9
 DECISION_THRESHOLD = 0.25  # the lender flags an application when P(default) >= 0.25
 REFERENCE_DAYS = 31  # the reference: the days just before day 1
@@ -109,6 +125,14 @@ class DemoConfig:
         return self.day(CONCEPT_DAY)
 
     @property
+    def slow_day(self) -> dt.date:
+        return self.day(SLOW_DAY)
+
+    @property
+    def correlation_break(self) -> dt.date:
+        return self.day(CORRELATION_DAY)
+
+    @property
     def quality_break(self) -> dt.date:
         return self.day(QUALITY_BREAK_DAY)
 
@@ -121,9 +145,12 @@ class DemoConfig:
 
 def _applicants(rng: np.random.Generator, n: int, drifted: bool) -> pd.DataFrame:
     age = rng.integers(18, 76, size=n)
-    income = rng.lognormal(mean=10.8, sigma=0.45, size=n) * (0.65 if drifted else 1.0)
+    income_z = rng.standard_normal(size=n)
+    income = np.exp(10.8 + 0.45 * income_z) * (0.65 if drifted else 1.0)
     dti = rng.beta(2.0, 5.0, size=n) + (0.12 if drifted else 0.0)
-    loan = rng.lognormal(mean=9.3, sigma=0.5, size=n) * (1.5 if drifted else 1.0)
+    rho = INCOME_LOAN_CORRELATION  # larger incomes ask for larger loans
+    loan_z = rho * income_z + np.sqrt(1 - rho**2) * rng.standard_normal(size=n)
+    loan = np.exp(9.3 + 0.5 * loan_z) * (1.5 if drifted else 1.0)
     employment = rng.choice(EMPLOYMENT, size=n, p=EMPLOYMENT_P_DRIFTED if drifted else EMPLOYMENT_P)
     region = rng.choice(REGIONS, size=n, p=REGIONS_P)
     sex = rng.choice(["F", "M"], size=n)
@@ -227,6 +254,8 @@ def generate(config: DemoConfig = DemoConfig()) -> dict[str, pd.DataFrame]:
     log["predicted_label"] = (log["score"] >= DECISION_THRESHOLD).astype(int)
     log["model_version"] = "1"
     _break_pipeline(log, day_of == config.quality_break, np.random.default_rng(config.seed + 1))
+    _serve(log, day_of == config.slow_day, np.random.default_rng(config.seed + 2))
+    _break_join(log, day_of == config.correlation_break, np.random.default_rng(config.seed + 3))
     outcomes = pd.DataFrame(
         {
             "request_id": log["request_id"],
@@ -249,6 +278,24 @@ def _break_pipeline(log: pd.DataFrame, on_day: pd.Series, rng: np.random.Generat
     log.loc[lost, "loan_amount"] = pd.NA
     renamed = rows[(log["employment_type"].to_numpy()[rows] == "self_employed")]
     log.loc[renamed, "employment_type"] = "self-employed"
+
+
+def _serve(log: pd.DataFrame, slow: pd.Series, rng: np.random.Generator) -> None:
+    """The service's own columns: ``latency_ms`` (log-normal around LATENCY_MS; tripled on the slow
+    day) and ``status`` (``ok``, ``error``, ``timeout``; 3 % time out on the slow day). A separate
+    generator, so no other value of the demo changes."""
+    is_slow = slow.to_numpy()
+    latency = LATENCY_MS * np.exp(0.35 * rng.standard_normal(len(log)))
+    log["latency_ms"] = np.where(is_slow, 3 * latency, latency).round(1)
+    u = rng.uniform(size=len(log))
+    timeout = np.where(is_slow, 0.03, 0.002)
+    log["status"] = np.where(u < timeout, "timeout", np.where(u < timeout + 0.005, "error", "ok"))
+
+
+def _break_join(log: pd.DataFrame, on_day: pd.Series, rng: np.random.Generator) -> None:
+    """The broken join of the correlation-break day: that day's loan amounts, permuted among its rows."""
+    rows = np.flatnonzero(on_day.to_numpy())
+    log.loc[rows, "loan_amount"] = log["loan_amount"].to_numpy()[rng.permutation(rows)]
 
 
 def write_duckdb(tables: dict[str, pd.DataFrame], path: Path) -> None:
