@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from expectations import blocked_days
+from monitoring_assets.core.drift import get_method
 from monitoring_assets.core.performance import EXPECTED_LABELS, HIGHER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS
+from monitoring_assets.core.profile import NumericBins, ProfileLayout, profile_from_values
 from monitoring_assets.errors import MonitorError, RegistryError
 from monitoring_assets.spec import MonitorSpec
 from resources import tags, trainer
@@ -72,6 +74,7 @@ class RetrainingResult:
     excluded_days: tuple[dt.date, ...] = ()  # critical data quality: neither trained nor scored on
     report: str = ""  # the monitoring report's artifact path in the MLflow run, or "failed: <class>"
     report_error: str = ""  # why the report is missing (a warning: retraining goes on without it)
+    live: Mapping[str, Any] = field(default_factory=dict)  # challenger vs champion on live traffic (aggregates)
 
 
 REPORT_DAYS = 30  # the report logged with a retraining: these many days through the trigger's last
@@ -408,11 +411,13 @@ def retrain(
                 alias=CHALLENGER,
             )
         challenger = trainer.evaluate(model, holdout, spec)
-        champion_version, champion = _evaluate_champion(registry, spec, registered.version, holdout)
+        champion_version, champion, champion_model = _evaluate_champion(registry, spec, registered.version, holdout)
         metrics = TASK_METRICS[spec.prediction.task]
         logged = {f"challenger_{m}": challenger[m] for m in metrics}
         if champion is not None:
             logged |= {f"champion_{m}": champion[m] for m in metrics}
+        live = live_traffic(wh, spec, model, champion_model, last)
+        logged |= {f"live_{k}": v for k, v in live.items() if isinstance(v, float) and math.isfinite(v)}
         report, report_error = _log_report(wh, registry, spec, registered.run_id, report_window(trigger, last))
         registry.log(registered.run_id, metrics=logged, tags={tags.REPORT: report})
         chance = chance_level(spec, train_rows[LABEL], holdout[LABEL])
@@ -437,6 +442,7 @@ def retrain(
             excluded,
             report,
             report_error,
+            live,
         )
         _record(wh, spec, trigger, result, dagster_run_id)
         registry.describe_version(name, registered.version, version_description(spec, trigger, result))
@@ -451,13 +457,57 @@ def retrain(
 
 def _evaluate_champion(
     registry: ModelRegistry, spec: MonitorSpec, challenger_version: int, holdout: Any
-) -> tuple[int | None, dict[str, float] | None]:
-    """The champion's version and its metrics on the held-out rows (None: no other champion)."""
+) -> tuple[int | None, dict[str, float] | None, Any]:
+    """The champion's version, its metrics on the held-out rows and the model (None: no other champion)."""
     assert spec.model is not None
     version = registry.alias_version(spec.model.registry_name, CHAMPION)
     if version is None or version == challenger_version:
-        return version, None
-    return version, trainer.evaluate(registry.load_model(spec.model.registry_name, version), holdout, spec)
+        return version, None, None
+    model = registry.load_model(spec.model.registry_name, version)
+    return version, trainer.evaluate(model, holdout, spec), model
+
+
+def live_traffic(
+    wh: Warehouse, spec: MonitorSpec, challenger: Any, champion: Any, last_labeled: dt.date
+) -> dict[str, Any]:
+    """The challenger against the champion on the same recent rows, scored after the labeled
+    window (the most recent ``retraining.live_rows``; no labels needed): the drift between the two
+    score distributions (the spec's numeric drift method, the champion's scores as the reference:
+    they fix the bins) and, for binary models, each one's flagged rate (score >=
+    ``prediction.threshold``) and the change; for regression, the change in mean prediction.
+    Aggregates only. Empty when there is no champion, no such row, or ``live_rows`` is 0; a
+    multiclass model is not compared here yet (``note`` says so)."""
+    rows = spec.retraining.live_rows
+    if champion is None or rows == 0:
+        return {}
+    frame = wh.rows.live_frame(spec, last_labeled, rows)
+    if frame.empty:
+        return {"rows": 0, "note": f"no row scored after the labeled window (after {last_labeled})"}
+    new, old = trainer.predict(challenger, frame, spec), trainer.predict(champion, frame, spec)
+    days = frame[DAY_COLUMN]
+    out: dict[str, Any] = {"rows": len(frame), "first_day": min(days).isoformat(), "last_day": max(days).isoformat()}
+    if np.ndim(new) != 1:
+        return out | {"note": "multiclass models are not compared on live traffic yet"}
+    score = spec.prediction.score_column
+    finite = old[np.isfinite(old)]
+    lo, hi = (float(v) for v in np.quantile(finite, [0.001, 0.999])) if finite.size else (0.0, 1.0)
+    # Bins as a reference fixes them (monitoring_assets.core.profile), the champion's scores the reference.
+    bins = NumericBins(lo, hi if hi > lo else lo + 1.0, spec.drift.n_bins)
+    layout = ProfileLayout(numeric={score: bins}, categorical={})
+    champion_profile, challenger_profile = (profile_from_values(layout, {score: s}).columns[score] for s in (old, new))
+    method = spec.drift.methods.numeric
+    out |= {
+        "score_drift_method": method,
+        "score_drift": float(get_method(method).compute(champion_profile, challenger_profile)),
+    }
+    if spec.prediction.task == "binary_classification":
+        flagged_new, flagged_old = (float(np.mean(s >= spec.prediction.threshold)) for s in (new, old))
+        return out | {
+            "flagged_rate_challenger": flagged_new,
+            "flagged_rate_champion": flagged_old,
+            "flagged_rate_change": flagged_new - flagged_old,
+        }
+    return out | {"mean_prediction_change": float(np.mean(new) - np.mean(old))}
 
 
 def version_description(spec: MonitorSpec, trigger: Trigger, result: RetrainingResult) -> str:
@@ -499,6 +549,7 @@ def _record(wh: Warehouse, spec: MonitorSpec, trigger: Trigger, result: Retraini
             "monitoring_report": result.report,
             "decision": result.decision,
             "new_version": result.created,
+            "live_traffic": dict(result.live),
         },
         partition_date=result.window[1],
         **common,

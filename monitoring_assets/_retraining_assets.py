@@ -191,4 +191,7 @@ def _retraining_metadata(
         number = metrics.get(result.primary_metric)
         if number is not None and math.isfinite(number):
             meta[f"{who}_{result.primary_metric}"] = dg.MetadataValue.float(number)
+    if result.live:  # the challenger against the champion on the same recent, unlabeled rows
+        live = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in result.live.items())
+        meta["live_traffic"] = dg.MetadataValue.text(live)
     return meta

@@ -8,6 +8,8 @@ import functools
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources._engine import WarehouseEngine, days_relation, table_columns
@@ -40,6 +42,25 @@ class RawRows:
         stmt, params = rows.training_statement(self._db.sql, features, label_as=LABEL, day_as=DAY_COLUMN)
         with self._db.begin_days(spec, columns=spec.features.numeric) as conn:
             frame = pd.DataFrame(conn.execute(stmt, params).fetchall(), columns=[*features, LABEL, DAY_COLUMN])
+        frame[DAY_COLUMN] = pd.to_datetime(frame[DAY_COLUMN]).dt.date
+        return frame
+
+    def live_frame(self, spec: MonitorSpec, after: dt.date, limit: int) -> pd.DataFrame:
+        """The most recent ``limit`` rows scored after the day ``after`` (labeled or not): the
+        features and the scoring day, newest first. Read to score a challenger on live traffic."""
+        import pandas as pd  # noqa: PLC0415 - pandas would slow every start of the code location
+
+        q = self._db.sql
+        ts = q.col(spec.source.timestamp_column)
+        features = spec.feature_columns
+        cols = ", ".join(q.col(c) for c in features)
+        stmt = sa.text(
+            f"SELECT {cols}, CAST({ts} AS DATE) FROM {q.table(spec.source.table)} "
+            f"WHERE {ts} >= :start ORDER BY {ts} DESC LIMIT :limit"
+        )
+        params = {"start": dt.datetime.combine(after + dt.timedelta(days=1), dt.time()), "limit": limit}
+        with self._db.begin_days(spec, columns=spec.features.numeric) as conn:
+            frame = pd.DataFrame(conn.execute(stmt, params).fetchall(), columns=[*features, DAY_COLUMN])
         frame[DAY_COLUMN] = pd.to_datetime(frame[DAY_COLUMN]).dt.date
         return frame
 

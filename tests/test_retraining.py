@@ -13,9 +13,11 @@ from typing import Any
 
 import dagster as dg
 import mlflow.artifacts
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from scipy import stats
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -206,6 +208,24 @@ def test_challenger_registered_compared_and_recorded(env: Env, tables: dict[str,
     assert details["n_train"] == int(((day >= first) & (day < holdout_from) & (day != broken) & labeled).sum())
     assert first < broken < holdout_from and (day == broken).sum() > 0
     assert events[1]["model_version"] == "2" and events[1]["run_id"] == result.run_id
+
+    # Challenger against live traffic: both models score the rows scored after the labeled window
+    # (no labels needed); flagged rates exact, the score drift near scipy's on the same scores.
+    live = details["live_traffic"]
+    last_labeled = dt.date.fromisoformat(details["window"][1])
+    recent = log[day > last_labeled]
+    features = [*env.spec.features.numeric, *env.spec.features.categorical]
+    with env.registry.open() as reg:
+        new = reg.load_model(NAME, 2).predict_proba(recent[features])[:, 1]
+        old = reg.load_model(NAME, 1).predict_proba(recent[features])[:, 1]
+    assert live["rows"] == len(recent) > 0
+    assert (live["first_day"], live["last_day"]) == (min(day[day > last_labeled]).isoformat(), max(day).isoformat())
+    assert live["flagged_rate_challenger"] == pytest.approx(np.mean(new >= 0.25), abs=1e-12)
+    assert live["flagged_rate_champion"] == pytest.approx(np.mean(old >= 0.25), abs=1e-12)
+    assert live["score_drift_method"] == "wasserstein"
+    want = stats.wasserstein_distance(old, new) / np.std(old)
+    assert live["score_drift"] == pytest.approx(want, rel=0.05, abs=5e-3)
+    assert run.data.metrics["live_flagged_rate_change"] == pytest.approx(live["flagged_rate_change"])
 
     # The run succeeded: the next tick closes the event, and new drift inside the cooldown waits.
     for i in range(3, 6):

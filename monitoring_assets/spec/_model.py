@@ -382,6 +382,9 @@ class RetrainingSpec(_Strict):
     holdout_days: int = Field(default=3, ge=1)
     trainer: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     promotion: PromotionSpec = Field(default_factory=PromotionSpec)
+    # The challenger and the champion score the most recent rows scored after the labeled window
+    # (at most this many; 0: not done), README "Retraining": "Challenger against live traffic".
+    live_rows: int = Field(default=100_000, ge=0)
 
     @model_validator(mode="after")
     def _holdout(self) -> Self:
