@@ -125,6 +125,7 @@ PostgreSQL ``pg_ratio`` <= 10.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -135,6 +136,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -610,9 +612,35 @@ def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
     return took
 
 
-def backfill_run(db_path: str, n_days: int) -> None:
-    """Child process: every daily asset of the monitor over the ``n_days`` days in one Dagster run;
-    prints its wall clock, this process's peak RSS and each step's seconds."""
+def _event_counts(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
+    """How many events of each type the run wrote to the instance's event storage."""
+    counts: dict[str, int] = {}
+    for entry in instance.all_logs(run_id):
+        kind = entry.dagster_event.event_type_value if entry.dagster_event else "LOG"
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+@contextlib.contextmanager
+def _backfill_instance(home: str, storage: str) -> Iterator[dg.DagsterInstance]:
+    """A temporary Dagster instance: ``sqlite`` is Dagster's default (``local_temp``, what a
+    ``dagster dev`` without a ``dagster.yaml`` uses); ``postgres`` keeps its runs and event logs in
+    a fresh database on the benchmark's PostgreSQL server, as ``deploy/dagster.yaml`` does."""
+    overrides: dict[str, Any] = {"telemetry": {"enabled": False}}
+    if storage == "sqlite":
+        with dg.DagsterInstance.local_temp(home, overrides=overrides) as instance:
+            yield instance
+        return
+    with scratch_database(f"bench_dagster_{os.getpid()}") as url:
+        overrides["storage"] = {"postgres": {"postgres_url": url.render_as_string(hide_password=False)}}
+        with dg.DagsterInstance.local_temp(home, overrides=overrides) as instance:
+            yield instance
+
+
+def backfill_run(db_path: str, n_days: int, storage: str) -> None:
+    """Child process: every daily asset of the monitor over the ``n_days`` days in one Dagster run,
+    on an instance with ``storage`` (``_backfill_instance``); prints its wall clock, this
+    process's peak RSS, each step's seconds and the events written by type."""
     spec = parse_spec(spec_dict())
     url = f"duckdb:///{db_path}"
     last = DAY + dt.timedelta(days=n_days - 1)
@@ -622,7 +650,7 @@ def backfill_run(db_path: str, n_days: int) -> None:
         defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
         job = defs.resolve_job_def(BACKFILL_JOB)
         imports_rss = child_peak_rss_mb()
-        with dg.DagsterInstance.local_temp(home, overrides={"telemetry": {"enabled": False}}) as instance:
+        with _backfill_instance(home, storage) as instance:
             t0 = time.perf_counter()
             result = job.execute_in_process(
                 instance=instance,
@@ -635,6 +663,7 @@ def backfill_run(db_path: str, n_days: int) -> None:
             )
             wall = time.perf_counter() - t0
             steps = _step_seconds(instance, result.run_id)
+            events = _event_counts(instance, result.run_id)
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -662,6 +691,7 @@ def backfill_run(db_path: str, n_days: int) -> None:
                 "peak_rss_mb": child_peak_rss_mb(),
                 "imports_rss_mb": imports_rss,
                 "asset_seconds": steps,
+                "events": events,
                 "aggregate_rows_per_day": rows / days if days else 0,
                 "aggregate_kb_per_day": (size or 0) / 1024 / days if days else 0,
                 "n_scored": int(scored or 0),
@@ -700,15 +730,25 @@ def _pg_table_sql(table: str, n_rows: int, start: dt.date, n_days: int, drift: b
     )
 
 
-def measure_postgres(n_rows: int) -> dict[str, Any]:
-    """Profile + drift of one day on PostgreSQL against a bare scan there (see the docstring)."""
+@contextlib.contextmanager
+def scratch_database(name: str) -> Iterator[sa.URL]:
+    """A new database ``name`` on the server at ``$MONITORING_BENCH_PG_URL``, dropped afterwards."""
     server = sa.make_url(os.environ.get("MONITORING_BENCH_PG_URL", DEFAULT_PG_URL))
-    name = f"bench_profile_drift_{os.getpid()}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        url = server.set(database=name)
+        yield server.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def measure_postgres(n_rows: int) -> dict[str, Any]:
+    """Profile + drift of one day on PostgreSQL against a bare scan there (see the docstring)."""
+    name = f"bench_profile_drift_{os.getpid()}"
+    with scratch_database(name) as url:
         engine = sa.create_engine(url)
         ref_rows = min(MAX_REFERENCE_ROWS, max(1, n_rows // 10))
         log(f"PostgreSQL: generating {n_rows:,} rows and a {ref_rows:,}-row reference in {name}")
@@ -750,10 +790,6 @@ def measure_postgres(n_rows: int) -> dict[str, Any]:
                 log(f"PostgreSQL bare scan run {rep + 1}/{SCAN_REPS}: {scans[-1]:.3f} s")
         finally:
             wh.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return {
         "pg_rows": n_rows,
         "pg_bare_scan_s": round(min(scans), 4),
@@ -1227,7 +1263,7 @@ if __name__ == "__main__":
         quality_child(sys.argv[2])
     elif len(sys.argv) == 5 and sys.argv[1] == "--backfill-setup":
         backfill_setup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-    elif len(sys.argv) == 4 and sys.argv[1] == "--backfill-run":
-        backfill_run(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--backfill-run":
+        backfill_run(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
         main()
