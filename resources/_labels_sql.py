@@ -254,8 +254,10 @@ class LabeledRows:
     def _duplicates(self, q: SqlBuilder) -> str:
         """Per scored row: ``dup_ids`` (rows of its (day, id) dropped) and ``dup_labels`` (label rows
         of its id dropped), as columns of the inner SELECT."""
-        dup_ids = f"s.{q.col(DUP_IDS)}" if self.source_id else "0"
-        dup_labels = f"coalesce(l.{q.col(N_LABELS)} - 1, 0)" if self.labels_table else "0"
+        # Zero as a literal where the fast path knows it (no day ranked; labels unranked): a
+        # constant through the join is not folded by the engine and cost a column per row.
+        dup_ids = f"s.{q.col(DUP_IDS)}" if self.source_id and self.dup_days != () else "0"
+        dup_labels = f"coalesce(l.{q.col(N_LABELS)} - 1, 0)" if self.labels_table and not self.plain_labels else "0"
         return f"{dup_ids} AS dup_ids, {dup_labels} AS dup_labels"
 
     def label_expr(self, q: SqlBuilder) -> str:
