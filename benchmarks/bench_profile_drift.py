@@ -106,13 +106,21 @@ What it does:
    ``feature_drift``, ``prediction_drift``, ``labeled_performance``, ``fairness_slices``,
    ``monitoring_report`` and their checks) over all the days in ONE in-process Dagster run, as a
    single-run backfill does (tags ``dagster/asset_partition_range_start``/``_end``), on a
-   temporary instance with Dagster's default SQLite storage and no data-quality suite.
+   temporary instance with Dagster's default SQLite storage (``DagsterInstance.local_temp``: the
+   embedded set-up, ``deploy/dagster.duckdb.yaml``) and no data-quality suite.
    ``backfill_wall_s`` is that run's wall clock, run start included; ``backfill_peak_rss_mb`` the
    child's peak RSS (``VmHWM``: after the imports, Dagster and DuckDB included);
-   ``backfill_asset_seconds`` each step's time from its start to its success event, and
+   ``backfill_asset_seconds`` each step's time from its start to its success event;
+   ``backfill_events`` the events the run wrote to the instance, by type, and
+   ``backfill_events_per_day``; ``backfill_load_average`` the load at the run's end; and
    ``backfill_aggregate_rows_per_day`` / ``backfill_aggregate_kb_per_day`` what
-   ``performance_aggregates`` stores per day. Targets at 365 days x 100,000 rows: <= 120 s,
-   <= 1 GB. ``BENCH_ONLY=backfill`` runs this part alone.
+   ``performance_aggregates`` stores per day. ``BENCH_BACKFILL_STORAGE=sqlite,postgres`` (or
+   ``postgres``) also runs it, on a fresh copy of the warehouse, with the instance's runs and
+   event logs in a new database on the PostgreSQL server of part 8 (``deploy/dagster.yaml``, the
+   production set-up): the same figures as ``backfill_pg_storage_*``, and
+   ``backfill_pg_storage_event_batch_size`` (``$DAGSTER_EVENT_BATCH_SIZE``: above 0, PostgreSQL
+   storage inserts a step's materializations and the run's planned events in batches). Targets
+   at 365 days x 100,000 rows: <= 120 s, <= 1 GB. ``BENCH_ONLY=backfill`` runs this part alone.
 
 7. PostgreSQL (``BENCH_PG_ROWS``, default 1,000,000; 0 skips it): on the server at
    ``$MONITORING_BENCH_PG_URL`` (default ``postgresql+psycopg2://postgres@127.0.0.1:5432/postgres``)
@@ -138,16 +146,19 @@ PostgreSQL ``pg_ratio`` <= 10.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +206,8 @@ DEFAULT_BACKFILL_DAYS = 365
 DEFAULT_BACKFILL_ROWS = 100_000
 BACKFILL_REFERENCE_ROWS = 100_000
 BACKFILL_JOB = "bench_daily_monitoring"
+# The JSON keys' prefix of each instance storage the backfill can run on (BENCH_BACKFILL_STORAGE).
+BACKFILL_STORAGE_KEYS = {"sqlite": "backfill", "postgres": "backfill_pg_storage"}
 
 
 def log(message: str) -> None:
@@ -625,9 +638,35 @@ def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
     return took
 
 
-def backfill_run(db_path: str, n_days: int) -> None:
-    """Child process: every daily asset of the monitor over the ``n_days`` days in one Dagster run;
-    prints its wall clock, this process's peak RSS and each step's seconds."""
+def _event_counts(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
+    """How many events of each type the run wrote to the instance's event storage."""
+    counts: dict[str, int] = {}
+    for entry in instance.all_logs(run_id):
+        kind = entry.dagster_event.event_type_value if entry.dagster_event else "LOG"
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+@contextlib.contextmanager
+def _backfill_instance(home: str, storage: str) -> Iterator[dg.DagsterInstance]:
+    """A temporary Dagster instance: ``sqlite`` is Dagster's default (``local_temp``, what a
+    ``dagster dev`` without a ``dagster.yaml`` uses); ``postgres`` keeps its runs and event logs in
+    a fresh database on the benchmark's PostgreSQL server, as ``deploy/dagster.yaml`` does."""
+    overrides: dict[str, Any] = {"telemetry": {"enabled": False}}
+    if storage == "sqlite":
+        with dg.DagsterInstance.local_temp(home, overrides=overrides) as instance:
+            yield instance
+        return
+    with scratch_database(f"bench_dagster_{os.getpid()}") as url:
+        overrides["storage"] = {"postgres": {"postgres_url": url.render_as_string(hide_password=False)}}
+        with dg.DagsterInstance.local_temp(home, overrides=overrides) as instance:
+            yield instance
+
+
+def backfill_run(db_path: str, n_days: int, storage: str) -> None:
+    """Child process: every daily asset of the monitor over the ``n_days`` days in one Dagster run,
+    on an instance with ``storage`` (``_backfill_instance``); prints its wall clock, this
+    process's peak RSS, each step's seconds and the events written by type."""
     spec = parse_spec(spec_dict())
     url = f"duckdb:///{db_path}"
     last = DAY + dt.timedelta(days=n_days - 1)
@@ -637,7 +676,7 @@ def backfill_run(db_path: str, n_days: int) -> None:
         defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=url))
         job = defs.resolve_job_def(BACKFILL_JOB)
         imports_rss = child_peak_rss_mb()
-        with dg.DagsterInstance.local_temp(home, overrides={"telemetry": {"enabled": False}}) as instance:
+        with _backfill_instance(home, storage) as instance:
             t0 = time.perf_counter()
             result = job.execute_in_process(
                 instance=instance,
@@ -650,6 +689,7 @@ def backfill_run(db_path: str, n_days: int) -> None:
             )
             wall = time.perf_counter() - t0
             steps = _step_seconds(instance, result.run_id)
+            events = _event_counts(instance, result.run_id)
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -677,9 +717,11 @@ def backfill_run(db_path: str, n_days: int) -> None:
                 "peak_rss_mb": child_peak_rss_mb(),
                 "imports_rss_mb": imports_rss,
                 "asset_seconds": steps,
+                "events": events,
                 "aggregate_rows_per_day": rows / days if days else 0,
                 "aggregate_kb_per_day": (size or 0) / 1024 / days if days else 0,
                 "n_scored": int(scored or 0),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
             }
         )
     )
@@ -715,15 +757,25 @@ def _pg_table_sql(table: str, n_rows: int, start: dt.date, n_days: int, drift: b
     )
 
 
-def measure_postgres(n_rows: int) -> dict[str, Any]:
-    """Profile + drift of one day on PostgreSQL against a bare scan there (see the docstring)."""
+@contextlib.contextmanager
+def scratch_database(name: str) -> Iterator[sa.URL]:
+    """A new database ``name`` on the server at ``$MONITORING_BENCH_PG_URL``, dropped afterwards."""
     server = sa.make_url(os.environ.get("MONITORING_BENCH_PG_URL", DEFAULT_PG_URL))
-    name = f"bench_profile_drift_{os.getpid()}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        url = server.set(database=name)
+        yield server.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def measure_postgres(n_rows: int) -> dict[str, Any]:
+    """Profile + drift of one day on PostgreSQL against a bare scan there (see the docstring)."""
+    name = f"bench_profile_drift_{os.getpid()}"
+    with scratch_database(name) as url:
         engine = sa.create_engine(url)
         ref_rows = min(MAX_REFERENCE_ROWS, max(1, n_rows // 10))
         log(f"PostgreSQL: generating {n_rows:,} rows and a {ref_rows:,}-row reference in {name}")
@@ -765,10 +817,6 @@ def measure_postgres(n_rows: int) -> dict[str, Any]:
                 log(f"PostgreSQL bare scan run {rep + 1}/{SCAN_REPS}: {scans[-1]:.3f} s")
         finally:
             wh.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return {
         "pg_rows": n_rows,
         "pg_bare_scan_s": round(min(scans), 4),
@@ -789,35 +837,62 @@ def print_postgres(p: dict[str, Any]) -> None:
 
 
 def measure_backfill(n_days: int, rows_per_day: int) -> dict[str, Any]:
-    """Part 6 of the module docstring: the figures for the JSON line."""
+    """Part 7 of the module docstring: the figures for the JSON line, for each instance storage of
+    ``BENCH_BACKFILL_STORAGE`` (``sqlite``, the default, and/or ``postgres``), each run on its own
+    copy of the generated warehouse."""
+    storages = [s.strip() for s in os.environ.get("BENCH_BACKFILL_STORAGE", "sqlite").split(",") if s.strip()]
+    if not storages or set(storages) - set(BACKFILL_STORAGE_KEYS):
+        raise SystemExit(f"BENCH_BACKFILL_STORAGE={storages}: the storages are 'sqlite' and 'postgres'")
+    out: dict[str, Any] = {"backfill_days": n_days, "backfill_rows_per_day": rows_per_day}
     with tempfile.TemporaryDirectory(prefix="bench_backfill_") as tmp:
-        db_path = str(Path(tmp) / "warehouse.duckdb")
-        made = run_child("--backfill-setup", db_path, str(n_days), str(rows_per_day))
-        log(f"backfill: one run of {BACKFILL_JOB} over {n_days} days")
-        ran = run_child("--backfill-run", db_path, str(n_days))
-    if not ran["success"] or ran["n_scored"] != n_days * rows_per_day:
-        raise SystemExit(f"backfill run failed or counted {ran['n_scored']:,} scored rows: {ran}")
-    log(f"backfill: {ran['wall_s']:.1f} s, peak RSS {ran['peak_rss_mb']:,.0f} MB; steps {ran['asset_seconds']}")
-    return {
-        "backfill_days": n_days,
-        "backfill_rows_per_day": rows_per_day,
-        "backfill_wall_s": round(ran["wall_s"], 2),
-        "backfill_peak_rss_mb": round(ran["peak_rss_mb"], 1),
-        "backfill_imports_rss_mb": round(ran["imports_rss_mb"], 1),
-        "backfill_asset_seconds": ran["asset_seconds"],
-        "backfill_aggregate_rows_per_day": round(ran["aggregate_rows_per_day"], 1),
-        "backfill_aggregate_kb_per_day": round(ran["aggregate_kb_per_day"], 2),
-        "backfill_generate_seconds": round(made["generate_seconds"], 1),
-        "backfill_reference_seconds": round(made["reference_seconds"], 2),
-    }
+        pristine = str(Path(tmp) / "warehouse.duckdb")
+        made = run_child("--backfill-setup", pristine, str(n_days), str(rows_per_day))
+        out["backfill_generate_seconds"] = round(made["generate_seconds"], 1)
+        out["backfill_reference_seconds"] = round(made["reference_seconds"], 2)
+        for i, storage in enumerate(storages):
+            db_path = pristine
+            if i < len(storages) - 1:  # a run writes the monitoring tables: the next one gets a fresh copy
+                db_path = str(Path(tmp) / f"warehouse_{storage}.duckdb")
+                shutil.copy(pristine, db_path)
+            log(f"backfill: one run of {BACKFILL_JOB} over {n_days} days, {storage} instance storage")
+            ran = run_child("--backfill-run", db_path, str(n_days), storage)
+            if not ran["success"] or ran["n_scored"] != n_days * rows_per_day:
+                raise SystemExit(f"backfill run failed or counted {ran['n_scored']:,} scored rows: {ran}")
+            log(
+                f"backfill ({storage}): {ran['wall_s']:.1f} s, peak RSS {ran['peak_rss_mb']:,.0f} MB; "
+                f"steps {ran['asset_seconds']}"
+            )
+            prefix = BACKFILL_STORAGE_KEYS[storage]
+            out |= {
+                f"{prefix}_wall_s": round(ran["wall_s"], 2),
+                f"{prefix}_peak_rss_mb": round(ran["peak_rss_mb"], 1),
+                f"{prefix}_asset_seconds": ran["asset_seconds"],
+                f"{prefix}_events": ran["events"],
+                f"{prefix}_events_per_day": round(sum(ran["events"].values()) / n_days, 1),
+                f"{prefix}_load_average": ran["load_average"],
+            }
+            if i == 0:
+                out |= {
+                    "backfill_imports_rss_mb": round(ran["imports_rss_mb"], 1),
+                    "backfill_aggregate_rows_per_day": round(ran["aggregate_rows_per_day"], 1),
+                    "backfill_aggregate_kb_per_day": round(ran["aggregate_kb_per_day"], 2),
+                }
+            if storage == "postgres":
+                out["backfill_pg_storage_event_batch_size"] = int(os.environ.get("DAGSTER_EVENT_BATCH_SIZE") or 0)
+    return out
 
 
 def print_backfill(b: dict[str, Any]) -> None:
     print(f"Backfill: {b['backfill_days']} days x {b['backfill_rows_per_day']:,} rows in one run")
-    print(f"  wall clock (target <= 120 s): {b['backfill_wall_s']:.1f} s")
-    print(f"  peak RSS (target <= 1024 MB): {b['backfill_peak_rss_mb']:,.0f} MB")
-    for step, seconds in sorted(b["backfill_asset_seconds"].items(), key=lambda kv: -kv[1]):
-        print(f"  {step}: {seconds:.1f} s")
+    for storage, prefix in BACKFILL_STORAGE_KEYS.items():
+        if f"{prefix}_wall_s" not in b:
+            continue
+        print(f"  {storage} instance storage (load average {b[f'{prefix}_load_average']}):")
+        print(f"    wall clock (target <= 120 s): {b[f'{prefix}_wall_s']:.1f} s")
+        print(f"    peak RSS (target <= 1024 MB): {b[f'{prefix}_peak_rss_mb']:,.0f} MB")
+        print(f"    events written: {b[f'{prefix}_events_per_day']:.1f} a day")
+        for step, seconds in sorted(b[f"{prefix}_asset_seconds"].items(), key=lambda kv: -kv[1]):
+            print(f"    {step}: {seconds:.1f} s")
     rows, kb = b["backfill_aggregate_rows_per_day"], b["backfill_aggregate_kb_per_day"]
     print(f"  performance_aggregates per day: {rows:.0f} rows, {kb:.1f} KB")
 
@@ -1298,7 +1373,7 @@ if __name__ == "__main__":
         quality_child(sys.argv[2])
     elif len(sys.argv) == 5 and sys.argv[1] == "--backfill-setup":
         backfill_setup(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-    elif len(sys.argv) == 4 and sys.argv[1] == "--backfill-run":
-        backfill_run(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--backfill-run":
+        backfill_run(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
         main()

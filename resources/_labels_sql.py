@@ -14,10 +14,11 @@ kept, each one a row of its own.
 
 The window functions buffer a whole day, so the aggregates (``binary_aggregates``,
 ``regression_aggregates``, ``slice_counts``) first count, per day, the source rows and repeated ids
-with one ``GROUP BY day, id`` (``_source_counts``). Days without a repeated id read the source as it
-is, the others through the window. Labels are first joined as they are: a day whose joined rows
-outnumber its de-duplicated source rows has an id with several label rows, and only those days are
-aggregated again with the labels ranked. The result is the same as ranking everything.
+(``_source_counts``: ``count(DISTINCT id)``; on DuckDB, integer ids as the set bits of a bitmap).
+Days without a repeated id read the source as it is, the others through the window. Labels are
+first joined as they are: a day whose joined rows outnumber its de-duplicated source rows has an id
+with several label rows, and only those days are aggregated again with the labels ranked. The
+result is the same as ranking everything.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ from resources._sql import DAY, Relation, SqlBuilder, as_date
 
 # Columns the de-duplicating subqueries add (spec names may not start with "__").
 RANK, DUP_IDS, N_LABELS = "__rank__", "__dup_ids__", "__n_labels__"
+# Most bits of the bitmaps that count a window's distinct integer ids on DuckDB (32 MB over all the
+# days; ``LabeledRows._bitmap_counts``).
+BITMAP_BITS = 2**28
 
 T = TypeVar("T")
 
@@ -182,13 +186,50 @@ class LabeledRows:
         window = self._window(q, params)
         where = f" WHERE {' AND '.join(window)}" if window else ""
         sid = f"s.{q.col(self.source_id)}"
+        source = f"FROM {q.table(self.relation.table)} AS s{where}"
+        if q.is_duckdb:
+            bitmap = self._bitmap_counts(conn, q, sid, source, params)
+            if bitmap is not None:
+                return bitmap
         # Rows without an id are each kept; the repeats of an id are its rows but one. count(DISTINCT)
         # took DuckDB 1.1 CPU s at 10M rows, a GROUP BY (day, id) and a sum over it 1.5-1.9 s.
-        stmt = (
-            f"SELECT {self._day(q)} AS {DAY}, count(*), count({sid}) - count(DISTINCT {sid}) "
-            f"FROM {q.table(self.relation.table)} AS s{where} GROUP BY 1"
-        )
+        stmt = f"SELECT {self._day(q)} AS {DAY}, count(*), count({sid}) - count(DISTINCT {sid}) {source} GROUP BY 1"
         return {as_date(d): (int(n) - int(dups), int(dups)) for d, n, dups in conn.execute(sa.text(stmt), params)}
+
+    def _bitmap_counts(
+        self, conn: sa.Connection, q: SqlBuilder, sid: str, source: str, params: dict[str, Any]
+    ) -> dict[dt.date | None, tuple[int, int]] | None:
+        """``_source_counts`` on DuckDB for integer ids: the distinct ids of a day are the set bits
+        of one bitmap over the window's id range (``bitstring_agg``), exact, about a tenth of
+        ``count(DISTINCT)``'s time (0.13 against 1.24 s at 10M rows). None (use
+        ``count(DISTINCT)``) for ids that are not integers or span more than ``BITMAP_BITS`` bits
+        over all the days."""
+        day = self._day(q)
+        first = f"SELECT {day} AS {DAY}, count(*), count({sid}), min({sid}), max({sid}) {source} GROUP BY 1"
+        rows = conn.execute(sa.text(first), params).all()
+        ends = [v for _, _, _, lo, hi in rows for v in (lo, hi) if v is not None]
+        if not ends:  # no row, or no id: nothing repeats
+            return {as_date(d): (int(n), 0) for d, n, _, _, _ in rows}
+        if not all(type(v) is int for v in ends):  # bool is not an id; DECIMAL, strings: not integers
+            return None
+        lo, hi = min(ends), max(ends)
+        if lo < -(2**63) or hi >= 2**63 or (hi - lo + 1) * len(rows) > BITMAP_BITS:
+            return None
+        distinct = {
+            as_date(d): int(bits or 0)
+            for d, bits in conn.execute(
+                sa.text(
+                    f"SELECT {day} AS {DAY}, bit_count(bitstring_agg(CAST({sid} AS BIGINT), :id_lo, :id_hi)) "
+                    f"{source} GROUP BY 1"
+                ),
+                {**params, "id_lo": lo, "id_hi": hi},
+            )
+        }
+        out: dict[dt.date | None, tuple[int, int]] = {}
+        for d, n, with_id, _, _ in rows:
+            dups = int(with_id) - distinct.get(as_date(d), 0)
+            out[as_date(d)] = (int(n) - dups, dups)
+        return out
 
     def _deduplicated(
         self,
@@ -218,8 +259,10 @@ class LabeledRows:
     def _duplicates(self, q: SqlBuilder) -> str:
         """Per scored row: ``dup_ids`` (rows of its (day, id) dropped) and ``dup_labels`` (label rows
         of its id dropped), as columns of the inner SELECT."""
-        dup_ids = f"s.{q.col(DUP_IDS)}" if self.source_id else "0"
-        dup_labels = f"coalesce(l.{q.col(N_LABELS)} - 1, 0)" if self.labels_table else "0"
+        # Zero as a literal where the fast path knows it (no day ranked; labels unranked): a
+        # constant through the join is not folded by the engine and cost a column per row.
+        dup_ids = f"s.{q.col(DUP_IDS)}" if self.source_id and self.dup_days != () else "0"
+        dup_labels = f"coalesce(l.{q.col(N_LABELS)} - 1, 0)" if self.labels_table and not self.plain_labels else "0"
         return f"{dup_ids} AS dup_ids, {dup_labels} AS dup_labels"
 
     def label_expr(self, q: SqlBuilder) -> str:

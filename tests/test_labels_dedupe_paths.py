@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from monitoring_assets.core.performance import performance_metrics
 from monitoring_assets.spec import MonitorSpec
+from resources import _labels_sql
 from resources.warehouse import Warehouse
 from tests.conftest import write_table
 from tests.test_faults_labels import spec_for as faults_spec
@@ -181,3 +183,37 @@ def test_fast_path_matches_policy_and_window_path(loaded: tuple[str, str, pd.Dat
             np.add.at(confusion, (valid["y"].to_numpy(), (valid["score"] >= 0.5).to_numpy().astype(int)), 1)
             assert np.array_equal(counts.confusion, confusion), (day, group)
             assert np.array_equal(counts.confusion, window_counts.confusion), (day, group)
+
+
+@pytest.mark.parametrize("ids", ["integer", "text", "wide"])
+def test_duckdb_source_counts_match_pandas_on_every_id_kind(
+    ids: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per day, rows once de-duplicated and repeated ids, as pandas counts them: integer ids go
+    through the bitmap of ``_bitmap_counts`` (and must: the statement is checked), text ids and
+    an id range over ``BITMAP_BITS`` through ``count(DISTINCT)``."""
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    prefix = f"dc_{uuid.uuid4().hex[:8]}"
+    scored, labels = frames()
+    if ids == "text":
+        scored["id"] = scored["id"].map(lambda v: None if pd.isna(v) else f"r{int(v)}").astype(object)
+    elif ids == "wide":
+        monkeypatch.setattr(_labels_sql, "BITMAP_BITS", 100)
+    write_table(url, f"{prefix}_scored", scored[["ts", "id", "x", "score", "seg"]])
+    table = labels.copy()
+    table.attrs["numeric"] = ("label",)
+    write_table(url, f"{prefix}_labels", table)
+    wh = Warehouse(url)
+    rows = wh.labels.labeled_rows(spec_for(prefix), DAYS[0], DAYS[-1])
+    seen: list[str] = []
+    with wh.begin() as conn:
+        sa.event.listen(conn, "before_cursor_execute", lambda *a: seen.append(a[2]))
+        got = rows._source_counts(conn, wh.sql)
+    wh.dispose()
+    day = scored.ts.dt.date
+    with_id = scored[scored["id"].notna()]
+    dups = with_id.groupby(day).size() - with_id.groupby(day)["id"].nunique()
+    want = {d: (int((day == d).sum() - dups.get(d, 0)), int(dups.get(d, 0))) for d in DAYS}
+    assert got == want
+    assert [d for d in DAYS if want[d][1]] == [DAYS[1], DAYS[3]]
+    assert any("bitstring_agg" in s for s in seen) == (ids == "integer"), seen
