@@ -34,7 +34,9 @@ from monitoring_assets.core.fairness import NULL_GROUP, GroupCounts
 from monitoring_assets.core.performance import (
     CALIBRATION_BINS,
     EPS,
+    PROBABILITY_SUM_TOLERANCE,
     BinaryAggregate,
+    MulticlassAggregate,
     RegressionAggregate,
     calibration_bins,
 )
@@ -54,7 +56,7 @@ class LabeledRows:
 
     relation: Relation
     task: str
-    score_column: str
+    score_column: str | None  # None: multiclass (``class_scores``)
     predicted_column: str | None
     threshold: float
     label_column: str
@@ -70,6 +72,10 @@ class LabeledRows:
     dup_days: tuple[dt.date, ...] | None = None  # days of the window with a repeated source id
     plain_labels: bool = False  # join label rows unranked (the caller checks no id had two)
     only_days: tuple[dt.date, ...] | None = None  # restrict the window to these days
+    # Multiclass: the class values (bound as parameters, compared as text) and the probability
+    # column of each, in the same order (empty: only the predicted class).
+    classes: tuple[str, ...] = ()
+    class_scores: tuple[str, ...] = ()
 
     @classmethod
     def for_days(cls, spec: MonitorSpec, first: dt.date, last: dt.date) -> LabeledRows:
@@ -84,6 +90,8 @@ class LabeledRows:
             spec.labels.table,
             spec.source.id_column,
             spec.labels.id_column,
+            classes=tuple(spec.prediction.classes or ()),
+            class_scores=tuple(spec.prediction.class_score_columns),
         )
 
     def from_clause(self, q: SqlBuilder, params: dict[str, Any], extra: Sequence[str] = ()) -> str:
@@ -136,7 +144,8 @@ class LabeledRows:
         table = q.table(self.relation.table)
         assert self.source_id is not None
         sid = f"s.{q.col(self.source_id)}"
-        order = [f"s.{q.col(self.score_column)} DESC NULLS LAST"]
+        scores = [self.score_column] if self.score_column else list(self.class_scores)
+        order = [f"s.{q.col(c)} DESC NULLS LAST" for c in scores]
         if self.relation.timestamp_column:
             order.insert(0, f"s.{q.col(self.relation.timestamp_column)} DESC")
         if self.predicted_column:
@@ -227,6 +236,7 @@ class LabeledRows:
         return f"CAST(s.{q.col(self.relation.timestamp_column)} AS DATE)"
 
     def _raw_score(self, q: SqlBuilder) -> str:
+        assert self.score_column is not None, "multiclass rows have class_scores"
         return f"CAST(s.{q.col(self.score_column)} AS DOUBLE PRECISION)"
 
     def _finite_score(self, q: SqlBuilder) -> str:
@@ -336,7 +346,12 @@ class LabeledRows:
         return {day: BinaryAggregate(n_bins=n_bins, **p) for day, p in parts.items()}
 
     def valid_label(self, q: SqlBuilder) -> str:
-        """The label when it is a valid target (binary: 0 or 1; regression: finite), else NULL."""
+        """The label when it is a valid target (binary: 0 or 1; regression: finite; multiclass: one
+        of the classes, as text), else NULL. Multiclass binds ``:c0``.. itself: callers' statements
+        carry ``class_params``."""
+        if self.task == "multiclass_classification":
+            raw = self.label_expr(q)
+            return f"CASE WHEN {self.class_index(q, raw)} >= 0 THEN CAST({raw} AS VARCHAR) END"
         if self.task == "binary_classification":
             y = self.binary_label(q)
             return f"CASE WHEN {y} IN (0, 1) THEN {y} END"
@@ -345,7 +360,7 @@ class LabeledRows:
 
     def label_counts(self, conn: sa.Connection, q: SqlBuilder) -> dict[dt.date | None, tuple[int, int]]:
         """Per scoring day: (labeled rows, labeled rows whose label is not a valid target)."""
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = self.class_params()
         label = self.label_expr(q)
         stmt = (
             f"SELECT {self._day(q)}, count({label}), "
@@ -353,6 +368,142 @@ class LabeledRows:
             f"FROM {self.from_clause(q, params)} GROUP BY 1"
         )
         return {as_date(d): (int(n), int(bad or 0)) for d, n, bad in conn.execute(sa.text(stmt), params)}
+
+    # -- multiclass classification --------------------------------------------------------------
+
+    def class_params(self) -> dict[str, Any]:
+        """The class values as bound parameters ``c0``, ``c1``, ... (never interpolated)."""
+        return {f"c{i}": value for i, value in enumerate(self.classes)}
+
+    def class_index(self, q: SqlBuilder, expr: str) -> str:
+        """The index in ``classes`` of ``expr`` compared as text; -1 for another value, NULL for NULL."""
+        text = f"CAST({expr} AS VARCHAR)"
+        whens = " ".join(f"WHEN {text} = :c{i} THEN {i}" for i in range(len(self.classes)))
+        return f"CASE WHEN {expr} IS NULL THEN NULL {whens} ELSE -1 END"
+
+    def _class_probabilities(self, q: SqlBuilder) -> list[str]:
+        return [f"CAST(s.{q.col(c)} AS DOUBLE PRECISION)" for c in self.class_scores]
+
+    def _probabilities_ok(self, q: SqlBuilder, params: dict[str, Any]) -> str:
+        """TRUE when every probability is finite and in [0, 1] and they sum to 1 within the
+        tolerance (FALSE or NULL otherwise)."""
+        probs = self._class_probabilities(q)
+        params["sum_tol"] = PROBABILITY_SUM_TOLERANCE
+        ranges = " AND ".join(f"{q.finite(p)} AND {p} >= 0 AND {p} <= 1" for p in probs)
+        return f"({ranges} AND abs({' + '.join(probs)} - 1) <= CAST(:sum_tol AS DOUBLE PRECISION))"
+
+    def _argmax(self, q: SqlBuilder) -> str:
+        """The index of the largest probability, the first in ``classes`` order on a tie (as
+        ``core.performance.predicted_classes``): class i wins when no later class is larger and
+        (the earlier WHENs having failed) every earlier class is smaller."""
+        probs = self._class_probabilities(q)
+        whens = [
+            f"WHEN {' AND '.join(f'{probs[i]} >= {probs[j]}' for j in range(i + 1, len(probs)))} THEN {i}"
+            for i in range(len(probs) - 1)
+        ]
+        return f"CASE {' '.join(whens)} ELSE {len(probs) - 1} END"
+
+    def multiclass_statement(self, q: SqlBuilder, n_bins: int) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Per day, one scan grouped by GROUPING SETS: ``(day, y, yhat)`` gives the rows, valid
+        rows, log-loss sum, invalid scores and duplicates of each (label, predicted class); with
+        probability columns, one set ``(day, label == k, cell of P(k))`` per class k gives its
+        histogram, returned as two arrays ordered by cell. A day comes back as a few rows."""
+        params: dict[str, Any] = self.class_params() | {"nb": n_bins, "nb_last": n_bins - 1}
+        k = len(self.classes)
+        y = self.class_index(q, self.label_expr(q))
+        probs = self._class_probabilities(q)
+        if probs:
+            ok = self._probabilities_ok(q, params)
+            present = " AND ".join(f"{p} IS NOT NULL" for p in probs)
+            bad_p = f"CASE WHEN {present} AND NOT coalesce({ok}, FALSE) THEN 1 ELSE 0 END"
+        else:
+            ok, bad_p = "TRUE", "0"
+        if self.predicted_column:
+            yhat = self.class_index(q, f"s.{q.col(self.predicted_column)}")
+        else:
+            yhat = f"CASE WHEN {ok} THEN {self._argmax(q)} END"
+        cols = [f"{p} AS p{i}" for i, p in enumerate(probs)]
+        inner = (
+            f"SELECT {self._day(q)} AS {DAY}, {y} AS y, {yhat} AS yhat, "
+            f"CASE WHEN {ok} THEN 1 ELSE 0 END AS ok, {bad_p} AS bad_p, {', '.join([*cols, self._duplicates(q)])} "
+            f"FROM {self.from_clause(q, params)}"
+        )
+        valid = "(r.y >= 0 AND r.yhat >= 0 AND r.ok = 1)"
+        extra = []
+        if probs:
+            params |= {"eps": EPS, "one_eps": 1 - EPS}
+            p_true = f"CASE r.y {' '.join(f'WHEN {i} THEN r.p{i}' for i in range(k))} END"
+            clipped = f"least(greatest({p_true}, CAST(:eps AS DOUBLE PRECISION)), CAST(:one_eps AS DOUBLE PRECISION))"
+            extra.append(f"CASE WHEN {valid} THEN -ln({clipped}) END AS ll")
+            for i in range(k):
+                cell = f"CAST(least(greatest(floor(r.p{i} * CAST(:nb AS DOUBLE PRECISION)), 0), :nb_last) AS INTEGER)"
+                extra.append(f"CASE WHEN {valid} THEN {cell} END AS cell{i}")
+                extra.append(f"CASE WHEN {valid} THEN CASE WHEN r.y = {i} THEN 1 ELSE 0 END END AS pos{i}")
+        else:
+            extra.append("CAST(NULL AS DOUBLE PRECISION) AS ll")
+        rows = f"SELECT r.*, CASE WHEN {valid} THEN 1 ELSE 0 END AS v, {', '.join(extra)} FROM ({inner}) AS r"
+        sets = [f"(t.{DAY}, t.y, t.yhat)", *(f"(t.{DAY}, t.pos{i}, t.cell{i})" for i in range(len(probs)))]
+
+        # GROUPING(x) is 0 in the sets that group by x: it tells which class's set a row is of.
+        def pick(name: str) -> str:
+            return " ".join(f"WHEN GROUPING(t.cell{i}) = 0 THEN {name.format(i=i)}" for i in range(len(probs)))
+
+        cls = f"CASE {pick('{i}')} ELSE -1 END" if probs else "-1"
+        pos, cell = (f"CASE {pick('t.pos{i}')} END", f"CASE {pick('t.cell{i}')} END") if probs else ("NULL", "NULL")
+        grouped = (
+            f"SELECT t.{DAY}, t.y, t.yhat, {cls} AS k, {pos} AS pos, {cell} AS cell, count(*) AS n, sum(t.v) AS nv, "
+            f"sum(t.ll) AS ll, sum(t.bad_p) AS bad_p, sum(t.dup_ids) AS dup_ids, sum(t.dup_labels) AS dup_labels "
+            f"FROM ({rows}) AS t GROUP BY GROUPING SETS ({', '.join(sets)})"
+        )
+        scored = "FILTER (WHERE g.cell IS NOT NULL AND g.pos IS NOT NULL)"
+        stmt = (
+            f"SELECT g.{DAY}, g.k, g.y, g.yhat, g.pos, sum(g.n), sum(g.nv), sum(g.ll), sum(g.bad_p), sum(g.dup_ids), "
+            f"sum(g.dup_labels), array_agg(g.cell ORDER BY g.cell) {scored}, array_agg(g.n ORDER BY g.cell) {scored} "
+            f"FROM ({grouped}) AS g GROUP BY g.{DAY}, g.k, g.y, g.yhat, g.pos"
+        )
+        return sa.text(stmt), params
+
+    def multiclass_aggregates(
+        self, conn: sa.Connection, q: SqlBuilder, n_bins: int
+    ) -> dict[dt.date | None, MulticlassAggregate]:
+        """Per day, the multiclass aggregate; ``n_bins`` is ignored (0) without probability columns."""
+        bins = n_bins if self.class_scores else 0
+        return self._deduplicated(conn, q, lambda rows: rows._multiclass_aggregates(conn, q, bins), _n_scored)
+
+    def _multiclass_aggregates(
+        self, conn: sa.Connection, q: SqlBuilder, n_bins: int
+    ) -> dict[dt.date | None, MulticlassAggregate]:
+        stmt, params = self.multiclass_statement(q, max(n_bins, 1))
+        k = len(self.classes)
+        parts: dict[dt.date | None, dict[str, Any]] = {}
+        for row in conn.execute(stmt, params):
+            day, cls, y, yhat, pos, rows, valid, log_loss, bad_scores, dup_ids, dup_labels, cells, counts = row
+            key = as_date(day)
+            d = parts.get(key)
+            if d is None:
+                d = parts[key] = _multiclass_parts(k, n_bins)
+            if cls >= 0:  # one class's histogram
+                if cells and pos is not None:
+                    d["hist"][cls, pos, np.asarray(cells, np.int64)] += np.asarray(counts, np.int64)
+                continue
+            n, nv = int(rows), int(valid or 0)
+            d["n_scored"] += n
+            d["n_invalid_scores"] += int(bad_scores or 0)
+            d["n_duplicate_ids"] += int(dup_ids or 0)
+            d["n_duplicate_labels"] += int(dup_labels or 0)
+            if yhat is not None and yhat >= 0:
+                d["n_predicted"] += n
+                d["predicted"][yhat] += n
+            if y is None:
+                continue
+            d["n_labeled"] += n
+            if y == -1:
+                d["n_invalid_labels"] += n
+            d["n_invalid"] += n - nv
+            if nv:
+                d["confusion"][y, yhat] += nv
+                d["log_loss_sum"] += float(log_loss or 0.0)
+        return {day: MulticlassAggregate(n_bins=n_bins, **p) for day, p in parts.items()}
 
     # -- label arrivals and training rows -------------------------------------------------------
 
@@ -388,7 +539,7 @@ class LabeledRows:
         """Rows with a valid label: ``features``, the label as ``label_as`` and the scoring day as
         ``day_as``, ordered by timestamp (then id)."""
         assert self.relation.timestamp_column is not None
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = self.class_params()
         label = self.valid_label(q)
         source = self.from_clause(q, params, [f"{label} IS NOT NULL"])
         cols = ", ".join(f"s.{q.col(c)} AS {q.col(c)}" for c in features)
@@ -512,7 +663,7 @@ class LabeledRows:
         return out
 
 
-def _n_scored(aggregate: BinaryAggregate | RegressionAggregate) -> int:
+def _n_scored(aggregate: BinaryAggregate | RegressionAggregate | MulticlassAggregate) -> int:
     return aggregate.n_scored
 
 
@@ -533,3 +684,8 @@ def _binary_parts(n_bins: int) -> dict[str, Any]:
         "n_duplicate_ids": 0,
         "n_duplicate_labels": 0,
     }
+
+
+def _multiclass_parts(n_classes: int, n_bins: int) -> dict[str, Any]:
+    empty = MulticlassAggregate.empty(n_classes, n_bins)
+    return {f: getattr(empty, f) for f in empty.__dataclass_fields__ if f != "n_bins"}
