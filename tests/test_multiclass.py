@@ -373,3 +373,45 @@ def test_prediction_drift_covers_each_probability_and_the_predicted_class(url: s
             {"m": spec.name},
         ).scalars()
         assert set(stored) == {"p0", "p1", "p2", "predicted"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Dagster: the monitor's assets and checks on DuckDB
+# ---------------------------------------------------------------------------------------------
+
+
+def test_multiclass_monitor_materializes_through_dagster(duckdb_url: str) -> None:
+    import dagster as dg  # noqa: PLC0415
+
+    from monitoring_assets import build_definitions  # noqa: PLC0415
+    from monitoring_assets.resources import WarehouseResource  # noqa: PLC0415
+
+    spec = parse_spec(
+        spec_doc("mc_dagster", PROBS | {"label_column": "predicted"}, performance={"max_invalid_share": 0})
+    )
+    frame = scored_frame(CLASSES, seed=9)
+    load(duckdb_url, spec.name, frame)
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=duckdb_url))
+    day = DAYS[1].isoformat()
+    with dg.instance_for_test() as instance:
+        assert defs.resolve_job_def(f"{spec.name}_reference").execute_in_process(instance=instance).success
+        daily = defs.resolve_job_def(f"{spec.name}_daily_monitoring").execute_in_process(
+            instance=instance, partition_key=day, raise_on_error=False
+        )
+        assert daily.success
+        labeled = defs.resolve_job_def(f"{spec.name}_labeled_monitoring").execute_in_process(
+            instance=instance, partition_key=day, raise_on_error=False
+        )
+        assert labeled.success
+        events = labeled.get_asset_materialization_events()
+        meta = next(e.materialization.metadata for e in events if e.asset_key.path[-1] == "labeled_performance")
+        want = sklearn_multiclass(on_day(frame, DAYS[1]), CLASSES, probabilities=True)
+        assert meta["f1_macro"].value == pytest.approx(want["f1_macro"], abs=5e-5)  # metadata: 4 decimals
+        checks = {
+            e.check_name: e.passed
+            for e in labeled.get_asset_check_evaluations()
+            if e.asset_key.path[-1] == "labeled_performance"
+        }
+        # The day has a 'zzz' label and a row whose probabilities sum to 1.2 (limit: none).
+        assert checks["label_validity"] is False
+        assert checks["performance_vs_reference"] is True
