@@ -150,6 +150,10 @@ def fairness_metadata(reports: Mapping[str, SliceReport], verdicts: list[Dispari
     suppressed = 0
     for column, report in reports.items():
         for group, v in report.groups.items():
+            if "selection_rate" not in v:  # multiclass: accuracy and the rate of each predicted class
+                rates = ", ".join(f"{k.split('.', 1)[1]} {_fmt(x)}" for k, x in v.items() if k.startswith("selection_"))
+                lines.append(f"| {column} | {group} | {int(v['n'])} | {rates} | | | | {_fmt(v['accuracy'])} |")
+                continue
             lines.append(
                 f"| {column} | {group} | {int(v['n'])} | {_fmt(v['selection_rate'])} | "
                 f"{_fmt(v['true_positive_rate'])} | {_fmt(v['false_positive_rate'])} | {_fmt(v['precision'])} | "

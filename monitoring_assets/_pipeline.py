@@ -159,7 +159,13 @@ def compute_fairness(
     f = spec.fairness
     reports = {
         day: {
-            column: slice_report(column, per_column.get(column, {}), f.min_slice_size, f.reference_groups.get(column))
+            column: slice_report(
+                column,
+                per_column.get(column, {}),
+                f.min_slice_size,
+                f.reference_groups.get(column),
+                spec.prediction.classes,
+            )
             for column in spec.slices
         }
         for day, per_column in counts.items()

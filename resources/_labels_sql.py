@@ -403,6 +403,13 @@ class LabeledRows:
         ]
         return f"CASE {' '.join(whens)} ELSE {len(probs) - 1} END"
 
+    def _predicted_class(self, q: SqlBuilder, params: dict[str, Any]) -> str:
+        """The predicted class's index: the predicted-class column's (-1: not a class), else the
+        argmax of the probabilities when they are valid (NULL otherwise)."""
+        if self.predicted_column:
+            return self.class_index(q, f"s.{q.col(self.predicted_column)}")
+        return f"CASE WHEN {self._probabilities_ok(q, params)} THEN {self._argmax(q)} END"
+
     def multiclass_statement(self, q: SqlBuilder, n_bins: int) -> tuple[sa.TextClause, dict[str, Any]]:
         """Per day, one scan grouped by GROUPING SETS: ``(day, y, yhat)`` gives the rows, valid
         rows, log-loss sum, invalid scores and duplicates of each (label, predicted class); with
@@ -418,10 +425,7 @@ class LabeledRows:
             bad_p = f"CASE WHEN {present} AND NOT coalesce({ok}, FALSE) THEN 1 ELSE 0 END"
         else:
             ok, bad_p = "TRUE", "0"
-        if self.predicted_column:
-            yhat = self.class_index(q, f"s.{q.col(self.predicted_column)}")
-        else:
-            yhat = f"CASE WHEN {ok} THEN {self._argmax(q)} END"
+        yhat = self._predicted_class(q, params)
         cols = [f"{p} AS p{i}" for i, p in enumerate(probs)]
         inner = (
             f"SELECT {self._day(q)} AS {DAY}, {y} AS y, {yhat} AS yhat, "
@@ -628,10 +632,15 @@ class LabeledRows:
         # cost DuckDB 2-3 times the join itself at 10M rows (the profile's categorical columns
         # showed the same: resources._sql.ProfileQuery.keys_statement).
         values = [f"CAST(s.{q.col(name)} AS VARCHAR) AS g{i}" for i, name in enumerate(columns)]
-        score = self._valid_score(q)
+        multiclass = self.task == "multiclass_classification"
+        if multiclass:
+            y, yhat = self.class_index(q, self.label_expr(q)), self._predicted_class(q, params)
+            params |= self.class_params()
+        else:
+            y, yhat = self.binary_label(q), self._predicted(q, self._valid_score(q), params)
         inner = (
-            f"SELECT {self._day(q)} AS {DAY}, {self.binary_label(q)} AS y, "
-            f"{self._predicted(q, score, params)} AS yhat, {', '.join(values)} FROM {self.from_clause(q, params)}"
+            f"SELECT {self._day(q)} AS {DAY}, {y} AS y, {yhat} AS yhat, {', '.join(values)} "
+            f"FROM {self.from_clause(q, params)}"
         )
         keys = ", ".join(f"r.g{i}" for i in range(len(columns)))
         # GROUPING(g) is 0 in the set that groups by g: it names the row's column (a value may be NULL).
@@ -655,11 +664,15 @@ class LabeledRows:
             name, value = columns[i], found[i]
             group = NULL_GROUP if value is None else value if value in known[name] else OTHER
             per_col = out.setdefault(day, {c: {} for c in columns})[name]
-            confusion = np.zeros((2, 2), np.int64)
-            if y in (0, 1) and yhat in (0, 1):
-                confusion[y, yhat] = n
-            counts = GroupCounts(int(n), int(n) if yhat in (0, 1) else 0, int(n) if yhat == 1 else 0, confusion)
-            per_col[group] = per_col.get(group, GroupCounts()).merge(counts)
+            if multiclass:
+                counts = _class_group_counts(len(self.classes), y, yhat, int(n))
+            else:
+                confusion = np.zeros((2, 2), np.int64)
+                if y in (0, 1) and yhat in (0, 1):
+                    confusion[y, yhat] = n
+                counts = GroupCounts(int(n), int(n) if yhat in (0, 1) else 0, int(n) if yhat == 1 else 0, confusion)
+            known_counts = per_col.get(group)
+            per_col[group] = counts if known_counts is None else known_counts.merge(counts)
         return out
 
 
@@ -689,3 +702,15 @@ def _binary_parts(n_bins: int) -> dict[str, Any]:
 def _multiclass_parts(n_classes: int, n_bins: int) -> dict[str, Any]:
     empty = MulticlassAggregate.empty(n_classes, n_bins)
     return {f: getattr(empty, f) for f in empty.__dataclass_fields__ if f != "n_bins"}
+
+
+def _class_group_counts(n_classes: int, y: int | None, yhat: int | None, n: int) -> GroupCounts:
+    """A multiclass group's counts from ``n`` rows of one (label, predicted class)."""
+    confusion = np.zeros((n_classes, n_classes), np.int64)
+    predicted = np.zeros(n_classes, np.int64)
+    has_pred = yhat is not None and yhat >= 0
+    if has_pred:
+        predicted[yhat] = n
+        if y is not None and y >= 0:
+            confusion[y, yhat] = n
+    return GroupCounts(n, n if has_pred else 0, 0, confusion, predicted)

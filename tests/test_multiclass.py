@@ -260,6 +260,9 @@ def scored_frame(classes: Sequence[object], seed: int) -> pd.DataFrame:
     frame["ts"] = pd.Timestamp(days[0]) + pd.to_timedelta(day_of * 86_400 + rng.integers(0, 86_400, len(frame)), "s")
     frame["id"] = np.arange(len(frame))
     frame["x"] = rng.normal(0, 1, len(frame)) + (day_of >= 4) * 0.8  # the last day drifts
+    frame["region"] = rng.choice(
+        np.array(["north", "south", "east", None], dtype=object), len(frame), p=[0.5, 0.3, 0.19, 0.01]
+    )
     return frame
 
 
@@ -415,3 +418,58 @@ def test_multiclass_monitor_materializes_through_dagster(duckdb_url: str) -> Non
         # The day has a 'zzz' label and a row whose probabilities sum to 1.2 (limit: none).
         assert checks["label_validity"] is False
         assert checks["performance_vs_reference"] is True
+
+
+def expected_groups(rows: pd.DataFrame, classes: Sequence[object]) -> dict[str, dict[str, float]]:
+    """Per region (pandas on the raw rows): rows, accuracy on the valid labeled rows, and each
+    class's selection rate (predicted class, labeled or not) and recall."""
+    out = {}
+    labels = class_index(rows["y"], classes)
+    predicted = class_index(rows["predicted"], classes)
+    for region, g in rows.assign(label=labels, pred=predicted).groupby(rows["region"].fillna("__null__")):
+        valid = g[g.labeled & (g.label >= 0) & (g.pred >= 0)]
+        values = {"n": float(len(g)), "accuracy": float((valid.label == valid.pred).mean())}
+        for i, c in enumerate(classes):
+            values[f"selection_rate.{c}"] = float((g.pred[g.pred >= 0] == i).mean())
+            values[f"true_positive_rate.{c}"] = float((valid.pred[valid.label == i] == i).mean())
+        out[str(region)] = values
+    return out
+
+
+def test_fairness_slices_match_pandas_on_raw_rows(url: str) -> None:
+    from monitoring_assets._pipeline import compute_fairness, disparity_verdicts  # noqa: PLC0415
+
+    thresholds = {
+        "demographic_parity_difference": {"warn": 0.01, "error": 0.5},
+        "accuracy_difference": {"warn": 0.5, "error": 0.6},
+    }
+    spec = parse_spec(
+        spec_doc(
+            _name("mcs"),
+            PROBS | {"label_column": "predicted"},
+            slices=["region"],
+            fairness={"min_slice_size": 30, "thresholds": thresholds},
+        )
+    )
+    frame = scored_frame(CLASSES, seed=10)
+    south = (frame.region == "south") & (frame.ts.dt.date == DAYS[1]) & (frame.id % 3 == 0)
+    frame.loc[south, "predicted"] = "c"  # the model favours class c for the south on the last day
+    load(url, spec.name, frame)
+    wh = Warehouse(url)
+    audit = Audit("run-1", spec.spec_hash())
+    build_reference(wh, spec, audit)
+    reports = compute_fairness(wh, spec, DAYS, audit)
+    for day in DAYS:
+        report = reports[day]["region"]
+        want = expected_groups(on_day(frame, day), CLASSES)
+        assert report.suppressed == ["__null__"]  # about 15 rows a day, under 30
+        assert set(report.groups) == set(want) - {"__null__"}
+        for group, values in report.groups.items():
+            assert not mismatches(values, want[group], (day, group))
+        rates = {c: [want[g][f"selection_rate.{c}"] for g in report.groups] for c in CLASSES}
+        parity = max(max(r) - min(r) for r in rates.values())
+        assert report.disparities["demographic_parity_difference"] == pytest.approx(parity, abs=EXACT)
+        accuracies = [want[g]["accuracy"] for g in report.groups]
+        assert report.disparities["accuracy_difference"] == pytest.approx(max(accuracies) - min(accuracies), abs=EXACT)
+    levels = {v.disparity: v.level.value for v in disparity_verdicts(spec, reports[DAYS[1]])}
+    assert levels == {"demographic_parity_difference": "warn", "accuracy_difference": "ok"}

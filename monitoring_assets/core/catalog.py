@@ -67,6 +67,7 @@ DISPARITIES = {
     "demographic_parity_ratio": ("selection_rate", "ratio"),
     "equal_opportunity_difference": ("true_positive_rate", "difference"),
     "equalized_odds_difference": ("true_positive_rate+false_positive_rate", "difference"),
+    "accuracy_difference": ("accuracy", "difference"),
 }
 
 # Performance: metrics a tolerance can apply to, and whether larger is better.

@@ -81,6 +81,7 @@ DisparityName = Literal[
     "demographic_parity_ratio",
     "equalized_odds_difference",
     "equal_opportunity_difference",
+    "accuracy_difference",
 ]
 assert set(DisparityName.__args__) == set(DISPARITIES)  # type: ignore[attr-defined]
 
@@ -551,9 +552,9 @@ class MonitorSpec(_Strict):
     @model_validator(mode="after")
     def _labels_and_slices(self) -> Self:
         numeric, prediction = set(self.features.numeric), set(self.prediction.numeric_columns)
-        if self.slices and self.prediction.task != "binary_classification":
+        if self.slices and self.prediction.task == "regression":
             raise ValueError(
-                f"slices: fairness slices need task binary_classification; a {self.prediction.task} "
+                "slices: fairness slices need a classification task; a regression "
                 "monitor would ignore them (remove slices)"
             )
         for column in self.slices:
