@@ -473,3 +473,53 @@ def test_fairness_slices_match_pandas_on_raw_rows(url: str) -> None:
         assert report.disparities["accuracy_difference"] == pytest.approx(max(accuracies) - min(accuracies), abs=EXACT)
     levels = {v.disparity: v.level.value for v in disparity_verdicts(spec, reports[DAYS[1]])}
     assert levels == {"demographic_parity_difference": "warn", "accuracy_difference": "ok"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Retraining: the default trainer fits a multiclass model, compared on macro F1
+# ---------------------------------------------------------------------------------------------
+
+
+def test_retraining_fits_a_multiclass_challenger_and_judges_it_on_macro_f1(
+    duckdb_url: str, tmp_path: object, mlflow_sqlite: object
+) -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from monitoring_assets._retraining import Trigger, retrain  # noqa: PLC0415
+    from monitoring_assets.resources import RegistryResource  # noqa: PLC0415
+    from resources._rows import LABEL  # noqa: PLC0415
+
+    tmp = Path(str(tmp_path))
+    spec = parse_spec(
+        spec_doc(
+            "mc_retrain",
+            PROBS | {"label_column": "predicted"},
+            features={"numeric": ["x", "signal"]},
+            model={"registry_name": "mc_retrain_model"},
+            retraining={"training_window_days": 5, "holdout_days": 1, "promotion": {"policy": "auto"}},
+        )
+    )
+    frame = scored_frame(CLASSES, seed=11)
+    rng = np.random.default_rng(12)
+    frame["signal"] = class_index(frame["y"], CLASSES) + rng.normal(0, 0.7, len(frame))  # informative
+    load(duckdb_url, spec.name, frame)
+    wh = Warehouse(duckdb_url)
+    registry = RegistryResource(tracking_uri=mlflow_sqlite(tmp), artifact_root=str(tmp / "artifacts"))  # type: ignore[operator]
+    with registry.open() as reg:
+        result = retrain(wh, reg, spec, Trigger("manual-1", "manual"), "run-1")
+        model = reg.load_model("mc_retrain_model", result.version)
+    assert result.primary_metric == "f1_macro" and result.champion is None and result.promoted, result.decision
+    assert not result.report_error, result.report_error
+    holdout = wh.rows.training_frame(spec, DAYS[1], DAYS[1])
+    assert len(holdout) == result.n_holdout
+    truth = holdout[LABEL].astype(str)
+    assert set(truth) <= set(CLASSES)  # the label 'zzz' is not a class: not trained or scored on
+    predicted = np.asarray(model.predict(holdout[spec.feature_columns])).astype(str)
+    proba = model.predict_proba(holdout[spec.feature_columns])
+    want = {
+        "f1_macro": skm.f1_score(truth, predicted, average="macro"),
+        "accuracy": skm.accuracy_score(truth, predicted),
+        "log_loss": skm.log_loss(truth, proba, labels=list(model.classes_)),
+    }
+    assert not mismatches(result.challenger, want, "challenger")
+    assert result.challenger["f1_macro"] > 0.6
