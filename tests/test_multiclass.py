@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sklearn import metrics as skm
+from sqlalchemy.pool import NullPool
 
 from monitoring_assets._pipeline import build_daily_profiles, build_reference, compute_drift, compute_performance
 from monitoring_assets.core.performance import (
@@ -368,7 +369,7 @@ def test_prediction_drift_covers_each_probability_and_the_predicted_class(url: s
     assert not any(c.drifted for c in drift[DAYS[0]].features), [(c.feature, c.value) for c in drift[DAYS[0]].features]
     features = compute_drift(wh, spec, DAYS, "feature", audit)
     assert {c.feature for c in features[DAYS[0]].features} == {"x"}
-    with sa.create_engine(url).connect() as conn:
+    with sa.create_engine(url, poolclass=NullPool).connect() as conn:
         stored = conn.execute(
             sa.text(
                 "SELECT DISTINCT feature FROM monitoring.drift_metrics WHERE monitor = :m AND scope = 'prediction'"
@@ -523,3 +524,38 @@ def test_retraining_fits_a_multiclass_challenger_and_judges_it_on_macro_f1(
     }
     assert not mismatches(result.challenger, want, "challenger")
     assert result.challenger["f1_macro"] > 0.6
+
+
+def test_the_documented_example_spec_is_valid() -> None:
+    from monitoring_assets.spec import load_spec  # noqa: PLC0415
+    from tests.conftest import REPO  # noqa: PLC0415
+
+    spec = load_spec(REPO / "docs" / "examples" / "species_multiclass.yaml")
+    assert spec.prediction.class_score_columns == ["p_setosa", "p_versicolor", "p_virginica"]
+    assert spec.prediction_drift_columns == ["p_setosa", "p_versicolor", "p_virginica", "predicted_species"]
+    assert spec.retrains
+
+
+def test_a_day_of_multiclass_aggregates_reads_back_exactly(url: str) -> None:
+    """18 rows a day for 3 classes (9 scalars, 3 arrays of one row per class), bytes exact."""
+    spec = parse_spec(spec_doc(_name("mcr"), PROBS | {"label_column": "predicted"}))
+    load(url, spec.name, scored_frame(CLASSES, seed=13))
+    wh = Warehouse(url)
+    compute_performance(wh, spec, DAYS, Audit("run-1", spec.spec_hash()))
+    fresh = wh.metrics.performance_aggregates(spec, DAYS)
+    with wh.metrics.performance_writer(spec, Audit("read", spec.spec_hash())) as writer:
+        read = writer.read_aggregates(DAYS[0], DAYS[-1])
+    for day in DAYS:
+        for field in ("predicted", "confusion", "hist"):
+            assert np.array_equal(getattr(fresh[day], field), getattr(read[day], field)), (day, field)
+        assert fresh[day].log_loss_sum == read[day].log_loss_sum
+        assert fresh[day].hist.shape == (3, 2, 10_000)
+    with sa.create_engine(url, poolclass=NullPool).connect() as conn:
+        counts = conn.execute(
+            sa.text(
+                "SELECT partition_date, count(*) FROM monitoring.performance_aggregates WHERE monitor = :m "
+                "GROUP BY partition_date"
+            ),
+            {"m": spec.name},
+        ).fetchall()
+    assert {d: int(n) for d, n in counts} == {d: 18 for d in DAYS}
