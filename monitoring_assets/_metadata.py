@@ -115,7 +115,8 @@ def performance_metadata(task: str, day: PerformanceDay, reference: Mapping[str,
     (daily, rolling window, reference)."""
     primary = PRIMARY_METRIC[task]
     lines = ["| metric | daily | rolling | reference |", "|---|---|---|---|"]
-    for metric in TASK_METRICS[task]:
+    per_class = [m for m in day.metrics if "." in m]  # multiclass: recall.<class>, precision.<class>, ...
+    for metric in [*TASK_METRICS[task], *per_class]:
         lines.append(
             f"| {metric} | {_fmt(day.metrics.get(metric, math.nan))} | {_fmt(day.rolling.get(metric, math.nan))} "
             f"| {_fmt(reference.get(metric, math.nan))} |"
@@ -133,6 +134,8 @@ def performance_metadata(task: str, day: PerformanceDay, reference: Mapping[str,
         if count in day.metrics:
             meta[count] = dg.MetadataValue.int(int(day.metrics[count]))
     meta |= _finite_floats({primary: day.metrics.get(primary), f"rolling_{primary}": day.rolling.get(primary)})
+    # Multiclass: each class's recall over time shows a class the model stops finding.
+    meta |= _finite_floats({m: day.metrics[m] for m in per_class if m.startswith("recall.")})
     return meta
 
 

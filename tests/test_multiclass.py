@@ -411,6 +411,8 @@ def test_multiclass_monitor_materializes_through_dagster(duckdb_url: str) -> Non
         meta = next(e.materialization.metadata for e in events if e.asset_key.path[-1] == "labeled_performance")
         want = sklearn_multiclass(on_day(frame, DAYS[1]), CLASSES, probabilities=True)
         assert meta["f1_macro"].value == pytest.approx(want["f1_macro"], abs=5e-5)  # metadata: 4 decimals
+        assert meta["recall.b"].value == pytest.approx(want["recall.b"], abs=5e-5)
+        assert "| precision.c |" in str(meta["metrics"].value)
         checks = {
             e.check_name: e.passed
             for e in labeled.get_asset_check_evaluations()
