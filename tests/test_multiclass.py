@@ -298,9 +298,13 @@ def test_performance_through_the_warehouse_matches_sklearn_with_probabilities(ur
     build_reference(wh, spec, audit)
     results = compute_performance(wh, spec, DAYS, audit)
     for day in DAYS:
-        want = sklearn_multiclass(on_day(frame, day), CLASSES, probabilities=True)
+        rows = on_day(frame, day)
+        want = sklearn_multiclass(rows, CLASSES, probabilities=True)
         assert not mismatches(results[day].metrics, want, day)
-        assert results[day].metrics["n_invalid_scores"] > 0
+        # In SQL a NaN probability is present and invalid (NULL would be missing), like a sum of 1.2.
+        p = rows[["p0", "p1", "p2"]].to_numpy()
+        invalid = ~np.isfinite(p).all(axis=1) | (np.abs(p.sum(axis=1) - 1) > 0.01)
+        assert results[day].metrics["n_invalid_scores"] == invalid.sum() > 0
     rolling = wh.metrics.read_performance(spec, "rolling_2d", days=[DAYS[1]])[DAYS[1]]
     both = frame[frame.ts.dt.date.isin(DAYS)]
     assert not mismatches(rolling, sklearn_multiclass(both, CLASSES, probabilities=True), "rolling")
@@ -435,6 +439,7 @@ def expected_groups(rows: pd.DataFrame, classes: Sequence[object]) -> dict[str, 
         for i, c in enumerate(classes):
             values[f"selection_rate.{c}"] = float((g.pred[g.pred >= 0] == i).mean())
             values[f"true_positive_rate.{c}"] = float((valid.pred[valid.label == i] == i).mean())
+            values[f"false_positive_rate.{c}"] = float((valid.pred[valid.label != i] == i).mean())
         out[str(region)] = values
     return out
 

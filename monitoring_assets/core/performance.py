@@ -33,6 +33,11 @@ Binary classification keeps, over the valid labeled rows:
 * the sum of log losses with scores clipped to [eps, 1 - eps], eps = float64 machine epsilon
   (as scikit-learn >= 1.5 does), and the sum of squared errors (Brier score).
 
+Multiclass classification (``MulticlassAggregate``) keeps the predicted-class counts of every
+scored row, the K x K confusion counts over the valid labeled rows, and per class k the histogram
+of P(k) over ``n_bins`` cells split by label == k, plus the log-loss sum; see
+``multiclass_metrics`` for the definitions and the ROC AUC error bound.
+
 Regression keeps sums of errors (prediction - target), absolute and squared errors, absolute
 percentage errors over rows with a non-zero target (rows with a zero target are counted, not
 used), and the target's mean and centered sum of squares (merged with Chan's formula) for R2.
@@ -322,7 +327,8 @@ def multiclass_aggregate_from_rows(
     """Aggregate raw rows in numpy: the reference the SQL path is tested against. ``labels`` and
     ``predicted`` are class indices, -1 for a value that is not a class and NaN for missing (a
     label not arrived yet); ``probabilities`` is (rows, K) in ``classes`` order, or None
-    (``n_bins`` must then be 0). NaN probabilities count as missing (not an invalid score)."""
+    (``n_bins`` must then be 0). NaN probabilities count as missing here, not as an invalid score
+    (SQL keeps NaN apart from NULL: there a NaN is an invalid score, as for the binary score)."""
     labels, predicted = np.asarray(labels, np.float64), np.asarray(predicted, np.float64)
     k = n_classes
     labeled = ~np.isnan(labels)
