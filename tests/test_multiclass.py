@@ -566,3 +566,21 @@ def test_a_day_of_multiclass_aggregates_reads_back_exactly(url: str) -> None:
             {"m": spec.name},
         ).fetchall()
     assert {d: int(n) for d, n in counts} == {d: 18 for d in DAYS}
+
+
+def test_a_trained_model_must_be_a_classifier_of_the_spec_classes() -> None:
+    from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: PLC0415
+
+    from monitoring_assets._retraining import chance_level, task_problem  # noqa: PLC0415
+
+    spec = parse_spec(spec_doc("m", PROBS))
+    x = np.arange(12, dtype=float).reshape(-1, 1)
+    assert task_problem(LogisticRegression().fit(x, ["a", "b", "c"] * 4), spec) is None
+    assert task_problem(LogisticRegression().fit(x, ["a", "b"] * 6), spec) is None  # a class unseen: allowed
+    unknown = task_problem(LogisticRegression().fit(x, ["a", "z"] * 6), spec)
+    assert unknown is not None and "'z'" in unknown
+    assert "predict_proba" in (task_problem(LinearRegression().fit(x, np.arange(12.0)), spec) or "")
+    # Chance: always the training window's most frequent class ('c'), scored on the holdout.
+    holdout = ["a", "b", "c", "c"]
+    want = skm.f1_score(holdout, ["c"] * 4, labels=CLASSES, average="macro", zero_division=np.nan)
+    assert chance_level(spec, ["c", "c", "a"], holdout) == pytest.approx(want, abs=EXACT)
