@@ -606,7 +606,13 @@ class MonitorSpec(_Strict):
 
     def spec_hash(self) -> str:
         """Short, stable hash of the validated spec; stored on every metric row."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        # Unset, the multiclass fields are left out: a binary or regression spec keeps the hash it
+        # had before they existed.
+        for key in ("classes", "score_columns"):
+            if data["prediction"].get(key) is None:
+                del data["prediction"][key]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @property
