@@ -549,8 +549,10 @@ def test_a_day_of_multiclass_aggregates_reads_back_exactly(url: str) -> None:
     load(url, spec.name, scored_frame(CLASSES, seed=13))
     wh = Warehouse(url)
     compute_performance(wh, spec, DAYS, Audit("run-1", spec.spec_hash()))
+    # Written, then read back (a second aggregation could sum the log losses in another order).
     fresh = wh.metrics.performance_aggregates(spec, DAYS)
     with wh.metrics.performance_writer(spec, Audit("read", spec.spec_hash())) as writer:
+        writer.write_aggregates(fresh)
         read = writer.read_aggregates(DAYS[0], DAYS[-1])
     for day in DAYS:
         for field in ("predicted", "confusion", "hist"):
