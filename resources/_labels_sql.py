@@ -3,7 +3,8 @@
 Each scored row of the source is ``LEFT JOIN``-ed to its label (in the source itself, or in the
 labels table on the id columns), so unlabeled rows still count in ``n_scored``. Queries group by
 day and return small aggregates (see ``monitoring_assets.core.performance`` and ``.fairness``);
-rows never leave the warehouse. Identifiers are quoted, values bound, as in ``_sql``.
+rows never leave the warehouse. Identifiers are quoted, values bound, as in ``_sql`` (multiclass
+class values too: ``:c0``, ``:c1``, ... compared with labels and predicted classes cast to text).
 
 Duplicates, with ``source.id_column`` (window functions, in the warehouse): source rows repeating
 an id on one scoring day count once (the latest by timestamp, then the highest score); label rows
@@ -13,7 +14,7 @@ dropped is counted per day (``n_duplicate_ids``, ``n_duplicate_labels``). Rows w
 kept, each one a row of its own.
 
 The window functions buffer a whole day, so the aggregates (``binary_aggregates``,
-``regression_aggregates``, ``slice_counts``) first count, per day, the source rows and repeated ids
+``regression_aggregates``, ``multiclass_aggregates``, ``slice_counts``) first count, per day, the source rows and repeated ids
 with one ``GROUP BY day, id`` (``_source_counts``). Days without a repeated id read the source as it
 is, the others through the window. Labels are first joined as they are: a day whose joined rows
 outnumber its de-duplicated source rows has an id with several label rows, and only those days are
