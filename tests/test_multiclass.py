@@ -586,3 +586,32 @@ def test_a_trained_model_must_be_a_classifier_of_the_spec_classes() -> None:
     holdout = ["a", "b", "c", "c"]
     want = skm.f1_score(holdout, ["c"] * 4, labels=CLASSES, average="macro", zero_division=np.nan)
     assert chance_level(spec, ["c", "c", "a"], holdout) == pytest.approx(want, abs=EXACT)
+
+
+def test_late_labels_change_the_day_and_the_rolling_window(url: str) -> None:
+    spec = parse_spec(spec_doc(_name("mcl"), PROBS | {"label_column": "predicted"}, performance={"rolling_days": 2}))
+    frame = scored_frame(CLASSES, seed=14)
+    early = frame.assign(labeled=frame.labeled & (frame.id % 2 == 0))  # half the labels have arrived
+    load(url, spec.name, early)
+    wh = Warehouse(url)
+    compute_performance(wh, spec, DAYS, Audit("run-1", spec.spec_hash()))
+    late = frame[frame.labeled & (frame.id % 2 == 1)]
+    engine = sa.create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(f'INSERT INTO "{spec.name}_labels" VALUES (:i, :y)'),
+            [{"i": int(i), "y": y} for i, y in zip(late["id"], late["y"], strict=True)],
+        )
+    engine.dispose()
+    compute_performance(wh, spec, [DAYS[0]], Audit("run-2", spec.spec_hash()))  # only the first day again
+    both = frame[frame.ts.dt.date.isin(DAYS)]
+    rolling = wh.metrics.read_performance(spec, "rolling_2d", days=[DAYS[1]])[DAYS[1]]
+    # Day 2's window (days 1..2) now counts day 1's late labels, though day 2 was not re-run.
+    want = sklearn_multiclass(
+        both.assign(labeled=both.labeled & ((both.id % 2 == 0) | (both.ts.dt.date == DAYS[0]))),
+        CLASSES,
+        probabilities=True,
+    )
+    assert not mismatches(rolling, want, "rolling")
+    daily = wh.metrics.read_performance(spec, "daily", days=[DAYS[0]])[DAYS[0]]
+    assert not mismatches(daily, sklearn_multiclass(on_day(frame, DAYS[0]), CLASSES, probabilities=True), "day 1")
