@@ -16,9 +16,10 @@ kept, each one a row of its own.
 The window functions buffer a whole day, so the aggregates (``binary_aggregates``,
 ``regression_aggregates``, ``multiclass_aggregates``, ``slice_counts``) first count, per day, the
 source rows and repeated ids with one ``GROUP BY day, id`` (``_source_counts``). Days without a
-repeated id read the source as it is, the others through the window. Labels are first joined as they are: a day whose joined rows
-outnumber its de-duplicated source rows has an id with several label rows, and only those days are
-aggregated again with the labels ranked. The result is the same as ranking everything.
+repeated id read the source as it is, the others through the window. Labels are first joined as they
+are: a day whose joined rows outnumber its de-duplicated source rows has an id with several label
+rows, and only those days are aggregated again with the labels ranked. The result is the same as
+ranking everything.
 """
 
 from __future__ import annotations
