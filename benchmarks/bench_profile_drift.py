@@ -132,6 +132,15 @@ What it does:
    on PostgreSQL (best of ``SCAN_REPS``); ``pg_ratio`` divides them (target <= 10).
    ``BENCH_ONLY=postgres`` runs this part alone.
 
+8. Multiclass (``BENCH_MULTICLASS_ROWS``, default ``BENCH_ROWS``; 0 skips it): a DuckDB table of
+   that many rows on the profiled day, generated in SQL: 10 classes ``k0``..``k9``, one softmax
+   probability column per class, a feature, and the label in the same table (90 % labeled).
+   ``multiclass_seconds`` is ``_pipeline.compute_performance`` of that day (the multiclass
+   aggregate: confusion counts, per-class 10,000-cell probability histograms, log loss, in one
+   GROUPING SETS scan; best of ``PROFILE_REPS``), ``multiclass_bare_scan_s`` a ``sum()`` over the
+   10 probability columns (best of ``SCAN_REPS``), ``multiclass_ratio`` divides them.
+   ``BENCH_ONLY=multiclass`` runs this part alone.
+
 The last line printed is one JSON object (``rows``, ``seconds``, ``bare_scan_seconds``, ``ratio``,
 ``peak_rss_mb``, ``perf_seconds``, ``perf_ratio``, ``fairness_seconds``, ``fairness_ratio``,
 ``quality_seconds``, ``quality_peak_rss_mb``, ``reference_profile_s``, ``reference_ratio``,
@@ -727,6 +736,98 @@ def backfill_run(db_path: str, n_days: int, storage: str) -> None:
     )
 
 
+# -- multiclass --------------------------------------------------------------------------------
+
+MULTICLASS_CLASSES = [f"k{i}" for i in range(10)]
+
+
+def multiclass_spec_dict() -> dict[str, Any]:
+    return {
+        "name": "bench_multiclass",
+        "source": {"table": "mc_log", "timestamp_column": TIMESTAMP, "id_column": "request_id"},
+        "features": {"numeric": ["x"]},
+        "prediction": {
+            "task": "multiclass_classification",
+            "classes": MULTICLASS_CLASSES,
+            "score_columns": {c: f"p_{c}" for c in MULTICLASS_CLASSES},
+        },
+        "labels": {"label_column": "label"},
+        "reference": {"window": {"start": DAY.isoformat(), "end": DAY.isoformat()}},
+        "partitions": {"start_date": DAY.isoformat()},
+    }
+
+
+def _multiclass_table_sql(n_rows: int) -> str:
+    """``n_rows`` on ``DAY``: the true class, softmax probabilities that favour it, 90 % labeled."""
+    k = len(MULTICLASS_CLASSES)
+    logits = ", ".join(f"exp({NORMAL} + CASE WHEN truth = {i} THEN 1.5 ELSE 0 END) AS e{i}" for i in range(k))
+    total = " + ".join(f"e{i}" for i in range(k))
+    probs = ", ".join(f"e{i} / ({total}) AS p_{c}" for i, c in enumerate(MULTICLASS_CLASSES))
+    base = (
+        f"SELECT range AS request_id, TIMESTAMP '{DAY.isoformat()}' + "
+        f"to_microseconds(CAST(range * 86400000000 // {n_rows} AS BIGINT)) AS {TIMESTAMP}, "
+        f"{NORMAL} AS x, CAST(floor({k} * random()) AS INTEGER) AS truth FROM range({n_rows})"
+    )
+    return (
+        f"CREATE OR REPLACE TABLE mc_log AS SELECT request_id, {TIMESTAMP}, x, {probs}, "
+        f"CASE WHEN random() < 0.9 THEN 'k' || CAST(truth AS VARCHAR) END AS label "
+        f"FROM (SELECT *, {logits} FROM ({base}))"
+    )
+
+
+def measure_multiclass(n_rows: int) -> dict[str, Any]:
+    """The multiclass labeled-performance aggregate of ``n_rows`` against a bare scan (part 8)."""
+    with tempfile.TemporaryDirectory(prefix="bench_multiclass_") as tmp:
+        db_path = Path(tmp) / "warehouse.duckdb"
+        t0 = time.perf_counter()
+        con = duckdb.connect(str(db_path))
+        try:
+            con.execute("SELECT setseed(0.31)")
+            con.execute(_multiclass_table_sql(n_rows))
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        log(f"multiclass table of {n_rows:,} rows generated in {time.perf_counter() - t0:.1f} s")
+        spec = parse_spec(multiclass_spec_dict())
+        wh = Warehouse(f"duckdb:///{db_path}")
+        audit = Audit("bench-multiclass", spec.spec_hash())
+        runs, result = [], {}
+        for rep in range(PROFILE_REPS):
+            t0 = time.perf_counter()
+            result = _pipeline.compute_performance(wh, spec, [DAY], audit)
+            runs.append(time.perf_counter() - t0)
+            log(f"multiclass performance run {rep + 1}/{PROFILE_REPS}: {runs[-1]:.2f} s")
+        scan = bare_scan_statement(wh, spec.prediction.numeric_columns, "mc_log")
+        scans = []
+        for _ in range(SCAN_REPS):
+            t0 = time.perf_counter()
+            with wh.begin() as conn:
+                conn.execute(scan).one()
+            scans.append(time.perf_counter() - t0)
+        wh.dispose()
+    metrics = result[DAY].metrics
+    if metrics["n_scored"] != n_rows:
+        raise SystemExit(f"multiclass performance counted {metrics['n_scored']} rows, expected {n_rows}")
+    return {
+        "multiclass_rows": n_rows,
+        "multiclass_classes": len(MULTICLASS_CLASSES),
+        "multiclass_seconds": round(min(runs), 4),
+        "multiclass_bare_scan_s": round(min(scans), 4),
+        "multiclass_ratio": round(min(runs) / min(scans), 2),
+        "multiclass_f1_macro": round(metrics["f1_macro"], 4),
+        "multiclass_roc_auc_ovr_macro": round(metrics["roc_auc_ovr_macro"], 4),
+    }
+
+
+def print_multiclass(m: dict[str, Any]) -> None:
+    print(f"Multiclass labeled performance ({m['multiclass_rows']:,} rows, {m['multiclass_classes']} classes)")
+    print(f"  compute_performance: {m['multiclass_seconds']:.3f} s; bare scan {m['multiclass_bare_scan_s']:.3f} s")
+    print(
+        f"  ratio: {m['multiclass_ratio']:.1f}x (macro F1 {m['multiclass_f1_macro']}, "
+        f"OvR AUC {m['multiclass_roc_auc_ovr_macro']})"
+    )
+
+
 def run_child(*args: str) -> dict[str, Any]:
     child = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -910,9 +1011,9 @@ def run_setup(db_path: Path, n_rows: int, ref_rows: int) -> dict[str, float]:
     return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def bare_scan_statement(wh: Warehouse, columns: list[str]) -> sa.TextClause:
+def bare_scan_statement(wh: Warehouse, columns: list[str], table: str = SOURCE_TABLE) -> sa.TextClause:
     sums = ", ".join(f"sum({wh.sql.col(c)})" for c in columns)
-    return sa.text(f"SELECT {sums} FROM {wh.sql.table(SOURCE_TABLE)}")
+    return sa.text(f"SELECT {sums} FROM {wh.sql.table(table)}")
 
 
 def bare_scan_rss(db_path: str) -> None:
@@ -1054,10 +1155,19 @@ def run_reference(db_path: Path) -> dict[str, Any]:
 
 def main() -> None:
     only = os.environ.get("BENCH_ONLY", "")
-    if only not in ("", "import", "monitors", "backfill", "postgres"):
+    if only not in ("", "import", "monitors", "backfill", "postgres", "multiclass"):
         raise SystemExit(
-            f"BENCH_ONLY={only!r}: the parts that run alone are 'import', 'monitors', 'backfill' and 'postgres'"
+            f"BENCH_ONLY={only!r}: the parts that run alone are 'import', 'monitors', 'backfill', 'postgres' "
+            "and 'multiclass'"
         )
+    multiclass_rows = int(os.environ.get("BENCH_MULTICLASS_ROWS", os.environ.get("BENCH_ROWS", DEFAULT_ROWS)))
+    if only == "multiclass":
+        if multiclass_rows < 1000:
+            raise SystemExit("BENCH_ONLY=multiclass needs BENCH_MULTICLASS_ROWS >= 1000")
+        mc = measure_multiclass(multiclass_rows)
+        print_multiclass(mc)
+        print(json.dumps(mc))
+        return
     pg_rows = int(os.environ.get("BENCH_PG_ROWS", DEFAULT_PG_ROWS))
     if only == "postgres":
         if pg_rows < 1000:
@@ -1209,6 +1319,7 @@ def main() -> None:
 
     backfill = measure_backfill(backfill_days, backfill_rows) if backfill_days > 0 else {}
     pg = measure_postgres(pg_rows) if pg_rows > 0 else {}
+    multiclass = measure_multiclass(multiclass_rows) if multiclass_rows > 0 else {}
 
     # Sanity: the profile saw every row and the planted drift was found.
     profile = profiles[DAY]
@@ -1295,6 +1406,8 @@ def main() -> None:
         print_backfill(backfill)
     if pg:
         print_postgres(pg)
+    if multiclass:
+        print_multiclass(multiclass)
 
     print(
         json.dumps(
@@ -1353,6 +1466,7 @@ def main() -> None:
                 **backfill,
                 **monitors,
                 **pg,
+                **multiclass,
             }
         )
     )

@@ -56,8 +56,7 @@ def spec_columns(spec: MonitorSpec) -> list[str]:
         spec.source.model_version_column,
         *spec.features.numeric,
         *spec.features.categorical,
-        spec.prediction.score_column,
-        spec.prediction.label_column,
+        *spec.prediction.columns,
         *spec.slices,
         spec.labels.label_column if spec.labels is not None and spec.labels.table is None else None,
     ]

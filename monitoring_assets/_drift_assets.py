@@ -76,7 +76,7 @@ def build_drift_definitions(
         checks=[
             DriftCheck(
                 "no_prediction_drift",
-                f"WARN on a day when the score `{spec.prediction.score_column}` drifts.",
+                f"WARN on a day when a prediction column (`{'`, `'.join(spec.prediction_drift_columns)}`) drifts.",
                 lambda r: feature_drift_verdict(r, "prediction drift", Level.WARN),
             )
         ],

@@ -111,7 +111,7 @@ def _fairness_finding(verdicts: "list[DisparityVerdict]") -> tuple[Level, str]:
 def build_label_definitions(
     *, spec: MonitorSpec, partitions: dg.PartitionsDefinition, keys: MonitorKeys
 ) -> dg.Definitions:
-    """labeled_performance and (with slices, binary classification) fairness_slices, and the job
+    """labeled_performance and (with slices, a classification task) fairness_slices, and the job
     ``<name>_labeled_monitoring`` that the label sensor re-runs."""
     name = spec.name
     perf_key, fair_key = keys.labeled_performance, keys.fairness_slices
@@ -203,7 +203,7 @@ def build_label_definitions(
         )
 
     fairness_assets: list[dg.AssetsDefinition] = []
-    if spec.slices and spec.prediction.task == "binary_classification":
+    if spec.slices and spec.prediction.task != "regression":
         limits = ", ".join(f"{n}: WARN {t.warn}, ERROR {t.error}" for n, t in spec.fairness.thresholds.items())
 
         @dg.asset(
@@ -238,7 +238,7 @@ def build_label_definitions(
             for day, per_column in reports.items():
                 verdicts = _pipeline.disparity_verdicts(spec, per_column)
                 meta = fairness_metadata(per_column, verdicts)
-                if day in drawn and limit is not None:
+                if day in drawn and limit is not None and spec.prediction.classes is None:  # binary rates only
                     meta |= fairness_picture(per_column, limit[1], limit[0])
                 context.add_asset_metadata(meta, partition_key=day.isoformat())
                 findings[day] = _fairness_finding(verdicts)

@@ -115,7 +115,8 @@ def performance_metadata(task: str, day: PerformanceDay, reference: Mapping[str,
     (daily, rolling window, reference)."""
     primary = PRIMARY_METRIC[task]
     lines = ["| metric | daily | rolling | reference |", "|---|---|---|---|"]
-    for metric in TASK_METRICS[task]:
+    per_class = [m for m in day.metrics if "." in m]  # multiclass: recall.<class>, precision.<class>, ...
+    for metric in [*TASK_METRICS[task], *per_class]:
         lines.append(
             f"| {metric} | {_fmt(day.metrics.get(metric, math.nan))} | {_fmt(day.rolling.get(metric, math.nan))} "
             f"| {_fmt(reference.get(metric, math.nan))} |"
@@ -133,6 +134,8 @@ def performance_metadata(task: str, day: PerformanceDay, reference: Mapping[str,
         if count in day.metrics:
             meta[count] = dg.MetadataValue.int(int(day.metrics[count]))
     meta |= _finite_floats({primary: day.metrics.get(primary), f"rolling_{primary}": day.rolling.get(primary)})
+    # Multiclass: each class's recall over time shows a class the model stops finding.
+    meta |= _finite_floats({m: day.metrics[m] for m in per_class if m.startswith("recall.")})
     return meta
 
 
@@ -150,6 +153,10 @@ def fairness_metadata(reports: Mapping[str, SliceReport], verdicts: list[Dispari
     suppressed = 0
     for column, report in reports.items():
         for group, v in report.groups.items():
+            if "selection_rate" not in v:  # multiclass: accuracy and the rate of each predicted class
+                rates = ", ".join(f"{k.split('.', 1)[1]} {_fmt(x)}" for k, x in v.items() if k.startswith("selection_"))
+                lines.append(f"| {column} | {group} | {int(v['n'])} | {rates} | | | | {_fmt(v['accuracy'])} |")
+                continue
             lines.append(
                 f"| {column} | {group} | {int(v['n'])} | {_fmt(v['selection_rate'])} | "
                 f"{_fmt(v['true_positive_rate'])} | {_fmt(v['false_positive_rate'])} | {_fmt(v['precision'])} | "

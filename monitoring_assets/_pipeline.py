@@ -78,7 +78,10 @@ def build_reference(wh: Warehouse, spec: MonitorSpec, audit: Audit) -> Reference
     agg = wh.metrics.reference_performance(spec)
     if agg is not None:
         wh.metrics.write_performance(
-            spec, aggregates={}, metrics={("reference", None): performance_metrics(agg)}, audit=audit
+            spec,
+            aggregates={},
+            metrics={("reference", None): performance_metrics(agg, spec.prediction.classes)},
+            audit=audit,
         )
     return ref
 
@@ -134,7 +137,7 @@ def compute_performance(
             refreshed |= wh.metrics.performance_aggregates(spec, chunk)
     reach = {d + dt.timedelta(days=i) for d in daily for i in range(width)}  # windows holding a day of ours
     metrics: dict[tuple[str, dt.date | None], dict[str, float]] = {
-        ("daily", d): performance_metrics(a) for d, a in (refreshed | daily).items()
+        ("daily", d): performance_metrics(a, spec.prediction.classes) for d, a in (refreshed | daily).items()
     }
     versions = wh.metrics.model_versions(spec, sorted(reach | refreshed.keys()))
     with wh.metrics.performance_writer(spec, audit, versions) as writer:
@@ -144,7 +147,9 @@ def compute_performance(
         stored = writer.read_aggregates(first - span, last + span)
         for day in sorted(reach & stored.keys()):
             window = [stored[w] for i in range(width) if (w := day - dt.timedelta(days=i)) in stored]
-            metrics[(rolling, day)] = performance_metrics(merge_aggregates(window, empty_aggregate(spec)))
+            metrics[(rolling, day)] = performance_metrics(
+                merge_aggregates(window, empty_aggregate(spec)), spec.prediction.classes
+            )
         writer.write_metrics(metrics)
     reference = wh.metrics.read_performance(spec, "reference").get(None, {})
     tol = tolerances(spec)
@@ -170,7 +175,13 @@ def compute_fairness(
     f = spec.fairness
     reports = {
         day: {
-            column: slice_report(column, per_column.get(column, {}), f.min_slice_size, f.reference_groups.get(column))
+            column: slice_report(
+                column,
+                per_column.get(column, {}),
+                f.min_slice_size,
+                f.reference_groups.get(column),
+                spec.prediction.classes,
+            )
             for column in spec.slices
         }
         for day, per_column in counts.items()
@@ -234,10 +245,10 @@ def check_guards(wh: Warehouse, spec: MonitorSpec, profiles: Mapping[dt.date, Pr
 def scope_rules(spec: MonitorSpec, scope: str) -> dict[str, ColumnRule]:
     """Rules of the features (``feature``) or of the prediction score (``prediction``)."""
     rules = drift_rules(spec)
-    score = spec.prediction.score_column
+    prediction = spec.prediction_drift_columns
     if scope == "prediction":
-        return {score: rules[score]}
-    return {k: v for k, v in rules.items() if k != score}
+        return {c: rules[c] for c in prediction}
+    return {k: v for k, v in rules.items() if k not in prediction}
 
 
 @dataclass(frozen=True)
@@ -412,6 +423,7 @@ def compute_versions(
     assert vs is not None
     wh.check_columns(spec, "versions")
     score = spec.prediction.score_column
+    assert score is not None  # the spec refuses versions for a multiclass model
     bins = wh.profiles.read_layout(spec, [score]).numeric[score]
     found = wh.versions.summaries(spec, bins, days)
     plan = {d: pairs(per.keys(), {v: rows for v, (_, rows, _) in per.items()}) for d, per in found.items()}

@@ -23,7 +23,14 @@ import numpy as np
 
 from expectations import blocked_days
 from monitoring_assets.core.drift import get_method
-from monitoring_assets.core.performance import EXPECTED_LABELS, HIGHER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS
+from monitoring_assets.core.performance import (
+    EXPECTED_LABELS,
+    HIGHER_IS_BETTER,
+    PRIMARY_METRIC,
+    TASK_METRICS,
+    multiclass_aggregate_from_rows,
+    multiclass_metrics,
+)
 from monitoring_assets.core.profile import NumericBins, ProfileLayout, profile_from_values
 from monitoring_assets.errors import MonitorError, RegistryError
 from monitoring_assets.spec import MonitorSpec
@@ -145,12 +152,26 @@ def _better_by(spec: MonitorSpec, challenger: float, champion: float) -> float:
 
 
 def chance_level(spec: MonitorSpec, train_labels: Any, holdout_labels: Any) -> float:
-    """The primary metric of a model that knows nothing: ROC AUC 0.5 (binary), or the holdout MAE
-    of predicting the training rows' mean target (regression)."""
+    """The primary metric of a model that knows nothing: ROC AUC 0.5 (binary), the holdout macro
+    F1 of predicting the training rows' most frequent class (multiclass), or the holdout MAE of
+    predicting the training rows' mean target (regression)."""
     if spec.prediction.task == "binary_classification":
         return 0.5
+    if spec.prediction.task == "multiclass_classification":
+        return _majority_f1(spec, train_labels, holdout_labels)
     y = np.asarray(holdout_labels, dtype=np.float64)
     return float(np.mean(np.abs(y - float(np.mean(np.asarray(train_labels, dtype=np.float64))))))
+
+
+def _majority_f1(spec: MonitorSpec, train_labels: Any, holdout_labels: Any) -> float:
+    """Macro F1 on the holdout of always predicting the training rows' most frequent class."""
+    classes = spec.prediction.classes
+    assert classes is not None
+    train = trainer.class_indices(train_labels, classes)
+    majority = np.bincount(train[train >= 0].astype(np.int64), minlength=len(classes)).argmax()
+    y = trainer.class_indices(holdout_labels, classes)
+    agg = multiclass_aggregate_from_rows(y, np.full(len(y), float(majority)), None, len(classes), 0)
+    return multiclass_metrics(agg, classes)["f1_macro"]
 
 
 def _guards(spec: MonitorSpec, value: float, chance: float) -> list[str]:
@@ -162,7 +183,13 @@ def _guards(spec: MonitorSpec, value: float, chance: float) -> list[str]:
         return [f"challenger {metric} cannot be computed on the held-out rows"]
     reasons = []
     if (value <= chance) if higher else (value >= chance):
-        baseline = "0.5" if higher else f"{chance:.4f}, predicting the training mean"
+        baseline = (
+            f"{chance:.4f}, predicting the training mean"
+            if not higher
+            else f"{chance:.4f}, predicting the most frequent class"
+            if spec.prediction.task == "multiclass_classification"
+            else "0.5"
+        )
         reasons.append(f"challenger {metric} {value:.4f} is at or below chance ({baseline})")
     if floor is not None and ((value < floor) if higher else (value > floor)):
         reasons.append(f"challenger {metric} {value:.4f} is worse than promotion.min_metric {floor}")
@@ -265,8 +292,14 @@ def _check_task(
 def task_problem(model: Any, spec: MonitorSpec) -> str | None:
     """Why a fitted ``model`` is not a model of the spec's task (None: it is). Binary
     classification needs ``classes_`` of exactly 0 and 1, so that ``predict_proba[:, 1]`` is
-    P(label 1); regression needs a model that is not a classifier."""
+    P(label 1); multiclass needs ``predict_proba`` and ``classes_`` among ``prediction.classes``
+    (as text); regression needs a model that is not a classifier."""
     classes = getattr(model, "classes_", None)
+    if spec.prediction.task == "multiclass_classification":
+        if classes is None or not hasattr(model, "predict_proba"):
+            return "the trained model has no classes_ or predict_proba: a multiclass classifier needs both"
+        unknown = sorted({str(v) for v in np.asarray(classes).ravel()} - set(spec.prediction.classes or ()))
+        return f"the trained model has classes outside prediction.classes: {unknown}" if unknown else None
     if spec.prediction.task != "binary_classification":
         return None if classes is None else "the trained model is a classifier (it has classes_), not a regressor"
     if classes is None or not hasattr(model, "predict_proba"):
@@ -488,7 +521,7 @@ def live_traffic(
     out: dict[str, Any] = {"rows": len(frame), "first_day": min(days).isoformat(), "last_day": max(days).isoformat()}
     if np.ndim(new) != 1:
         return out | {"note": "multiclass models are not compared on live traffic yet"}
-    score = spec.prediction.score_column
+    score = spec.prediction.score_column or "score"  # one score: binary or regression
     finite = old[np.isfinite(old)]
     lo, hi = (float(v) for v in np.quantile(finite, [0.001, 0.999])) if finite.size else (0.0, 1.0)
     # Bins as a reference fixes them (monitoring_assets.core.profile), the champion's scores the reference.

@@ -711,7 +711,7 @@ def _drift_section(spec: MonitorSpec, data: _Data) -> str:
         largest = max((r.value for r in evaluated if r.value is not None), default=math.nan)
         summary_rows.append(
             [
-                _e(c + (" (score)" if c == spec.prediction.score_column else "")),
+                _e(c + (" (score)" if c in spec.prediction_drift_columns else "")),
                 _e(method[c]),
                 _e(_num(threshold[c])),
                 _td(f"{len(drifted)} of {len(evaluated)}", "error" if drifted else "ok"),

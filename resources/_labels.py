@@ -19,6 +19,16 @@ def _kind_of_label(spec: MonitorSpec, table: str, role: str, column: str, declar
     """``boolean`` or ``numeric`` for a label column of SQL type ``declared``; a text (or date, ...)
     column is a WarehouseError naming the table, the column and the values expected."""
     upper = (declared or "").upper()
+    if spec.prediction.task == "multiclass_classification":
+        # Compared with the class values as text: CAST(2.0 AS VARCHAR) is '2.0' in DuckDB but '2'
+        # in PostgreSQL, so a fractional type would match classes differently on the two engines.
+        if any(t in upper for t in ("FLOAT", "DOUBLE", "REAL", "NUMERIC", "DECIMAL")):
+            raise WarehouseError(
+                f"monitor {spec.name!r}: labels.label_column {column!r} of {role} {table!r} is {declared}, "
+                "but multiclass labels are compared as text with prediction.classes: store them as text or "
+                "integers, or cast them in a view over the table"
+            )
+        return "text"
     if "BOOL" in upper and spec.prediction.task == "binary_classification":
         return "boolean"
     numeric = any(t in upper for t in ("INT", "FLOAT", "DOUBLE", "REAL", "NUMERIC", "DECIMAL", "NUMBER"))

@@ -3,7 +3,8 @@
 Each scored row of the source is ``LEFT JOIN``-ed to its label (in the source itself, or in the
 labels table on the id columns), so unlabeled rows still count in ``n_scored``. Queries group by
 day and return small aggregates (see ``monitoring_assets.core.performance`` and ``.fairness``);
-rows never leave the warehouse. Identifiers are quoted, values bound, as in ``_sql``.
+rows never leave the warehouse. Identifiers are quoted, values bound, as in ``_sql`` (multiclass
+class values too: ``:c0``, ``:c1``, ... compared with labels and predicted classes cast to text).
 
 Duplicates, with ``source.id_column`` (window functions, in the warehouse): source rows repeating
 an id on one scoring day count once (the latest by timestamp, then the highest score); label rows
@@ -13,12 +14,12 @@ dropped is counted per day (``n_duplicate_ids``, ``n_duplicate_labels``). Rows w
 kept, each one a row of its own.
 
 The window functions buffer a whole day, so the aggregates (``binary_aggregates``,
-``regression_aggregates``, ``slice_counts``) first count, per day, the source rows and repeated ids
-(``_source_counts``: ``count(DISTINCT id)``; on DuckDB, integer ids as the set bits of a bitmap).
-Days without a repeated id read the source as it is, the others through the window. Labels are
-first joined as they are: a day whose joined rows outnumber its de-duplicated source rows has an id
-with several label rows, and only those days are aggregated again with the labels ranked. The
-result is the same as ranking everything.
+``regression_aggregates``, ``multiclass_aggregates``, ``slice_counts``) first count, per day, the
+source rows and repeated ids (``_source_counts``: ``count(DISTINCT id)``; on DuckDB, integer ids as
+the set bits of a bitmap). Days without a repeated id read the source as it is, the others through
+the window. Labels are first joined as they are: a day whose joined rows outnumber its
+de-duplicated source rows has an id with several label rows, and only those days are aggregated
+again with the labels ranked. The result is the same as ranking everything.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from monitoring_assets.core.fairness import NULL_GROUP, GroupCounts
 from monitoring_assets.core.performance import (
     CALIBRATION_BINS,
     EPS,
+    PROBABILITY_SUM_TOLERANCE,
     BinaryAggregate,
+    MulticlassAggregate,
     RegressionAggregate,
     calibration_bins,
 )
@@ -58,7 +61,7 @@ class LabeledRows:
 
     relation: Relation
     task: str
-    score_column: str
+    score_column: str | None  # None: multiclass (``class_scores``)
     predicted_column: str | None
     threshold: float
     label_column: str
@@ -76,6 +79,10 @@ class LabeledRows:
     only_days: tuple[dt.date, ...] | None = None  # restrict the window to these days
     # Only the rows of one model version: (version column, its value as text), bound.
     version_filter: tuple[str, str] | None = None
+    # Multiclass: the class values (bound as parameters, compared as text) and the probability
+    # column of each, in the same order (empty: only the predicted class).
+    classes: tuple[str, ...] = ()
+    class_scores: tuple[str, ...] = ()
 
     @classmethod
     def for_days(cls, spec: MonitorSpec, first: dt.date, last: dt.date) -> LabeledRows:
@@ -90,6 +97,8 @@ class LabeledRows:
             spec.labels.table,
             spec.source.id_column,
             spec.labels.id_column,
+            classes=tuple(spec.prediction.classes or ()),
+            class_scores=tuple(spec.prediction.class_score_columns),
         )
 
     def from_clause(self, q: SqlBuilder, params: dict[str, Any], extra: Sequence[str] = ()) -> str:
@@ -145,7 +154,8 @@ class LabeledRows:
         table = q.table(self.relation.table)
         assert self.source_id is not None
         sid = f"s.{q.col(self.source_id)}"
-        order = [f"s.{q.col(self.score_column)} DESC NULLS LAST"]
+        scores = [self.score_column] if self.score_column else list(self.class_scores)
+        order = [f"s.{q.col(c)} DESC NULLS LAST" for c in scores]
         if self.relation.timestamp_column:
             order.insert(0, f"s.{q.col(self.relation.timestamp_column)} DESC")
         if self.predicted_column:
@@ -275,6 +285,7 @@ class LabeledRows:
         return f"CAST(s.{q.col(self.relation.timestamp_column)} AS DATE)"
 
     def _raw_score(self, q: SqlBuilder) -> str:
+        assert self.score_column is not None, "multiclass rows have class_scores"
         return f"CAST(s.{q.col(self.score_column)} AS DOUBLE PRECISION)"
 
     def _finite_score(self, q: SqlBuilder) -> str:
@@ -384,7 +395,12 @@ class LabeledRows:
         return {day: BinaryAggregate(n_bins=n_bins, **p) for day, p in parts.items()}
 
     def valid_label(self, q: SqlBuilder) -> str:
-        """The label when it is a valid target (binary: 0 or 1; regression: finite), else NULL."""
+        """The label when it is a valid target (binary: 0 or 1; regression: finite; multiclass: one
+        of the classes, as text), else NULL. Multiclass binds ``:c0``.. itself: callers' statements
+        carry ``class_params``."""
+        if self.task == "multiclass_classification":
+            raw = self.label_expr(q)
+            return f"CASE WHEN {self.class_index(q, raw)} >= 0 THEN CAST({raw} AS VARCHAR) END"
         if self.task == "binary_classification":
             y = self.binary_label(q)
             return f"CASE WHEN {y} IN (0, 1) THEN {y} END"
@@ -393,7 +409,7 @@ class LabeledRows:
 
     def label_counts(self, conn: sa.Connection, q: SqlBuilder) -> dict[dt.date | None, tuple[int, int]]:
         """Per scoring day: (labeled rows, labeled rows whose label is not a valid target)."""
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = self.class_params()
         label = self.label_expr(q)
         stmt = (
             f"SELECT {self._day(q)}, count({label}), "
@@ -401,6 +417,146 @@ class LabeledRows:
             f"FROM {self.from_clause(q, params)} GROUP BY 1"
         )
         return {as_date(d): (int(n), int(bad or 0)) for d, n, bad in conn.execute(sa.text(stmt), params)}
+
+    # -- multiclass classification --------------------------------------------------------------
+
+    def class_params(self) -> dict[str, Any]:
+        """The class values as bound parameters ``c0``, ``c1``, ... (never interpolated)."""
+        return {f"c{i}": value for i, value in enumerate(self.classes)}
+
+    def class_index(self, q: SqlBuilder, expr: str) -> str:
+        """The index in ``classes`` of ``expr`` compared as text; -1 for another value, NULL for NULL."""
+        text = f"CAST({expr} AS VARCHAR)"
+        whens = " ".join(f"WHEN {text} = :c{i} THEN {i}" for i in range(len(self.classes)))
+        return f"CASE WHEN {expr} IS NULL THEN NULL {whens} ELSE -1 END"
+
+    def _class_probabilities(self, q: SqlBuilder) -> list[str]:
+        return [f"CAST(s.{q.col(c)} AS DOUBLE PRECISION)" for c in self.class_scores]
+
+    def _probabilities_ok(self, q: SqlBuilder, params: dict[str, Any]) -> str:
+        """TRUE when every probability is finite and in [0, 1] and they sum to 1 within the
+        tolerance (FALSE or NULL otherwise)."""
+        probs = self._class_probabilities(q)
+        params["sum_tol"] = PROBABILITY_SUM_TOLERANCE
+        ranges = " AND ".join(f"{q.finite(p)} AND {p} >= 0 AND {p} <= 1" for p in probs)
+        return f"({ranges} AND abs({' + '.join(probs)} - 1) <= CAST(:sum_tol AS DOUBLE PRECISION))"
+
+    def _argmax(self, q: SqlBuilder) -> str:
+        """The index of the largest probability, the first in ``classes`` order on a tie (as
+        ``core.performance.predicted_classes``): class i wins when no later class is larger and
+        (the earlier WHENs having failed) every earlier class is smaller."""
+        probs = self._class_probabilities(q)
+        whens = [
+            f"WHEN {' AND '.join(f'{probs[i]} >= {probs[j]}' for j in range(i + 1, len(probs)))} THEN {i}"
+            for i in range(len(probs) - 1)
+        ]
+        return f"CASE {' '.join(whens)} ELSE {len(probs) - 1} END"
+
+    def _predicted_class(self, q: SqlBuilder, params: dict[str, Any]) -> str:
+        """The predicted class's index: the predicted-class column's (-1: not a class), else the
+        argmax of the probabilities when they are valid (NULL otherwise)."""
+        if self.predicted_column:
+            return self.class_index(q, f"s.{q.col(self.predicted_column)}")
+        return f"CASE WHEN {self._probabilities_ok(q, params)} THEN {self._argmax(q)} END"
+
+    def multiclass_statement(self, q: SqlBuilder, n_bins: int) -> tuple[sa.TextClause, dict[str, Any]]:
+        """Per day, one scan grouped by GROUPING SETS: ``(day, y, yhat)`` gives the rows, valid
+        rows, log-loss sum, invalid scores and duplicates of each (label, predicted class); with
+        probability columns, one set ``(day, label == k, cell of P(k))`` per class k gives its
+        histogram, returned as two arrays ordered by cell. A day comes back as a few rows."""
+        params: dict[str, Any] = self.class_params() | {"nb": n_bins, "nb_last": n_bins - 1}
+        k = len(self.classes)
+        y = self.class_index(q, self.label_expr(q))
+        probs = self._class_probabilities(q)
+        if probs:
+            ok = self._probabilities_ok(q, params)
+            present = " AND ".join(f"{p} IS NOT NULL" for p in probs)
+            bad_p = f"CASE WHEN {present} AND NOT coalesce({ok}, FALSE) THEN 1 ELSE 0 END"
+        else:
+            ok, bad_p = "TRUE", "0"
+        yhat = self._predicted_class(q, params)
+        cols = [f"{p} AS p{i}" for i, p in enumerate(probs)]
+        inner = (
+            f"SELECT {self._day(q)} AS {DAY}, {y} AS y, {yhat} AS yhat, "
+            f"CASE WHEN {ok} THEN 1 ELSE 0 END AS ok, {bad_p} AS bad_p, {', '.join([*cols, self._duplicates(q)])} "
+            f"FROM {self.from_clause(q, params)}"
+        )
+        valid = "(r.y >= 0 AND r.yhat >= 0 AND r.ok = 1)"
+        extra = []
+        if probs:
+            params |= {"eps": EPS, "one_eps": 1 - EPS}
+            p_true = f"CASE r.y {' '.join(f'WHEN {i} THEN r.p{i}' for i in range(k))} END"
+            clipped = f"least(greatest({p_true}, CAST(:eps AS DOUBLE PRECISION)), CAST(:one_eps AS DOUBLE PRECISION))"
+            extra.append(f"CASE WHEN {valid} THEN -ln({clipped}) END AS ll")
+            for i in range(k):
+                cell = f"CAST(least(greatest(floor(r.p{i} * CAST(:nb AS DOUBLE PRECISION)), 0), :nb_last) AS INTEGER)"
+                extra.append(f"CASE WHEN {valid} THEN {cell} END AS cell{i}")
+                extra.append(f"CASE WHEN {valid} THEN CASE WHEN r.y = {i} THEN 1 ELSE 0 END END AS pos{i}")
+        else:
+            extra.append("CAST(NULL AS DOUBLE PRECISION) AS ll")
+        rows = f"SELECT r.*, CASE WHEN {valid} THEN 1 ELSE 0 END AS v, {', '.join(extra)} FROM ({inner}) AS r"
+        sets = [f"(t.{DAY}, t.y, t.yhat)", *(f"(t.{DAY}, t.pos{i}, t.cell{i})" for i in range(len(probs)))]
+
+        # GROUPING(x) is 0 in the sets that group by x: it tells which class's set a row is of.
+        def pick(name: str) -> str:
+            return " ".join(f"WHEN GROUPING(t.cell{i}) = 0 THEN {name.format(i=i)}" for i in range(len(probs)))
+
+        cls = f"CASE {pick('{i}')} ELSE -1 END" if probs else "-1"
+        pos, cell = (f"CASE {pick('t.pos{i}')} END", f"CASE {pick('t.cell{i}')} END") if probs else ("NULL", "NULL")
+        grouped = (
+            f"SELECT t.{DAY}, t.y, t.yhat, {cls} AS k, {pos} AS pos, {cell} AS cell, count(*) AS n, sum(t.v) AS nv, "
+            f"sum(t.ll) AS ll, sum(t.bad_p) AS bad_p, sum(t.dup_ids) AS dup_ids, sum(t.dup_labels) AS dup_labels "
+            f"FROM ({rows}) AS t GROUP BY GROUPING SETS ({', '.join(sets)})"
+        )
+        scored = "FILTER (WHERE g.cell IS NOT NULL AND g.pos IS NOT NULL)"
+        stmt = (
+            f"SELECT g.{DAY}, g.k, g.y, g.yhat, g.pos, sum(g.n), sum(g.nv), sum(g.ll), sum(g.bad_p), sum(g.dup_ids), "
+            f"sum(g.dup_labels), array_agg(g.cell ORDER BY g.cell) {scored}, array_agg(g.n ORDER BY g.cell) {scored} "
+            f"FROM ({grouped}) AS g GROUP BY g.{DAY}, g.k, g.y, g.yhat, g.pos"
+        )
+        return sa.text(stmt), params
+
+    def multiclass_aggregates(
+        self, conn: sa.Connection, q: SqlBuilder, n_bins: int
+    ) -> dict[dt.date | None, MulticlassAggregate]:
+        """Per day, the multiclass aggregate; ``n_bins`` is ignored (0) without probability columns."""
+        bins = n_bins if self.class_scores else 0
+        return self._deduplicated(conn, q, lambda rows: rows._multiclass_aggregates(conn, q, bins), _n_scored)
+
+    def _multiclass_aggregates(
+        self, conn: sa.Connection, q: SqlBuilder, n_bins: int
+    ) -> dict[dt.date | None, MulticlassAggregate]:
+        stmt, params = self.multiclass_statement(q, max(n_bins, 1))
+        k = len(self.classes)
+        parts: dict[dt.date | None, dict[str, Any]] = {}
+        for row in conn.execute(stmt, params):
+            day, cls, y, yhat, pos, rows, valid, log_loss, bad_scores, dup_ids, dup_labels, cells, counts = row
+            key = as_date(day)
+            d = parts.get(key)
+            if d is None:
+                d = parts[key] = _multiclass_parts(k, n_bins)
+            if cls >= 0:  # one class's histogram
+                if cells and pos is not None:
+                    d["hist"][cls, pos, np.asarray(cells, np.int64)] += np.asarray(counts, np.int64)
+                continue
+            n, nv = int(rows), int(valid or 0)
+            d["n_scored"] += n
+            d["n_invalid_scores"] += int(bad_scores or 0)
+            d["n_duplicate_ids"] += int(dup_ids or 0)
+            d["n_duplicate_labels"] += int(dup_labels or 0)
+            if yhat is not None and yhat >= 0:
+                d["n_predicted"] += n
+                d["predicted"][yhat] += n
+            if y is None:
+                continue
+            d["n_labeled"] += n
+            if y == -1:
+                d["n_invalid_labels"] += n
+            d["n_invalid"] += n - nv
+            if nv:
+                d["confusion"][y, yhat] += nv
+                d["log_loss_sum"] += float(log_loss or 0.0)
+        return {day: MulticlassAggregate(n_bins=n_bins, **p) for day, p in parts.items()}
 
     # -- label arrivals and training rows -------------------------------------------------------
 
@@ -436,7 +592,7 @@ class LabeledRows:
         """Rows with a valid label: ``features``, the label as ``label_as`` and the scoring day as
         ``day_as``, ordered by timestamp (then id)."""
         assert self.relation.timestamp_column is not None
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = self.class_params()
         label = self.valid_label(q)
         source = self.from_clause(q, params, [f"{label} IS NOT NULL"])
         cols = ", ".join(f"s.{q.col(c)} AS {q.col(c)}" for c in features)
@@ -525,10 +681,15 @@ class LabeledRows:
         # cost DuckDB 2-3 times the join itself at 10M rows (the profile's categorical columns
         # showed the same: resources._sql.ProfileQuery.keys_statement).
         values = [f"CAST(s.{q.col(name)} AS VARCHAR) AS g{i}" for i, name in enumerate(columns)]
-        score = self._valid_score(q)
+        multiclass = self.task == "multiclass_classification"
+        if multiclass:
+            y, yhat = self.class_index(q, self.label_expr(q)), self._predicted_class(q, params)
+            params |= self.class_params()
+        else:
+            y, yhat = self.binary_label(q), self._predicted(q, self._valid_score(q), params)
         inner = (
-            f"SELECT {self._day(q)} AS {DAY}, {self.binary_label(q)} AS y, "
-            f"{self._predicted(q, score, params)} AS yhat, {', '.join(values)} FROM {self.from_clause(q, params)}"
+            f"SELECT {self._day(q)} AS {DAY}, {y} AS y, {yhat} AS yhat, {', '.join(values)} "
+            f"FROM {self.from_clause(q, params)}"
         )
         keys = ", ".join(f"r.g{i}" for i in range(len(columns)))
         # GROUPING(g) is 0 in the set that groups by g: it names the row's column (a value may be NULL).
@@ -552,15 +713,19 @@ class LabeledRows:
             name, value = columns[i], found[i]
             group = NULL_GROUP if value is None else value if value in known[name] else OTHER
             per_col = out.setdefault(day, {c: {} for c in columns})[name]
-            confusion = np.zeros((2, 2), np.int64)
-            if y in (0, 1) and yhat in (0, 1):
-                confusion[y, yhat] = n
-            counts = GroupCounts(int(n), int(n) if yhat in (0, 1) else 0, int(n) if yhat == 1 else 0, confusion)
-            per_col[group] = per_col.get(group, GroupCounts()).merge(counts)
+            if multiclass:
+                counts = _class_group_counts(len(self.classes), y, yhat, int(n))
+            else:
+                confusion = np.zeros((2, 2), np.int64)
+                if y in (0, 1) and yhat in (0, 1):
+                    confusion[y, yhat] = n
+                counts = GroupCounts(int(n), int(n) if yhat in (0, 1) else 0, int(n) if yhat == 1 else 0, confusion)
+            known_counts = per_col.get(group)
+            per_col[group] = counts if known_counts is None else known_counts.merge(counts)
         return out
 
 
-def _n_scored(aggregate: BinaryAggregate | RegressionAggregate) -> int:
+def _n_scored(aggregate: BinaryAggregate | RegressionAggregate | MulticlassAggregate) -> int:
     return aggregate.n_scored
 
 
@@ -581,3 +746,20 @@ def _binary_parts(n_bins: int) -> dict[str, Any]:
         "n_duplicate_ids": 0,
         "n_duplicate_labels": 0,
     }
+
+
+def _multiclass_parts(n_classes: int, n_bins: int) -> dict[str, Any]:
+    empty = MulticlassAggregate.empty(n_classes, n_bins)
+    return {f: getattr(empty, f) for f in empty.__dataclass_fields__ if f != "n_bins"}
+
+
+def _class_group_counts(n_classes: int, y: int | None, yhat: int | None, n: int) -> GroupCounts:
+    """A multiclass group's counts from ``n`` rows of one (label, predicted class)."""
+    confusion = np.zeros((n_classes, n_classes), np.int64)
+    predicted = np.zeros(n_classes, np.int64)
+    has_pred = yhat is not None and yhat >= 0
+    if has_pred:
+        predicted[yhat] = n
+        if y is not None and y >= 0:
+            confusion[y, yhat] = n
+    return GroupCounts(n, n if has_pred else 0, 0, confusion, predicted)

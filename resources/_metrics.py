@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from monitoring_assets.core.fairness import GroupCounts, SliceReport
 from monitoring_assets.core.performance import (
     BinaryAggregate,
+    MulticlassAggregate,
     PerformanceAggregate,
     RegressionAggregate,
     merge_aggregates,
@@ -30,6 +31,10 @@ from resources._sql import Relation
 def empty_aggregate(spec: MonitorSpec) -> PerformanceAggregate:
     if spec.prediction.task == "binary_classification":
         return BinaryAggregate.empty(spec.performance.score_bins)
+    if spec.prediction.task == "multiclass_classification":
+        assert spec.prediction.classes is not None
+        bins = spec.performance.score_bins if spec.prediction.score_columns else 0
+        return MulticlassAggregate.empty(len(spec.prediction.classes), bins)
     return RegressionAggregate.empty()
 
 
@@ -74,6 +79,8 @@ class MetricTables:
     def _aggregates(self, conn: sa.Connection, rows: LabeledRows, spec: MonitorSpec) -> dict[Any, PerformanceAggregate]:
         if spec.prediction.task == "binary_classification":
             return dict(rows.binary_aggregates(conn, self._db.sql, spec.performance.score_bins))
+        if spec.prediction.task == "multiclass_classification":
+            return dict(rows.multiclass_aggregates(conn, self._db.sql, spec.performance.score_bins))
         return dict(rows.regression_aggregates(conn, self._db.sql))
 
     def old_layout_days(self, spec: MonitorSpec, first: dt.date, last: dt.date) -> set[dt.date]:
@@ -111,9 +118,7 @@ class MetricTables:
             rows = self._labels.labeled_rows(spec, ref.window.start, ref.window.end)
         else:
             assert ref.table is not None
-            needed = {spec.labels.label_column, spec.prediction.score_column}
-            if spec.prediction.label_column:
-                needed.add(spec.prediction.label_column)
+            needed = {spec.labels.label_column, *spec.prediction.columns}
             with self._db.begin() as conn:
                 present = set(conn.execute(self._db.sql.no_rows_statement(ref.table)).keys())
             if not needed <= present:
@@ -126,6 +131,8 @@ class MetricTables:
                 spec.prediction.threshold,
                 spec.labels.label_column,
                 label_kind=self._labels.label_kind(spec, ref.table, "reference table"),
+                classes=tuple(spec.prediction.classes or ()),
+                class_scores=tuple(spec.prediction.class_score_columns),
             )
         with self._db.begin_days(spec) as conn:
             found = self._aggregates(conn, rows, spec)

@@ -38,10 +38,15 @@ class TableNeeds:
                 self.columns.append((spec_field, column))
 
 
+def _score_field(spec: MonitorSpec) -> str:
+    return "prediction.score_columns" if spec.prediction.score_columns else "prediction.score_column"
+
+
 def _features(spec: MonitorSpec, needs: TableNeeds, *, slices: bool = True) -> None:
     needs.add("features.numeric", spec.features.numeric)
     needs.add("features.categorical", spec.features.categorical)
-    needs.add("prediction.score_column", [spec.prediction.score_column])
+    needs.add(_score_field(spec), spec.prediction.numeric_columns)
+    needs.add("prediction.label_column", [spec.prediction.predicted_class_column])
     if slices:
         needs.add("slices", spec.slices)
 
@@ -50,7 +55,7 @@ def _labeled(spec: MonitorSpec, tables: dict[str, TableNeeds]) -> None:
     """Scored rows joined to their labels: what labeled performance and fairness read."""
     source = tables.setdefault(spec.source.table, TableNeeds("source.table"))
     source.add("source.timestamp_column", [spec.source.timestamp_column])
-    source.add("prediction.score_column", [spec.prediction.score_column])
+    source.add(_score_field(spec), spec.prediction.numeric_columns)
     source.add("prediction.label_column", [spec.prediction.label_column])
     labels = spec.labels
     if labels is None:

@@ -653,12 +653,14 @@ def read_performance_aggregates(
         if cells is None:
             raise WarehouseError(f"performance_aggregates of {monitor!r} on {day} {OLD_LAYOUT}")
         row = np.frombuffer(zlib.decompress(cells), dtype=d[stat].dtype.newbyteorder("<"))
-        if row.shape != d[stat][label].shape:
+        # A label's row may be a scalar (multiclass ``predicted``) or 2-D (multiclass ``hist``).
+        shape = np.shape(d[stat][label]) if label < len(d[stat]) else (-1,)
+        if row.size != math.prod(shape):
             raise WarehouseError(
-                f"performance_aggregates of {monitor!r} on {day} were stored with other score bins: "
+                f"performance_aggregates of {monitor!r} on {day} were stored with other score bins or classes: "
                 "re-materialize labeled_performance for that day"
             )
-        d[stat][label] = row
+        d[stat][label] = row.reshape(shape)
     return {day: type(empty)(**p) for day, p in parts.items()}
 
 

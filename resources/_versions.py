@@ -80,6 +80,7 @@ def versions_statement(
 ) -> tuple[sa.TextClause, dict[str, Any]]:
     params: dict[str, Any] = {}
     score = spec.prediction.score_column
+    assert score is not None  # the spec refuses versions for a model without one score (multiclass)
     branches = []
     if spec.source.model_version_column:
         branches.append(_branch(sql, rel, spec, bins, column=score, version=None, params=params, i=0))
@@ -141,7 +142,7 @@ class VersionStore:
         """Per day, per version (model versions, ``live`` and ``shadow:<column>``): its score
         profile, rows and rows predicted positive. Rows without a model version are left out."""
         stmt, params = versions_statement(self._db.sql, days_relation(spec, min(days), max(days)), spec, bins)
-        columns = [spec.prediction.score_column, *spec.prediction.shadow_score_columns]
+        columns = [c for c in (spec.prediction.score_column, *spec.prediction.shadow_score_columns) if c]
         with self._db.begin_days(spec, columns=columns) as conn:
             rows = conn.execute(stmt, params).all()
         groups: dict[tuple[dt.date, str], list[tuple[Any, ...]]] = {}

@@ -2,8 +2,9 @@
 
 A user trainer is named in the spec as ``package.module:function``; it is called as
 ``function(frame, spec)`` with the labeled training rows (the spec's features plus the label in
-column ``__label__``) and must return a fitted scikit-learn-compatible model: ``predict_proba``
-for binary classification, ``predict`` for regression.
+column ``__label__``; multiclass: the class value as text) and must return a fitted
+scikit-learn-compatible model: ``predict_proba`` for binary and multiclass classification (a
+multiclass model's ``classes_`` among ``prediction.classes``, as text), ``predict`` for regression.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import numpy as np
 
 from monitoring_assets.core.performance import (
     binary_aggregate_from_rows,
+    multiclass_aggregate_from_rows,
     performance_metrics,
+    predicted_classes,
     regression_aggregate_from_rows,
 )
 from monitoring_assets.errors import MonitorError
@@ -43,9 +46,9 @@ def default_model(task: str, categorical: Sequence[str]) -> Pipeline:
         [("categorical", OneHotEncoder(handle_unknown="ignore"), list(categorical))], remainder="passthrough"
     )
     estimator = (
-        HistGradientBoostingClassifier(random_state=0)
-        if task == "binary_classification"
-        else HistGradientBoostingRegressor(random_state=0)
+        HistGradientBoostingRegressor(random_state=0)
+        if task == "regression"
+        else HistGradientBoostingClassifier(random_state=0)  # binary or multiclass
     )
     return Pipeline([("encode", encode), ("model", estimator)])
 
@@ -83,9 +86,41 @@ def predict(model: Any, frame: pd.DataFrame, spec: MonitorSpec) -> np.ndarray:
     return np.asarray(model.predict(x), dtype=np.float64)
 
 
+def class_probabilities(model: Any, frame: pd.DataFrame, spec: MonitorSpec) -> np.ndarray:
+    """Multiclass: ``predict_proba`` as (rows, K) in ``prediction.classes`` order; a class the
+    model never saw (absent from its training window) gets probability 0."""
+    assert spec.prediction.classes is not None
+    proba = np.asarray(model.predict_proba(frame[spec.feature_columns]), np.float64)
+    column = {str(c): i for i, c in enumerate(np.asarray(model.classes_).ravel())}
+    out = np.zeros((len(frame), len(spec.prediction.classes)))
+    for i, name in enumerate(spec.prediction.classes):
+        if name in column:
+            out[:, i] = proba[:, column[name]]
+    return out
+
+
+def class_indices(values: Any, classes: Sequence[str]) -> np.ndarray:
+    """Each value's index in ``classes`` compared as text (-1: not a class), as the SQL does."""
+    lookup = {c: i for i, c in enumerate(classes)}
+    return np.array([lookup.get(str(v), -1) for v in values], np.float64)
+
+
 def evaluate(model: Any, frame: pd.DataFrame, spec: MonitorSpec) -> dict[str, float]:
     """Every task metric of ``model`` on ``frame``, computed exactly as monitoring computes them
-    (the decision is score >= prediction.threshold)."""
+    (binary: the decision is score >= prediction.threshold; multiclass: the most probable class,
+    the first in ``classes`` on a tie)."""
+    if spec.prediction.task == "multiclass_classification":
+        classes = spec.prediction.classes
+        assert classes is not None
+        proba = class_probabilities(model, frame, spec)
+        multiclass = multiclass_aggregate_from_rows(
+            class_indices(frame[LABEL], classes),
+            predicted_classes(proba),
+            proba,
+            len(classes),
+            spec.performance.score_bins,
+        )
+        return performance_metrics(multiclass, classes)
     scores = predict(model, frame, spec)
     labels = frame[LABEL].to_numpy(dtype=np.float64)
     if spec.prediction.task == "binary_classification":

@@ -94,7 +94,7 @@ P_VALUE = "gives a p-value, which cannot be calibrated; give a constant threshol
         ),
         (
             {"prediction": {"task": "regression", "score_column": "score"}, "slices": ["c"]},
-            "slices: fairness slices need task binary_classification; a regression monitor would ignore them "
+            "slices: fairness slices need a classification task; a regression monitor would ignore them "
             "(remove slices)",
         ),
         (

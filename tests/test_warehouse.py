@@ -258,8 +258,9 @@ def test_stored_profiles_keep_the_model_version_counts(url: str, frame: pd.DataF
             conn.execute(
                 sa.text(
                     "SELECT partition_date, model_version FROM monitoring.profile_metrics "
-                    "WHERE column_name = '__table__' AND profile = 'daily'"
-                )
+                    "WHERE column_name = '__table__' AND profile = 'daily' AND monitor = :m"
+                ),
+                {"m": spec.name},  # the PostgreSQL database is shared by the session's test files
             ).fetchall()
         )
     rows = frame[(frame.ts >= pd.Timestamp(DAY)) & (frame.ts < pd.Timestamp(DAY + dt.timedelta(days=1)))]

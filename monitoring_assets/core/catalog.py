@@ -67,6 +67,7 @@ DISPARITIES = {
     "demographic_parity_ratio": ("selection_rate", "ratio"),
     "equal_opportunity_difference": ("true_positive_rate", "difference"),
     "equalized_odds_difference": ("true_positive_rate+false_positive_rate", "difference"),
+    "accuracy_difference": ("accuracy", "difference"),
 }
 
 # Performance: metrics a tolerance can apply to, and whether larger is better.
@@ -82,6 +83,19 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "log_loss": False,
     "brier_score": False,
     "expected_calibration_error": False,
+    # Multiclass (averages of per-class values; see monitoring_assets.core.performance).
+    "balanced_accuracy": True,
+    "precision_macro": True,
+    "recall_macro": True,
+    "f1_macro": True,
+    "precision_micro": True,
+    "recall_micro": True,
+    "f1_micro": True,
+    "precision_weighted": True,
+    "recall_weighted": True,
+    "f1_weighted": True,
+    "roc_auc_ovr_macro": True,
+    "roc_auc_ovr_weighted": True,
     "mae": False,
     "rmse": False,
     "mape": False,
@@ -103,11 +117,39 @@ BINARY_METRICS = (
     "prevalence",
 )
 REGRESSION_METRICS = ("mae", "rmse", "mape", "r2", "mean_error")
-TASK_METRICS: dict[str, tuple[str, ...]] = {"binary_classification": BINARY_METRICS, "regression": REGRESSION_METRICS}
-PRIMARY_METRIC = {"binary_classification": "roc_auc", "regression": "mae"}
+# Multiclass: per-class values (``recall.<class>``, ``precision.<class>``) come on top of these.
+MULTICLASS_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_micro",
+    "recall_micro",
+    "f1_micro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "log_loss",
+    "roc_auc_ovr_macro",
+    "roc_auc_ovr_weighted",
+)
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "binary_classification": BINARY_METRICS,
+    "regression": REGRESSION_METRICS,
+    "multiclass_classification": MULTICLASS_METRICS,
+}
+# Multiclass: macro F1, not accuracy (which a collapsing minority class barely moves) nor ROC AUC
+# (which needs probability columns, and a monitor may have only the predicted class).
+PRIMARY_METRIC = {"binary_classification": "roc_auc", "regression": "mae", "multiclass_classification": "f1_macro"}
 # What makes a label row / a scored row invalid, by task (the label_validity check's wording).
-EXPECTED_LABELS = {"binary_classification": "a label outside {0, 1}", "regression": "a non-finite target"}
+EXPECTED_LABELS = {
+    "binary_classification": "a label outside {0, 1}",
+    "regression": "a non-finite target",
+    "multiclass_classification": "a label that is not one of prediction.classes",
+}
 EXPECTED_SCORES = {
     "binary_classification": "a score outside [0, 1] or not finite",
     "regression": "a non-finite prediction",
+    "multiclass_classification": "class probabilities outside [0, 1], not finite, or not summing to 1 (+-0.01)",
 }

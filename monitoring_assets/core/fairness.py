@@ -19,6 +19,13 @@ Disparities per slice column, over the groups that are left:
 * ``equal_opportunity_difference``: of true positive rates;
 * ``equalized_odds_difference``: the larger of the TPR and FPR differences.
 
+Multiclass (``classes`` given): per group ``n``, ``accuracy`` and, for each class c, one-vs-rest
+rates ``selection_rate.<c>`` (predicted c / rows with a prediction), ``true_positive_rate.<c>``
+(recall of c) and ``false_positive_rate.<c>`` (predicted c among labeled rows of another class).
+Each disparity is then the worst over the classes of that class's disparity (largest difference,
+smallest ratio), so a model fair to every class but one still fails. ``accuracy_difference`` is
+the gap of accuracies, for both tasks.
+
 Without a reference group they are taken between the extreme groups (difference = largest rate
 minus smallest, ratio = smallest / largest), as fairlearn defines them. With a reference group
 ``g0`` the difference is the largest ``|rate_g - rate_g0|`` and the ratio the smallest
@@ -28,7 +35,7 @@ minus smallest, ratio = smallest / largest), as fairlearn defines them. With a r
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +56,8 @@ class GroupCounts:
     n_predicted: int = 0
     n_predicted_positive: int = 0
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((2, 2), np.int64))  # [label, predicted]
+    # Multiclass: rows (labeled or not) by predicted class; the confusion is then (K, K).
+    predicted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def merge(self, other: GroupCounts) -> GroupCounts:
         return GroupCounts(
@@ -56,6 +65,7 @@ class GroupCounts:
             self.n_predicted + other.n_predicted,
             self.n_predicted_positive + other.n_predicted_positive,
             self.confusion + other.confusion,
+            self.predicted + other.predicted,
         )
 
 
@@ -93,32 +103,67 @@ def _disparity(rates: Mapping[str, float], kind: str, reference: str | None) -> 
     return max(gaps) if kind == "difference" else min(gaps)
 
 
+def _binary_rates(g: GroupCounts, min_size: int) -> dict[str, tuple[float, bool]]:
+    (tn, fp), (fn, tp) = (int(v) for v in g.confusion[0]), (int(v) for v in g.confusion[1])
+    return {
+        "selection_rate": _rate(g.n_predicted_positive, g.n_predicted, min_size),
+        "true_positive_rate": _rate(tp, tp + fn, min_size),
+        "false_positive_rate": _rate(fp, fp + tn, min_size),
+        "precision": _rate(tp, tp + fp, min_size),
+        "accuracy": _rate(tp + tn, tp + tn + fp + fn, min_size),
+    }
+
+
+def _multiclass_rates(g: GroupCounts, classes: Sequence[str], min_size: int) -> dict[str, tuple[float, bool]]:
+    c = g.confusion.astype(np.int64)
+    n_valid, tp = int(c.sum()), np.diag(c)
+    rates = {"accuracy": _rate(int(tp.sum()), n_valid, min_size)}
+    for i, name in enumerate(classes):
+        support, predicted_i = int(c[i].sum()), int(c[:, i].sum())
+        rates[f"selection_rate.{name}"] = _rate(int(g.predicted[i]), g.n_predicted, min_size)
+        rates[f"true_positive_rate.{name}"] = _rate(int(tp[i]), support, min_size)
+        rates[f"false_positive_rate.{name}"] = _rate(predicted_i - int(tp[i]), n_valid - support, min_size)
+    return rates
+
+
+def _worst(values: Sequence[float], kind: str) -> float:
+    """The worst of per-class disparities: the largest difference or the smallest ratio."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return math.nan
+    return max(finite) if kind == "difference" else min(finite)
+
+
 def slice_report(
-    column: str, groups: Mapping[str, GroupCounts], min_size: int, reference_group: str | None = None
+    column: str,
+    groups: Mapping[str, GroupCounts],
+    min_size: int,
+    reference_group: str | None = None,
+    classes: Sequence[str] | None = None,
 ) -> SliceReport:
+    """``classes``: the multiclass spec's class values (None: binary)."""
     shown: dict[str, dict[str, float]] = {}
-    comparable: dict[str, dict[str, float]] = {m: {} for m in GROUP_METRICS}
+    comparable: dict[str, dict[str, float]] = {}
     suppressed = []
     for name in sorted(groups):
         g = groups[name]
         if g.n < min_size:
             suppressed.append(name)
             continue
-        (tn, fp), (fn, tp) = (int(v) for v in g.confusion[0]), (int(v) for v in g.confusion[1])
-        rates = {
-            "selection_rate": _rate(g.n_predicted_positive, g.n_predicted, min_size),
-            "true_positive_rate": _rate(tp, tp + fn, min_size),
-            "false_positive_rate": _rate(fp, fp + tn, min_size),
-            "precision": _rate(tp, tp + fp, min_size),
-            "accuracy": _rate(tp + tn, tp + tn + fp + fn, min_size),
-        }
+        rates = _binary_rates(g, min_size) if classes is None else _multiclass_rates(g, classes, min_size)
         shown[name] = {"n": float(g.n)} | {m: v for m, (v, _) in rates.items()}
         for m, (v, ok) in rates.items():
             if ok:
-                comparable[m][name] = v
+                comparable.setdefault(m, {})[name] = v
     disparities = {}
     for name, (metric, kind) in DISPARITIES.items():
-        parts = [_disparity(comparable[m], kind, reference_group) for m in metric.split("+")]
+        if classes is None or metric == "accuracy":
+            parts = [_disparity(comparable.get(m, {}), kind, reference_group) for m in metric.split("+")]
+        else:
+            parts = [
+                _worst([_disparity(comparable.get(f"{m}.{c}", {}), kind, reference_group) for c in classes], kind)
+                for m in metric.split("+")
+            ]
         disparities[name] = max(parts) if all(math.isfinite(p) for p in parts) else math.nan
     compared = "extremes" if reference_group is None else f"reference group {reference_group}"
     return SliceReport(column, shown, suppressed, disparities, compared)

@@ -58,6 +58,18 @@ PerformanceMetricName = Literal[
     "log_loss",
     "brier_score",
     "expected_calibration_error",
+    "balanced_accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_micro",
+    "recall_micro",
+    "f1_micro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "roc_auc_ovr_macro",
+    "roc_auc_ovr_weighted",
     "mae",
     "rmse",
     "mape",
@@ -69,6 +81,7 @@ DisparityName = Literal[
     "demographic_parity_ratio",
     "equalized_odds_difference",
     "equal_opportunity_difference",
+    "accuracy_difference",
 ]
 assert set(DisparityName.__args__) == set(DISPARITIES)  # type: ignore[attr-defined]
 
@@ -108,13 +121,101 @@ class FeaturesSpec(_Strict):
         return self
 
 
+# A class value: compared as text in SQL and part of per-class metric names (``recall.<class>``,
+# also MLflow metric keys), hence the short, plain alphabet.
+_CLASS_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+def _class_value(value: object) -> str:
+    """A class value as text: YAML gives ``[0, 1, 2]`` as integers, ``[a, b]`` as strings."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"class value {value!r} must be a string or an integer")
+    text = str(value)
+    if not _CLASS_VALUE.fullmatch(text):
+        raise ValueError(f"class value {text!r}: use 1 to 40 letters, digits, '_', '.' or '-'")
+    return text
+
+
 class PredictionSpec(_Strict):
-    task: Literal["binary_classification", "regression"]
-    score_column: Identifier
+    """What the model predicts. Binary classification and regression: ``score_column`` (P(label 1),
+    or the prediction), and for binary an optional predicted-label column ``label_column`` (else
+    ``score >= threshold``).
+
+    Multiclass classification: ``classes`` (the class values, in order) and
+    ``score_columns: {class: column}`` (one probability column per class), or ``label_column``
+    (the predicted class), or both. Without ``label_column`` the predicted class is the class
+    of the largest probability, the first in ``classes`` order on a tie. Class values, labels and
+    predicted classes are compared as text (``CAST(... AS VARCHAR)``): use text or integer columns.
+    """
+
+    task: Literal["binary_classification", "regression", "multiclass_classification"]
+    score_column: Identifier | None = None
     label_column: Identifier | None = None
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     # Candidate models' scores logged beside the live one (README "Model versions side by side").
     shadow_score_columns: list[Identifier] = Field(default_factory=list)
+    classes: list[str] | None = None
+    score_columns: dict[str, Identifier] | None = None
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _classes_text(cls, value: object) -> object:
+        return [_class_value(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("score_columns", mode="before")
+    @classmethod
+    def _keys_text(cls, value: object) -> object:
+        return {_class_value(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _task_fields(self) -> Self:
+        if self.task != "multiclass_classification":
+            if self.score_column is None:
+                raise ValueError(f"score_column: required for task {self.task}")
+            if self.classes is not None or self.score_columns is not None:
+                raise ValueError("classes and score_columns are for task multiclass_classification only")
+            return self
+        if self.score_column is not None:
+            raise ValueError("score_column: a multiclass monitor names score_columns (one per class) instead")
+        if not self.classes or len(self.classes) < 2:
+            raise ValueError("classes: a multiclass monitor needs at least 2 class values")
+        twice = sorted({c for c in self.classes if self.classes.count(c) > 1})
+        if twice:
+            raise ValueError(f"classes: listed more than once: {', '.join(map(repr, twice))}")
+        if self.score_columns is None and self.label_column is None:
+            raise ValueError("give score_columns (one probability column per class), label_column, or both")
+        if self.score_columns is not None:
+            if set(self.score_columns) != set(self.classes):
+                raise ValueError(
+                    f"score_columns: needs exactly one column per class of classes {self.classes}, "
+                    f"got {sorted(self.score_columns)}"
+                )
+            columns = list(self.score_columns.values())
+            if len(set(columns)) != len(columns) or self.label_column in columns:
+                raise ValueError("score_columns: each class needs its own column (and not label_column)")
+        return self
+
+    @property
+    def class_score_columns(self) -> list[str]:
+        """Multiclass: the probability columns in ``classes`` order (empty without them)."""
+        if self.score_columns is None or self.classes is None:
+            return []
+        return [self.score_columns[c] for c in self.classes]
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        """The prediction's numeric columns: the score, or (multiclass) each class's probability."""
+        return [self.score_column] if self.score_column is not None else self.class_score_columns
+
+    @property
+    def predicted_class_column(self) -> str | None:
+        """Multiclass: the predicted-class column, profiled as a categorical column (None otherwise)."""
+        return self.label_column if self.task == "multiclass_classification" else None
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column of the prediction: ``numeric_columns``, then the predicted-label column."""
+        return [*self.numeric_columns, *([self.label_column] if self.label_column else [])]
 
 
 class LabelsSpec(_Strict):
@@ -336,6 +437,7 @@ class FairnessSpec(_Strict):
 DEFAULT_TOLERANCES: dict[str, dict[str, ToleranceSpec]] = {
     "binary_classification": {"roc_auc": ToleranceSpec(warn=0.025, error=0.05)},
     "regression": {"mae": ToleranceSpec(warn=0.1, error=0.25, relative=True)},
+    "multiclass_classification": {"f1_macro": ToleranceSpec(warn=0.025, error=0.05)},
 }
 DEFAULT_DISPARITY_THRESHOLDS: dict[str, DisparityThresholdSpec] = {
     "demographic_parity_difference": DisparityThresholdSpec(warn=0.1, error=0.2),
@@ -534,6 +636,19 @@ class VersionsSpec(_Strict):
 _NOT_CALIBRATED = "method {method} gives a p-value, which cannot be calibrated; give a constant threshold such as 0.05"
 
 
+# (path, default) of the spec fields added since the first release (see ``MonitorSpec.spec_hash``).
+_ADDED_FIELDS: dict[tuple[str, ...], object] = {
+    ("prediction", "classes"): None,
+    ("prediction", "score_columns"): None,
+    ("prediction", "shadow_score_columns"): [],
+    ("drift", "multivariate"): None,
+    ("retraining", "live_rows"): 100_000,
+    ("operations",): None,
+    ("business_metrics",): [],
+    ("versions",): None,
+}
+
+
 class MonitorSpec(_Strict):
     """One monitored model."""
 
@@ -578,14 +693,14 @@ class MonitorSpec(_Strict):
 
     @model_validator(mode="after")
     def _labels_and_slices(self) -> Self:
-        numeric, score = set(self.features.numeric), self.prediction.score_column
-        if self.slices and self.prediction.task != "binary_classification":
+        numeric, prediction = set(self.features.numeric), set(self.prediction.numeric_columns)
+        if self.slices and self.prediction.task == "regression":
             raise ValueError(
-                f"slices: fairness slices need task binary_classification; a {self.prediction.task} "
+                "slices: fairness slices need a classification task; a regression "
                 "monitor would ignore them (remove slices)"
             )
         for column in self.slices:
-            if column in numeric or column == score:
+            if column in numeric or column in prediction:
                 raise ValueError(f"slices: {column!r} is numeric; slice on a categorical column (e.g. a band)")
         for column in self.fairness.reference_groups:
             if column not in self.slices:
@@ -605,9 +720,9 @@ class MonitorSpec(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         numeric, categorical = set(self.features.numeric), set(self.features.categorical)
-        score = self.prediction.score_column
-        if score in numeric | categorical:
-            raise ValueError(f"prediction.score_column {score!r} is also listed as a feature")
+        for column in self.prediction.columns:
+            if column in numeric | categorical:
+                raise ValueError(f"prediction column {column!r} is also listed as a feature")
         for feature, override in self.drift.features.items():
             if feature not in numeric | categorical:
                 raise ValueError(f"drift.features.{feature}: not a declared feature")
@@ -651,6 +766,10 @@ class MonitorSpec(_Strict):
                 raise ValueError(f"prediction.shadow_score_columns: {column!r} is already a feature or the score")
         if self.versions is not None and not (self.source.model_version_column or shadows):
             raise ValueError("versions: needs source.model_version_column or prediction.shadow_score_columns")
+        if (self.versions is not None or shadows) and self.prediction.score_column is None:
+            raise ValueError(
+                "versions, prediction.shadow_score_columns: not for multiclass models yet (no score_column)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -663,7 +782,16 @@ class MonitorSpec(_Strict):
 
     def spec_hash(self) -> str:
         """Short, stable hash of the validated spec; stored on every metric row."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        # Fields added since the first release are left out while at their defaults: a spec that
+        # uses none of them keeps the hash it had before they existed.
+        for (*path, key), default in _ADDED_FIELDS.items():
+            parent = data
+            for part in path:
+                parent = parent[part]
+            if parent.get(key) == default:
+                del parent[key]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @property
@@ -674,18 +802,29 @@ class MonitorSpec(_Strict):
 
     @property
     def numeric_columns(self) -> list[str]:
-        """Numeric columns profiled: the numeric features, then the prediction score."""
-        return [*self.features.numeric, self.prediction.score_column]
+        """Numeric columns profiled: the numeric features, then the prediction score (multiclass:
+        each class's probability, in ``classes`` order)."""
+        return [*self.features.numeric, *self.prediction.numeric_columns]
 
     @property
     def categorical_columns(self) -> list[str]:
-        return list(self.features.categorical)
+        """Categorical columns drift is computed on: the features, then (multiclass) the
+        predicted-class column."""
+        predicted = self.prediction.predicted_class_column
+        return [*self.features.categorical, *([predicted] if predicted else [])]
+
+    @property
+    def prediction_drift_columns(self) -> list[str]:
+        """The columns of the ``prediction_drift`` asset: the score, or (multiclass) the class
+        probabilities and the predicted class."""
+        predicted = self.prediction.predicted_class_column
+        return [*self.prediction.numeric_columns, *([predicted] if predicted else [])]
 
     @property
     def profiled_categorical_columns(self) -> list[str]:
         """Categorical features, then slice columns that are not features (their top K are fixed
         by the reference like any category)."""
-        return [*self.features.categorical, *(s for s in self.slices if s not in self.features.categorical)]
+        return [*self.categorical_columns, *(s for s in self.slices if s not in self.categorical_columns)]
 
     @property
     def profiled_columns(self) -> list[str]:
