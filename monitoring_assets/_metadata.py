@@ -39,11 +39,13 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 
 def profile_metadata(profile: Profile) -> dict[str, Any]:
-    from monitoring_assets.core.profile import NumericProfile  # noqa: PLC0415  (step time, see the imports)
+    from monitoring_assets.core.profile import NumericProfile, is_score_cells  # noqa: PLC0415  (step time, see the imports)
 
     lines = ["| column | kind | non-null | null rate | non-finite | mean | std |", "|---|---|---|---|---|---|---|"]
     null_rates = []
     for name, col in profile.columns.items():
+        if is_score_cells(name):  # the score's fine histogram, for the estimate: the score has its own row
+            continue
         null_rate = col.null_count / col.n_rows if col.n_rows else math.nan
         if not math.isnan(null_rate):
             null_rates.append(null_rate)
