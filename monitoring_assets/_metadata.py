@@ -255,3 +255,16 @@ def fairness_picture(reports: Mapping[str, SliceReport], limit: float, disparity
         reports, rate=rate, limit=limit, title=f"{rate} per group ({disparity} limit {limit:g})"
     )
     return {"group_rates": _picture(png, f"{rate} per group")}
+
+
+def estimate_picture(
+    metric: str,
+    estimated: Mapping[dt.date, tuple[float, float, float]],
+    realized: Mapping[dt.date, float],
+    reference: float | None,
+    bands: Sequence[tuple[str, float]],
+) -> dict[str, Any]:
+    from monitoring_assets import _plots  # noqa: PLC0415 - matplotlib: see above
+
+    png = _plots.estimate_over_days_png(estimated, realized, metric=metric, reference=reference, bands=bands)
+    return {"estimate_over_days": _picture(png, f"{metric} estimated and realized per day")}
