@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from sklearn.isotonic import IsotonicRegression
 
-from monitoring_assets import _estimation, _pipeline
+from monitoring_assets import _estimation, _pipeline, build_definitions
 from monitoring_assets.core.levels import Level
+from monitoring_assets.resources import WarehouseResource
+from monitoring_assets.spec import MonitorSpec
 from resources._store import Audit
 from resources.warehouse import Warehouse
 from tests.conftest import small_spec, write_table
@@ -99,3 +103,20 @@ def test_a_reference_without_labels_gives_not_evaluated_with_the_reason() -> Non
     assert calibration.p is None and calibration.reason == "the reference has no labels"
     day = _estimation.estimate_day(None, calibration, spec, {}, _pipeline.tolerances(spec))
     assert day.finding == (Level.NOT_EVALUATED, "the score is not calibrated: the reference has no labels")
+
+
+def test_the_asset_exists_for_a_labeled_binary_monitor_and_the_trigger_watches_it_only_when_on() -> None:
+    key = dg.AssetKey(["m", "estimated_performance"])
+    challenger = dg.AssetKey(["m", "challenger_model"])
+    labeled = {"labels": {"label_column": "label"}, "model": {"registry_name": "m"}}
+
+    def graph(spec: MonitorSpec) -> AssetGraph:
+        return build_definitions(
+            specs=[spec], warehouse=WarehouseResource(url="duckdb:///:memory:")
+        ).resolve_asset_graph()
+
+    plain = graph(small_spec(**labeled))
+    assert key in plain.get_all_asset_keys() and key not in plain.get(challenger).parent_keys
+    assert key not in graph(small_spec()).get_all_asset_keys()
+    on = small_spec(**labeled, retraining={"trigger": {"estimated_performance": True}})
+    assert key in graph(on).get(challenger).parent_keys
