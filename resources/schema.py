@@ -56,7 +56,7 @@ same in every table:
                      verdict is ``feature = '__dataset__'``, ``method = 'drift_share'``; its
                      reason names the columns left out. A table made by an earlier release gets
                      ``status`` and ``reason`` added by ``ensure_tables``.
-``performance_metrics``  one labeled-performance metric of one window. Key: monitor,
+``performance_metrics``  one performance metric of one window. Key: monitor, kind,
                      partition_date, window, metric. ``window`` is ``daily`` (that day's rows),
                      ``rolling_<N>d`` (the N days ending that day, merged from the daily
                      aggregates) or ``reference`` (``partition_date`` NULL). Every row repeats
@@ -70,10 +70,11 @@ same in every table:
                      added by ``ensure_tables``, its rows ``realized``.
 ``score_calibration``  the calibration the estimate uses, fitted on the reference's labels (one
                      row per monitor and probability column, replaced with the reference profile).
-                     Columns: ``method`` (``isotonic``), ``n_bins`` (score cells), ``n_labeled``,
-                     ``n_positive``, ``cells`` (P(y = 1) per score cell as zlib-compressed
-                     little-endian float64 numpy bytes; NULL when not fitted) and ``reason`` (why
-                     not fitted: no labels, one class, too few rows).
+                     Key: monitor, column_name (the score column). Columns: ``method``
+                     (``isotonic``), ``n_bins`` (score cells), ``n_labeled``, ``n_positive``,
+                     ``cells`` (P(y = 1) per score cell as zlib-compressed little-endian float64
+                     numpy bytes; NULL when not fitted) and ``reason`` (why not fitted: no labels,
+                     one class, too few rows).
 ``performance_aggregates``  one field of the mergeable aggregate behind ``performance_metrics``
                      (one day each): about 17 rows and a few KB a day. Key: monitor,
                      partition_date, stat, label. ``stat`` names a field of the aggregate. A

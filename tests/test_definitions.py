@@ -46,6 +46,7 @@ def test_code_location_module_loads_every_spec(monkeypatch: pytest.MonkeyPatch) 
             for a in (
                 "challenger_model",
                 "daily_profile",
+                "estimated_performance",
                 "fairness_slices",
                 "feature_drift",
                 "labeled_performance",
@@ -66,7 +67,14 @@ def test_assets_groups_partitions_and_single_run_backfills(defs: dg.Definitions)
     assert isinstance(partitions, dg.DailyPartitionsDefinition)
     keys = partitions.get_partition_keys()
     assert keys[0] == "2024-01-01" and keys[-1] == "2024-02-29"
-    for name in ("daily_profile", "feature_drift", "prediction_drift", "labeled_performance", "fairness_slices"):
+    for name in (
+        "daily_profile",
+        "feature_drift",
+        "prediction_drift",
+        "labeled_performance",
+        "fairness_slices",
+        "estimated_performance",
+    ):
         assert graph.get(dg.AssetKey(["credit_default", name])).backfill_policy == dg.BackfillPolicy.single_run()
     assert graph.get(dg.AssetKey(["credit_default", "reference_profile"])).partitions_def is None
 
@@ -84,6 +92,7 @@ def test_asset_checks_carry_the_documented_names(defs: dg.Definitions) -> None:
         ("credit_default/labeled_performance", "label_validity"),
         ("credit_default/labeled_performance", "no_duplicates"),
         ("credit_default/fairness_slices", "fairness_disparity"),
+        ("credit_default/estimated_performance", "estimated_performance_vs_reference"),
     }
     # Every check is partitioned like its asset (one result per day), and only data_quality blocks.
     graph = defs.resolve_asset_graph()
@@ -122,6 +131,7 @@ def test_jobs_resolve(defs: dg.Definitions) -> None:
         "prediction_drift",
         "labeled_performance",
         "fairness_slices",
+        "estimated_performance",
         "monitoring_report",
     }
     assert {
