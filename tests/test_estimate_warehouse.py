@@ -10,6 +10,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from sklearn.isotonic import IsotonicRegression
 
@@ -120,3 +121,37 @@ def test_the_asset_exists_for_a_labeled_binary_monitor_and_the_trigger_watches_i
     assert key not in graph(small_spec()).get_all_asset_keys()
     on = small_spec(**labeled, retraining={"trigger": {"estimated_performance": True}})
     assert key in graph(on).get(challenger).parent_keys
+
+
+OLD_PERFORMANCE_METRICS = (
+    "CREATE TABLE monitoring.performance_metrics (monitor VARCHAR(63) NOT NULL, partition_date DATE, "
+    '"window" VARCHAR(32) NOT NULL, metric VARCHAR(63) NOT NULL, value DOUBLE PRECISION, n_labeled BIGINT NOT NULL, '
+    "label_coverage DOUBLE PRECISION, run_id VARCHAR(64) NOT NULL, spec_hash VARCHAR(64) NOT NULL, "
+    "model_version VARCHAR(256), computed_at TIMESTAMP NOT NULL)"
+)
+
+
+def test_an_old_performance_metrics_table_gets_kind_and_its_rows_read_as_realized(url: str) -> None:
+    spec = small_spec()
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS monitoring"))
+        conn.execute(sa.text("DROP TABLE IF EXISTS monitoring.performance_metrics"))
+        conn.execute(sa.text(OLD_PERFORMANCE_METRICS))
+        conn.execute(
+            sa.text(
+                "INSERT INTO monitoring.performance_metrics VALUES "
+                "('m', DATE '2024-01-04', 'daily', 'roc_auc', 0.7, 500, 1.0, 'old', 'h', NULL, TIMESTAMP '2024-01-05')"
+            )
+        )
+    engine.dispose()
+    wh = Warehouse(url)
+    wh.ensure_tables()
+    day = dt.date(2024, 1, 4)
+    assert wh.metrics.read_performance(spec, "daily") == {day: {"roc_auc": 0.7}}
+    assert wh.metrics.read_performance(spec, "daily", kind="estimated") == {}
+    # An estimated row of the same day and metric replaces nothing realized.
+    wh.metrics.write_estimated(spec, {day: {"roc_auc": 0.75}}, Audit("new", "h"), {})
+    assert wh.metrics.read_performance(spec, "daily") == {day: {"roc_auc": 0.7}}
+    assert wh.metrics.read_performance(spec, "daily", kind="estimated") == {day: {"roc_auc": 0.75}}
+    wh.dispose()
