@@ -654,7 +654,7 @@ def backfill_run(db_path: str, n_days: int) -> None:
             scored = conn.execute(
                 sa.text(
                     "SELECT sum(value) FROM monitoring.performance_metrics "
-                    "WHERE monitor = :m AND \"window\" = 'daily' AND metric = 'n_scored'"
+                    "WHERE monitor = :m AND \"window\" = 'daily' AND metric = 'n_scored' AND kind = 'realized'"
                 ),
                 {"m": spec.name},
             ).scalar_one()
