@@ -43,6 +43,10 @@ Engines:
   (column, cell) pair per profiled column. (Per-column scans suit a column store; PostgreSQL
   reads whole rows, so each would read the table again.)
 
+A layout column is read from the warehouse column ``source_column(name)`` names: itself, or for a
+probability column's fine score histogram (``__p:<score>``, ``monitoring_assets.core.profile``)
+the score column, profiled a second time in the same pass on its own ``[0, 1)`` cells.
+
 Reference bin edges (``reference_ranges``): no holistic quantile. The warehouse returns the two
 order statistics each edge interpolates (DuckDB: bounded heaps ``min(x, m)`` / ``max(x, m)`` in
 one pass after a ``count(*)``; others: finite counts, then ``percentile_disc`` at the ranks), and
