@@ -153,3 +153,13 @@ def test_under_covariate_shift_the_estimate_is_within_its_band_of_sklearns_reali
     assert all(within3[m] >= 57 for m in ESTIMATED_METRICS), within3
     assert all(within1[m] <= 51 for m in ESTIMATED_METRICS), within1
     assert all(within1[m] >= 30 for m in ESTIMATED_METRICS), within1  # and not too narrow either
+
+
+def test_undefined_metrics_are_nan_with_no_band() -> None:
+    # Every row below the threshold: nothing predicted positive, so precision (and F1 here: no
+    # expected positives either) is undefined, and so is its band; accuracy is still defined.
+    hist = ScoreHistogram(10, np.array([5, 5, 0, 0, 0, 0, 0, 0, 0, 0]))
+    est = estimate_binary(hist, IsotonicCalibration.from_fitted(np.zeros(10), 10, 1), 0.5)
+    for m in ("precision", "recall", "f1", "roc_auc"):
+        assert math.isnan(est.values[m]) and math.isnan(est.lower(m)) and math.isnan(est.upper(m)), m
+    assert est.values["accuracy"] == 1.0 and est.lower("accuracy") == est.upper("accuracy") == 1.0

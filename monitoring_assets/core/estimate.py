@@ -58,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import isotonic_regression
 
-from monitoring_assets.core.performance import _roc_auc
+from monitoring_assets.core.performance import _roc_auc  # the labeled AUC of a histogram, reused as is
 from monitoring_assets.core.profile import NumericProfile
 from monitoring_assets.errors import ProfileError
 
@@ -190,10 +190,14 @@ class BinaryEstimate:
     z: float = Z
 
     def lower(self, metric: str) -> float:
-        return max(0.0, self.values[metric] - self.z * self.se[metric])
+        """The band's lower end, clipped at 0; NaN when the estimate or its error is undefined."""
+        value, width = self.values[metric], self.z * self.se[metric]
+        return max(0.0, value - width) if math.isfinite(value + width) else math.nan
 
     def upper(self, metric: str) -> float:
-        return min(1.0, self.values[metric] + self.z * self.se[metric])
+        """The band's upper end, clipped at 1; NaN when the estimate or its error is undefined."""
+        value, width = self.values[metric], self.z * self.se[metric]
+        return min(1.0, value + width) if math.isfinite(value + width) else math.nan
 
     def as_metrics(self) -> dict[str, float]:
         """The flat numbers stored as rows: each metric, its band, and the expected counts."""
@@ -203,8 +207,8 @@ class BinaryEstimate:
         for m in ESTIMATED_METRICS:
             v = self.values[m]
             out[m] = v
-            out[f"{m}_lower"] = self.lower(m) if math.isfinite(v) else math.nan
-            out[f"{m}_upper"] = self.upper(m) if math.isfinite(v) else math.nan
+            out[f"{m}_lower"] = self.lower(m)
+            out[f"{m}_upper"] = self.upper(m)
         return out
 
 
