@@ -6,6 +6,7 @@ work, ``monitoring_assets.core.estimate`` the statistics)."""
 
 import datetime as dt
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -100,6 +101,7 @@ def build_estimate_definitions(
         from monitoring_assets.report import performance_bands  # noqa: PLC0415
 
         days = step_days(context)
+        started = time.monotonic()
         last = max(days)
         shown = [last - dt.timedelta(days=i) for i in range(HISTORY_DAYS)]
         with warehouse.open() as wh:
@@ -125,6 +127,11 @@ def build_estimate_definitions(
                     primary, estimated, got, reference.get(primary), performance_bands(spec, reference)
                 )
             context.add_asset_metadata(meta, partition_key=day.isoformat())
+        skipped = [r.finding[1] for r in results.values() if r.estimate is None]
+        context.log.info(
+            f"estimated {len(days) - len(skipped)} of {len(days)} day(s) without labels in "
+            f"{time.monotonic() - started:.1f}s" + (f"; not evaluated, first: {skipped[0]}" if skipped else "")
+        )
         yield dg.MaterializeResult()
         findings = {d: r.finding for d, r in results.items()}
         yield from day_check_events(context, key, {CHECK_NAME: graded_verdicts(findings)})
