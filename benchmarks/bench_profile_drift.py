@@ -58,6 +58,12 @@ What it does:
    score profiles per version, then the labeled aggregates of each version's rows), best of
    ``PROFILE_REPS`` each.
 
+3d. ``estimation_seconds``: ``estimated_performance`` of the same day
+   (``_estimation.compute_estimated_performance``, best of ``PROFILE_REPS``), which reads the
+   stored daily profile's fine score histogram and the stored calibration and scans no row;
+   ``estimation_ratio = estimation_seconds / seconds`` (target < 0.05). ``seconds`` already
+   includes the fine score histogram the daily profile computes for it.
+
 3. It also times ``labeled_performance`` and ``fairness_slices`` for the same day
    (``_pipeline.compute_performance`` / ``compute_fairness``, best of ``PROFILE_REPS``): the
    10M scored rows joined to ``labels`` (90 % of them labeled) on ``request_id``, 10,000 score
@@ -178,7 +184,7 @@ import sqlalchemy as sa
 from expectations import check_days, generate_suite, load_suite
 from expectations._suite import check_with_great_expectations
 from expectations.generate import suite_json
-from monitoring_assets import _pipeline, build_definitions
+from monitoring_assets import _estimation, _pipeline, build_definitions
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import parse_spec
 from resources._engine import reference_relation
@@ -712,7 +718,7 @@ def backfill_run(db_path: str, n_days: int, storage: str) -> None:
             scored = conn.execute(
                 sa.text(
                     "SELECT sum(value) FROM monitoring.performance_metrics "
-                    "WHERE monitor = :m AND \"window\" = 'daily' AND metric = 'n_scored'"
+                    "WHERE monitor = :m AND \"window\" = 'daily' AND metric = 'n_scored' AND kind = 'realized'"
                 ),
                 {"m": spec.name},
             ).scalar_one()
@@ -1291,6 +1297,16 @@ def main() -> None:
                 log(f"{name} run {rep + 1}/{PROFILE_REPS}: {step_runs[-1]:.2f} s")
             extra_s[name] = min(step_runs)
 
+        # (a5) estimated_performance for the same day: stored profile and calibration only.
+        estimation_runs: list[float] = []
+        estimated: dict[dt.date, Any] = {}
+        for rep in range(PROFILE_REPS):
+            t0 = time.perf_counter()
+            estimated = _estimation.compute_estimated_performance(wh, spec, [DAY], audit, _pipeline.tolerances(spec))
+            estimation_runs.append(time.perf_counter() - t0)
+            log(f"estimation run {rep + 1}/{PROFILE_REPS}: {estimation_runs[-1]:.3f} s")
+        estimation_s = min(estimation_runs)
+
         # (b) the bare aggregate scan over the same rows, same engine and connection type.
         scan_columns = spec.numeric_columns
         scan = bare_scan_statement(wh, scan_columns)
@@ -1336,6 +1352,9 @@ def main() -> None:
     day_perf = performance[DAY].metrics
     if day_perf["n_scored"] != n_rows:
         raise SystemExit(f"labeled_performance counted {day_perf['n_scored']} rows, expected {n_rows}")
+    day_estimate = estimated[DAY].estimate
+    if day_estimate is None or day_estimate.n != n_rows:
+        raise SystemExit(f"estimated_performance did not estimate the day's {n_rows} rows: {estimated[DAY].finding}")
     rows_table = [
         ("rows profiled (one day)", f"{n_rows:,}"),
         ("columns", f"{len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical + score + model_version"),
@@ -1365,6 +1384,15 @@ def main() -> None:
             for name, secs in extra_s.items()
         ),
         ("  label coverage / ROC AUC", f"{day_perf['label_coverage']:.3f} / {day_perf['roc_auc']:.4f}"),
+        (
+            f"estimated_performance (best of {PROFILE_REPS})",
+            f"{estimation_s:.3f} s = {estimation_s / seconds:.1%} of profile + drift (target < 5 %)",
+        ),
+        (
+            "  estimated ROC AUC [band]",
+            f"{day_estimate.values['roc_auc']:.4f} [{day_estimate.lower('roc_auc'):.4f}, "
+            f"{day_estimate.upper('roc_auc'):.4f}]",
+        ),
         ("peak RSS, this process (target <= 1024 MB)", f"{rss_peak:,.0f} MB"),
         ("  before timing / after profile+drift", f"{rss_start:,.0f} MB / {rss_after_profile:,.0f} MB"),
         (
@@ -1426,6 +1454,9 @@ def main() -> None:
                 "multivariate_share_of_profile_drift": round(mv_s / seconds, 3),
                 **{f"{name}_seconds": round(secs, 4) for name, secs in extra_s.items()},
                 **{f"{name}_ratio": round(secs / bare, 2) for name, secs in extra_s.items()},
+                "estimation_seconds": round(estimation_s, 4),
+                "estimation_ratio": round(estimation_s / seconds, 4),
+                "estimated_roc_auc": round(day_estimate.values["roc_auc"], 4),
                 "reference_profile_s": round(reference["reference_profile_s"], 4),
                 "reference_ratio": round(reference_ratio, 2),
                 "reference_peak_rss_mb": round(reference["reference_peak_rss_mb"], 1),

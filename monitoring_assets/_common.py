@@ -53,6 +53,7 @@ class MonitorKeys:
     fairness_slices: dg.AssetKey
     monitoring_report: dg.AssetKey
     challenger_model: dg.AssetKey
+    estimated_performance: dg.AssetKey
 
     @classmethod
     def of(cls, spec: MonitorSpec) -> "MonitorKeys":

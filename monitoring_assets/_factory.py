@@ -16,6 +16,7 @@ from expectations import find_suite
 from monitoring_assets._business_assets import build_business_definitions
 from monitoring_assets._common import ALERTS_KEY, POOL, REGISTRY_KEY, WAREHOUSE_KEY, MonitorKeys
 from monitoring_assets._drift_assets import build_drift_definitions
+from monitoring_assets._estimate_assets import build_estimate_definitions, estimates_performance
 from monitoring_assets._label_assets import build_label_definitions
 from monitoring_assets._multivariate_assets import build_multivariate_definitions
 from monitoring_assets._operations_assets import build_operations_definitions
@@ -93,8 +94,11 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         labels = build_label_definitions(spec=spec, partitions=partitions, keys=keys)
         families.append(labels)
         sensors.append(build_label_sensor(spec=spec, job_name=f"{name}_labeled_monitoring"))
+        families.append(build_estimate_definitions(spec=spec, partitions=partitions, keys=keys))
     if spec.retrains:
         watched = {"drift": keys.feature_drift, "performance": keys.labeled_performance}
+        if spec.retraining.trigger.estimated_performance and estimates_performance(spec):
+            watched["estimated"] = keys.estimated_performance
         families.append(build_retraining_definitions(spec=spec, watched=watched))
         sensors.append(build_retraining_sensor(spec=spec, watched=watched))
     partitioned = [

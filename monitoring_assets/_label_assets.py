@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from monitoring_assets._pipeline import PerformanceDay
     from monitoring_assets.core.fairness import DisparityVerdict  # numpy: step time only
     from monitoring_assets.core.performance import CountVerdict
+    from resources.warehouse import Warehouse
 
 
 def _performance_finding(
@@ -91,6 +92,23 @@ def _performance_history(
         ref,
         performance_bands(spec, reference),
     )
+
+
+def _read_history(
+    wh: "Warehouse", spec: MonitorSpec, shown: list[dt.date], days: list[dt.date]
+) -> tuple[dict[dt.date, dict[str, float]], dict[dt.date, dict[str, Any]]]:
+    """The realized daily metrics of ``shown``, and as metadata the primary metric estimated
+    without labels on ``days`` (``estimated_performance``), so that the UI plots both side by
+    side once labels arrive."""
+    history = {d: v for d, v in wh.metrics.read_performance(spec, "daily", shown).items() if d is not None}
+    primary = PRIMARY_METRIC[spec.prediction.task]
+    rows = wh.metrics.read_performance(spec, "daily", days, metrics=[primary], kind="estimated")
+    beside = {
+        d: {f"estimated_{primary}": dg.MetadataValue.float(float(f"{v[primary]:.4g}"))}
+        for d, v in rows.items()
+        if d is not None and math.isfinite(v.get(primary, math.nan))
+    }
+    return history, beside
 
 
 def _fairness_finding(verdicts: "list[DisparityVerdict]") -> tuple[Level, str]:
@@ -170,7 +188,7 @@ def build_label_definitions(
             reference = wh.metrics.read_performance(spec, "reference").get(None, {})
             last = max(days)
             shown = [last - dt.timedelta(days=i) for i in range(HISTORY_DAYS)]
-            history = {d: v for d, v in wh.metrics.read_performance(spec, "daily", shown).items() if d is not None}
+            history, beside = _read_history(wh, spec, shown, days)
         p = spec.performance
         validity = {
             d: evaluate_validity(r.metrics, spec.prediction.task, p.max_invalid_share) for d, r in results.items()
@@ -179,7 +197,7 @@ def build_label_definitions(
         duplicates = {d: evaluate_duplicates(r.metrics, p.max_duplicate_share, policy) for d, r in results.items()}
         findings = {d: _performance_finding(r, p.min_labeled, validity[d]) for d, r in results.items()}
         for day, result in results.items():
-            meta = performance_metadata(spec.prediction.task, result, reference)
+            meta = performance_metadata(spec.prediction.task, result, reference) | beside.get(day, {})
             # The day's verdict as text: the retraining sensor reads it per partition.
             meta[PERFORMANCE_CHECK_KEY] = dg.MetadataValue.text(findings[day][0].value)
             if day == last:

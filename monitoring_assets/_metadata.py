@@ -39,11 +39,13 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 
 def profile_metadata(profile: Profile) -> dict[str, Any]:
-    from monitoring_assets.core.profile import NumericProfile  # noqa: PLC0415  (step time, see the imports)
+    from monitoring_assets.core.profile import NumericProfile, is_score_cells  # noqa: PLC0415  (step time, see the imports)
 
     lines = ["| column | kind | non-null | null rate | non-finite | mean | std |", "|---|---|---|---|---|---|---|"]
     null_rates = []
     for name, col in profile.columns.items():
+        if is_score_cells(name):  # the score's fine histogram, for the estimate: the score has its own row
+            continue
         null_rate = col.null_count / col.n_rows if col.n_rows else math.nan
         if not math.isnan(null_rate):
             null_rates.append(null_rate)
@@ -260,3 +262,16 @@ def fairness_picture(reports: Mapping[str, SliceReport], limit: float, disparity
         reports, rate=rate, limit=limit, title=f"{rate} per group ({disparity} limit {limit:g})"
     )
     return {"group_rates": _picture(png, f"{rate} per group")}
+
+
+def estimate_picture(
+    metric: str,
+    estimated: Mapping[dt.date, tuple[float, float, float]],
+    realized: Mapping[dt.date, float],
+    reference: float | None,
+    bands: Sequence[tuple[str, float]],
+) -> dict[str, Any]:
+    from monitoring_assets import _plots  # noqa: PLC0415 - matplotlib: see above
+
+    png = _plots.estimate_over_days_png(estimated, realized, metric=metric, reference=reference, bands=bands)
+    return {"estimate_over_days": _picture(png, f"{metric} estimated and realized per day")}

@@ -83,6 +83,10 @@ def build_reference(wh: Warehouse, spec: MonitorSpec, audit: Audit) -> Reference
             metrics={("reference", None): performance_metrics(agg, spec.prediction.classes)},
             audit=audit,
         )
+    # The score's calibration for the estimate without labels, stored with the reference.
+    from monitoring_assets._estimation import fit_calibrations  # noqa: PLC0415  (it imports scipy)
+
+    wh.metrics.write_calibrations(spec, fit_calibrations(spec, agg), audit)
     return ref
 
 

@@ -597,3 +597,51 @@ def markdown_image(png: bytes, alt: str) -> str:
     # Brackets and line breaks would end the alt text early.
     safe_alt = " ".join(alt.replace("[", "(").replace("]", ")").split())
     return f"![{safe_alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def estimate_over_days_figure(
+    estimated: Mapping[dt.date, tuple[float, float, float]],
+    realized: Mapping[dt.date, float],
+    *,
+    metric: str,
+    reference: float | None,
+    bands: Sequence[tuple[str, float]],
+) -> Figure:
+    """The metric estimated without labels per day (line) inside its band (shaded; ``estimated``
+    maps a day to (estimate, lower, upper)), the realized metric where labels have arrived
+    (dots), the reference and the named threshold lines."""
+    days = _calendar({d: v[0] for d, v in estimated.items()}, realized)
+    if not days:
+        return _message_figure(metric, "not evaluated: no estimated days")
+    est = np.array([estimated.get(d, (math.nan,) * 3) for d in days], dtype=np.float64).reshape(-1, 3)
+    fig = _new_figure(2.6)
+    ax = fig.subplots()
+    x = _x(days)
+    ax.fill_between(x, est[:, 1], est[:, 2], color=REFERENCE_COLOUR, alpha=0.2, linewidth=0, label="estimate band")
+    ax.plot(x, est[:, 0], linewidth=1.2, color=REFERENCE_COLOUR, label=f"estimated {metric}", gid="estimated")
+    got = _values_on(days, realized)
+    if np.isfinite(got).any():
+        ax.plot(x, got, "o", markersize=3, color=CURRENT_COLOUR, label=f"realized {metric}", gid="realized")
+    if reference is not None and math.isfinite(reference):
+        ax.axhline(reference, color="#555555", linestyle="--", linewidth=1, label=f"reference {_fmt(reference)}")
+    for i, (name, value) in enumerate(bands):
+        colour = FAIL_COLOUR if name.upper() == "ERROR" else "#888888"
+        ax.axhline(
+            value, color=colour, linestyle=":" if i % 2 == 0 else "-.", linewidth=1, label=f"{name} {_fmt(value)}"
+        )
+    ax.legend(fontsize=_FONT - 1, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _style(ax, f"{metric} estimated without labels, and realized")
+    _date_axis(ax, days)
+    return fig
+
+
+def estimate_over_days_png(
+    estimated: Mapping[dt.date, tuple[float, float, float]],
+    realized: Mapping[dt.date, float],
+    *,
+    metric: str,
+    reference: float | None,
+    bands: Sequence[tuple[str, float]],
+) -> bytes:
+    """PNG of :func:`estimate_over_days_figure`."""
+    return _png(estimate_over_days_figure(estimated, realized, metric=metric, reference=reference, bands=bands))

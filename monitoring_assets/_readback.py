@@ -23,6 +23,7 @@ from monitoring_assets.core.levels import Level, worst
 from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
 from monitoring_assets.spec import MonitorSpec
 from resources import schema
+from resources._store import ESTIMATED
 from resources.warehouse import Warehouse
 
 
@@ -242,6 +243,16 @@ class DaySummary:
     fairness: Level = Level.NOT_EVALUATED  # worst disparity level
     quality: Level = Level.NOT_EVALUATED  # worst failed expectation of the day's suite (OK: none failed)
     drift_blocked: bool = False  # no drift computed: data quality failed critically
+    estimated_metric: float = math.nan  # the primary metric estimated without labels (binary)
+
+
+def estimated_primary(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None) -> dict[dt.date, float]:
+    """The primary metric estimated without labels on each day that has it (kind = 'estimated')."""
+    if spec.prediction.task != "binary_classification" or spec.labels is None:
+        return {}
+    primary = PRIMARY_METRIC[spec.prediction.task]
+    rows = wh.metrics.read_performance(spec, "daily", days, metrics=[primary], kind=ESTIMATED)
+    return {d: v[primary] for d, v in rows.items() if d is not None and primary in v}
 
 
 def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> list[DaySummary]:
@@ -263,6 +274,7 @@ def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | No
     performance = performance_levels(wh, spec, days) if spec.labels else {}
     fairness = fairness_levels(wh, spec, days) if spec.labels and spec.slices else {}
     quality = read_levels(wh, spec, days)
+    estimated = estimated_primary(wh, spec, days)
     out = []
     for day in sorted(features.keys() | {d for d, level in quality.items() if level is Level.ERROR}):
         perf = performance.get(day, NO_PERFORMANCE)
@@ -283,6 +295,7 @@ def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | No
                 fair,
                 quality.get(day, Level.NOT_EVALUATED),
                 drift_blocked=day not in features and quality.get(day) is Level.ERROR,
+                estimated_metric=estimated.get(day, math.nan),
             )
         )
     return out

@@ -38,6 +38,7 @@ from monitoring_assets._readback import (
     DriftRow,
     QualityFailure,
     drift_rows,
+    enough_labels,
     fairness_levels,
     performance_levels,
     quality_failures,
@@ -51,6 +52,7 @@ from monitoring_assets.errors import MonitorError
 from monitoring_assets.spec import MonitorSpec, load_specs
 from resources import schema
 from resources._env import DEFAULT_WAREHOUSE_URL, WAREHOUSE_URL_ENV
+from resources._store import ESTIMATED
 from resources.warehouse import Warehouse
 from sensors.alerts import EVENT_TIERS
 
@@ -253,8 +255,36 @@ def _pictures(wh: Warehouse, spec: MonitorSpec, data: _Data) -> list[tuple[str, 
             )
     out += _distribution_pictures(wh, spec, data)
     out += _performance_picture(spec, data)
+    out += _estimate_picture(wh, spec, data)
     out += _fairness_picture(spec, data)
     return out
+
+
+def _estimate_picture(wh: Warehouse, spec: MonitorSpec, data: _Data) -> list[tuple[str, str, bytes | str]]:
+    """The primary metric estimated without labels (``estimated_performance``) in its band,
+    beside the realized one; nothing when no day of the range has an estimate."""
+    primary = PRIMARY_METRIC[spec.prediction.task]
+    rows = wh.metrics.read_performance(spec, "daily", data.days, kind=ESTIMATED)
+    bounds = (primary, f"{primary}_lower", f"{primary}_upper")
+    estimated = {d: (v[bounds[0]], v[bounds[1]], v[bounds[2]]) for d, v in rows.items() if d and bounds[1] in v}
+    if not estimated:
+        return []
+    realized = {d: v.get(primary, math.nan) for d, v in data.daily_perf.items() if enough_labels(spec, v)}
+    ref = data.reference_perf.get(primary)
+    return [
+        (
+            "performance",
+            f"Daily {primary} estimated without labels (band: 3 standard errors) and realized once labeled",
+            _draw(
+                _plots.estimate_over_days_png,
+                estimated,
+                realized,
+                metric=primary,
+                reference=ref if ref is not None and math.isfinite(ref) else None,
+                bands=performance_bands(spec, data.reference_perf),
+            ),
+        )
+    ]
 
 
 def _is_feature(row: DriftRow) -> bool:

@@ -173,9 +173,38 @@ class MetricTables:
         window: str,
         days: Sequence[dt.date] | None = None,
         metrics: Sequence[str] | None = None,
+        kind: str = _store.REALIZED,
     ) -> dict[dt.date | None, dict[str, float]]:
+        """Stored performance rows of one window; ``kind`` realized (from labels) or estimated."""
         with self._db.begin_tables() as conn:
-            return _store.read_performance(conn, monitor=spec.name, window=window, days=days, metrics=metrics)
+            return _store.read_performance(
+                conn, monitor=spec.name, window=window, days=days, metrics=metrics, kind=kind
+            )
+
+    def write_estimated(
+        self,
+        spec: MonitorSpec,
+        metrics: Mapping[dt.date, Mapping[str, float]],
+        audit: _store.Audit,
+        versions: Mapping[dt.date, str | None],
+    ) -> None:
+        """Replace the days' ``kind = 'estimated'`` daily rows of performance_metrics."""
+        stamped: dict[tuple[str, dt.date | None], tuple[Mapping[str, float], _store.Audit]] = {
+            ("daily", d): (values, audit.with_version(versions.get(d))) for d, values in metrics.items()
+        }
+        with self._db.writing(spec) as conn:
+            _store.replace_performance_windows(conn, monitor=spec.name, metrics=stamped, kind=_store.ESTIMATED)
+
+    def write_calibrations(
+        self, spec: MonitorSpec, calibrations: Sequence[_store.StoredCalibration], audit: _store.Audit
+    ) -> None:
+        with self._db.writing(spec) as conn:
+            _store.replace_calibrations(conn, monitor=spec.name, calibrations=calibrations, audit=audit)
+
+    def read_calibrations(self, spec: MonitorSpec) -> dict[str, _store.StoredCalibration]:
+        """The stored calibration of each probability column (keyed by the score column)."""
+        with self._db.begin_tables() as conn:
+            return _store.read_calibrations(conn, monitor=spec.name)
 
     def slice_counts(
         self, spec: MonitorSpec, layout: ProfileLayout, days: Sequence[dt.date]

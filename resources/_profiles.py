@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from monitoring_assets.core.evaluate import DatasetDrift
-from monitoring_assets.core.profile import Profile, ProfileLayout, empty_profile
+from monitoring_assets.core.profile import (
+    Profile,
+    ProfileLayout,
+    empty_profile,
+    score_cells_bins,
+    score_cells_column,
+    source_column,
+)
 from monitoring_assets.errors import WarehouseError
 from monitoring_assets.spec import MonitorSpec
 from resources import _store, schema
@@ -25,6 +32,26 @@ class ReferenceProfile:
     layout: ProfileLayout
     profile: Profile
     windows: dict[dt.date, Profile]
+
+
+def probability_columns(spec: MonitorSpec) -> list[str]:
+    """The columns that hold a predicted probability, each profiled with a fine score histogram
+    (``score_cells_column``): a binary classifier's score. (A multiclass monitor would list one
+    column per class here.)"""
+    score = spec.prediction.score_column
+    return [score] if spec.prediction.task == "binary_classification" and score is not None else []
+
+
+def with_score_cells(layout: ProfileLayout, spec: MonitorSpec) -> ProfileLayout:
+    """``layout`` plus the fine score histogram of each probability column, binned as the labeled
+    performance bins its scores (``performance.score_bins`` cells on [0, 1]), so that a day's
+    profile holds the histogram of all its scored rows that the estimate without labels reads."""
+    extra = {
+        name: score_cells_bins(spec.performance.score_bins)
+        for column in probability_columns(spec)
+        if (name := score_cells_column(column)) is not None
+    }
+    return ProfileLayout({**layout.numeric, **extra}, layout.categorical) if extra else layout
 
 
 class ProfileStore:
@@ -47,6 +74,7 @@ class ProfileStore:
                 n_bins=spec.drift.n_bins,
                 top_k=spec.drift.top_k,
             )
+            layout = with_score_cells(layout, spec)
             by_day = rel.timestamp_column is not None
             query = ProfileQuery(
                 sql, layout, spec.source.model_version_column if spec.reference.window else None, by_day=by_day
@@ -68,7 +96,8 @@ class ProfileStore:
         first, last = min(days), max(days)
         rel = days_relation(spec, first, last)
         query = ProfileQuery(self._db.sql, layout, spec.source.model_version_column, by_day=len(days) > 1)
-        with self._db.begin_days(spec, columns=list(layout.numeric)) as conn:
+        columns = list(dict.fromkeys(source_column(c) for c in layout.numeric))  # for error messages
+        with self._db.begin_days(spec, columns=columns) as conn:
             found = query.run(conn, rel)
         if len(days) == 1:
             return {first: found[None]}

@@ -43,6 +43,10 @@ Engines:
   (column, cell) pair per profiled column. (Per-column scans suit a column store; PostgreSQL
   reads whole rows, so each would read the table again.)
 
+A layout column is read from the warehouse column ``source_column(name)`` names: itself, or for a
+probability column's fine score histogram (``__p:<score>``, ``monitoring_assets.core.profile``)
+the score column, profiled a second time in the same pass on its own ``[0, 1)`` cells.
+
 Reference bin edges (``reference_ranges``): no holistic quantile. The warehouse returns the two
 order statistics each edge interpolates (DuckDB: bounded heaps ``min(x, m)`` / ``max(x, m)`` in
 one pass after a ``count(*)``; others: finite counts, then ``percentile_disc`` at the ranks), and
@@ -81,6 +85,7 @@ from monitoring_assets.core.profile import (
     Profile,
     ProfileLayout,
     QuantileRanks,
+    source_column,
 )
 from monitoring_assets.errors import ProfileError
 
@@ -215,7 +220,7 @@ class ProfileQuery:
     def _numeric_exprs(self, i: int, name: str, bins: NumericBins, params: dict[str, Any]) -> tuple[str, str, str]:
         """Column ``i``'s raw value, its finite value (NULL otherwise) and its histogram cell."""
         q = self.sql
-        raw = f"CAST({q.col(name)} AS DOUBLE PRECISION)"
+        raw = f"CAST({q.col(source_column(name))} AS DOUBLE PRECISION)"
         finite = f"CASE WHEN {q.finite(raw)} THEN {raw} END"
         params[f"lo{i}"], params[f"w{i}"], params[f"nb{i}"] = bins.lo, bins.width, bins.n_bins
         # least/greatest skip NULLs in both engines, so guard the whole cell with the CASE.
@@ -265,7 +270,7 @@ class ProfileQuery:
         params: dict[str, Any] = {}
         branches = []
         for i, (name, bins) in enumerate(self.layout.numeric.items()):
-            raw = f"CAST({self.sql.col(name)} AS DOUBLE PRECISION)"
+            raw = f"CAST({self.sql.col(source_column(name))} AS DOUBLE PRECISION)"
             params[f"lo{i}"], params[f"w{i}"] = bins.lo, bins.width
             # The unclipped floor: least/greatest cost DuckDB ~1.6 of 5.8 CPU s here (10M rows x
             # 21 columns), so Python clips the keys and merges the cells they share. Only finite
@@ -426,7 +431,7 @@ class ProfileQuery:
     # PostgreSQL: three scans (``_run_postgres``).
 
     def _pg_value(self, name: str) -> str:
-        return f"CAST({self.sql.col(name)} AS DOUBLE PRECISION)"
+        return f"CAST({self.sql.col(source_column(name))} AS DOUBLE PRECISION)"
 
     def _pg_tails(self, i: int, bins: NumericBins, params: dict[str, Any]) -> tuple[str, str]:
         """Column ``i``'s bound ``lo`` and first overflow value: a finite value is in cell 0 when

@@ -47,7 +47,11 @@ from resources.schema import (
     performance_metrics,
     profile_bins,
     profile_metrics,
+    score_calibration,
 )
+
+# performance_metrics.kind: from labels, or estimated without them (resources/schema.py).
+REALIZED, ESTIMATED = "realized", "estimated"
 
 
 @dataclass(frozen=True)
@@ -505,9 +509,10 @@ def replace_performance_windows(
     *,
     monitor: str,
     metrics: Mapping[tuple[str, dt.date | None], tuple[Mapping[str, float], Audit]],
+    kind: str = REALIZED,
 ) -> None:
-    """Replace the (monitor, window, day) rows of every key of ``metrics`` (one DELETE and one
-    INSERT per window); each value is the metrics (n_labeled etc.) and the audit to stamp."""
+    """Replace the (monitor, kind, window, day) rows of every key of ``metrics`` (one DELETE and
+    one INSERT per window); each value is the metrics (n_labeled etc.) and the audit to stamp."""
     t = performance_metrics.c
     by_window: dict[str, list[tuple[dt.date | None, Mapping[str, float], Audit]]] = {}
     for (window, day), (values, audit) in metrics.items():
@@ -521,10 +526,12 @@ def replace_performance_windows(
                 "window": window,
                 "n_labeled": int(values.get("n_labeled", 0)),
                 "label_coverage": _clean(values.get("label_coverage", math.nan)),
+                "kind": kind,
                 **audit.row(),
             }
             rows += [{**key, "metric": k, "value": _clean(v)} for k, v in values.items()]
-        where = (t.monitor == monitor) & (t.window == window) & _dates_in(t.partition_date, [d for d, _, _ in entries])
+        days = [d for d, _, _ in entries]
+        where = (t.monitor == monitor) & (t.kind == kind) & (t.window == window) & _dates_in(t.partition_date, days)
         _replace(conn, performance_metrics, where, rows)
 
 
@@ -535,9 +542,10 @@ def read_performance(
     window: str,
     days: Iterable[dt.date] | None = None,
     metrics: Sequence[str] | None = None,
+    kind: str = REALIZED,
 ) -> dict[dt.date | None, dict[str, float]]:
     t = performance_metrics.c
-    cond = (t.monitor == monitor) & (t.window == window)
+    cond = (t.monitor == monitor) & (t.kind == kind) & (t.window == window)
     if days is not None:
         cond &= t.partition_date.in_(list(days))
     if metrics is not None:
@@ -597,6 +605,53 @@ def replace_performance_aggregates(
         key = {"monitor": monitor, "partition_date": day, **stamp.row()}
         rows += [{**key, **r} for r in _aggregate_rows(agg)]
     _replace(conn, performance_aggregates, (t.monitor == monitor) & _dates_in(t.partition_date, aggregates), rows)
+
+
+@dataclass(frozen=True)
+class StoredCalibration:
+    """A ``score_calibration`` row: P(y = 1) per score cell (None when not fitted, with ``reason``)."""
+
+    column: str
+    method: str
+    n_bins: int
+    n_labeled: int
+    n_positive: int
+    p: np.ndarray | None
+    reason: str | None
+
+
+def replace_calibrations(
+    conn: sa.Connection, *, monitor: str, calibrations: Sequence[StoredCalibration], audit: Audit
+) -> None:
+    """Replace every calibration row of ``monitor`` (they belong to its reference profile)."""
+    rows = [
+        {
+            "monitor": monitor,
+            "column_name": c.column,
+            "method": c.method,
+            "n_bins": c.n_bins,
+            "n_labeled": c.n_labeled,
+            "n_positive": c.n_positive,
+            "cells": None if c.p is None else _pack(np.asarray(c.p, dtype=np.float64)),
+            "reason": c.reason,
+            **audit.row(),
+        }
+        for c in calibrations
+    ]
+    _replace(conn, score_calibration, score_calibration.c.monitor == monitor, rows)
+
+
+def read_calibrations(conn: sa.Connection, *, monitor: str) -> dict[str, StoredCalibration]:
+    t = score_calibration.c
+    out = {}
+    for column, method, n_bins, n_labeled, n_positive, cells, reason in conn.execute(
+        sa.select(t.column_name, t.method, t.n_bins, t.n_labeled, t.n_positive, t.cells, t.reason).where(
+            t.monitor == monitor
+        )
+    ):
+        p = None if cells is None else np.frombuffer(zlib.decompress(cells), dtype="<f8").astype(np.float64)
+        out[column] = StoredCalibration(column, method, int(n_bins), int(n_labeled), int(n_positive), p, reason)
+    return out
 
 
 def _array_stats(empty: PerformanceAggregate) -> list[str]:

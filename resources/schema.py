@@ -63,11 +63,25 @@ same in every table:
                      verdict is ``feature = '__dataset__'``, ``method = 'drift_share'``; its
                      reason names the columns left out. A table made by an earlier release gets
                      ``status`` and ``reason`` added by ``ensure_tables``.
-``performance_metrics``  one labeled-performance metric of one window. Key: monitor,
+``performance_metrics``  one performance metric of one window. Key: monitor, kind,
                      partition_date, window, metric. ``window`` is ``daily`` (that day's rows),
                      ``rolling_<N>d`` (the N days ending that day, merged from the daily
                      aggregates) or ``reference`` (``partition_date`` NULL). Every row repeats
-                     ``n_labeled`` and ``label_coverage`` of its window.
+                     ``n_labeled`` and ``label_coverage`` of its window. ``kind`` is
+                     ``realized`` (from labels) or ``estimated`` (without labels, from the day's
+                     score histogram and the reference's calibration: window ``daily``, metrics
+                     accuracy, precision, recall, f1, roc_auc, each with ``<metric>_lower`` /
+                     ``<metric>_upper`` (its band), the expected counts ``expected_tp`` /
+                     ``_fp`` / ``_fn`` / ``_tn`` and ``n_scored``; ``n_labeled`` 0). Filter on it:
+                     the two kinds share metric names. A table of an earlier release gets ``kind``
+                     added by ``ensure_tables``, its rows ``realized``.
+``score_calibration``  the calibration the estimate uses, fitted on the reference's labels (one
+                     row per monitor and probability column, replaced with the reference profile).
+                     Key: monitor, column_name (the score column). Columns: ``method``
+                     (``isotonic``), ``n_bins`` (score cells), ``n_labeled``, ``n_positive``,
+                     ``cells`` (P(y = 1) per score cell as zlib-compressed little-endian float64
+                     numpy bytes; NULL when not fitted) and ``reason`` (why not fitted: no labels,
+                     one class, too few rows).
 ``performance_aggregates``  one field of the mergeable aggregate behind ``performance_metrics``
                      (one day each): about 17 rows and a few KB a day. Key: monitor,
                      partition_date, stat, label. ``stat`` names a field of the aggregate. A
@@ -219,6 +233,22 @@ performance_metrics = sa.Table(
     sa.Column("value", sa.Float(53)),
     sa.Column("n_labeled", sa.BigInteger, nullable=False),
     sa.Column("label_coverage", sa.Float(53)),
+    # Added to tables of an earlier release by ``_upgrade_performance_metrics`` (after their audit columns).
+    sa.Column("kind", sa.String(16), nullable=False, server_default="realized"),
+    *audit_columns(),
+)
+
+score_calibration = sa.Table(
+    "score_calibration",
+    metadata,
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("column_name", sa.String(63), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("n_bins", sa.Integer, nullable=False),
+    sa.Column("n_labeled", sa.BigInteger, nullable=False),
+    sa.Column("n_positive", sa.BigInteger, nullable=False),
+    sa.Column("cells", sa.LargeBinary),
+    sa.Column("reason", sa.Text),
     *audit_columns(),
 )
 
@@ -357,6 +387,7 @@ def ensure_tables(conn: sa.Connection) -> None:
         metadata.create_all(conn, checkfirst=True)
     # Also when every table exists: one made by an earlier release may lack new columns.
     _upgrade_drift_metrics(conn)
+    _upgrade_performance_metrics(conn)
     _upgrade_performance_aggregates(conn)
     _upgrade_profile_bins(conn)
 
@@ -394,6 +425,18 @@ def _columns(conn: sa.Connection, table: str) -> dict[str, str]:
         {"schema": SCHEMA, "table": table},
     )
     return {name: nullable for name, nullable in rows}
+
+
+def _upgrade_performance_metrics(conn: sa.Connection) -> None:
+    """Add ``kind`` (default ``realized``, which the existing rows get) to a performance_metrics
+    table of an earlier release. Reads the catalog first, so an up-to-date table is never altered."""
+    if "kind" in _columns(conn, performance_metrics.name):
+        return
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    table = f"{quote(SCHEMA)}.{quote(performance_metrics.name)}"
+    conn.execute(
+        sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote('kind')} VARCHAR(16) DEFAULT 'realized'")
+    )
 
 
 def _upgrade_performance_aggregates(conn: sa.Connection) -> None:

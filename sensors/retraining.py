@@ -47,6 +47,7 @@ def trigger_policy(spec: MonitorSpec) -> TriggerPolicy:
         drift.of if drift else 5,
         t.performance_error,
         spec.retraining.min_days_between_retrains,
+        t.estimated_performance,
     )
 
 
@@ -79,7 +80,10 @@ def _read_new_verdicts(
 
 
 def _verdicts(days: dict[str, dict[str, Any]]) -> dict[dt.date, DayVerdict]:
-    return {dt.date.fromisoformat(d): DayVerdict(v.get("drift"), v.get("performance")) for d, v in days.items()}
+    return {
+        dt.date.fromisoformat(d): DayVerdict(v.get("drift"), v.get("performance"), v.get("estimated"))
+        for d, v in days.items()
+    }
 
 
 def _request(pending: dict[str, Any]) -> dg.RunRequest:
@@ -97,7 +101,7 @@ def _request(pending: dict[str, Any]) -> dg.RunRequest:
 def build_retraining_sensor(*, spec: MonitorSpec, watched: dict[str, dg.AssetKey]) -> dg.SensorDefinition:
     """The sensor that launches ``<name>_retraining`` (``monitoring_assets._retraining_assets``)
     when the trigger policy fires. ``watched``: {"drift": feature_drift key, "performance":
-    labeled_performance key}."""
+    labeled_performance key, and "estimated": estimated_performance key when that trigger is on}."""
     name = spec.name
 
     @dg.sensor(

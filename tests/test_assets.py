@@ -136,6 +136,17 @@ def test_one_partition_end_to_end(
     assert checks["no_feature_drift"].metadata["evaluated"].value is True
     assert checks["no_feature_drift"].metadata["n_drifted"].value == 4
 
+    # Performance estimated without labels (the day has none yet): plotted numbers with their band,
+    # and its check judged (the reference's labels calibrate the score).
+    estimated = instance.get_latest_materialization_event(dg.AssetKey(["credit_default", "estimated_performance"]))
+    assert estimated is not None and estimated.asset_materialization is not None
+    est = estimated.asset_materialization.metadata
+    assert est["n_scored"].value == len(day)
+    assert est["estimated_roc_auc_lower"].value < est["estimated_roc_auc"].value < est["estimated_roc_auc_upper"].value
+    assert "realized_roc_auc" not in est and "estimate_over_days" in est
+    check = checks["estimated_performance_vs_reference"]
+    assert check.metadata.get("not_evaluated") is None and "roc_auc" in (check.description or "")
+
 
 def test_rematerialization_replaces_rows(env: tuple[dg.Definitions, str, dg.DagsterInstance]) -> None:
     defs, url, instance = env

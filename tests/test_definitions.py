@@ -47,6 +47,7 @@ def test_code_location_module_loads_every_spec(monkeypatch: pytest.MonkeyPatch) 
                 "business_metrics",
                 "challenger_model",
                 "daily_profile",
+                "estimated_performance",
                 "fairness_slices",
                 "feature_drift",
                 "labeled_performance",
@@ -69,7 +70,14 @@ def test_assets_groups_partitions_and_single_run_backfills(defs: dg.Definitions)
     assert isinstance(partitions, dg.DailyPartitionsDefinition)
     keys = partitions.get_partition_keys()
     assert keys[0] == "2024-01-01" and keys[-1] == "2024-02-29"
-    for name in ("daily_profile", "feature_drift", "prediction_drift", "labeled_performance", "fairness_slices"):
+    for name in (
+        "daily_profile",
+        "feature_drift",
+        "prediction_drift",
+        "labeled_performance",
+        "fairness_slices",
+        "estimated_performance",
+    ):
         assert graph.get(dg.AssetKey(["credit_default", name])).backfill_policy == dg.BackfillPolicy.single_run()
     assert graph.get(dg.AssetKey(["credit_default", "reference_profile"])).partitions_def is None
 
@@ -90,6 +98,7 @@ def test_asset_checks_carry_the_documented_names(defs: dg.Definitions) -> None:
         ("credit_default/multivariate_drift", "no_multivariate_drift"),  # drift.multivariate
         ("credit_default/operations", "slo"),  # operations
         ("credit_default/business_metrics", "business_limits"),  # business_metrics
+        ("credit_default/estimated_performance", "estimated_performance_vs_reference"),
     }
     # Every check is partitioned like its asset (one result per day), and only data_quality blocks.
     graph = defs.resolve_asset_graph()
@@ -128,6 +137,7 @@ def test_jobs_resolve(defs: dg.Definitions) -> None:
         "prediction_drift",
         "labeled_performance",
         "fairness_slices",
+        "estimated_performance",
         "monitoring_report",
         "multivariate_drift",
         "operations",

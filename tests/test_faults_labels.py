@@ -122,7 +122,7 @@ def stored_metrics(url: str, monitor: str, window: str, day: dt.date) -> dict[st
         rows = conn.execute(
             sa.text(
                 'SELECT metric, value FROM monitoring.performance_metrics WHERE monitor = :m AND "window" = :w '
-                "AND partition_date = :d"
+                "AND partition_date = :d AND kind = 'realized'"
             ),
             {"m": monitor, "w": window, "d": day},
         ).fetchall()

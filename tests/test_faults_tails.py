@@ -549,8 +549,9 @@ def old_style_monitor(engine_url: str, drift_rows: dict[str, float]) -> Iterator
                 "AND metric IN ('tail_low_sum', 'tail_high_sum')"
             )
         ).rowcount
-    # two sums x two numeric columns (the feature and the score) x (reference, 3 windows, 1 day)
-    assert deleted == 2 * 2 * (1 + 3 + 1)
+    # two sums x three numeric columns (the feature, the score and the score's fine histogram for
+    # the estimate without labels) x (reference, 3 windows, 1 day)
+    assert deleted == 2 * 3 * (1 + 3 + 1)
     yield wh, spec
     wh.dispose()
 

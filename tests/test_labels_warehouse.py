@@ -599,7 +599,7 @@ def read_stored_performance(url: str, monitor: str) -> pd.DataFrame:
         result = conn.execute(
             sa.text(
                 'SELECT partition_date, "window", metric, value, run_id FROM monitoring.performance_metrics '
-                "WHERE monitor = :m"
+                "WHERE monitor = :m AND kind = 'realized'"
             ),
             {"m": monitor},
         )

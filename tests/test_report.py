@@ -309,6 +309,7 @@ def test_pictures_decode_from_data_uris(page: str) -> None:
         image.load()
         assert image.format == "PNG" and image.width > 100 and image.height > 100
     assert "picture not drawn" not in page
+    assert "estimated without labels" in page  # the estimate beside the realized metric
 
 
 def test_suppressed_groups_are_counted_never_named(page: str) -> None:

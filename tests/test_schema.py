@@ -88,6 +88,18 @@ TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("value", DOUBLE, True),
         ("n_labeled", "BIGINT", False),
         ("label_coverage", DOUBLE, True),
+        ("kind", "VARCHAR(16)", False),
+        *AUDIT,
+    ],
+    "score_calibration": [
+        ("monitor", "VARCHAR(63)", False),
+        ("column_name", "VARCHAR(63)", False),
+        ("method", "VARCHAR(32)", False),
+        ("n_bins", "INTEGER", False),
+        ("n_labeled", "BIGINT", False),
+        ("n_positive", "BIGINT", False),
+        ("cells", "BYTEA", True),
+        ("reason", "TEXT", True),
         *AUDIT,
     ],
     "performance_aggregates": [
@@ -194,7 +206,7 @@ def test_the_readers_and_writers_use_the_schema_modules_tables(module: object) -
         assert owner is schema.metadata, f"{module}.{name} belongs to another MetaData"
 
 
-def test_the_schema_holds_the_twelve_tables_with_their_columns() -> None:
+def test_the_schema_holds_its_tables_with_their_columns() -> None:
     assert schema.metadata.schema == "monitoring"
     assert {t.name for t in schema.metadata.sorted_tables} == set(TABLES)
     dialect = postgresql.dialect()

@@ -69,3 +69,23 @@ def test_disabled_drift_trigger_and_no_results() -> None:
     policy = TriggerPolicy(drift_count=None, drift_of=5, performance_error=False, cooldown_days=0)
     assert isinstance(evaluate_trigger(_days([True] * 5, ["error"] * 5), policy, None), str)
     assert evaluate_trigger({}, POLICY, None) == "no drift or performance results seen yet"
+
+
+def test_an_estimated_performance_error_fires_only_when_that_trigger_is_on() -> None:
+    verdicts = {
+        D + dt.timedelta(days=i): DayVerdict(False, "too_few_labels", level)
+        for i, level in enumerate(["ok", "error", "warn"])
+    }
+    off = evaluate_trigger(verdicts, POLICY, None)  # the default: off
+    assert off == "no trigger through 2024-02-03: 0 drifted day(s) in the last 5 (need 3 of 5), 0 performance error(s)"
+    on = TriggerPolicy(
+        drift_count=3, drift_of=5, performance_error=True, cooldown_days=7, estimated_performance_error=True
+    )
+    event = evaluate_trigger(verdicts, on, None)
+    assert isinstance(event, TriggerEvent)
+    assert (event.reason, event.days) == ("estimated_performance", (D + dt.timedelta(days=1),))
+    calm = {d: DayVerdict(False, "ok", "warn") for d in verdicts}
+    assert evaluate_trigger(calm, on, None) == (
+        "no trigger through 2024-02-03: 0 drifted day(s) in the last 5 (need 3 of 5), 0 performance error(s), "
+        "0 estimated performance error(s)"
+    )

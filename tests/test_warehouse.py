@@ -16,7 +16,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import default
 
-from monitoring_assets.core.profile import NumericBins, NumericProfile, Profile, ProfileLayout, profile_from_values
+from monitoring_assets.core.performance import score_cells
+from monitoring_assets.core.profile import (
+    NumericBins,
+    NumericProfile,
+    Profile,
+    ProfileLayout,
+    profile_from_values,
+    score_cells_column,
+    source_column,
+)
 from monitoring_assets.errors import WarehouseError
 from resources import _store
 from resources._profiles import ReferenceProfile
@@ -47,7 +56,7 @@ def frame() -> pd.DataFrame:
 
 
 def _numpy_profile(layout: ProfileLayout, rows: pd.DataFrame) -> Profile:
-    data = {c: rows[c].tolist() for c in [*layout.numeric, *layout.categorical]}
+    data = {c: rows[source_column(c)].tolist() for c in [*layout.numeric, *layout.categorical]}
     return profile_from_values(layout, data, rows["mv"].value_counts().to_dict())
 
 
@@ -98,6 +107,28 @@ def test_daily_profile_matches_numpy_on_the_same_rows(url: str, frame: pd.DataFr
     want = _numpy_profile(layout, rows)
     assert want.columns["x"].nonfinite_count > 0 and want.columns["x"].null_count > 0  # the edge cases are there
     assert_same_profile(got, want)
+
+
+def test_the_daily_profile_holds_the_scores_fine_histogram_in_the_performance_cells(
+    url: str, frame: pd.DataFrame
+) -> None:
+    """The estimate without labels reads each day's histogram of all its scores on the labeled
+    performance's cells (``floor(score * n_bins)``); numpy on the raw scores is the reference."""
+    write_table(url, "t", frame)
+    spec = small_spec()
+    wh = Warehouse(url)
+    layout = wh.profiles.profile_reference(spec).layout
+    name = score_cells_column("score")
+    assert name is not None and layout.numeric[name] == NumericBins(0.0, 1.0, spec.performance.score_bins)
+    got = wh.profiles.profile_days(spec, layout, [DAY])[DAY].columns[name]
+    assert isinstance(got, NumericProfile)
+    rows = frame[(frame.ts >= pd.Timestamp(DAY)) & (frame.ts < pd.Timestamp(DAY + dt.timedelta(days=1)))]
+    scores = pd.to_numeric(rows["score"]).to_numpy(dtype=float)
+    valid = scores[np.isfinite(scores) & (scores >= 0) & (scores < 1)]
+    n = spec.performance.score_bins
+    want = np.bincount(score_cells(valid, n), minlength=n)
+    assert valid.size > 100
+    np.testing.assert_array_equal(got.hist[1 : n + 1], want)
 
 
 def test_values_far_beyond_the_bins_land_in_the_tail_cells_as_numpy_puts_them(url: str, frame: pd.DataFrame) -> None:
@@ -528,7 +559,7 @@ def _old_layout_rows(kind: str, day: dt.date | None, rows: pd.DataFrame, layout:
     key |= {"model_version": None, "computed_at": dt.datetime(2024, 1, 1)}
     out = []
     for column, bins in layout.numeric.items():
-        hist = _contract_histogram(rows[column], bins.lo, bins.hi, bins.n_bins)
+        hist = _contract_histogram(rows[source_column(column)], bins.lo, bins.hi, bins.n_bins)
         edges = [bins.lo + bins.width * k for k in range(bins.n_bins + 1)]
         for c in np.flatnonzero(hist):
             lower = edges[c - 1] if c >= 1 else None
@@ -601,7 +632,7 @@ def test_an_old_profile_bins_table_is_rebuilt_and_its_cell_rows_still_read(url: 
         packed = conn.execute(
             sa.text("SELECT partition_date, count(*) FROM monitoring.profile_bins WHERE cells IS NOT NULL GROUP BY 1")
         ).fetchall()
-    assert dict(packed) == {days[0]: 3}
+    assert dict(packed) == {days[0]: len(layout.numeric)}  # x, y, score and the score's fine histogram
     stored = wh.profiles.read_daily_profiles(spec, layout, days, wanted)
     for day in days:
         assert_same_profile(stored[day], _numpy_profile(layout, _day_rows(frame, day)))

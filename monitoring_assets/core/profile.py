@@ -44,6 +44,34 @@ FloatArray = npt.NDArray[np.float64]
 
 OTHER = "__other__"
 
+# A probability column's fine score histogram is profiled as one more numeric column of the
+# layout, named ``SCORE_CELLS + column`` (the spec reserves names starting with ``__``, and ``:`` is
+# no identifier character, so it names no user column), binned on ``[0, 1)`` in ``n_bins``
+# equal-width cells: ``score_cells_bins``. Its cell ``k`` in ``1..n_bins`` is the labeled
+# performance's score cell ``k - 1`` (``monitoring_assets.core.performance.score_cells``) except
+# within rounding of a cell edge (``x / w`` against ``x * n_bins``); cell 0 holds scores below 0
+# and cell ``n_bins + 1`` scores of 1 and above. The estimate of performance without labels
+# (``monitoring_assets.core.estimate``) reads it from stored daily profiles alone.
+SCORE_CELLS = "__p:"
+MAX_COLUMN_NAME = 63  # the warehouse's column_name width (resources/schema.py)
+
+
+def score_cells_column(column: str) -> str | None:
+    """The layout name of ``column``'s fine score histogram; None when the name would not fit
+    the warehouse's ``column_name`` (a score column of more than 59 characters has none)."""
+    name = SCORE_CELLS + column
+    return name if len(name) <= MAX_COLUMN_NAME else None
+
+
+def source_column(name: str) -> str:
+    """The warehouse column a layout column reads: the score column of a fine score histogram,
+    else the column itself."""
+    return name[len(SCORE_CELLS) :] if name.startswith(SCORE_CELLS) else name
+
+
+def is_score_cells(name: str) -> bool:
+    return name.startswith(SCORE_CELLS)
+
 
 @dataclass(frozen=True)
 class NumericBins:
@@ -83,6 +111,11 @@ class NumericBins:
         x = np.asarray(values, dtype=np.float64)
         k = np.floor((x - self.lo) / self.width)
         return (np.clip(k, -1, self.n_bins) + 1).astype(np.int64)
+
+
+def score_cells_bins(n_bins: int) -> NumericBins:
+    """The fine score histogram's bins: ``n_bins`` equal-width cells on ``[0, 1)``."""
+    return NumericBins(0.0, 1.0, int(n_bins))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 class DayVerdict:
     dataset_drift: bool | None = None  # None: feature_drift not materialized for the day
     performance: str | None = None  # level of performance_vs_reference: ok, warn, error, too_few_labels
+    estimated_performance: str | None = None  # level of estimated_performance_vs_reference
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,12 @@ class TriggerPolicy:
     drift_of: int
     performance_error: bool
     cooldown_days: int
+    estimated_performance_error: bool = False  # off by default (spec: retraining.trigger)
 
 
 @dataclass(frozen=True)
 class TriggerEvent:
-    reason: str  # "dataset_drift" or "performance_error" (or both, joined by "+")
+    reason: str  # "dataset_drift", "performance_error" or "estimated_performance" (several joined by "+")
     days: tuple[dt.date, ...]  # the triggering days
 
     def event_id(self, monitor: str) -> str:
@@ -58,10 +60,15 @@ def evaluate_trigger(
     if policy.performance_error and errors:
         reasons.append("performance_error")
         days.update(errors)
+    estimated = [d for d in window if verdicts[d].estimated_performance == "error"]
+    if policy.estimated_performance_error and estimated:
+        reasons.append("estimated_performance")
+        days.update(estimated)
     if not reasons:
         need = f"{policy.drift_count} of {policy.drift_of}" if policy.drift_count is not None else "drift trigger off"
         return (
             f"no trigger through {latest}: {len(drifted)} drifted day(s) in the last {policy.drift_of} "
             f"(need {need}), {len(errors)} performance error(s)"
+            + (f", {len(estimated)} estimated performance error(s)" if policy.estimated_performance_error else "")
         )
     return TriggerEvent("+".join(reasons), tuple(sorted(days)))

@@ -461,6 +461,10 @@ class DriftDaysSpec(_Strict):
 class TriggerSpec(_Strict):
     dataset_drift_days: DriftDaysSpec | None = Field(default_factory=DriftDaysSpec)
     performance_error: bool = True  # any ERROR of performance_vs_reference in the same window
+    # Any ERROR of estimated_performance_vs_reference (performance estimated without labels) in
+    # the same window. Off by default: the estimate is blind to concept drift and rests on the
+    # reference's calibration (README, "Performance estimated without labels").
+    estimated_performance: bool = False
 
 
 class PromotionSpec(_Strict):
