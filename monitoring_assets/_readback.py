@@ -20,6 +20,7 @@ from expectations._store import read_levels
 from monitoring_assets import _pipeline
 from monitoring_assets.core.fairness import SliceReport
 from monitoring_assets.core.levels import Level, worst
+from monitoring_assets.core.operations import evaluate_slos
 from monitoring_assets.core.performance import PRIMARY_METRIC, evaluate_performance
 from monitoring_assets.spec import MonitorSpec
 from resources import schema
@@ -244,6 +245,9 @@ class DaySummary:
     quality: Level = Level.NOT_EVALUATED  # worst failed expectation of the day's suite (OK: none failed)
     drift_blocked: bool = False  # no drift computed: data quality failed critically
     estimated_metric: float = math.nan  # the primary metric estimated without labels (binary)
+    multivariate: Level = Level.NOT_EVALUATED  # no_multivariate_drift (WARN: drifted)
+    slo: Level = Level.NOT_EVALUATED  # the operations block's worst SLO
+    business: Level = Level.NOT_EVALUATED  # the worst business metric against its limits
 
 
 def estimated_primary(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None) -> dict[dt.date, float]:
@@ -255,6 +259,44 @@ def estimated_primary(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] 
     return {d: v[primary] for d, v in rows.items() if d is not None and primary in v}
 
 
+def signal_levels(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None) -> dict[str, dict[dt.date, Level]]:
+    """Per day, the levels of the operations SLOs and the business metrics, judged again from their
+    stored rows (operations_metrics against the spec's limits; business_metrics' stored limits)."""
+    out: dict[str, dict[dt.date, Level]] = {"slo": {}, "business": {}}
+    with _reading(wh) as conn:
+        if spec.operations is not None:
+            o = schema.operations_metrics.c
+            found: dict[dt.date, dict[str, float]] = {}
+            rows = conn.execute(
+                sa.select(o.partition_date, o.metric, o.value).where(
+                    (o.monitor == spec.name) & _in_days(o.partition_date, days)
+                )
+            )
+            for day, metric, value in rows:
+                found.setdefault(day, {})[metric] = math.nan if value is None else float(value)
+            limits = {str(m): (lim.warn, lim.error) for m, lim in spec.operations.slo.items()}
+            for day, values in found.items():
+                verdicts = evaluate_slos(values, limits, spec.operations.min_requests)
+                out["slo"][day] = worst(v.level for v in verdicts) if verdicts else Level.OK
+        if spec.business_metrics:
+            b = schema.business_metrics.c
+            severity = {m.name: Level.of(m.severity) for m in spec.business_metrics}
+            stored = conn.execute(
+                sa.select(b.partition_date, b.metric, b.value, b.lower, b.upper, b.status).where(
+                    (b.monitor == spec.name) & _in_days(b.partition_date, days)
+                )
+            )
+            for day, metric, value, lower, upper, status in stored:
+                if status != "evaluated" or value is None:
+                    level = Level.NOT_EVALUATED
+                elif (lower is not None and value < lower) or (upper is not None and value > upper):
+                    level = severity.get(metric, Level.WARN)
+                else:
+                    level = Level.OK
+                out["business"][day] = worst([out["business"].get(day, Level.NOT_EVALUATED), level])
+    return out
+
+
 def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None = None) -> list[DaySummary]:
     """Per-day rows, drift, performance and fairness verdicts, read back from the metric tables:
     every day with drift rows, and every day whose drift data quality blocked."""
@@ -263,9 +305,12 @@ def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | No
     share: dict[dt.date, float] = {}
     dataset: dict[dt.date, bool] = {}
     prediction: dict[dt.date, bool] = {}
+    multivariate: dict[dt.date, Level] = {}
     for r in drift_rows(wh, spec, days):
         features.setdefault(r.day, [])
-        if r.feature == schema.DATASET_ROW:
+        if r.scope == "multivariate":
+            multivariate[r.day] = Level.NOT_EVALUATED if r.drifted is None else Level.WARN if r.drifted else Level.OK
+        elif r.feature == schema.DATASET_ROW:
             share[r.day], dataset[r.day] = math.nan if r.value is None else r.value, bool(r.drifted)
         elif r.scope == "prediction":
             prediction[r.day] = bool(r.drifted)
@@ -275,6 +320,7 @@ def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | No
     fairness = fairness_levels(wh, spec, days) if spec.labels and spec.slices else {}
     quality = read_levels(wh, spec, days)
     estimated = estimated_primary(wh, spec, days)
+    signals = signal_levels(wh, spec, days)
     out = []
     for day in sorted(features.keys() | {d for d, level in quality.items() if level is Level.ERROR}):
         perf = performance.get(day, NO_PERFORMANCE)
@@ -296,6 +342,9 @@ def day_summaries(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | No
                 quality.get(day, Level.NOT_EVALUATED),
                 drift_blocked=day not in features and quality.get(day) is Level.ERROR,
                 estimated_metric=estimated.get(day, math.nan),
+                multivariate=multivariate.get(day, Level.NOT_EVALUATED),
+                slo=signals["slo"].get(day, Level.NOT_EVALUATED),
+                business=signals["business"].get(day, Level.NOT_EVALUATED),
             )
         )
     return out

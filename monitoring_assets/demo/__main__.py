@@ -13,10 +13,12 @@ import dagster as dg
 
 from monitoring_assets.demo.data import (
     CONCEPT_DAY,
+    CORRELATION_DAY,
     DRIFT_DAY,
     FAIRNESS_DAY,
     LABEL_DELAY,
     QUALITY_BREAK_DAY,
+    SLOW_DAY,
     DemoConfig,
 )
 from monitoring_assets.demo.run import (
@@ -100,8 +102,9 @@ def main() -> int:
         f"day 1 = {config.first_day} .. day {config.days} = {config.last_day} (yesterday): covariate drift "
         f"from day {DRIFT_DAY} ({config.drift_start}), a fairness regression from day {FAIRNESS_DAY} "
         f"({config.fairness_start}), concept drift from day {CONCEPT_DAY} ({config.concept_start}), a broken "
-        f"export on day {QUALITY_BREAK_DAY} ({config.quality_break}); labels arrive {LABEL_DELAY.days} days "
-        f"after scoring. Monitor spec: {spec.origin} ..."
+        f"export on day {QUALITY_BREAK_DAY} ({config.quality_break}), a slow service on day {SLOW_DAY} "
+        f"({config.slow_day}), a broken join of loan amounts on day {CORRELATION_DAY} ({config.correlation_break}); "
+        f"labels arrive {LABEL_DELAY.days} days after scoring. Monitor spec: {spec.origin} ..."
     )
     registry = RegistryResource()  # SQLite store under mlruns/ (or $MLFLOW_TRACKING_URI, see README)
     outcome = run_demo(spec=spec, warehouse_path=WAREHOUSE_PATH, instance=instance, registry=registry, config=config)
@@ -142,6 +145,13 @@ def main() -> int:
         f"follows the realized one (auc) through the covariate drift from {config.drift_start}, and stays up "
         f"after the concept drift from {concept} while the realized one falls: an estimate without labels "
         'cannot see concept drift (README, "Performance estimated without labels").'
+    )
+    print(
+        f"Three more signals from the same tables: the multivariate check (multiv.) WARN on "
+        f"{config.correlation_break}, "
+        "where every column keeps its distribution but incomes and loan amounts stop moving together, and on the "
+        f"drifted days; the SLO check (slo) ERROR on the slow {config.slow_day} only; the approval rate (kpi) in its "
+        f"reference band until the drift, outside it from {config.drift_start}."
     )
     print(
         "The retraining sensor fired on the drift, and the challenger beats the champion on the held-out days; "

@@ -198,7 +198,8 @@ def _quality(level: Level) -> str:
 def format_summary(summaries: list[DaySummary], primary: str = "auc") -> str:
     header = (
         f"{'day':<10}  {'rows':>6}  {'quality':<7}  {'share':>5}  {'dataset':<7}  {'score':<5}  {'labels':>6}  "
-        f"{primary:>6}  {'est.':>6}  {'perf':<10}  {'parity':>6}  {'fairness':<8}  drifted features"
+        f"{primary:>6}  {'est.':>6}  {'perf':<10}  {'parity':>6}  {'fairness':<8}  {'multiv.':<7}  {'slo':<5}  "
+        f"{'kpi':<5}  drifted features"
     )
     lines = [header, "-" * len(header)]
     for s in summaries:
@@ -214,7 +215,8 @@ def format_summary(summaries: list[DaySummary], primary: str = "auc") -> str:
             f"{s.day.isoformat():<10}  {s.rows:>6}  {_quality(s.quality):<7}  {drift}  "
             f"{s.label_coverage:>6.0%}  {s.primary_metric:>6.3f}  {s.estimated_metric:>6.3f}  "
             f"{_level(s.performance, s.too_few_labels):<10}  "
-            f"{s.worst_disparity:>6.3f}  {_level(s.fairness):<8}  {features}"
+            f"{s.worst_disparity:>6.3f}  {_level(s.fairness):<8}  {_level(s.multivariate):<7}  {_level(s.slo):<5}  "
+            f"{_level(s.business):<5}  {features}"
         )
     return "\n".join(lines)
 
@@ -260,7 +262,24 @@ def unexpected(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
             problems.append(f"fairness {s.fairness} on {s.day}")
         if (s.label_coverage < 1) != (s.day >= last_labeled):
             problems.append(f"label coverage {s.label_coverage:.0%} on {s.day}")
-    return problems + estimate_problems(summaries, config)
+    return problems + estimate_problems(summaries, config) + signal_problems(summaries, config)
+
+
+def signal_problems(summaries: list[DaySummary], config: DemoConfig) -> list[str]:
+    """The multivariate check sees the broken join alone before the covariate drift; the SLOs fail on
+    the slow day alone; the approval rate stays in its band until the drift and leaves it then."""
+    problems = []
+    for s in summaries:
+        early = s.day < config.drift_start
+        if early and s.multivariate.failed != (s.day == config.correlation_break):
+            problems.append(f"multivariate drift {s.multivariate} on {s.day}")
+        if s.slo.failed != (s.day == config.slow_day):
+            problems.append(f"SLO {s.slo} on {s.day}")
+        if early and s.business is not Level.OK:
+            problems.append(f"business metrics {s.business} on {s.day}, before the drift")
+        if s.day == config.drift_start and not s.business.failed:
+            problems.append(f"business metrics {s.business} on {s.day}, the first day of the drift")
+    return problems
 
 
 # How far the estimate may sit from the realized ROC AUC on a fully labeled day while calibration
