@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from monitoring_assets.demo import DemoConfig, generate
-from monitoring_assets.spec import MonitorSpec, parse_spec
+from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
 
 PG_ADMIN_URL = os.environ.get("MONITORING_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parent.parent
@@ -301,3 +301,17 @@ def run_days(
     """One run of ``job`` over the partitions ``first..last``, as a single-run backfill is."""
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     return defs.resolve_job_def(job).execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+
+
+def demo_spec_data(*, signals: bool = False) -> dict[str, Any]:
+    """``monitors/credit_default.yaml`` as a dict. Without ``signals``, the multivariate drift,
+    operations and business-metric blocks are left out: tests of the other asset families skip
+    their steps (tests/test_demo.py and tests/test_postgres.py run them)."""
+    data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
+    if not signals:
+        data["drift"]["multivariate"], data["operations"], data["business_metrics"] = None, None, []
+    return data
+
+
+def demo_spec(*, signals: bool = False) -> MonitorSpec:
+    return parse_spec(demo_spec_data(signals=signals))

@@ -29,7 +29,7 @@ from monitoring_assets import build_definitions
 from monitoring_assets._factory import ALERTS_KEY, WAREHOUSE_KEY
 from monitoring_assets.demo import DemoConfig, write_duckdb
 from monitoring_assets.resources import AlertsResource, WarehouseResource, alerts_resource
-from monitoring_assets.spec import MonitorSpec, load_spec, load_specs, parse_spec
+from monitoring_assets.spec import MonitorSpec, load_specs, parse_spec
 from resources.alerts import (
     DESCRIPTION_LIMIT,
     SLACK_WEBHOOK_URL_ENV,
@@ -44,7 +44,7 @@ from resources.alerts import (
 )
 from resources.warehouse import Warehouse
 from sensors.alerts import build_alert_sensor, evaluate_alerts, failed_days_text, failure_tier, new_executions
-from tests.conftest import REPO
+from tests.conftest import REPO, demo_spec_data
 
 NAME = "credit_default"
 DRIFT = dg.AssetKey([NAME, "feature_drift"])
@@ -113,16 +113,13 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _spec(**alerts: Any) -> MonitorSpec:
-    data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
+    data = demo_spec_data()
     data["model"] = None  # no MLflow here: alerts only
     data["alerts"] = {**data["alerts"], **alerts}
     # 600 rows a day split into age bands make parity gaps of 0.1 from noise alone: widen the
     # limits so that the real-run test's fairness check passes and its drift checks fail.
     wide = {"warn": 0.5, "error": 0.9}
     data["fairness"]["thresholds"] = {"demographic_parity_difference": wide, "equalized_odds_difference": wide}
-    # The checks of the drift, performance and fairness families only: the demo's multivariate,
-    # operations and business checks alert through the same path (tests/test_demo.py sees them fail).
-    data["drift"]["multivariate"], data["operations"], data["business_metrics"] = None, None, []
     return parse_spec(data)
 
 

@@ -23,10 +23,10 @@ from monitoring_assets.demo import (
     write_duckdb,
 )
 from monitoring_assets.resources import WarehouseResource
-from monitoring_assets.spec import MonitorSpec, drift_rules, load_spec
+from monitoring_assets.spec import MonitorSpec, drift_rules
 from resources import _store
 from resources.warehouse import Warehouse
-from tests.conftest import REPO
+from tests.conftest import demo_spec
 
 CONFIG = DemoConfig(rows_per_day=1000, days=34, reference_rows=6200, last_day=dt.date(2024, 2, 3))
 DAY = "2024-02-02"  # after the injected drift
@@ -34,7 +34,7 @@ DAY = "2024-02-02"  # after the injected drift
 
 @pytest.fixture(scope="module")
 def spec() -> MonitorSpec:
-    return load_spec(REPO / "monitors" / "credit_default.yaml")
+    return demo_spec()
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_rematerialization_replaces_rows(env: tuple[dg.Definitions, str, dg.Dags
     first = _drift_rows(url, DAY)
     second_run = _run_day(defs, instance, DAY)
     second = _drift_rows(url, DAY)
-    assert len(second) == len(first) == 9  # 6 features, the dataset, the score, the multivariate row
+    assert len(second) == len(first) == 8  # 6 features, the dataset, the score
     assert set(second.run_id) == {second_run.run_id}
     p = _store.profile_metrics.c
     with Warehouse(url).begin() as conn:

@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from monitoring_assets import build_definitions
+from monitoring_assets import _pipeline, build_definitions
+from monitoring_assets.core.levels import Level, worst
 from monitoring_assets.resources import WarehouseResource
 from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources import schema
+from resources._store import Audit
 from resources.warehouse import Warehouse
 from tests.conftest import SMALL_SPEC, run_days, write_table
 
@@ -83,10 +85,11 @@ def _expected(rows: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def test_business_metrics_per_day_against_pandas_and_their_bands(engine_url: str) -> None:
+def test_the_business_check_fails_the_day_a_kpi_leaves_its_band(duckdb_url: str) -> None:
+    """Through Dagster on DuckDB; the numbers on both engines are the next test's."""
     frame, spec = _frame(), _spec()
-    write_table(engine_url, "t", frame)
-    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=engine_url))
+    write_table(duckdb_url, "t", frame)
+    defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=duckdb_url))
     with dg.instance_for_test() as instance:
         assert defs.resolve_job_def("m_reference").execute_in_process(instance=instance).success
         result = run_days(defs, instance, "m_daily_monitoring", "2024-01-04", "2024-01-07")
@@ -100,6 +103,21 @@ def test_business_metrics_per_day_against_pandas_and_their_bands(engine_url: str
         f"{name}: too few rows: 0 < 100" for name in ("approval_rate", "north_revenue", "mean_revenue")
     )
 
+
+def test_business_metrics_per_day_against_pandas_and_their_bands(engine_url: str) -> None:
+    frame, spec = _frame(), _spec()
+    write_table(engine_url, "t", frame)
+    wh = Warehouse(engine_url)
+    try:
+        verdicts = _pipeline.compute_business(wh, spec, DAYS, Audit("r", spec.spec_hash()))
+        assert {d: worst(v.level for v in vs) for d, vs in verdicts.items()} == {
+            DAYS[0]: Level.OK,
+            DAYS[1]: Level.OK,
+            DROP_DAY: Level.WARN,
+            EMPTY_DAY: Level.NOT_EVALUATED,
+        }
+    finally:
+        wh.dispose()
     t = schema.business_metrics.c
     wh = Warehouse(engine_url)
     try:

@@ -20,11 +20,11 @@ from monitoring_assets import build_definitions
 from monitoring_assets._factory import WAREHOUSE_KEY
 from monitoring_assets.demo import DemoConfig, write_duckdb
 from monitoring_assets.resources import WarehouseResource
-from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
+from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources import _store
 from resources.warehouse import Warehouse
 from sensors.labels import RANGE_END, RANGE_START, contiguous_ranges
-from tests.conftest import REPO
+from tests.conftest import demo_spec_data
 
 CONFIG = DemoConfig(rows_per_day=400, days=12, reference_rows=3100, last_day=dt.date(2024, 1, 12))
 LATE_DAY = dt.date(2024, 1, 8)  # labels of days after 2024-01-05 have not arrived at CONFIG.now
@@ -36,7 +36,7 @@ def tables(demo_tables: Callable[[DemoConfig], dict[str, pd.DataFrame]]) -> dict
 
 
 def _spec(with_arrival: bool) -> MonitorSpec:
-    data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
+    data = demo_spec_data()
     data["partitions"]["end_date"] = (dt.date(2024, 1, 1) + dt.timedelta(days=CONFIG.days)).isoformat()
     if not with_arrival:
         data["labels"]["arrived_at_column"] = None

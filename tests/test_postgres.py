@@ -20,10 +20,10 @@ from monitoring_assets import build_definitions
 from monitoring_assets.demo import DemoConfig
 from monitoring_assets.demo.run import register_initial_champion
 from monitoring_assets.resources import RegistryResource, WarehouseResource
-from monitoring_assets.spec import load_spec, parse_spec
+from monitoring_assets.spec import parse_spec
 from resources import _store
 from resources.registry import CHALLENGER, CHAMPION
-from tests.conftest import REPO, write_table
+from tests.conftest import REPO, demo_spec, demo_spec_data, write_table
 
 pytestmark = pytest.mark.postgres
 
@@ -59,7 +59,7 @@ def test_pipeline_on_postgres_with_dagster_storage_on_postgres(
 ) -> None:
     home = _postgres_home(pg_url, demo_tables(CONFIG), tmp_path, monkeypatch)
 
-    spec = load_spec(REPO / "monitors" / "credit_default.yaml")
+    spec = demo_spec(signals=True)  # every asset family of the demo, on PostgreSQL
     defs = build_definitions(specs=[spec], warehouse=WarehouseResource(url=pg_url))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -105,7 +105,7 @@ def test_drift_triggered_retraining_on_postgres(
     config = DemoConfig(rows_per_day=500, days=36, reference_rows=3100, last_day=dt.date(2024, 2, 5))  # drift 02-01..05
     tables = demo_tables(config)
     home = _postgres_home(pg_url, tables, tmp_path, monkeypatch)
-    data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
+    data = demo_spec_data()
     data["retraining"]["training_window_days"] = 14
     spec = parse_spec(data)
     registry = RegistryResource(tracking_uri=pg_mlflow_url, artifact_root=str(tmp_path / "artifacts"))

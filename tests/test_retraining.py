@@ -30,12 +30,12 @@ from monitoring_assets.demo import DemoConfig, write_duckdb
 from monitoring_assets.demo.run import _retrain, register_initial_champion
 from monitoring_assets.errors import MonitorError
 from monitoring_assets.resources import RegistryResource, WarehouseResource
-from monitoring_assets.spec import MonitorSpec, load_spec, parse_spec
+from monitoring_assets.spec import MonitorSpec, parse_spec
 from resources import schema
 from resources.registry import CHALLENGER, CHAMPION, EVENT_TAG, PREVIOUS_CHAMPION
 from resources.trainer import load_trainer
 from resources.warehouse import Warehouse
-from tests.conftest import REPO
+from tests.conftest import demo_spec_data
 
 # 40 days through 2024-02-09: drift from 2024-02-01; labels arrived through 2024-02-03.
 CONFIG = DemoConfig(rows_per_day=600, days=40, reference_rows=3100, last_day=dt.date(2024, 2, 9))
@@ -48,7 +48,7 @@ def tables(demo_tables: Callable[[DemoConfig], dict[str, pd.DataFrame]]) -> dict
 
 
 def _spec(**retraining: Any) -> MonitorSpec:
-    data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
+    data = demo_spec_data()
     data["retraining"] = {**data["retraining"], "training_window_days": 14, **retraining}
     return parse_spec(data)
 
