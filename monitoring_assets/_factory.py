@@ -107,10 +107,12 @@ def _build_monitor_definitions(spec: MonitorSpec) -> dg.Definitions:
         for a in family.assets or []
         if isinstance(a, dg.AssetsDefinition) and a.partitions_def is not None and a.key != keys.daily_profile
     ]
-    families.append(build_report_definitions(spec=spec, partitions=partitions, deps=partitioned))
+    reports = [keys.monitoring_report] if spec.report.enabled else []
+    if spec.report.enabled:
+        families.append(build_report_definitions(spec=spec, partitions=partitions, deps=partitioned))
     daily_job = dg.define_asset_job(
         f"{name}_daily_monitoring",
-        selection=dg.AssetSelection.assets(keys.daily_profile, *partitioned, keys.monitoring_report),
+        selection=dg.AssetSelection.assets(keys.daily_profile, *partitioned, *reports),
         description=f"Daily profile and drift of {name}; one run covers any range of days.",
     )
     reference_job = dg.define_asset_job(

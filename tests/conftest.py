@@ -154,6 +154,7 @@ SMALL_SPEC: dict[str, Any] = {
     "reference": {"window": {"start": "2024-01-01", "end": "2024-01-03"}},
     "partitions": {"start_date": "2024-01-04", "end_date": "2024-01-10"},
     "drift": {"n_bins": 100, "top_k": 3},
+    "report": {"enabled": False},  # the HTML report (~2 s a run) has its own tests (tests/test_report.py)
 }
 
 
@@ -305,11 +306,13 @@ def run_days(
 
 def demo_spec_data(*, signals: bool = False) -> dict[str, Any]:
     """``monitors/credit_default.yaml`` as a dict. Without ``signals``, the multivariate drift,
-    operations and business-metric blocks are left out: tests of the other asset families skip
-    their steps (tests/test_demo.py and tests/test_postgres.py run them)."""
+    operations and business-metric blocks and the daily HTML report are left out: tests of the other
+    asset families skip their steps (tests/test_demo.py, tests/test_postgres.py and
+    tests/test_report.py run them)."""
     data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
     if not signals:
         data["drift"]["multivariate"], data["operations"], data["business_metrics"] = None, None, []
+        data["report"] = {"enabled": False}
     return data
 
 

@@ -15,7 +15,7 @@ from monitoring_assets.demo import DemoConfig, run_demo
 from monitoring_assets.demo.__main__ import write_dated_spec
 from monitoring_assets.errors import SpecError
 from monitoring_assets.resources import RegistryResource
-from monitoring_assets.spec import load_specs
+from monitoring_assets.spec import load_spec, load_specs, parse_spec
 from tests.conftest import REPO
 
 
@@ -241,3 +241,13 @@ def test_demo_refuses_a_spec_without_its_days(tmp_path: Path) -> None:
             config=DemoConfig(days=60, last_day=dt.date(2024, 3, 1)),
         )
     assert not (tmp_path / "demo.duckdb").exists()
+
+
+def test_a_monitor_without_the_daily_report_has_no_report_asset() -> None:
+    data = load_spec(REPO / "monitors" / "credit_default.yaml").model_dump(mode="json")
+    data["report"] = {"enabled": False}
+    defs = build_definitions(specs=[parse_spec(data)])
+    keys = {k.path[-1] for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert "monitoring_report" not in keys and "daily_profile" in keys
+    daily = defs.resolve_job_def("credit_default_daily_monitoring")
+    assert "monitoring_report" not in {k.path[-1] for k in daily.asset_layer.executable_asset_keys}

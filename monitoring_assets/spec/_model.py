@@ -622,6 +622,13 @@ class BusinessMetricSpec(_Strict):
         return self
 
 
+class ReportSpec(_Strict):
+    """The daily ``monitoring_report`` asset (README "The report"): an HTML file per run. Off, the
+    monitor has no such asset; ``make report`` and the retraining's report in MLflow still work."""
+
+    enabled: bool = True
+
+
 class VersionsSpec(_Strict):
     """Model versions side by side (README "Model versions side by side"): on a day with two or more
     ``source.model_version_column`` values, the newest against the incumbent, and each of
@@ -650,6 +657,7 @@ _ADDED_FIELDS: dict[tuple[str, ...], object] = {
     ("operations",): None,
     ("business_metrics",): [],
     ("versions",): None,
+    ("report",): {"enabled": True},
 }
 
 
@@ -679,6 +687,7 @@ class MonitorSpec(_Strict):
     operations: OperationsSpec | None = None
     business_metrics: list[BusinessMetricSpec] = Field(default_factory=list)
     versions: VersionsSpec | None = None
+    report: ReportSpec = Field(default_factory=ReportSpec)
 
     @property
     def retrains(self) -> bool:
