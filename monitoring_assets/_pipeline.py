@@ -295,7 +295,9 @@ def compute_drift_run(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date],
 
 
 def _standardizer(wh: Warehouse, spec: MonitorSpec) -> Standardizer:
-    """From the stored reference profile: its numeric columns' means and spreads."""
+    """From the stored reference profile: its numeric columns' means and spreads. Read back even
+    right after the reference is built, so that its moments and every day's are standardized by the
+    same stored floats (a variance stored and read back need not give the in-memory m2 bit for bit)."""
     columns = standardizer_columns(spec)
     ref = wh.profiles.read_reference(spec, columns, with_windows=False)
     return Standardizer.from_profiles(

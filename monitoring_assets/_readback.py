@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from expectations._store import read_levels
 from monitoring_assets import _pipeline
+from monitoring_assets.core.business import evaluate_business
 from monitoring_assets.core.fairness import SliceReport
 from monitoring_assets.core.levels import Level, worst
 from monitoring_assets.core.operations import evaluate_slos
@@ -261,7 +262,8 @@ def estimated_primary(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] 
 
 def signal_levels(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | None) -> dict[str, dict[dt.date, Level]]:
     """Per day, the levels of the operations SLOs and the business metrics, judged again from their
-    stored rows (operations_metrics against the spec's limits; business_metrics' stored limits)."""
+    stored rows by the checks' own rules (operations_metrics against the spec's limits;
+    business_metrics against the limits stored with them)."""
     out: dict[str, dict[dt.date, Level]] = {"slo": {}, "business": {}}
     with _reading(wh) as conn:
         if spec.operations is not None:
@@ -282,18 +284,20 @@ def signal_levels(wh: Warehouse, spec: MonitorSpec, days: Sequence[dt.date] | No
             b = schema.business_metrics.c
             severity = {m.name: Level.of(m.severity) for m in spec.business_metrics}
             stored = conn.execute(
-                sa.select(b.partition_date, b.metric, b.value, b.lower, b.upper, b.status).where(
+                sa.select(b.partition_date, b.metric, b.value, b.n, b.lower, b.upper).where(
                     (b.monitor == spec.name) & _in_days(b.partition_date, days)
                 )
             )
-            for day, metric, value, lower, upper, status in stored:
-                if status != "evaluated" or value is None:
-                    level = Level.NOT_EVALUATED
-                elif (lower is not None and value < lower) or (upper is not None and value > upper):
-                    level = severity.get(metric, Level.WARN)
-                else:
-                    level = Level.OK
-                out["business"][day] = worst([out["business"].get(day, Level.NOT_EVALUATED), level])
+            for day, metric, value, n, lower, upper in stored:
+                verdict = evaluate_business(
+                    metric,
+                    math.nan if value is None else float(value),
+                    int(n),
+                    (lower, upper),
+                    min_rows=spec.guards.min_rows,
+                    failing=severity.get(metric, Level.WARN),
+                )
+                out["business"][day] = worst([out["business"].get(day, Level.NOT_EVALUATED), verdict.level])
     return out
 
 

@@ -203,6 +203,23 @@ def _num(x: object) -> float:
     return math.nan if x is None else float(x)  # type: ignore[arg-type]
 
 
+def numeric_exprs(
+    sql: SqlBuilder, i: int, name: str, bins: NumericBins, params: dict[str, Any]
+) -> tuple[str, str, str]:
+    """Column ``i``'s raw value, its finite value (NULL otherwise) and its histogram cell under
+    ``bins`` (the binning contract's formula, ``monitoring_assets.core.profile``), binding the bins
+    as ``lo{i}``, ``w{i}`` and ``nb{i}``."""
+    raw = f"CAST({sql.col(source_column(name))} AS DOUBLE PRECISION)"
+    finite = f"CASE WHEN {sql.finite(raw)} THEN {raw} END"
+    params[f"lo{i}"], params[f"w{i}"], params[f"nb{i}"] = bins.lo, bins.width, bins.n_bins
+    # least/greatest skip NULLs in both engines, so guard the whole cell with the CASE.
+    cell = (
+        f"CASE WHEN {sql.finite(raw)} THEN CAST(least(greatest(floor(({raw} - CAST(:lo{i} AS DOUBLE PRECISION)) "
+        f"/ CAST(:w{i} AS DOUBLE PRECISION)), -1), :nb{i}) + 1 AS INTEGER) END"
+    )
+    return raw, finite, cell
+
+
 @dataclass(frozen=True)
 class ProfileQuery:
     """Profile ``relation`` under ``layout``; optionally one profile per calendar day."""
@@ -218,17 +235,7 @@ class ProfileQuery:
         return f"CAST({self.sql.col(rel.timestamp_column)} AS DATE)"
 
     def _numeric_exprs(self, i: int, name: str, bins: NumericBins, params: dict[str, Any]) -> tuple[str, str, str]:
-        """Column ``i``'s raw value, its finite value (NULL otherwise) and its histogram cell."""
-        q = self.sql
-        raw = f"CAST({q.col(source_column(name))} AS DOUBLE PRECISION)"
-        finite = f"CASE WHEN {q.finite(raw)} THEN {raw} END"
-        params[f"lo{i}"], params[f"w{i}"], params[f"nb{i}"] = bins.lo, bins.width, bins.n_bins
-        # least/greatest skip NULLs in both engines, so guard the whole cell with the CASE.
-        cell = (
-            f"CASE WHEN {q.finite(raw)} THEN CAST(least(greatest(floor(({raw} - CAST(:lo{i} AS DOUBLE PRECISION)) "
-            f"/ CAST(:w{i} AS DOUBLE PRECISION)), -1), :nb{i}) + 1 AS INTEGER) END"
-        )
-        return raw, finite, cell
+        return numeric_exprs(self.sql, i, name, bins, params)
 
     def _inner(self, rel: Relation, params: dict[str, Any]) -> str:
         q = self.sql

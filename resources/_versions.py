@@ -29,7 +29,7 @@ from resources import _store, schema
 from resources._engine import WarehouseEngine, days_relation
 from resources._labels_sql import LabeledRows
 from resources._metrics import MetricTables
-from resources._sql import DAY, Relation, SqlBuilder, as_date
+from resources._sql import DAY, Relation, SqlBuilder, as_date, numeric_exprs
 
 
 def _branch(
@@ -45,12 +45,7 @@ def _branch(
 ) -> str:
     """One scored column's groups; ``version`` None: grouped by the model version column."""
     assert rel.timestamp_column is not None
-    raw = f"CAST({sql.col(column)} AS DOUBLE PRECISION)"
-    params |= {f"lo{i}": bins.lo, f"w{i}": bins.width, f"nb{i}": bins.n_bins}
-    cell = (
-        f"CASE WHEN {sql.finite(raw)} THEN CAST(least(greatest(floor(({raw} - CAST(:lo{i} AS DOUBLE PRECISION)) "
-        f"/ CAST(:w{i} AS DOUBLE PRECISION)), -1), :nb{i}) + 1 AS INTEGER) END"
-    )
+    raw, finite, cell = numeric_exprs(sql, i, column, bins, params)
     if version is None:
         assert spec.source.model_version_column is not None
         label = f"CAST({sql.col(spec.source.model_version_column)} AS VARCHAR)"
@@ -66,7 +61,7 @@ def _branch(
         positive = f"CASE WHEN {sql.finite(raw)} AND {raw} >= :threshold THEN 1 ELSE 0 END"
     inner = (
         f"SELECT CAST({sql.col(rel.timestamp_column)} AS DATE) AS {DAY}, {label} AS v, {cell} AS k, "
-        f"CASE WHEN {sql.finite(raw)} THEN {raw} END AS x, CASE WHEN {raw} IS NULL THEN 1 ELSE 0 END AS nul, "
+        f"{finite} AS x, CASE WHEN {raw} IS NULL THEN 1 ELSE 0 END AS nul, "
         f"{positive} AS pos FROM {sql.table(rel.table)}{sql.where(rel, params)}"
     )
     return (
